@@ -1,0 +1,62 @@
+import { Command, Option } from 'commander'
+import { ConfigError } from './config.js'
+import { encryptPayload, parsePayloadKey, type CipherLayout } from './intake/decrypt.js'
+
+/** A problem the user can fix: printed as one line, exit code 2, no stack. */
+export class UsageError extends Error {}
+
+async function readStdin (): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+export function createProgram (): Command {
+  const program = new Command('breach-bridge')
+    .description('Enzoic breach alerts → FusionAuth: receive, store durably, deactivate the breached users.')
+    .showHelpAfterError()
+
+  program.command('serve')
+    .description('run the webhook server (configuration from the environment and ./.env)')
+    .action(async () => {
+      const { main } = await import('./server.js')
+      await main()
+    })
+
+  const payload = program.command('payload').description('Enzoic payload encryption helpers')
+  payload.command('encrypt')
+    .description('encrypt JSON read from stdin into an Enzoic-style Base64 body (checks a key, makes test bodies)')
+    .option('--key <key>', 'AES key: base64:…, hex:… or raw text of 16/24/32 bytes (default: ENZOIC_PAYLOAD_KEY)')
+    .addOption(new Option('--cipher <layout>', 'layout (default: ENZOIC_PAYLOAD_CIPHER or cbc)').choices(['cbc', 'gcm']))
+    .action(async (opts: { key?: string, cipher?: CipherLayout }) => {
+      const keyText = opts.key ?? process.env.ENZOIC_PAYLOAD_KEY
+      if (keyText === undefined || keyText === '') throw new UsageError('no key: pass --key or set ENZOIC_PAYLOAD_KEY')
+      const key = parsePayloadKey(keyText)
+      if (typeof key === 'string') throw new UsageError(`--key: ${key}`)
+      const cipher = opts.cipher ?? (process.env.ENZOIC_PAYLOAD_CIPHER as CipherLayout | undefined) ?? 'cbc'
+      if (cipher !== 'cbc' && cipher !== 'gcm') throw new UsageError('ENZOIC_PAYLOAD_CIPHER must be cbc or gcm')
+      const input = await readStdin()
+      try {
+        JSON.parse(input.toString('utf8'))
+      } catch {
+        throw new UsageError('stdin is not JSON: pipe the alert JSON in, e.g. `breach-bridge payload encrypt < alert.json`')
+      }
+      process.stdout.write(encryptPayload(input, key, cipher) + '\n')
+    })
+
+  return program
+}
+
+export async function run (argv: string[] = process.argv): Promise<void> {
+  try {
+    await import('dotenv').then(d => d.config({ quiet: true }))
+    await createProgram().parseAsync(argv)
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`breach-bridge: ${err.message}\n`)
+      process.exitCode = 2
+      return
+    }
+    throw err
+  }
+}

@@ -1,0 +1,256 @@
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
+import { z } from 'zod'
+import { parsePayloadKey } from './intake/decrypt.js'
+
+/** Environment variables that hold secrets; each may also be given as `NAME_FILE` (a path). */
+export const SECRET_VARIABLES = [
+  'ENZOIC_WEBHOOK_CREDENTIALS',
+  'ENZOIC_PAYLOAD_KEY',
+  'ENZOIC_API_KEY',
+  'ENZOIC_API_SECRET',
+  'FUSIONAUTH_API_KEY'
+] as const
+
+export type ActionName = 'deactivate' | 'revoke-sessions' | 'require-password-change' | 'comment' | 'user-action' | 'group'
+export interface ActionSpec {
+  /** As written in BRIDGE_ACTIONS, e.g. `user-action:5d7a…` — the name recorded in the action log. */
+  readonly label: string
+  readonly name: ActionName
+  /** The user action or group id for `user-action:` and `group:`. */
+  readonly id?: string
+}
+
+export interface WebhookCredential { readonly key: string, readonly secret: string }
+
+export interface Config {
+  readonly host: string
+  readonly port: number
+  readonly logLevel: string
+  readonly database: string
+  readonly maxBodyBytes: number
+  readonly webhookCredentials: readonly WebhookCredential[]
+  readonly payloadEncryption: 'off' | 'optional' | 'required'
+  readonly payloadKey?: Buffer
+  readonly payloadCipher: 'cbc' | 'gcm'
+  readonly clientCert: 'off' | 'proxy' | 'direct'
+  readonly clientCertCN: string
+  readonly trustedProxies: readonly string[]
+  readonly tlsCertFile?: string
+  readonly tlsKeyFile?: string
+  readonly clientCaFile?: string
+  readonly allowedIps?: readonly string[]
+  readonly enzoicApiUrl: string
+  readonly enzoicApiKey?: string
+  readonly enzoicApiSecret?: string
+  readonly fusionAuthUrl?: string
+  readonly fusionAuthApiKey?: string
+  readonly tenantIds?: readonly string[]
+  readonly fusionAuthTimeoutMs: number
+  readonly fusionAuthConcurrency: number
+  readonly actions: readonly ActionSpec[]
+  readonly dryRun: boolean
+  readonly protectedUsers: readonly string[]
+  readonly skipIfPasswordChangedAfterExposure: boolean
+  readonly actorUserId?: string
+  /** Waits between attempts, in milliseconds. */
+  readonly retrySchedule: readonly number[]
+}
+
+/** What a command needs beyond the always-valid defaults. */
+export type Requirement = 'webhook' | 'fusionauth' | 'enzoic'
+
+export class ConfigError extends Error {
+  readonly code = 'BRIDGE_CONFIG'
+  constructor (readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map(p => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const list = (s: string | undefined): string[] =>
+  (s ?? '').split(',').map(x => x.trim()).filter(x => x.length > 0)
+
+const bool = z.string().trim().toLowerCase()
+  .refine(v => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', ''].includes(v), 'must be true or false')
+  .transform(v => ['true', '1', 'yes', 'on'].includes(v))
+
+const int = (min: number, max: number) => z.string().trim()
+  .regex(/^\d+$/, 'must be a whole number')
+  .transform(Number)
+  .refine(n => n >= min && n <= max, `must be between ${min} and ${max}`)
+
+/** A parse failure message (distinct from a parsed string value). */
+class Bad { constructor (readonly message: string) {} }
+const bad = (message: string): Bad => new Bad(message)
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `5s`, `2m`, `1h`, `250ms`, `1d` → milliseconds; undefined when malformed. */
+export function parseDuration (text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim())
+  if (m === null) return undefined
+  return Math.round(Number(m[1]) * UNITS[m[2]!]!)
+}
+
+function parseCredentials (text: string): WebhookCredential[] | Bad {
+  const pairs = list(text)
+  if (pairs.length === 0) return bad('must hold at least one key:secret pair')
+  const out: WebhookCredential[] = []
+  for (const [i, pair] of pairs.entries()) {
+    // Split at the first ':' as Basic auth does: a key holds no ':', a secret may.
+    const at = pair.indexOf(':')
+    if (at <= 0 || at === pair.length - 1) return bad(`pair ${i + 1} is not key:secret`)
+    out.push({ key: pair.slice(0, at), secret: pair.slice(at + 1) })
+  }
+  return out
+}
+
+function parseActions (text: string): ActionSpec[] | Bad {
+  const out: ActionSpec[] = []
+  for (const label of list(text)) {
+    const [name, ...rest] = label.split(':')
+    const id = rest.join(':')
+    if (name === 'user-action' || name === 'group') {
+      if (id === '') return bad(`"${name}" needs an id, e.g. ${name}:<uuid>`)
+      out.push({ label, name, id })
+    } else if (name === 'deactivate' || name === 'revoke-sessions' || name === 'require-password-change' || name === 'comment') {
+      if (id !== '') return bad(`"${name}" takes no id`)
+      out.push({ label, name })
+    } else {
+      return bad(`unknown action "${label}" (deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>)`)
+    }
+  }
+  return out
+}
+
+const DEFAULT_ACTIONS: ActionSpec[] = [{ label: 'deactivate', name: 'deactivate' }, { label: 'revoke-sessions', name: 'revoke-sessions' }]
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * Reads `NAME_FILE` for every secret that is not set directly. Returns a copy of env.
+ * Problems (both set, unreadable file) are appended to `problems`.
+ */
+function resolveSecretFiles (env: NodeJS.ProcessEnv, problems: string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env }
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`]
+    if (file === undefined || file === '') continue
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name} and ${name}_FILE are both set: use one`)
+      continue
+    }
+    try {
+      out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  }
+  return out
+}
+
+/**
+ * Builds the frozen Config from the environment. Every problem is reported at once, one line per
+ * variable, naming the variable and never its value.
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: readonly Requirement[] = []): Config {
+  const problems: string[] = []
+  const e = resolveSecretFiles(env, problems)
+  const get = (name: string): string | undefined => {
+    const v = e[name]
+    return v === undefined || v.trim() === '' ? undefined : v
+  }
+  function field<T> (name: string, schema: z.ZodType<T>, fallback: string): T {
+    const r = schema.safeParse(get(name) ?? fallback)
+    if (r.success) return r.data
+    problems.push(`${name}: ${r.error.issues[0]?.message ?? 'invalid'}`)
+    return undefined as T
+  }
+  function optional<T> (name: string, parse: (v: string) => T | Bad): Exclude<T, Bad> | undefined {
+    const v = get(name)
+    if (v === undefined) return undefined
+    const r = parse(v)
+    if (r instanceof Bad) { problems.push(`${name}: ${r.message}`); return undefined }
+    return r as Exclude<T, Bad>
+  }
+  const oneOf = <T extends string>(...values: T[]) => z.string().trim().toLowerCase()
+    .refine((v): v is T => (values as string[]).includes(v), `must be one of ${values.join(', ')}`) as unknown as z.ZodType<T>
+  const ips = (v: string): string[] | Bad => {
+    const items = list(v)
+    const wrong = items.filter(ip => isIP(ip) === 0)
+    return wrong.length > 0 ? bad(`"${wrong[0]}" is not an IP address`) : items
+  }
+  const url = (v: string): string | Bad => {
+    try {
+      const u = new URL(v)
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http(s) URL')
+      return v.trim().replace(/\/+$/, '')
+    } catch { return bad('must be a URL') }
+  }
+
+  const config: Config = {
+    host: field('HOST', z.string().trim().min(1), '127.0.0.1'),
+    port: field('PORT', int(0, 65535), '8080'),
+    logLevel: field('LOG_LEVEL', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info'),
+    database: field('BRIDGE_DATABASE', z.string().trim().min(1), './data/bridge.db'),
+    maxBodyBytes: field('BRIDGE_MAX_BODY_BYTES', int(256, 64 * 1024 * 1024), '65536'),
+    webhookCredentials: optional('ENZOIC_WEBHOOK_CREDENTIALS', parseCredentials) ?? [],
+    payloadEncryption: field('ENZOIC_PAYLOAD_ENCRYPTION', oneOf('off', 'optional', 'required'), 'off'),
+    payloadKey: optional('ENZOIC_PAYLOAD_KEY', v => { const k = parsePayloadKey(v); return typeof k === 'string' ? bad(k) : k }),
+    payloadCipher: field('ENZOIC_PAYLOAD_CIPHER', oneOf('cbc', 'gcm'), 'cbc'),
+    clientCert: field('ENZOIC_CLIENT_CERT', oneOf('off', 'proxy', 'direct'), 'off'),
+    clientCertCN: field('ENZOIC_CLIENT_CERT_CN', z.string().trim().min(1), 'webhooks.enzoic.com'),
+    trustedProxies: optional('TRUSTED_PROXIES', ips) ?? ['127.0.0.1', '::1'],
+    tlsCertFile: get('TLS_CERT_FILE'),
+    tlsKeyFile: get('TLS_KEY_FILE'),
+    clientCaFile: get('ENZOIC_CLIENT_CA_FILE'),
+    allowedIps: optional('ENZOIC_ALLOWED_IPS', ips),
+    enzoicApiUrl: optional('ENZOIC_API_URL', url) ?? 'https://api.enzoic.com/v1',
+    enzoicApiKey: get('ENZOIC_API_KEY'),
+    enzoicApiSecret: get('ENZOIC_API_SECRET'),
+    fusionAuthUrl: optional('FUSIONAUTH_URL', url),
+    fusionAuthApiKey: get('FUSIONAUTH_API_KEY'),
+    tenantIds: optional('FUSIONAUTH_TENANT_IDS', v => {
+      const ids = list(v)
+      return ids.every(id => UUID.test(id)) ? ids : bad('must be a comma-separated list of tenant ids (UUIDs)')
+    }),
+    fusionAuthTimeoutMs: field('FUSIONAUTH_TIMEOUT_MS', int(100, 600_000), '10000'),
+    fusionAuthConcurrency: field('FUSIONAUTH_CONCURRENCY', int(1, 256), '8'),
+    actions: optional('BRIDGE_ACTIONS', parseActions) ?? DEFAULT_ACTIONS,
+    dryRun: field('BRIDGE_DRY_RUN', bool, 'false'),
+    protectedUsers: list(get('BRIDGE_PROTECTED_USERS')).map(u => u.toLowerCase()),
+    skipIfPasswordChangedAfterExposure: field('BRIDGE_SKIP_IF_PASSWORD_CHANGED_AFTER_EXPOSURE', bool, 'false'),
+    actorUserId: optional('FUSIONAUTH_ACTOR_USER_ID', v => UUID.test(v.trim()) ? v.trim() : bad('must be a user id (UUID)')),
+    retrySchedule: optional('BRIDGE_RETRY_SCHEDULE', v => {
+      const steps = list(v).map(parseDuration)
+      return steps.length > 0 && steps.every(s => s !== undefined) ? steps as number[] : bad('must be a list of durations like 5s,30s,2m,1h')
+    }) ?? [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400].map(s => s * 1000)
+  }
+
+  // Rules that tie several variables together.
+  if (config.payloadEncryption !== 'off' && config.payloadKey === undefined && get('ENZOIC_PAYLOAD_KEY') === undefined) {
+    problems.push(`ENZOIC_PAYLOAD_KEY: required when ENZOIC_PAYLOAD_ENCRYPTION is ${config.payloadEncryption}`)
+  }
+  if (config.clientCert === 'direct') {
+    for (const name of ['TLS_CERT_FILE', 'TLS_KEY_FILE', 'ENZOIC_CLIENT_CA_FILE']) {
+      if (get(name) === undefined) problems.push(`${name}: required when ENZOIC_CLIENT_CERT is direct`)
+    }
+  }
+  if (config.actions.some(a => a.name === 'comment') && config.actorUserId === undefined) {
+    problems.push('FUSIONAUTH_ACTOR_USER_ID: required by the comment action')
+  }
+  if (require.includes('webhook') && config.webhookCredentials.length === 0 && get('ENZOIC_WEBHOOK_CREDENTIALS') === undefined) {
+    problems.push('ENZOIC_WEBHOOK_CREDENTIALS: required (key:secret of the Enzoic webhook)')
+  }
+  if (require.includes('fusionauth')) {
+    if (get('FUSIONAUTH_URL') === undefined) problems.push('FUSIONAUTH_URL: required')
+    if (get('FUSIONAUTH_API_KEY') === undefined) problems.push('FUSIONAUTH_API_KEY: required')
+  }
+  if (require.includes('enzoic')) {
+    if (get('ENZOIC_API_KEY') === undefined) problems.push('ENZOIC_API_KEY: required for Enzoic API commands')
+    if (get('ENZOIC_API_SECRET') === undefined) problems.push('ENZOIC_API_SECRET: required for Enzoic API commands')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return Object.freeze(config)
+}

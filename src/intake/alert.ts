@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto'
+import { z } from 'zod'
+
+/**
+ * The lenient reading of an Enzoic webhook body (DESIGN §7). Unknown keys are expected and never fatal;
+ * password material is reduced to `hadPassword` + `passwordType` here, at the first step after parsing,
+ * so nothing past this module can store or log it.
+ */
+
+/** Enzoic's passwordType codes by name (reference/enzoic.md); the list grows, so unknown codes are fine. */
+const PASSWORD_TYPE_NAMES: Record<string, number> = {
+  plaintext: 0,
+  cleartext: 0,
+  md5: 1,
+  sha1: 2,
+  sha256: 3,
+  tripledes: 4,
+  ipboard: 5,
+  mybb: 5,
+  vbulletinpre38: 6,
+  vbulletin: 7,
+  vbulletinpost38: 7,
+  bcrypt: 8,
+  crc32: 9,
+  phpbb3: 10,
+  customalgorithm1: 11,
+  scrypt: 12,
+  customalgorithm2: 13,
+  sha512: 14,
+  customalgorithm3: 15,
+  md5crypt: 16,
+  customalgorithm4: 17,
+  customalgorithm5: 18,
+  oscommerce: 19,
+  descrypt: 20,
+  mysqlpre41: 21,
+  mysqlpost41: 22,
+  mysql: 22,
+  peoplesoft: 23,
+  punbb: 24,
+  customalgorithm6: 25,
+  partialmd5_20: 26,
+  ave_datalife_diferior: 27,
+  md5md5: 27,
+  djangomd5: 28,
+  djangosha1: 29,
+  partialmd5_29: 30,
+  pliggcms: 31,
+  runcmssmf1_1: 32,
+  runcms: 32,
+  smf: 32,
+  ntlm: 33,
+  sha1dash: 34,
+  sha384: 35,
+  customalgorithm7: 36,
+  customalgorithm8: 37,
+  customalgorithm9: 38,
+  sha512crypt: 39,
+  customalgorithm10: 40,
+  hmacsha1_saltaskey: 41,
+  hmacsha1: 41,
+  authmesha256: 42,
+  authme: 42,
+  sha256crypt: 43,
+  unknown: 97,
+  unusablepassword: 98,
+  unusable: 98,
+  none: 99
+}
+
+/** Hostnames whose alerts are tests: stored, outcome `test`, never sent to FusionAuth. */
+const TEST_TLDS = ['tst', 'test', 'example', 'invalid']
+const TEST_DOMAINS = ['example.com', 'example.net', 'example.org']
+
+/** Top-level keys of the payload that carry password material. Dropped on sight. */
+const PASSWORD_KEYS = new Set(['plaintextPassword', 'passwordHash', 'passwordSalt'])
+/** Unknown keys kept aside must not smuggle secrets in either, whatever Enzoic adds later. */
+const SECRET_LOOKING = /pass|pwd|secret|salt|hash|token|credential|cvv|pan$/i
+
+const text = z.unknown().transform(v => typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined)
+
+const exposureDetailsSchema = z.looseObject({
+  title: text.optional(),
+  date: text.optional(),
+  entries: z.unknown().optional(),
+  domainsAffected: z.unknown().optional(),
+  category: text.optional(),
+  sourceURLs: z.unknown().optional(),
+  source: text.optional(),
+  passwordTypes: z.unknown().optional(),
+  exposedData: z.unknown().optional(),
+  dateAdded: text.optional()
+})
+
+const payloadSchema = z.looseObject({
+  type: text.optional(),
+  date: text.optional(),
+  exposureID: text.optional(),
+  username: text.optional(),
+  usernameHash: text.optional(),
+  plaintextPassword: z.unknown().optional(),
+  passwordHash: z.unknown().optional(),
+  passwordSalt: z.unknown().optional(),
+  passwordType: z.unknown().optional(),
+  customData: text.optional(),
+  exposureDetails: z.unknown().optional()
+})
+
+export interface ExposureDetails {
+  title?: string
+  date?: string
+  entries?: number
+  domainsAffected?: number
+  category?: string
+  sourceURLs?: string[]
+  source?: string
+  passwordTypes?: unknown[]
+  exposedData?: string[]
+  dateAdded?: string
+}
+
+/** A parsed breach alert: what intake stores. Holds no password material by construction. */
+export interface BreachAlert {
+  test: boolean
+  idempotencyKey: string
+  exposureId?: string
+  /** Trimmed, lower-cased. */
+  email?: string
+  /** Lower-case hex SHA-256 of the email; computed from the email when Enzoic sent none. */
+  usernameHash?: string
+  customData?: string
+  /** ISO-8601 (ms precision) or undefined when absent or unreadable. */
+  exposureDate?: string
+  hadPassword: boolean
+  passwordType?: number
+  passwordTypeName?: string
+  exposureDetails?: ExposureDetails
+  /** Unknown top-level keys, kept aside (secret-looking ones reduced to a marker). */
+  extra?: Record<string, unknown>
+  warnings: string[]
+}
+
+export type Classified =
+  | { kind: 'alert', alert: BreachAlert }
+  | { kind: 'ignored', reason: string }
+  | { kind: 'invalid', reason: string }
+
+/** `2017-01-17T04:51:05.1915231Z` (and friends) → ISO string; undefined when unreadable. */
+export function parseEnzoicDate (value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(value.trim())
+  if (m === null) return undefined
+  const time = m[2] === undefined ? '00:00:00' : m[2].length === 5 ? `${m[2]}:00` : m[2]
+  const fraction = (m[3] ?? '').padEnd(3, '0').slice(0, 3)
+  // Enzoic dates are GMT; a date without a zone is read as UTC.
+  const zone = m[4] === undefined ? 'Z' : m[4].toUpperCase()
+  const d = new Date(`${m[1]}T${time}.${fraction}${zone}`)
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString()
+}
+
+export function normaliseEmail (email: string): string {
+  return email.trim().toLowerCase()
+}
+
+export function sha256Hex (text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex')
+}
+
+export function isTestEmail (email: string): boolean {
+  const at = email.lastIndexOf('@')
+  if (at < 0) return false
+  const domain = email.slice(at + 1).replace(/\.$/, '')
+  const tld = domain.slice(domain.lastIndexOf('.') + 1)
+  return TEST_TLDS.includes(tld) || TEST_DOMAINS.some(d => domain === d || domain.endsWith(`.${d}`))
+}
+
+/** DESIGN §5: SHA-256 of exposureID, the lower-cased email (or usernameHash) and customData. */
+export function idempotencyKey (exposureId: string | undefined, who: string | undefined, customData: string | undefined): string {
+  return sha256Hex(JSON.stringify([exposureId ?? null, who ?? null, customData ?? null]))
+}
+
+function parsePasswordType (value: unknown, warnings: string[]): { passwordType?: number, passwordTypeName?: string } {
+  if (value === undefined || value === null || value === '') return {}
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return { passwordType: value }
+  if (typeof value === 'string') {
+    const s = value.trim()
+    if (/^\d+$/.test(s)) return { passwordType: Number(s) }
+    const code = PASSWORD_TYPE_NAMES[s.toLowerCase().replace(/[\s-]/g, '')]
+    if (code !== undefined) return { passwordType: code, passwordTypeName: s }
+    warnings.push('passwordType name not recognised')
+    return { passwordTypeName: s.slice(0, 64) }
+  }
+  warnings.push('passwordType is not a number or name')
+  return {}
+}
+
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : undefined
+const strings = (v: unknown): string[] | undefined =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined
+
+function parseExposureDetails (value: unknown, warnings: string[]): ExposureDetails | undefined {
+  if (value === undefined || value === null) return undefined
+  const r = exposureDetailsSchema.safeParse(value)
+  if (!r.success) {
+    warnings.push('exposureDetails is not an object')
+    return undefined
+  }
+  const d = r.data
+  const out: ExposureDetails = {
+    title: d.title,
+    date: parseEnzoicDate(d.date) ?? d.date,
+    entries: num(d.entries),
+    domainsAffected: num(d.domainsAffected),
+    category: d.category,
+    sourceURLs: strings(d.sourceURLs),
+    source: d.source,
+    passwordTypes: Array.isArray(d.passwordTypes) ? d.passwordTypes.filter(x => typeof x === 'number' || typeof x === 'string') : undefined,
+    exposedData: strings(d.exposedData),
+    dateAdded: parseEnzoicDate(d.dateAdded) ?? d.dateAdded
+  }
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as ExposureDetails
+}
+
+function keepAside (payload: Record<string, unknown>, known: Set<string>): Record<string, unknown> | undefined {
+  const extra: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(payload)) {
+    if (known.has(k) || PASSWORD_KEYS.has(k)) continue
+    extra[k] = SECRET_LOOKING.test(k) ? '[dropped]' : v
+  }
+  return Object.keys(extra).length > 0 ? extra : undefined
+}
+
+const KNOWN = new Set(Object.keys(payloadSchema.shape))
+
+/** Classifies a decoded JSON value as an actionable alert, another Enzoic product, or not an alert. */
+export function classify (json: unknown): Classified {
+  const r = payloadSchema.safeParse(json)
+  if (!r.success) return { kind: 'invalid', reason: 'not an alert' }
+  const p = r.data
+  const raw = json as Record<string, unknown>
+
+  // One webhook receives Breach, Identity (piiAlert) and BIN (monitoredBin) alerts alike.
+  const type = p.type?.trim().toLowerCase()
+  if (type === 'piialert' || type === 'identityalert') return { kind: 'ignored', reason: 'identity (piiAlert) alert' }
+  if (type === 'binalert' || type === 'monitoredbin' || 'monitoredBin' in raw) return { kind: 'ignored', reason: 'BIN (monitoredBin) alert' }
+
+  const warnings: string[] = []
+  const email = p.username !== undefined && p.username.trim() !== '' ? normaliseEmail(p.username) : undefined
+  let usernameHash = p.usernameHash?.trim().toLowerCase()
+  if (usernameHash === '') usernameHash = undefined
+  if (usernameHash !== undefined && !/^[0-9a-f]{64}$/.test(usernameHash)) {
+    warnings.push('usernameHash is not a SHA-256 hex digest')
+  }
+  if (email !== undefined) {
+    const computed = sha256Hex(email)
+    if (usernameHash === undefined) usernameHash = computed
+    else if (usernameHash !== computed) warnings.push('usernameHash does not match username')
+  }
+  const customData = p.customData?.trim() === '' ? undefined : p.customData
+  if (email === undefined && usernameHash === undefined && customData === undefined) {
+    return { kind: 'invalid', reason: 'not an alert: no username, usernameHash or customData' }
+  }
+
+  const exposureDate = parseEnzoicDate(p.date)
+  if (p.date !== undefined && exposureDate === undefined) warnings.push('date not recognised')
+  const { passwordType, passwordTypeName } = parsePasswordType(p.passwordType, warnings)
+  const present = (v: unknown): boolean => v !== undefined && v !== null && v !== ''
+
+  const alert: BreachAlert = {
+    test: email !== undefined && isTestEmail(email),
+    idempotencyKey: idempotencyKey(p.exposureID, email ?? usernameHash, customData),
+    exposureId: p.exposureID,
+    email,
+    usernameHash,
+    customData,
+    exposureDate,
+    hadPassword: present(p.plaintextPassword) || present(p.passwordHash),
+    passwordType,
+    passwordTypeName,
+    exposureDetails: parseExposureDetails(p.exposureDetails, warnings),
+    extra: keepAside(raw, KNOWN),
+    warnings
+  }
+  return { kind: 'alert', alert }
+}

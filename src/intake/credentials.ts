@@ -1,0 +1,23 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { WebhookCredential } from '../config.js'
+
+/**
+ * Returns a checker for the webhook's Basic credentials. Every configured pair is compared, always, in
+ * constant time: both sides are reduced to fixed-length HMAC digests (so lengths leak nothing) and the
+ * results are combined without an early exit (so which pair matched, or how many exist, leaks nothing).
+ */
+export function createCredentialCheck (pairs: readonly WebhookCredential[]): (key: string, secret: string) => boolean {
+  // A per-process key: the digests kept in memory are useless outside this process.
+  const hmacKey = randomBytes(32)
+  const digest = (text: string): Buffer => createHmac('sha256', hmacKey).update(text, 'utf8').digest()
+  const stored = pairs.map(p => ({ key: digest(p.key), secret: digest(p.secret) }))
+  return (key, secret) => {
+    const k = digest(key)
+    const s = digest(secret)
+    let match = 0
+    for (const p of stored) {
+      match |= Number(timingSafeEqual(k, p.key)) & Number(timingSafeEqual(s, p.secret))
+    }
+    return match === 1
+  }
+}

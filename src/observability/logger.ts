@@ -1,0 +1,33 @@
+import { pino, type Logger, type LoggerOptions } from 'pino'
+
+/**
+ * Paths pino blanks in every log line. Password fields are dropped at parse time and never reach a log
+ * call; these paths are the second line of defence should any object carrying them be logged.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'authorization',
+  'plaintextPassword', '*.plaintextPassword', '*.*.plaintextPassword',
+  'passwordHash', '*.passwordHash', '*.*.passwordHash',
+  'passwordSalt', '*.passwordSalt', '*.*.passwordSalt',
+  'password', '*.password', '*.*.password',
+  'secret', '*.secret', 'apiKey', '*.apiKey', 'payloadKey', '*.payloadKey'
+]
+
+export function loggerOptions (level: string): LoggerOptions {
+  const options: LoggerOptions = {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' }
+  }
+  // Pretty only for a person at a terminal; JSON for everything else (CI, systemd, log shippers).
+  if (process.stdout.isTTY === true && process.env.CI === undefined) {
+    options.transport = { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
+  }
+  return options
+}
+
+export function createLogger (level: string, destination?: NodeJS.WritableStream): Logger {
+  return destination === undefined ? pino(loggerOptions(level)) : pino({ ...loggerOptions(level), transport: undefined }, destination)
+}

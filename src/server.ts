@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { buildApp } from './app.js'
+import { createSqliteStore } from './store/sqlite.js'
+import { createMetrics } from './observability/metrics.js'
+import { createLogger } from './observability/logger.js'
+import type { AlertStore } from './store/types.js'
+
+export interface RunningBridge {
+  app: FastifyInstance
+  store: AlertStore
+  url: string
+  /** Stops taking requests, lets in-flight ones finish and commit, then closes the store. */
+  close (): Promise<void>
+}
+
+/** Wires config → store → app (→ worker) and listens. Used by `breach-bridge serve` and by tests. */
+export async function startBridge (config: Config, logger: Logger): Promise<RunningBridge> {
+  const metrics = createMetrics()
+  const store = createSqliteStore({
+    file: config.database,
+    onCommit: (n, seconds) => {
+      metrics.commitBatchSize.observe(n)
+      metrics.commitDuration.observe(seconds)
+    }
+  })
+  const https = config.clientCert === 'direct'
+    ? {
+        cert: readFileSync(config.tlsCertFile!),
+        key: readFileSync(config.tlsKeyFile!),
+        ca: readFileSync(config.clientCaFile!),
+        // Ask for a certificate but answer a bad one with a 403 rather than a TLS alert: clearer for operators.
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2' as const
+      }
+    : undefined
+  const app = await buildApp({ config, store, logger, metrics, https })
+  await app.listen({ host: config.host, port: config.port })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  const url = `${https === undefined ? 'http' : 'https'}://${host}:${port}`
+  logger.info({ url, database: config.database, clientCert: config.clientCert, encryption: config.payloadEncryption }, 'bridge listening')
+
+  let closing: Promise<void> | undefined
+  return {
+    app,
+    store,
+    url,
+    close () {
+      closing ??= (async () => {
+        await app.close() // waits for in-flight requests, whose inserts commit before they answer
+        await store.close()
+      })()
+      return closing
+    }
+  }
+}
+
+/** Process entry: exits 1 with one line per configuration problem. */
+export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig(env, ['webhook'])
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`breach-bridge: ${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
+  const logger = createLogger(config.logLevel)
+  const bridge = await startBridge(config, logger)
+  closeWithGrace({ delay: 10_000, logger }, async ({ err, signal }) => {
+    if (err !== undefined) logger.error({ err }, 'shutting down after an error')
+    else logger.info({ signal }, 'shutting down')
+    await bridge.close()
+  })
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main()
+}
