@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import type { TestContext } from 'node:test'
+import { pino, type Logger } from 'pino'
+import { loadConfig, type Config } from '../src/config.js'
+import { startBridge, type RunningBridge } from '../src/server.js'
+import { REDACT_PATHS } from '../src/observability/logger.js'
+
+/** The webhook credentials every test bridge accepts (two pairs: rotation). */
+export const WEBHOOK_KEY = 'enzoic-webhook-key'
+export const WEBHOOK_SECRET = 'first-secret:with-colon'
+export const WEBHOOK_KEY_2 = 'rotated-key'
+export const WEBHOOK_SECRET_2 = 'second-secret'
+
+export function basic (key: string, secret: string): string {
+  return 'Basic ' + Buffer.from(`${key}:${secret}`).toString('base64')
+}
+export const AUTH = basic(WEBHOOK_KEY, WEBHOOK_SECRET)
+
+/** A temporary folder removed after the test. */
+export function tmpDir (t: TestContext, prefix = 'bridge-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Environment for a test bridge: loopback, port 0, a temp database, the credentials above. */
+export function testEnv (dir: string, overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    BRIDGE_DATABASE: join(dir, 'bridge.db'),
+    ENZOIC_WEBHOOK_CREDENTIALS: `${WEBHOOK_KEY}:${WEBHOOK_SECRET},${WEBHOOK_KEY_2}:${WEBHOOK_SECRET_2}`,
+    ...overrides
+  }
+}
+
+export function testConfig (dir: string, overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig(testEnv(dir, overrides), ['webhook'])
+}
+
+/** A pino logger (with the production redaction) whose JSON lines are kept in `lines`. */
+export function captureLogger (level = 'debug'): { logger: Logger, lines: string[] } {
+  const lines: string[] = []
+  const stream = new Writable({
+    write (chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(l => l !== ''))
+      cb()
+    }
+  })
+  const logger = pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream)
+  return { logger, lines }
+}
+
+export interface TestBridge extends RunningBridge {
+  dir: string
+  config: Config
+  logs: string[]
+}
+
+/** Starts the real bridge (store, app, HTTP listener on 127.0.0.1:0) and closes it after the test. */
+export async function startTestBridge (t: TestContext, overrides: Record<string, string | undefined> = {}, dir = tmpDir(t)): Promise<TestBridge> {
+  const config = testConfig(dir, overrides)
+  const { logger, lines } = captureLogger()
+  const bridge = await startBridge(config, logger)
+  t.after(() => bridge.close())
+  return { ...bridge, dir, config, logs: lines }
+}
+
+/** POSTs a body to the bridge's webhook with the default credentials unless told otherwise. */
+export async function postAlert (url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: any, headers: Headers }> {
+  const res = await fetch(`${url}/webhooks/enzoic`, {
+    method: 'POST',
+    headers: { authorization: AUTH, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body)
+  })
+  const text = await res.text()
+  let parsed: unknown = text
+  try { parsed = JSON.parse(text) } catch {}
+  return { status: res.status, body: parsed, headers: res.headers }
+}
