@@ -1,9 +1,11 @@
 import { Command, Option } from 'commander'
 import { ConfigError } from './config.js'
 import { encryptPayload, parsePayloadKey, type CipherLayout } from './intake/decrypt.js'
+import { UsageError } from './cli/output.js'
+import { alertsCommand } from './cli/alerts.js'
+import { checkCommand } from './cli/check.js'
 
-/** A problem the user can fix: printed as one line, exit code 2, no stack. */
-export class UsageError extends Error {}
+export { UsageError }
 
 async function readStdin (): Promise<Buffer> {
   const chunks: Buffer[] = []
@@ -44,6 +46,8 @@ export function createProgram (): Command {
       process.stdout.write(encryptPayload(input, key, cipher) + '\n')
     })
 
+  program.addCommand(alertsCommand())
+  program.addCommand(checkCommand())
   return program
 }
 
@@ -54,7 +58,7 @@ export async function run (argv: string[] = process.argv): Promise<void> {
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       process.stderr.write(`breach-bridge: ${err.message}\n`)
-      process.exitCode = 2
+      process.exitCode = err instanceof UsageError ? err.exitCode : 2
       return
     }
     throw err

@@ -9,20 +9,35 @@ import { createSqliteStore } from './store/sqlite.js'
 import { createMetrics } from './observability/metrics.js'
 import { createLogger } from './observability/logger.js'
 import type { AlertStore } from './store/types.js'
+import { createFusionAuthGateway, type FusionAuthGateway } from './remediation/fusionauth.js'
+import { createWorker, type Worker, type WorkerOptions } from './remediation/worker.js'
 
 export interface RunningBridge {
   app: FastifyInstance
   store: AlertStore
+  /** Absent when FusionAuth is not configured (intake only). */
+  worker?: Worker
+  gateway?: FusionAuthGateway
   url: string
   /** Stops taking requests, lets in-flight ones finish and commit, then closes the store. */
   close (): Promise<void>
 }
 
-/** Wires config → store → app (→ worker) and listens. Used by `breach-bridge serve` and by tests. */
-export async function startBridge (config: Config, logger: Logger): Promise<RunningBridge> {
+export interface StartOptions {
+  /** Worker tuning (tests shorten intervals). */
+  worker?: Partial<Pick<WorkerOptions, 'leaseMs' | 'probeIntervalMs' | 'pausedLogIntervalMs' | 'idleCheckMs' | 'readinessCacheMs' | 'random'>>
+  busyTimeoutMs?: number
+}
+
+/**
+ * Wires config → store → app → worker and listens. The worker runs when FusionAuth is configured.
+ * Used by `breach-bridge serve` and by tests.
+ */
+export async function startBridge (config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningBridge> {
   const metrics = createMetrics()
   const store = createSqliteStore({
     file: config.database,
+    busyTimeoutMs: options.busyTimeoutMs,
     onCommit: (n, seconds) => {
       metrics.commitBatchSize.observe(n)
       metrics.commitDuration.observe(seconds)
@@ -39,22 +54,41 @@ export async function startBridge (config: Config, logger: Logger): Promise<Runn
         minVersion: 'TLSv1.2' as const
       }
     : undefined
-  const app = await buildApp({ config, store, logger, metrics, https })
+  let gateway: FusionAuthGateway | undefined
+  let worker: Worker | undefined
+  if (config.fusionAuthUrl !== undefined && config.fusionAuthApiKey !== undefined) {
+    gateway = createFusionAuthGateway({
+      url: config.fusionAuthUrl,
+      apiKey: config.fusionAuthApiKey,
+      timeoutMs: config.fusionAuthTimeoutMs,
+      connections: config.fusionAuthConcurrency * 2,
+      tenantIds: config.tenantIds,
+      onCall: (operation, status, seconds) => metrics.fusionAuthCalls.observe({ operation, status: String(status) }, seconds)
+    })
+    worker = createWorker({ config, store, gateway, logger, metrics, ...options.worker })
+  }
+  const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
+  const app = await buildApp({ config, store, logger, metrics, https, readiness })
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `${https === undefined ? 'http' : 'https'}://${host}:${port}`
   logger.info({ url, database: config.database, clientCert: config.clientCert, encryption: config.payloadEncryption }, 'bridge listening')
+  worker?.start()
 
   let closing: Promise<void> | undefined
   return {
     app,
     store,
+    worker,
+    gateway,
     url,
     close () {
       closing ??= (async () => {
         await app.close() // waits for in-flight requests, whose inserts commit before they answer
+        await worker?.stop() // lets in-flight alerts finish, releases leases
+        await gateway?.close()
         await store.close()
       })()
       return closing
@@ -66,7 +100,7 @@ export async function startBridge (config: Config, logger: Logger): Promise<Runn
 export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config
   try {
-    config = loadConfig(env, ['webhook'])
+    config = loadConfig(env, ['webhook', 'fusionauth'])
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`breach-bridge: ${err.message}\n`)

@@ -222,11 +222,19 @@ function parseExposureDetails (value: unknown, warnings: string[]): ExposureDeta
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as ExposureDetails
 }
 
+/** A kept-aside value with secret-looking keys dropped at every depth (and very deep nesting cut off). */
+function scrub (value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (depth > 16) return '[dropped]'
+  if (Array.isArray(value)) return value.map(v => scrub(v, depth + 1))
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_LOOKING.test(k) ? '[dropped]' : scrub(v, depth + 1)]))
+}
+
 function keepAside (payload: Record<string, unknown>, known: Set<string>): Record<string, unknown> | undefined {
   const extra: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(payload)) {
     if (known.has(k) || PASSWORD_KEYS.has(k)) continue
-    extra[k] = SECRET_LOOKING.test(k) ? '[dropped]' : v
+    extra[k] = SECRET_LOOKING.test(k) ? '[dropped]' : scrub(v, 1)
   }
   return Object.keys(extra).length > 0 ? extra : undefined
 }

@@ -1,0 +1,142 @@
+import { existsSync } from 'node:fs'
+import { Command, Option } from 'commander'
+import { loadConfig } from '../config.js'
+import { createSqliteStore } from '../store/sqlite.js'
+import { ALERT_STATES, type AlertRecord, type AlertState, type AlertStore } from '../store/types.js'
+import { UsageError, out, shortTime, table } from './output.js'
+
+/** Opens the bridge's database (never creates one: a typo in BRIDGE_DATABASE should not look like "no alerts"). */
+export function openStore (env: NodeJS.ProcessEnv = process.env): AlertStore {
+  const config = loadConfig(env)
+  if (!existsSync(config.database)) throw new UsageError(`no database at ${config.database} (BRIDGE_DATABASE): has the bridge run yet?`)
+  return createSqliteStore({ file: config.database })
+}
+
+async function withStore<T> (fn: (store: AlertStore) => T | Promise<T>): Promise<T> {
+  const store = openStore()
+  try {
+    return await fn(store)
+  } finally {
+    await store.close()
+  }
+}
+
+function summary (a: AlertRecord): string[] {
+  return [a.id, shortTime(a.receivedAt), a.state, a.outcome ?? '-', String(a.attempts), a.email ?? (a.usernameHash === undefined ? '-' : `#${a.usernameHash.slice(0, 12)}`), a.exposureId ?? '-']
+}
+
+/** The record as an operator reads it: fields, per-user outcomes, the action log and the state history. */
+export function describeAlert (a: AlertRecord, events: Array<{ at: string, state: string, note?: string }>): string {
+  const lines: string[] = []
+  const field = (name: string, value: unknown): void => {
+    if (value !== undefined && value !== null && value !== '') lines.push(`${(name + ':').padEnd(18)}${String(value)}`)
+  }
+  field('Alert', a.id)
+  field('State', a.state)
+  field('Outcome', a.outcome)
+  field('Test', a.test ? 'yes' : undefined)
+  field('Received', a.receivedAt)
+  field('Completed', a.completedAt)
+  field('Attempts', a.attempts)
+  field('Next attempt', a.state === 'retrying' ? a.nextAttemptAt : undefined)
+  field('Last error', a.lastError)
+  field('Deliveries', a.deliveries > 1 ? a.deliveries : undefined)
+  field('Email', a.email)
+  field('Username hash', a.usernameHash)
+  field('Custom data', a.customData)
+  field('Exposure', a.exposureId)
+  field('Exposure title', a.exposureDetails?.title)
+  field('Exposure date', a.exposureDetails?.date ?? a.exposureDate)
+  field('Had password', a.hadPassword ? 'yes (not stored)' : 'no')
+  field('Password type', a.passwordType ?? a.passwordTypeName)
+  field('Source', a.sourceIp)
+  field('Warnings', a.warnings.length > 0 ? a.warnings.join('; ') : undefined)
+  if (a.users.length > 0) {
+    lines.push('', 'Users:')
+    lines.push(table(['USER', 'TENANT', 'EMAIL', 'OUTCOME'], a.users.map(u => [u.userId, u.tenantId ?? '-', u.email ?? '-', u.outcome])).replace(/^/gm, '  '))
+  }
+  if (a.actions.length > 0) {
+    lines.push('', 'Actions:')
+    lines.push(table(['AT', 'USER', 'ACTION', 'RESULT', 'HTTP', 'DETAIL'],
+      a.actions.map(e => [shortTime(e.at), e.userId ?? '-', e.action, e.status, e.httpStatus === undefined ? '-' : String(e.httpStatus), e.detail ?? ''])).replace(/^/gm, '  '))
+  }
+  if (events.length > 0) {
+    lines.push('', 'History:')
+    lines.push(table(['AT', 'STATE', 'NOTE'], events.map(e => [shortTime(e.at), e.state, e.note ?? ''])).replace(/^/gm, '  '))
+  }
+  return lines.join('\n')
+}
+
+export function alertsCommand (): Command {
+  const alerts = new Command('alerts').description('inspect and replay stored alerts')
+
+  alerts.command('list')
+    .description('list alerts, newest first')
+    .addOption(new Option('--state <state>', 'only alerts in this state').choices(ALERT_STATES as string[]))
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'JSON lines instead of a table')
+    .action(async (opts: { state?: AlertState, limit: string, json?: boolean }) => {
+      const limit = Number(opts.limit)
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number')
+      await withStore(store => {
+        const rows = store.list({ state: opts.state, limit })
+        if (opts.json === true) {
+          for (const r of rows) out(JSON.stringify(r))
+        } else if (rows.length === 0) {
+          out(opts.state === undefined ? 'No alerts yet.' : `No ${opts.state} alerts.`)
+        } else {
+          out(table(['ID', 'RECEIVED', 'STATE', 'OUTCOME', 'ATTEMPTS', 'EMAIL', 'EXPOSURE'], rows.map(summary)))
+        }
+      })
+    })
+
+  alerts.command('show')
+    .description('one alert: its record, users, action log and history (never a password: none is stored)')
+    .argument('<id>', 'alert id')
+    .option('--json', 'as JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      await withStore(store => {
+        const a = store.get(id)
+        if (a === undefined) throw new UsageError(`no alert ${id}`, 1)
+        const events = store.events(id)
+        out(opts.json === true ? JSON.stringify({ ...a, history: events }, null, 2) : describeAlert(a, events))
+      })
+    })
+
+  alerts.command('replay')
+    .description('move dead alerts back to the queue (the running bridge picks them up within seconds)')
+    .argument('[ids...]', 'alert ids')
+    .option('--dead', 'every dead alert')
+    .action(async (ids: string[], opts: { dead?: boolean }) => {
+      if (opts.dead !== true && ids.length === 0) throw new UsageError('give alert ids or --dead')
+      if (opts.dead === true && ids.length > 0) throw new UsageError('give alert ids or --dead, not both')
+      await withStore(store => {
+        const moved = store.replay(opts.dead === true ? 'dead' : ids)
+        out(`Replayed ${moved.length} alert${moved.length === 1 ? '' : 's'}.${moved.length > 0 ? '\n' + moved.join('\n') : ''}`)
+        const missed = ids.filter(id => !moved.includes(id))
+        if (missed.length > 0) {
+          throw new UsageError(`not replayed (unknown, or not dead): ${missed.join(', ')}`, 1)
+        }
+      })
+    })
+
+  alerts.command('stats')
+    .description('alerts by state and by outcome')
+    .option('--json', 'as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withStore(store => {
+        const byState = store.countByState()
+        const byOutcome = store.countByOutcome()
+        if (opts.json === true) {
+          out(JSON.stringify({ byState, byOutcome }))
+          return
+        }
+        out(table(['STATE', 'ALERTS'], Object.entries(byState).map(([k, v]) => [k, String(v)])))
+        out('')
+        const outcomes = Object.entries(byOutcome)
+        out(outcomes.length === 0 ? 'No finished alerts.' : table(['OUTCOME', 'ALERTS'], outcomes.map(([k, v]) => [k, String(v)])))
+      })
+    })
+
+  return alerts
+}
