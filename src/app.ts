@@ -69,6 +69,15 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }))
 
+  // During close(), answers to the requests still in flight end their keep-alive connection: otherwise
+  // server.close() waits for the client (or keepAliveTimeout) to drop the idle connection, seconds later.
+  let draining = false
+  app.addHook('preClose', async () => { draining = true })
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (draining) reply.header('connection', 'close')
+    return payload
+  })
+
   await app.register(intakeRoutes, { config, store, metrics })
 
   app.get('/healthz', async () => ({ status: 'ok' }))

@@ -4,6 +4,7 @@ import { encryptPayload, parsePayloadKey, type CipherLayout } from './intake/dec
 import { UsageError } from './cli/output.js'
 import { alertsCommand } from './cli/alerts.js'
 import { checkCommand } from './cli/check.js'
+import { enzoicCommand } from './cli/enzoic.js'
 
 export { UsageError }
 
@@ -48,6 +49,7 @@ export function createProgram (): Command {
 
   program.addCommand(alertsCommand())
   program.addCommand(checkCommand())
+  program.addCommand(enzoicCommand())
   return program
 }
 

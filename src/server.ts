@@ -11,6 +11,7 @@ import { createLogger } from './observability/logger.js'
 import type { AlertStore } from './store/types.js'
 import { createFusionAuthGateway, type FusionAuthGateway } from './remediation/fusionauth.js'
 import { createWorker, type Worker, type WorkerOptions } from './remediation/worker.js'
+import { createExposureLookup, type ExposureLookup } from './enzoic/exposures.js'
 
 export interface RunningBridge {
   app: FastifyInstance
@@ -56,6 +57,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
     : undefined
   let gateway: FusionAuthGateway | undefined
   let worker: Worker | undefined
+  let exposures: ExposureLookup | undefined
   if (config.fusionAuthUrl !== undefined && config.fusionAuthApiKey !== undefined) {
     gateway = createFusionAuthGateway({
       url: config.fusionAuthUrl,
@@ -65,7 +67,10 @@ export async function startBridge (config: Config, logger: Logger, options: Star
       tenantIds: config.tenantIds,
       onCall: (operation, status, seconds) => metrics.fusionAuthCalls.observe({ operation, status: String(status) }, seconds)
     })
-    worker = createWorker({ config, store, gateway, logger, metrics, ...options.worker })
+    exposures = config.enzoicApiKey !== undefined && config.enzoicApiSecret !== undefined
+      ? createExposureLookup(config, store, logger)
+      : undefined
+    worker = createWorker({ config, store, gateway, logger, metrics, exposureDetails: exposures?.lookup, ...options.worker })
   }
   const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
   const app = await buildApp({ config, store, logger, metrics, https, readiness })
@@ -89,6 +94,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
         await app.close() // waits for in-flight requests, whose inserts commit before they answer
         await worker?.stop() // lets in-flight alerts finish, releases leases
         await gateway?.close()
+        await exposures?.close()
         await store.close()
       })()
       return closing
@@ -98,6 +104,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
 
 /** Process entry: exits 1 with one line per configuration problem. */
 export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (env === process.env) (await import('dotenv')).config({ quiet: true })
   let config: Config
   try {
     config = loadConfig(env, ['webhook', 'fusionauth'])

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
 import { loadConfig, type Config } from '../src/config.js'
-import { startBridge, type RunningBridge } from '../src/server.js'
+import { startBridge, type RunningBridge, type StartOptions } from '../src/server.js'
 import { REDACT_PATHS } from '../src/observability/logger.js'
 
 /** The webhook credentials every test bridge accepts (two pairs: rotation). */
@@ -62,10 +62,10 @@ export interface TestBridge extends RunningBridge {
 }
 
 /** Starts the real bridge (store, app, HTTP listener on 127.0.0.1:0) and closes it after the test. */
-export async function startTestBridge (t: TestContext, overrides: Record<string, string | undefined> = {}, dir = tmpDir(t)): Promise<TestBridge> {
+export async function startTestBridge (t: TestContext, overrides: Record<string, string | undefined> = {}, dir = tmpDir(t), options: StartOptions = {}): Promise<TestBridge> {
   const config = testConfig(dir, overrides)
   const { logger, lines } = captureLogger()
-  const bridge = await startBridge(config, logger)
+  const bridge = await startBridge(config, logger, options)
   t.after(() => bridge.close())
   return { ...bridge, dir, config, logs: lines }
 }
@@ -81,4 +81,15 @@ export async function postAlert (url: string, body: unknown, headers: Record<str
   let parsed: unknown = text
   try { parsed = JSON.parse(text) } catch {}
   return { status: res.status, body: parsed, headers: res.headers }
+}
+
+/** Polls `check` until it returns a truthy value (returned) or the time runs out (throws with `what`). */
+export async function waitFor<T> (check: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined && v !== null && v !== false) return v as NonNullable<T>
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
 }

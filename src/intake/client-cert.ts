@@ -28,13 +28,22 @@ export function commonNames (dn: string): string[] {
   const out: string[] = []
   let attr = ''
   let escaped = false
+  // Positions in `attr` of escaped characters: `\ ` is a space that belongs to the value, never trimmed.
+  const kept = new Set<number>()
   const flush = (): void => {
     const eq = attr.indexOf('=')
-    if (eq > 0 && attr.slice(0, eq).trim().toUpperCase() === 'CN') out.push(attr.slice(eq + 1).trim())
+    if (eq > 0 && attr.slice(0, eq).trim().toUpperCase() === 'CN') {
+      let start = eq + 1
+      let end = attr.length
+      while (start < end && /\s/.test(attr[start]!) && !kept.has(start)) start++
+      while (end > start && /\s/.test(attr[end - 1]!) && !kept.has(end - 1)) end--
+      out.push(attr.slice(start, end))
+    }
     attr = ''
+    kept.clear()
   }
   for (const ch of dn) {
-    if (escaped) { attr += ch; escaped = false } else if (ch === '\\') { escaped = true } else if (ch === ',' || ch === '+') { flush() } else { attr += ch }
+    if (escaped) { kept.add(attr.length); attr += ch; escaped = false } else if (ch === '\\') { escaped = true } else if (ch === ',' || ch === '+') { flush() } else { attr += ch }
   }
   flush()
   return out

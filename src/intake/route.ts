@@ -100,6 +100,8 @@ export async function intakeRoutes (app: FastifyInstance, { config, store, metri
     if (c.kind === 'ignored') {
       req.intakeOutcome = 'ignored'
       req.log.info({ reason: c.reason }, 'webhook ignored: not a breach alert')
+      // Remembered (not the body) so `enzoic webhooks test --wait --type binAlert` can see it arrived.
+      try { store.setMeta('intake.last-ignored', JSON.stringify({ at: new Date().toISOString(), reason: c.reason })) } catch {}
       return { status: 'ignored', reason: c.reason }
     }
     const { alert } = c

@@ -40,6 +40,15 @@ export interface Worker {
   kick (): void
 }
 
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /** Wait before attempt n+1 (n ≥ 1 attempts made): the schedule's n-th step ±20 %. */
 export function retryDelay (schedule: readonly number[], attemptsMade: number, random: () => number): number | undefined {
   const step = schedule[attemptsMade - 1]
@@ -206,10 +215,21 @@ export function createWorker (options: WorkerOptions): Worker {
     pump()
   }
 
+  /** Leases held by a bridge process that no longer exists (crash, kill -9) are freed at once, not at expiry. */
+  function releaseOrphanedLeases (): void {
+    for (const other of store.leaseOwners()) {
+      const pid = Number(/^worker-(\d+)-/.exec(other)?.[1])
+      if (other === owner || !Number.isInteger(pid) || isAlive(pid)) continue
+      const n = store.releaseAll(other, false)
+      if (n > 0) log.warn({ previousOwner: other, alerts: n }, 'took back alerts leased by a bridge process that died')
+    }
+  }
+
   return {
     start () {
       if (running) return
       running = true
+      releaseOrphanedLeases()
       store.onInsert(() => pump())
       idleTimer = setInterval(() => { if (store.changedElsewhere()) pump() }, options.idleCheckMs ?? 2000)
       idleTimer.unref()

@@ -217,6 +217,7 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
         attempts = attempts - @refund, next_attempt_at = @now, lease_owner = NULL, lease_until = NULL, updated_at = @now
       WHERE id = @id AND lease_owner = @owner AND state = 'processing'`),
     leasedBy: db.prepare('SELECT id FROM alerts WHERE lease_owner = ? AND state = \'processing\''),
+    owners: db.prepare('SELECT DISTINCT lease_owner AS owner FROM alerts WHERE state = \'processing\' AND lease_owner IS NOT NULL'),
     replayOne: db.prepare(`UPDATE alerts SET state = 'queued', attempts = 0, next_attempt_at = @now, outcome = NULL,
         last_error = NULL, completed_at = NULL, updated_at = @now WHERE id = @id AND state = 'dead' RETURNING id`),
     deadIds: db.prepare('SELECT id FROM alerts WHERE state = \'dead\' ORDER BY seq'),
@@ -369,11 +370,15 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
     release (id, owner, refund) {
       return transition(id, owner, s.release, { refund: refund ? 1 : 0 }, 'queued', refund ? 'released (worker paused)' : 'released')
     },
-    releaseAll (owner) {
+    releaseAll (owner, refund = true) {
       const ids = (s.leasedBy.all(owner) as Array<{ id: string }>).map(r => r.id)
       let n = 0
-      for (const id of ids) if (transition(id, owner, s.release, { refund: 1 }, 'queued', 'released at shutdown')) n++
+      const note = refund ? 'released at shutdown' : `released: lease holder ${owner} is gone`
+      for (const id of ids) if (transition(id, owner, s.release, { refund: refund ? 1 : 0 }, 'queued', note)) n++
       return n
+    },
+    leaseOwners () {
+      return (s.owners.all() as Array<{ owner: string }>).map(r => r.owner)
     },
     replay (ids) {
       return db.transaction(() => {

@@ -109,7 +109,9 @@ export interface AlertStore {
   kill (id: string, owner: string, reason: string, actions: ActionLogEntry[]): boolean
   /** Gives a leased alert back, due now; `refund` un-counts the attempt (the worker paused). */
   release (id: string, owner: string, refund: boolean): boolean
-  releaseAll (owner: string): number
+  releaseAll (owner: string, refund?: boolean): number
+  /** Distinct owners of current leases (a restarted bridge frees those of dead processes). */
+  leaseOwners (): string[]
   /** dead → queued (attempts reset). Returns the ids moved. */
   replay (ids: readonly string[] | 'dead'): string[]
   /** Called after each committed batch that added new alerts (same process). */

@@ -1,0 +1,85 @@
+// `npm run demo`: the whole flow on this machine, no configuration needed. Starts the FusionAuth fake
+// (two tenants, a few users), the bridge on a temporary database, sends an Enzoic-style breach alert
+// with Basic auth, and shows the users before and after, and the alert record.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../src/config.js'
+import { startBridge } from '../src/server.js'
+import { createLogger } from '../src/observability/logger.js'
+import { describeAlert } from '../src/cli/alerts.js'
+import { table } from '../src/cli/output.js'
+import { startFusionAuthFake, type FusionAuthFake } from '../test/fakes/fusionauth.js'
+
+const say = (text = ''): void => { process.stdout.write(text + '\n') }
+const heading = (text: string): void => say(`\n== ${text} ${'='.repeat(Math.max(0, 70 - text.length))}`)
+
+function showUsers (fa: FusionAuthFake): void {
+  const names = new Map(fa.tenants.map(t => [t.id, t.name]))
+  say(table(['TENANT', 'EMAIL', 'ACTIVE', 'REFRESH TOKENS', 'USER ID'],
+    fa.users().map(u => [names.get(u.tenantId) ?? u.tenantId, u.email, u.active ? 'yes' : 'NO', String(u.refreshTokens.length), u.id])))
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'breach-bridge-demo-'))
+const fa = await startFusionAuthFake({ tenants: 2 })
+const [acme, globex] = fa.tenants
+fa.addUser({ tenantId: acme!.id, email: 'alice@acme.example.net', refreshTokens: 2, firstName: 'Alice' })
+fa.addUser({ tenantId: globex!.id, email: 'alice@acme.example.net', refreshTokens: 1, firstName: 'Alice' })
+fa.addUser({ tenantId: acme!.id, email: 'bob@acme.example.net', refreshTokens: 3, firstName: 'Bob' })
+fa.addUser({ tenantId: globex!.id, email: 'carol@globex.example.net', refreshTokens: 1, firstName: 'Carol' })
+
+const config = loadConfig({
+  HOST: '127.0.0.1',
+  PORT: '0',
+  BRIDGE_DATABASE: join(dir, 'bridge.db'),
+  ENZOIC_WEBHOOK_CREDENTIALS: 'demo-webhook-key:demo-webhook-secret',
+  FUSIONAUTH_URL: fa.url,
+  FUSIONAUTH_API_KEY: fa.apiKey
+}, ['webhook', 'fusionauth'])
+const bridge = await startBridge(config, createLogger('warn'))
+
+try {
+  say('enzoic-fusionauth-bridge demo')
+  say(`FusionAuth (fake): ${fa.url}   tenants: ${fa.tenants.map(t => t.name).join(', ')}`)
+  say(`Bridge:            ${bridge.url}   database: ${config.database}`)
+
+  heading('FusionAuth users before')
+  showUsers(fa)
+
+  const alert = {
+    date: new Date().toISOString().replace(/\.(\d{3})Z$/, '.$10000Z'),
+    exposureID: '5e2c0b1a9d3f4e0012ab34cd',
+    username: 'Alice@Acme.example.net',
+    passwordType: 1,
+    passwordHash: '5f4dcc3b5aa765d61d8327deb882cf99',
+    exposureDetails: { title: 'Example Forum breach', date: '2026-10-01T00:00:00Z', entries: 120000, category: 'Forum', exposedData: ['Emails', 'Passwords'] }
+  }
+  heading('Enzoic POSTs a breach alert')
+  say(`POST ${bridge.url}/webhooks/enzoic  (Basic auth: the webhook key/secret)`)
+  say(JSON.stringify({ ...alert, passwordHash: '…(never logged, never stored)…' }, null, 2))
+  const started = Date.now()
+  const res = await fetch(`${bridge.url}/webhooks/enzoic`, {
+    method: 'POST',
+    headers: { authorization: 'Basic ' + Buffer.from('demo-webhook-key:demo-webhook-secret').toString('base64'), 'content-type': 'application/json' },
+    body: JSON.stringify(alert)
+  })
+  const answer = await res.json() as { alertId: string }
+  say(`→ ${res.status} ${JSON.stringify(answer)}   (answered after the alert was committed to disk)`)
+
+  let record = bridge.store.get(answer.alertId)
+  while (record !== undefined && record.state !== 'done' && record.state !== 'dead' && Date.now() - started < 15_000) {
+    await new Promise(resolve => setTimeout(resolve, 25))
+    record = bridge.store.get(answer.alertId)
+  }
+  heading(`FusionAuth users after (${Date.now() - started} ms, no login involved)`)
+  showUsers(fa)
+
+  heading('The alert record (`breach-bridge alerts show ID`)')
+  say(describeAlert(record!, bridge.store.events(answer.alertId)))
+  say()
+  say('Next: README.md → Quick start, to run it against your FusionAuth and Enzoic.')
+} finally {
+  await bridge.close()
+  await fa.close()
+  rmSync(dir, { recursive: true, force: true })
+}

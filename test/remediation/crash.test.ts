@@ -1,0 +1,47 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { startFusionAuthFake } from '../fakes/fusionauth.js'
+import { postAlert, testEnv, tmpDir, waitFor } from '../helper.js'
+import { spawnBridge } from '../fixtures/processes.js'
+import { createSqliteStore } from '../../src/store/sqlite.js'
+
+test('kill -9 while an alert is leased: the restarted bridge processes it', async t => {
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  const user = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'crash@corp.example.net', refreshTokens: 1 })
+  const dir = tmpDir(t)
+  const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, FUSIONAUTH_TIMEOUT_MS: '60000' })
+  // The deactivation hangs: the alert stays leased by the first process when it dies.
+  fa.hang({ match: (m, p) => m === 'DELETE' && p.startsWith('/api/user/') })
+
+  const first = await spawnBridge(env)
+  t.after(() => { first.child.kill('SIGKILL') })
+  const r = await postAlert(first.url, { username: 'crash@corp.example.net', exposureID: 'exp-crash' })
+  assert.equal(r.status, 200)
+  const id = r.body.alertId as string
+  await waitFor(() => fa.journal.some(j => j.method === 'DELETE'), 'the hung DELETE to reach FusionAuth')
+
+  const reader = createSqliteStore({ file: join(dir, 'bridge.db') })
+  t.after(() => reader.close())
+  assert.equal(reader.get(id)!.state, 'processing')
+  assert.ok(reader.get(id)!.leaseOwner?.startsWith(`worker-${first.child.pid}-`))
+
+  first.child.kill('SIGKILL')
+  await first.exited
+  fa.clearFaults()
+
+  const second = await spawnBridge(env)
+  t.after(() => { second.child.kill('SIGTERM') })
+  const a = await waitFor(() => {
+    const rec = reader.get(id)
+    return rec?.state === 'done' ? rec : undefined
+  }, 'the alert to be processed after restart', 15_000)
+  assert.equal(a.outcome, 'actioned')
+  assert.equal(a.attempts, 2)
+  assert.equal(fa.user(user.id)!.active, false)
+  assert.equal(fa.user(user.id)!.refreshTokens.length, 0)
+  assert.ok(reader.events(id).some(e => e.note?.includes('is gone')), 'history says the lease holder died')
+  second.child.kill('SIGTERM')
+  assert.equal(await second.exited, 0)
+})

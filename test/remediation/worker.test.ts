@@ -1,0 +1,335 @@
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { startFusionAuthFake, type FusionAuthFake } from '../fakes/fusionauth.js'
+import { postAlert, startTestBridge, waitFor, type TestBridge } from '../helper.js'
+import { runCli } from '../fixtures/processes.js'
+import type { AlertRecord } from '../../src/store/types.js'
+
+interface World { fa: FusionAuthFake, bridge: TestBridge }
+
+async function world (t: TestContext, env: Record<string, string> = {}, tenants = 1): Promise<World> {
+  const fa = await startFusionAuthFake({ tenants })
+  const bridge = await startTestBridge(t, {
+    FUSIONAUTH_URL: fa.url,
+    FUSIONAUTH_API_KEY: fa.apiKey,
+    FUSIONAUTH_TIMEOUT_MS: '400',
+    BRIDGE_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms',
+    ...env
+  }, undefined, { worker: { probeIntervalMs: 100, readinessCacheMs: 0, idleCheckMs: 100, random: () => 0.5 } })
+  // Registered after the bridge's own after-hook, so the bridge closes first.
+  t.after(() => fa.close())
+  return { fa, bridge }
+}
+
+const alertFor = (email: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  username: email,
+  exposureID: `exp-${email}`,
+  date: '2026-11-20T04:51:05.1915231Z',
+  passwordType: 1,
+  exposureDetails: { title: 'Example Forum', date: '2026-10-01T00:00:00Z', entries: 1200 },
+  ...extra
+})
+
+async function send (bridge: TestBridge, body: Record<string, unknown>): Promise<string> {
+  const r = await postAlert(bridge.url, body)
+  assert.equal(r.status, 200, JSON.stringify(r.body))
+  return r.body.alertId as string
+}
+
+async function settled (bridge: TestBridge, id: string, timeoutMs = 10_000): Promise<AlertRecord> {
+  return waitFor(() => {
+    const a = bridge.store.get(id)
+    return a !== undefined && (a.state === 'done' || a.state === 'dead') ? a : undefined
+  }, `alert ${id} to finish`, timeoutMs)
+}
+
+const calls = (fa: FusionAuthFake, method: string, prefix: string): number =>
+  fa.journal.filter(j => j.method === method && j.path.startsWith(prefix)).length
+
+test('an alert deactivates the user and revokes their refresh tokens, with no login', async t => {
+  const { fa, bridge } = await world(t)
+  const user = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'alice@corp.example.net', refreshTokens: 2 })
+  assert.equal(fa.user(user.id)!.refreshTokens.length, 2)
+
+  const id = await send(bridge, alertFor('  Alice@Corp.Example.NET '))
+  const a = await settled(bridge, id)
+
+  assert.equal(a.state, 'done')
+  assert.equal(a.outcome, 'actioned')
+  assert.deepEqual(a.users.map(u => [u.userId, u.outcome]), [[user.id, 'actioned']])
+  assert.equal(fa.user(user.id)!.active, false)
+  assert.equal(fa.user(user.id)!.refreshTokens.length, 0)
+  assert.deepEqual(a.actions.map(e => [e.action, e.status]), [['deactivate', 'ok'], ['revoke-sessions', 'ok']])
+  // Soft delete only: hardDelete is never sent.
+  const del = fa.journal.find(j => j.method === 'DELETE' && j.path === `/api/user/${user.id}`)
+  assert.ok(del)
+  assert.equal(del.query.hardDelete, undefined)
+  assert.deepEqual(bridge.store.events(id).map(e => e.state), ['queued', 'processing', 'done'])
+})
+
+test('the same email in two tenants: both users are actioned', async t => {
+  const { fa, bridge } = await world(t, {}, 2)
+  const [t1, t2] = fa.tenants
+  const u1 = fa.addUser({ tenantId: t1!.id, email: 'bob@corp.example.net', refreshTokens: 1 })
+  const u2 = fa.addUser({ tenantId: t2!.id, email: 'bob@corp.example.net', refreshTokens: 1 })
+  const other = fa.addUser({ tenantId: t2!.id, email: 'carol@corp.example.net' })
+
+  const a = await settled(bridge, await send(bridge, alertFor('bob@corp.example.net')))
+
+  assert.equal(a.outcome, 'actioned')
+  assert.deepEqual(a.users.map(u => u.userId).sort(), [u1.id, u2.id].sort())
+  assert.equal(fa.user(u1.id)!.active, false)
+  assert.equal(fa.user(u2.id)!.active, false)
+  assert.equal(fa.user(other.id)!.active, true)
+  // No tenant header first → [TenantIdRequired] → tenant list → one lookup per tenant.
+  assert.equal(calls(fa, 'GET', '/api/tenant'), 1)
+  assert.deepEqual(fa.journal.filter(j => j.path === '/api/user' && j.status === 200).map(j => j.tenantId).sort(), [t1!.id, t2!.id].sort())
+})
+
+test('FUSIONAUTH_TENANT_IDS limits the lookup to the listed tenants', async t => {
+  const fa0 = await startFusionAuthFake({ tenants: 2 })
+  t.after(() => fa0.close())
+  const [t1, t2] = fa0.tenants
+  const u1 = fa0.addUser({ tenantId: t1!.id, email: 'dan@corp.example.net' })
+  const u2 = fa0.addUser({ tenantId: t2!.id, email: 'dan@corp.example.net' })
+  const bridge = await startTestBridge(t, { FUSIONAUTH_URL: fa0.url, FUSIONAUTH_API_KEY: fa0.apiKey, FUSIONAUTH_TENANT_IDS: t2!.id })
+  const a = await settled(bridge, await send(bridge, alertFor('dan@corp.example.net')))
+  assert.deepEqual(a.users.map(u => u.userId), [u2.id])
+  assert.equal(fa0.user(u1.id)!.active, true)
+  assert.equal(calls(fa0, 'GET', '/api/tenant'), 0)
+})
+
+test('customData fusionauth:<tenant>:<user> maps straight to the user', async t => {
+  const { fa, bridge } = await world(t, {}, 2)
+  const target = fa.addUser({ tenantId: fa.tenants[1]!.id, email: 'erin@corp.example.net' })
+  const a = await settled(bridge, await send(bridge, {
+    usernameHash: 'a'.repeat(64),
+    exposureID: 'exp-custom',
+    customData: `fusionauth:${target.tenantId}:${target.id}`
+  }))
+  assert.equal(a.outcome, 'actioned')
+  assert.equal(fa.user(target.id)!.active, false)
+  assert.equal(calls(fa, 'GET', `/api/user/${target.id}`), 1)
+  assert.equal(fa.journal.filter(j => j.path === '/api/user').length, 0, 'no email lookup')
+})
+
+test('no matching user: outcome no-user, nothing changed', async t => {
+  const { fa, bridge } = await world(t)
+  fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'someone@corp.example.net' })
+  const a = await settled(bridge, await send(bridge, alertFor('nobody@corp.example.net')))
+  assert.equal(a.state, 'done')
+  assert.equal(a.outcome, 'no-user')
+  assert.deepEqual(fa.mutatingCalls(), [])
+})
+
+test('a protected (break-glass) user is never actioned', async t => {
+  const { fa, bridge } = await world(t, { BRIDGE_PROTECTED_USERS: 'Root@Corp.Example.NET' })
+  const root = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'root@corp.example.net', refreshTokens: 1 })
+  const a = await settled(bridge, await send(bridge, alertFor('root@corp.example.net')))
+  assert.equal(a.outcome, 'protected')
+  assert.equal(fa.user(root.id)!.active, true)
+  assert.equal(fa.user(root.id)!.refreshTokens.length, 1)
+  assert.deepEqual(fa.mutatingCalls(), [])
+})
+
+test('dry run records the plan and makes no mutating call', async t => {
+  const { fa, bridge } = await world(t, { BRIDGE_DRY_RUN: 'true' })
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'frank@corp.example.net', refreshTokens: 1 })
+  const a = await settled(bridge, await send(bridge, alertFor('frank@corp.example.net')))
+  assert.equal(a.outcome, 'dry-run')
+  assert.deepEqual(a.actions.map(e => [e.action, e.status]), [['deactivate', 'planned'], ['revoke-sessions', 'planned']])
+  assert.deepEqual(fa.mutatingCalls(), [])
+  assert.equal(fa.user(u.id)!.active, true)
+})
+
+test('an inactive user is not deactivated again, but their sessions are revoked', async t => {
+  const { fa, bridge } = await world(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'gina@corp.example.net', active: false, refreshTokens: 1 })
+  const a = await settled(bridge, await send(bridge, alertFor('gina@corp.example.net')))
+  assert.equal(a.outcome, 'actioned')
+  assert.equal(calls(fa, 'DELETE', '/api/user/'), 0)
+  assert.equal(calls(fa, 'DELETE', '/api/jwt/refresh'), 1)
+  assert.equal(fa.user(u.id)!.refreshTokens.length, 0)
+  assert.deepEqual(a.actions.map(e => [e.action, e.status, e.detail]), [['deactivate', 'skipped', 'already inactive'], ['revoke-sessions', 'ok', undefined]])
+})
+
+test('password changed after the exposure: stale, when the policy is on', async t => {
+  const { fa, bridge } = await world(t, { BRIDGE_SKIP_IF_PASSWORD_CHANGED_AFTER_EXPOSURE: 'true' })
+  const fresh = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'hal@corp.example.net', passwordLastUpdateInstant: Date.parse('2026-10-15T00:00:00Z') })
+  const old = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'ida@corp.example.net', passwordLastUpdateInstant: Date.parse('2025-01-01T00:00:00Z') })
+  const a1 = await settled(bridge, await send(bridge, alertFor('hal@corp.example.net')))
+  const a2 = await settled(bridge, await send(bridge, alertFor('ida@corp.example.net')))
+  assert.equal(a1.outcome, 'stale')
+  assert.equal(fa.user(fresh.id)!.active, true)
+  assert.equal(a2.outcome, 'actioned')
+  assert.equal(fa.user(old.id)!.active, false)
+})
+
+test('every action kind, and a retried alert does not repeat the ones that succeeded', async t => {
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  const tenantId = fa.tenants[0]!.id
+  const admin = fa.addUser({ tenantId, email: 'secops@corp.example.net' })
+  const lock = fa.addUserAction({ name: 'Breach lock', preventLogin: true })
+  const group = fa.addGroup(undefined, 'Breached users')
+  const u = fa.addUser({ tenantId, email: 'jack@corp.example.net', refreshTokens: 1 })
+  const bridge = await startTestBridge(t, {
+    FUSIONAUTH_URL: fa.url,
+    FUSIONAUTH_API_KEY: fa.apiKey,
+    FUSIONAUTH_ACTOR_USER_ID: admin.id,
+    BRIDGE_RETRY_SCHEDULE: '50ms,50ms',
+    BRIDGE_ACTIONS: `comment,user-action:${lock},require-password-change,deactivate,revoke-sessions,group:${group}`
+  }, undefined, { worker: { random: () => 0.5 } })
+  // The last action fails once: the retry must not add a second comment or a second user action.
+  fa.fail(503, { times: 1, match: (m, p) => m === 'POST' && p === '/api/group/member' })
+
+  const a = await settled(bridge, await send(bridge, alertFor('jack@corp.example.net')))
+
+  assert.equal(a.state, 'done')
+  assert.equal(a.attempts, 2)
+  const after = fa.user(u.id)!
+  assert.equal(after.active, false)
+  assert.equal(after.passwordChangeRequired, true)
+  assert.equal(after.passwordChangeReason, 'Breached')
+  assert.equal(after.comments.length, 1)
+  assert.match(after.comments[0]!.comment, /Example Forum/)
+  assert.equal(after.comments[0]!.commenterId, admin.id)
+  assert.equal(after.actions.length, 1)
+  assert.equal(after.actions[0]!.userActionId, lock)
+  assert.deepEqual(after.memberships.map(m => m.groupId), [group])
+  assert.equal(calls(fa, 'POST', '/api/user/comment'), 1)
+  assert.equal(calls(fa, 'POST', '/api/user/action'), 1)
+  assert.equal(calls(fa, 'POST', '/api/group/member'), 2)
+  const failed = a.actions.find(e => e.status === 'failed')
+  assert.equal(failed?.action, `group:${group}`)
+  assert.equal(failed?.httpStatus, 503)
+})
+
+test('FusionAuth refusing connections, then answering 503: retried until done', async t => {
+  const { fa, bridge } = await world(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'kim@corp.example.net' })
+  await fa.stopListening()
+  const id = await send(bridge, alertFor('kim@corp.example.net'))
+  await waitFor(() => (bridge.store.get(id)?.attempts ?? 0) >= 2, 'two failed attempts')
+  assert.equal(bridge.store.get(id)!.state === 'dead', false)
+  assert.match(bridge.store.get(id)!.lastError ?? '', /ECONNREFUSED|network|connect/i)
+  fa.fail(503, { times: 2 })
+  await fa.resumeListening()
+  const a = await settled(bridge, id)
+  assert.equal(a.state, 'done')
+  assert.equal(a.outcome, 'actioned')
+  assert.ok(a.attempts >= 4, `attempts ${a.attempts}`)
+  assert.equal(fa.user(u.id)!.active, false)
+  assert.equal(fa.journal.filter(j => j.status === 503).length, 2)
+})
+
+test('a hung FusionAuth call times out and is retried', async t => {
+  const { fa, bridge } = await world(t, { FUSIONAUTH_TIMEOUT_MS: '300' })
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'lee@corp.example.net' })
+  fa.hang({ times: 1, match: (m, p) => m === 'DELETE' && p.startsWith('/api/user/') })
+  const a = await settled(bridge, await send(bridge, alertFor('lee@corp.example.net')))
+  assert.equal(a.state, 'done')
+  assert.equal(a.attempts, 2)
+  assert.equal(fa.user(u.id)!.active, false)
+  const failed = a.actions.find(e => e.status === 'failed')
+  assert.match(failed?.detail ?? '', /time-out/)
+})
+
+test('401: the worker pauses, /readyz fails, no attempt is burned, and it resumes when the key works', async t => {
+  const { fa, bridge } = await world(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'max@corp.example.net' })
+  assert.equal((await fetch(`${bridge.url}/readyz`)).status, 200)
+  fa.revokeKey()
+  const id = await send(bridge, alertFor('max@corp.example.net'))
+  await waitFor(() => bridge.worker!.paused, 'the worker to pause')
+  const ready = await fetch(`${bridge.url}/readyz`)
+  assert.equal(ready.status, 503)
+  assert.match(((await ready.json()) as { checks: Record<string, string> }).checks.fusionauth!, /paused/)
+  // Several probes pass while paused; the alert waits, attempts not counted.
+  await new Promise(resolve => setTimeout(resolve, 350))
+  const waiting = bridge.store.get(id)!
+  assert.equal(waiting.state, 'queued')
+  assert.equal(waiting.attempts, 0)
+  assert.ok(bridge.logs.some(l => l.includes('worker paused')))
+  assert.equal(fa.user(u.id)!.active, true)
+
+  fa.restoreKey()
+  const a = await settled(bridge, id)
+  assert.equal(a.outcome, 'actioned')
+  assert.equal(a.attempts, 1)
+  assert.equal(bridge.worker!.paused, false)
+  assert.equal((await fetch(`${bridge.url}/readyz`)).status, 200)
+})
+
+test('a permanent 400 kills the alert; `alerts replay` brings it back and it completes', async t => {
+  const { fa, bridge } = await world(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'ned@corp.example.net' })
+  fa.fail(400, { match: (m, p) => m === 'DELETE' && p.startsWith('/api/user/') })
+  const id = await send(bridge, alertFor('ned@corp.example.net'))
+  const dead = await settled(bridge, id)
+  assert.equal(dead.state, 'dead')
+  assert.equal(dead.attempts, 1, 'not retried')
+  assert.match(dead.lastError ?? '', /400/)
+
+  fa.clearFaults()
+  // Through the real CLI, from another process: the running worker notices within its idle check.
+  const r = await runCli(['alerts', 'replay', id], { BRIDGE_DATABASE: bridge.config.database })
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /Replayed 1 alert/)
+  const done = await settled(bridge, id)
+  assert.equal(done.state, 'done')
+  assert.equal(done.outcome, 'actioned')
+  assert.equal(fa.user(u.id)!.active, false)
+  assert.deepEqual(bridge.store.events(id).map(e => e.state), ['queued', 'processing', 'dead', 'queued', 'processing', 'done'])
+})
+
+test('retry schedule exhausted → dead with the attempts and last cause', async t => {
+  const { fa, bridge } = await world(t, { BRIDGE_RETRY_SCHEDULE: '20ms,20ms' })
+  fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'ola@corp.example.net' })
+  fa.fail(500)
+  const a = await settled(bridge, await send(bridge, alertFor('ola@corp.example.net')))
+  assert.equal(a.state, 'dead')
+  assert.equal(a.attempts, 3)
+  assert.match(a.lastError ?? '', /retry schedule exhausted after 3 attempts: .*500/)
+})
+
+test('the same alert delivered twice: one deactivate call', async t => {
+  const { fa, bridge } = await world(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'pat@corp.example.net' })
+  const body = alertFor('pat@corp.example.net')
+  const [r1, r2] = await Promise.all([postAlert(bridge.url, body), postAlert(bridge.url, body)])
+  assert.deepEqual([r1.body.status, r2.body.status].sort(), ['accepted', 'duplicate'])
+  assert.equal(r1.body.alertId, r2.body.alertId)
+  await settled(bridge, r1.body.alertId)
+  const r3 = await postAlert(bridge.url, body)
+  assert.equal(r3.body.status, 'duplicate')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  assert.equal(calls(fa, 'DELETE', `/api/user/${u.id}`), 1)
+  assert.equal(bridge.store.get(r1.body.alertId)!.deliveries, 3)
+})
+
+test('test alerts never reach FusionAuth', async t => {
+  const { fa, bridge } = await world(t)
+  const r = await postAlert(bridge.url, alertFor('sample@email.tst'))
+  assert.equal(r.body.test, true)
+  await new Promise(resolve => setTimeout(resolve, 200))
+  assert.equal(bridge.store.get(r.body.alertId)!.outcome, 'test')
+  assert.equal(fa.journal.length, 0)
+})
+
+test('metrics and the finished-alert log line', async t => {
+  const { fa, bridge } = await world(t)
+  fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'quinn@corp.example.net' })
+  const id = await send(bridge, alertFor('quinn@corp.example.net'))
+  await settled(bridge, id)
+  const text = await (await fetch(`${bridge.url}/metrics`)).text()
+  assert.match(text, /bridge_alerts_finished_total\{outcome="actioned"\} 1/)
+  assert.match(text, /bridge_actions_total\{action="deactivate",result="ok"\} 1/)
+  assert.match(text, /bridge_fusionauth_call_duration_seconds_count\{operation="user.deactivate",status="200"\} 1/)
+  assert.match(text, /bridge_alerts\{state="done"\} 1/)
+  assert.match(text, /bridge_alert_age_seconds_count\{outcome="actioned"\} 1/)
+  const line = bridge.logs.map(l => JSON.parse(l) as Record<string, unknown>).find(l => l.msg === 'alert finished')
+  assert.ok(line)
+  assert.equal(line.alertId, id)
+  assert.equal(line.outcome, 'actioned')
+})
