@@ -23,10 +23,10 @@ function showUsers (fa: FusionAuthFake): void {
 const dir = mkdtempSync(join(tmpdir(), 'breach-bridge-demo-'))
 const fa = await startFusionAuthFake({ tenants: 2 })
 const [acme, globex] = fa.tenants
-fa.addUser({ tenantId: acme!.id, email: 'alice@acme.example.net', refreshTokens: 2, firstName: 'Alice' })
-fa.addUser({ tenantId: globex!.id, email: 'alice@acme.example.net', refreshTokens: 1, firstName: 'Alice' })
-fa.addUser({ tenantId: acme!.id, email: 'bob@acme.example.net', refreshTokens: 3, firstName: 'Bob' })
-fa.addUser({ tenantId: globex!.id, email: 'carol@globex.example.net', refreshTokens: 1, firstName: 'Carol' })
+fa.addUser({ tenantId: acme!.id, email: 'alice@acme-corp.com', refreshTokens: 2, firstName: 'Alice' })
+fa.addUser({ tenantId: globex!.id, email: 'alice@acme-corp.com', refreshTokens: 1, firstName: 'Alice' })
+fa.addUser({ tenantId: acme!.id, email: 'bob@acme-corp.com', refreshTokens: 3, firstName: 'Bob' })
+fa.addUser({ tenantId: globex!.id, email: 'carol@globex-corp.com', refreshTokens: 1, firstName: 'Carol' })
 
 const config = loadConfig({
   HOST: '127.0.0.1',
@@ -49,7 +49,7 @@ try {
   const alert = {
     date: new Date().toISOString().replace(/\.(\d{3})Z$/, '.$10000Z'),
     exposureID: '5e2c0b1a9d3f4e0012ab34cd',
-    username: 'Alice@Acme.example.net',
+    username: 'Alice@Acme-Corp.com',
     passwordType: 1,
     passwordHash: '5f4dcc3b5aa765d61d8327deb882cf99',
     exposureDetails: { title: 'Example Forum breach', date: '2026-10-01T00:00:00Z', entries: 120000, category: 'Forum', exposedData: ['Emails', 'Passwords'] }

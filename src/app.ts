@@ -44,8 +44,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     connectionTimeout: 30_000,
     keepAliveTimeout: 10_000,
     requestTimeout: 30_000,
-    return503OnClosing: true,
-    disableRequestLogging: false
+    return503OnClosing: true
   }
   // Fastify's typings split HTTP and HTTPS servers; the app itself is the same either way.
   const app = (deps.https === undefined

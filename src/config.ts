@@ -108,7 +108,7 @@ function parseCredentials (text: string): WebhookCredential[] | Bad {
 
 function parseActions (text: string): ActionSpec[] | Bad {
   const out: ActionSpec[] = []
-  for (const label of list(text)) {
+  for (const [i, label] of list(text).entries()) {
     const [name, ...rest] = label.split(':')
     const id = rest.join(':')
     if (name === 'user-action' || name === 'group') {
@@ -118,7 +118,8 @@ function parseActions (text: string): ActionSpec[] | Bad {
       if (id !== '') return bad(`"${name}" takes no id`)
       out.push({ label, name })
     } else {
-      return bad(`unknown action "${label}" (deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>)`)
+      // Never echo the value (DESIGN §4): say where the unknown entry is instead.
+      return bad(`entry ${i + 1} is not a known action (deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>)`)
     }
   }
   return out
@@ -178,8 +179,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
     .refine((v): v is T => (values as string[]).includes(v), `must be one of ${values.join(', ')}`) as unknown as z.ZodType<T>
   const ips = (v: string): string[] | Bad => {
     const items = list(v)
-    const wrong = items.filter(ip => isIP(ip) === 0)
-    return wrong.length > 0 ? bad(`"${wrong[0]}" is not an IP address`) : items
+    const wrong = items.findIndex(ip => isIP(ip) === 0)
+    return wrong >= 0 ? bad(`entry ${wrong + 1} is not an IP address`) : items
   }
   const url = (v: string): string | Bad => {
     try {

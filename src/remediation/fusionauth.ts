@@ -178,6 +178,9 @@ export interface FusionAuthGateway {
   close (): Promise<void>
 }
 
+/** Java's "forever" (2^63−1) is no JS number: 9999-12-31 is as good for a breach lock. */
+export const FOREVER = Date.UTC(9999, 11, 31, 23, 59, 59)
+
 export type PermissionProbe = 'lookup' | 'deactivate' | 'revoke-sessions' | 'require-password-change' | 'comment' | 'user-action' | 'group' | 'search' | 'tenants'
 
 function toUser (u: User | undefined): FusionAuthUser | undefined {
@@ -277,9 +280,17 @@ export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGat
       await call('user.comment', () => client(user.tenantId).commentOnUser({ userComment: { userId: user.id, commenterId, comment: text } }))
     },
     async userAction (user, userActionId, actionerUserId, comment) {
-      await call('user.action', () => client(user.tenantId).actionUser({
-        action: { actioneeUserId: user.id, actionerUserId, userActionId, comment }
+      const send = (expiry?: number): Promise<unknown> => call('user.action', () => client(user.tenantId).actionUser({
+        action: { actioneeUserId: user.id, actionerUserId, userActionId, comment, expiry }
       }))
+      try {
+        await send()
+      } catch (err) {
+        // A time-based (temporal) action, e.g. a lock with preventLogin, needs an expiry; a plain one refuses
+        // it. Rather than read the action's definition (another permission), ask again with "forever".
+        if (!(err instanceof FusionAuthError) || err.status !== 400 || !/\]action\.expiry$/.test(err.fusionAuthCode ?? '')) throw err
+        await send(FOREVER)
+      }
     },
     async addToGroup (user, groupId) {
       await call('group.member.add', () => client(user.tenantId).createGroupMembers({ members: { [groupId]: [{ userId: user.id }] } }))

@@ -9,7 +9,7 @@ import { createSqliteStore } from '../../src/store/sqlite.js'
 test('kill -9 while an alert is leased: the restarted bridge processes it', async t => {
   const fa = await startFusionAuthFake()
   t.after(() => fa.close())
-  const user = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'crash@corp.example.net', refreshTokens: 1 })
+  const user = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'crash@acme-corp.io', refreshTokens: 1 })
   const dir = tmpDir(t)
   const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, FUSIONAUTH_TIMEOUT_MS: '60000' })
   // The deactivation hangs: the alert stays leased by the first process when it dies.
@@ -17,7 +17,7 @@ test('kill -9 while an alert is leased: the restarted bridge processes it', asyn
 
   const first = await spawnBridge(env)
   t.after(() => { first.child.kill('SIGKILL') })
-  const r = await postAlert(first.url, { username: 'crash@corp.example.net', exposureID: 'exp-crash' })
+  const r = await postAlert(first.url, { username: 'crash@acme-corp.io', exposureID: 'exp-crash' })
   assert.equal(r.status, 200)
   const id = r.body.alertId as string
   await waitFor(() => fa.journal.some(j => j.method === 'DELETE'), 'the hung DELETE to reach FusionAuth')
