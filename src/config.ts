@@ -238,8 +238,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
       if (get(name) === undefined) problems.push(`${name}: required when ENZOIC_CLIENT_CERT is direct`)
     }
   }
-  if (config.actions.some(a => a.name === 'comment') && config.actorUserId === undefined) {
-    problems.push('FUSIONAUTH_ACTOR_USER_ID: required by the comment action')
+  const needActor = config.actions.filter(a => a.name === 'comment' || a.name === 'user-action')
+  if (needActor.length > 0 && config.actorUserId === undefined) {
+    // FusionAuth requires the commenter / actioner to be an existing user.
+    problems.push(`FUSIONAUTH_ACTOR_USER_ID: required by the ${[...new Set(needActor.map(a => a.name))].join(' and ')} action${needActor.length > 1 ? 's' : ''}`)
   }
   if (require.includes('webhook') && config.webhookCredentials.length === 0 && get('ENZOIC_WEBHOOK_CREDENTIALS') === undefined) {
     problems.push('ENZOIC_WEBHOOK_CREDENTIALS: required (key:secret of the Enzoic webhook)')

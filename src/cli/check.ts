@@ -72,6 +72,11 @@ export async function runChecks (env: NodeJS.ProcessEnv): Promise<CheckLine[]> {
       const [probe, endpoint] = map[a.name]!
       if (!needed.some(n => n[0] === probe)) needed.push([probe, endpoint, true])
     }
+    if (config.actorUserId !== undefined) {
+      const actor = await gateway.getUser(config.actorUserId).catch(() => undefined)
+      if (actor !== undefined) add('OK', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${actor.email ?? actor.id} exists`)
+      else add('FAIL', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${config.actorUserId}: no such user (FusionAuth requires the commenter/actioner to exist)`)
+    }
     // Only needed when several tenants exist and FUSIONAUTH_TENANT_IDS is unset.
     if (config.tenantIds === undefined) needed.push(['tenants', 'GET /api/tenant', false])
     for (const [probe, endpoint, required] of needed) {

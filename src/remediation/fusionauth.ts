@@ -163,7 +163,7 @@ export interface FusionAuthGateway {
   revokeSessions (user: FusionAuthUser): Promise<void>
   requirePasswordChange (user: FusionAuthUser): Promise<void>
   comment (user: FusionAuthUser, commenterId: string, text: string): Promise<void>
-  userAction (user: FusionAuthUser, userActionId: string, actionerUserId: string | undefined, comment: string): Promise<void>
+  userAction (user: FusionAuthUser, userActionId: string, actionerUserId: string, comment: string): Promise<void>
   addToGroup (user: FusionAuthUser, groupId: string): Promise<void>
   listTenants (): Promise<Tenant[]>
   /** One page of users (for `monitor sync`): `nextResults` continues past FusionAuth's 10,000 window. */
@@ -286,10 +286,17 @@ export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGat
       try {
         await send()
       } catch (err) {
+        // The same time-based action still in effect (an earlier delivery or attempt applied it): done.
+        if (err instanceof FusionAuthError && err.status === 400 && err.fusionAuthCode === '[UserAlreadyActioned]') return
         // A time-based (temporal) action, e.g. a lock with preventLogin, needs an expiry; a plain one refuses
         // it. Rather than read the action's definition (another permission), ask again with "forever".
         if (!(err instanceof FusionAuthError) || err.status !== 400 || !/\]action\.expiry$/.test(err.fusionAuthCode ?? '')) throw err
-        await send(FOREVER)
+        try {
+          await send(FOREVER)
+        } catch (again) {
+          if (again instanceof FusionAuthError && again.fusionAuthCode === '[UserAlreadyActioned]') return
+          throw again
+        }
       }
     },
     async addToGroup (user, groupId) {
@@ -303,8 +310,9 @@ export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGat
       return tenants
     },
     async searchUsers ({ tenantId, pageSize, nextResults, startRow }) {
+      // A nextResults token may be combined with numberOfResults only (else FusionAuth pages by 25).
       const search = nextResults !== undefined
-        ? { nextResults }
+        ? { nextResults, numberOfResults: pageSize }
         : { queryString: '*', numberOfResults: pageSize, startRow: startRow ?? 0, accurateTotal: true, sortFields: [{ name: 'id', order: 'asc' as never }] }
       const r = await call('user.search', () => client(tenantId).searchUsersByQuery({ search: search as never }))
       return {

@@ -150,7 +150,7 @@ async function runAction (action: ActionSpec, user: FusionAuthUser, alert: Alert
     case 'revoke-sessions': return gateway.revokeSessions(user)
     case 'require-password-change': return gateway.requirePasswordChange(user)
     case 'comment': return gateway.comment(user, config.actorUserId!, commentText(alert, details, config.actions))
-    case 'user-action': return gateway.userAction(user, action.id!, config.actorUserId, commentText(alert, details, config.actions))
+    case 'user-action': return gateway.userAction(user, action.id!, config.actorUserId!, commentText(alert, details, config.actions))
     case 'group': return gateway.addToGroup(user, action.id!)
   }
 }
