@@ -384,6 +384,7 @@ export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
     },
 
     async close () {
+      if (closing.signal.aborted) return
       closing.abort()
       await agent.close()
     }
