@@ -14,6 +14,9 @@ export interface SourceVerdict {
   reason?: string
 }
 
+/** Enzoic: trust only its root, verification depth 1 (nginx `ssl_verify_depth 1`). */
+const MAX_INTERMEDIATES = 1
+
 /** `::ffff:127.0.0.1` → `127.0.0.1`. */
 export function normaliseIp (ip: string | undefined): string {
   if (ip === undefined) return ''
@@ -85,10 +88,11 @@ export function createSourceGuard (config: Config): (req: IncomingMessage) => So
       const cert = socket.getPeerCertificate(true)
       const cn = cert.subject?.CN as string | string[] | undefined
       if (typeof cn !== 'string' || cn !== config.clientCertCN) return { address, allowed: false, reason: 'client certificate CN mismatch' }
-      // Verification depth 1: the leaf must be issued directly by the trusted root (a self-signed issuer).
-      const issuer = cert.issuerCertificate
-      if (issuer === undefined || issuer.fingerprint256 !== issuer.issuerCertificate?.fingerprint256) {
-        return { address, allowed: false, reason: 'client certificate chain deeper than 1' }
+      // Verification depth 1, as nginx's `ssl_verify_depth 1` under OpenSSL 1.1+: at most one intermediate
+      // between the leaf and the trusted (self-signed) root, so both modes accept the same chains.
+      let intermediates = 0
+      for (let c = cert.issuerCertificate; c !== undefined && c.fingerprint256 !== c.issuerCertificate?.fingerprint256; c = c.issuerCertificate) {
+        if (++intermediates > MAX_INTERMEDIATES) return { address, allowed: false, reason: 'client certificate chain deeper than 1' }
       }
     }
     return { address, allowed: true }
