@@ -6,6 +6,7 @@ import type { AlertStore } from './store/types.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { intakeRoutes, IntakeError, WEBHOOK_PATH } from './intake/route.js'
 import { ALERT_STATES } from './store/types.js'
+import { normaliseIp } from './intake/client-cert.js'
 
 /** A readiness check: resolves when healthy, rejects with a short reason otherwise. */
 export type ReadinessCheck = () => Promise<void>
@@ -78,6 +79,14 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
 
   await app.register(intakeRoutes, { config, store, metrics })
+
+  // In direct mode the bridge itself faces the internet: its operational endpoints answer only local and
+  // TRUSTED_PROXIES peers (behind nginx, only POST /webhooks/enzoic is proxied at all).
+  const opsPeers = new Set(['127.0.0.1', '::1', ...config.trustedProxies].map(normaliseIp))
+  app.addHook('onRequest', async (req, reply) => {
+    if (config.clientCert !== 'direct' || req.url.startsWith(WEBHOOK_PATH)) return
+    if (!opsPeers.has(normaliseIp(req.socket.remoteAddress))) return reply.code(404).send({ error: 'not found' })
+  })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 

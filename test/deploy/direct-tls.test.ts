@@ -158,3 +158,20 @@ test('direct mode: TLS below 1.2 is refused', async (t) => {
   })
   assert.match(res, /^error .*(protocol version|unsupported protocol)/i)
 })
+
+test('direct mode: /metrics, /readyz and /healthz answer only local and trusted peers', async (t) => {
+  if (missingTool(t, { openssl: true })) return
+  const bridge = await directBridge(t)
+  const get = (path: string, localAddress: string): Promise<number> => new Promise((resolve, reject) => {
+    const req = request(`${bridge.url}${path}`, { ca: ca!.read('ca.crt'), servername: 'localhost', localAddress }, res => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  for (const path of ['/metrics', '/readyz', '/healthz']) {
+    assert.equal(await get(path, '127.0.0.1'), 200, `${path} from loopback`)
+    assert.equal(await get(path, '127.0.0.2'), 404, `${path} from an outside peer`)
+  }
+})
