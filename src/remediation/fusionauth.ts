@@ -195,7 +195,9 @@ function toUser (u: User | undefined): FusionAuthUser | undefined {
 }
 
 export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGateway {
-  const dispatcher = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 30_000, connect: { timeout: options.timeoutMs } })
+  // undici drops a connection `keepAliveTimeoutThreshold` (default 2 s) before the server's advertised keep-alive
+  // ends: a server announcing `Keep-Alive: timeout=2` would cost a new TCP connection per call. 1 s keeps the margin.
+  const dispatcher = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 30_000, keepAliveTimeoutThreshold: 1000, connect: { timeout: options.timeoutMs } })
   const builder = createUndiciBuilder(dispatcher, options.timeoutMs)
   const host = options.url.replace(/\/+$/, '')
   // setTenantId() changes every later call on an instance: one client per tenant (and one without).

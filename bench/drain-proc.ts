@@ -1,0 +1,181 @@
+// Process plumbing shared by bench/drain.ts and bench/sync.ts: TypeScript children over IPC, RSS sampling
+// from /proc (so the sampler never runs on the measured event loop), and the result table.
+import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import type { Build } from './drain-build.js'
+
+export interface Message { type: string, id?: number, [k: string]: unknown }
+
+/**
+ * Starts a bench file (`bench/drain-fake.ts`, …) as a child with an IPC channel, its job as argv[2] (JSON):
+ * with `build`, its compiled JavaScript under plain node (as in production); otherwise the TypeScript through tsx.
+ * Diagnostics: BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=tmp/prof`, `--trace-gc`) is passed to the
+ * children whose path contains BENCH_NODE_ARGS_MATCH (default: every child).
+ */
+export function forkBench (projectPath: string, job: unknown, build?: Build, nodeArgs: string[] = []): ChildProcess {
+  const extra = [...nodeArgs, ...(projectPath.includes(process.env.BENCH_NODE_ARGS_MATCH ?? '') ? (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(a => a !== '') : [])]
+  const file = build !== undefined ? build.file(projectPath) : fileURLToPath(new URL(`../${projectPath}`, import.meta.url))
+  return fork(file, [JSON.stringify(job)], {
+    execArgv: [...(build !== undefined ? [] : ['--import', 'tsx']), ...extra],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, NODE_ENV: 'production' }
+  })
+}
+
+/** The next message of `type` from the child; rejects when it exits first. */
+export function nextMessage<T extends Message> (child: ChildProcess, type: string, onOther?: (m: Message) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Message): void => {
+      if (m.type === type) { cleanup(); resolve(m as T) } else onOther?.(m)
+    }
+    const onExit = (code: number | null, signal: string | null): void => {
+      cleanup()
+      reject(new Error(`child ${child.pid ?? '?'} exited (${code ?? signal ?? '?'}) before sending "${type}"`))
+    }
+    const cleanup = (): void => { child.off('message', onMessage); child.off('exit', onExit) }
+    child.on('message', onMessage)
+    child.on('exit', onExit)
+  })
+}
+
+let nextId = 0
+/** Request/response over IPC: the child answers `{ type: 'reply', id, ... }` (see serveRequests). */
+export async function ask<T extends Message> (child: ChildProcess, type: string, payload: Record<string, unknown> = {}): Promise<T> {
+  const id = ++nextId
+  const reply = new Promise<T>((resolve, reject) => {
+    const onMessage = (m: Message): void => {
+      if (m.type === 'reply' && m.id === id) { cleanup(); resolve(m as T) }
+    }
+    const onExit = (): void => { cleanup(); reject(new Error(`child exited before answering "${type}"`)) }
+    const cleanup = (): void => { child.off('message', onMessage); child.off('exit', onExit) }
+    child.on('message', onMessage)
+    child.on('exit', onExit)
+  })
+  child.send({ type, id, ...payload })
+  return await reply
+}
+
+/**
+ * Child side of `ask`. A handler answering `{ exit: true }` ends the process once the answer is sent.
+ * Also exits when the parent goes away (no orphaned servers).
+ */
+export function serveRequests (handlers: Record<string, (m: Message) => unknown>): void {
+  process.on('disconnect', () => process.exit(1))
+  process.on('message', (m: Message) => {
+    const handler = handlers[m.type]
+    if (handler === undefined) return
+    Promise.resolve()
+      .then(() => handler(m))
+      .then(r => {
+        const answer = { ...(r as object ?? {}), type: 'reply', id: m.id }
+        process.send?.(answer, undefined, {}, () => { if ((r as { exit?: boolean } | undefined)?.exit === true) process.exit(0) })
+      })
+      .catch(err => {
+        console.error(err)
+        process.exit(1)
+      })
+  })
+}
+
+/** The job a child was given (argv[2], JSON). */
+export function jobOf<T> (): T {
+  return JSON.parse(process.argv[2] ?? '{}') as T
+}
+
+export function send<T extends { type: string }> (m: T): void {
+  process.send?.(m)
+}
+
+/** Waits for a child to exit (kills it after `ms`). */
+export async function exited (child: ChildProcess, ms = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  await new Promise<void>(resolve => {
+    const t = setTimeout(() => { child.kill('SIGKILL') }, ms)
+    child.once('exit', () => { clearTimeout(t); resolve() })
+  })
+}
+
+/** VmRSS / VmHWM of a process in bytes (Linux /proc). */
+export function procMemory (pid: number): { rss: number, hwm: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
+  } catch {
+    return undefined
+  }
+}
+
+export interface RssSampler {
+  stop (): { peak: number, last: number, samples: number, hwm: number, series: number[] }
+}
+
+/** Samples a process's RSS every `everyMs` from this process. */
+export function sampleRss (pid: number, everyMs = 250): RssSampler {
+  let peak = 0
+  let last = 0
+  let samples = 0
+  let hwm = 0
+  const series: number[] = []
+  const take = (): void => {
+    const m = procMemory(pid)
+    if (m === undefined || Number.isNaN(m.rss)) return
+    last = m.rss
+    hwm = Math.max(hwm, m.hwm)
+    peak = Math.max(peak, m.rss)
+    samples++
+    series.push(m.rss)
+  }
+  take()
+  const timer = setInterval(take, everyMs)
+  return {
+    stop () {
+      clearInterval(timer)
+      take()
+      return { peak, last, samples, hwm, series }
+    }
+  }
+}
+
+/** Event-loop delay and utilisation of the current process, between start() and stop(). */
+export function loopMonitor (): { stop (): { eldP50Ms: number, eldP99Ms: number, eldMaxMs: number, utilisation: number } } {
+  const h = monitorEventLoopDelay({ resolution: 10 })
+  h.enable()
+  const elu = performance.eventLoopUtilization()
+  return {
+    stop () {
+      h.disable()
+      const u = performance.eventLoopUtilization(elu)
+      return {
+        eldP50Ms: round(h.percentile(50) / 1e6, 2),
+        eldP99Ms: round(h.percentile(99) / 1e6, 2),
+        eldMaxMs: round(h.max / 1e6, 2),
+        utilisation: round(u.utilization, 3)
+      }
+    }
+  }
+}
+
+export const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits
+export const mb = (bytes: number): number => round(bytes / 1024 / 1024, 1)
+
+/** A plain-text table: first row is the header. */
+export function table (rows: Array<Array<string | number>>): string {
+  const cells = rows.map(r => r.map(String))
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map(r => (r[i] ?? '').length)))
+  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+  return [line(cells[0]!), widths.map(w => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n')
+}
+
+/** Kills the children and exits 1 when the benchmark overruns (it must stop by itself). */
+export function watchdog (ms: number, children: () => ChildProcess[]): NodeJS.Timeout {
+  const t = setTimeout(() => {
+    console.error(`benchmark did not finish within ${Math.round(ms / 1000)} s: stopping`)
+    for (const c of children()) c.kill('SIGKILL')
+    process.exit(1)
+  }, ms)
+  t.unref()
+  return t
+}
