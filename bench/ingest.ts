@@ -1,0 +1,236 @@
+// npm run bench:ingest — what durable intake costs.
+//
+// Three kinds of process: (a) the real bridge (src/server.ts) on a temporary database, LOG_LEVEL=warn;
+// (b) a bare Fastify server answering {status:'accepted'} (the baseline); (c) the load generator
+// (autocannon, bench/ingest/load.ts), 50 connections, a short warm-up then ~10 s, a distinct alert per
+// request. This process only orchestrates, reads /metrics and /proc, prints the table and writes
+// bench/results/ingest.json. Exit code 0 whatever the verdicts.
+//
+// Tunables (environment): BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50),
+// BENCH_RSS_ALERTS (100000), BENCH_BRIDGE_NODE_FLAGS (extra node flags for the bridge, e.g. V8 heap sizes).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { LoadJob, LoadResult } from './ingest/load.js'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const RSS_ALERTS = Number(process.env.BENCH_RSS_ALERTS ?? 100_000)
+const TARGETS = { ratio: 0.30, p99Ms: 25, rssMb: 150 }
+const CREDENTIALS = { key: 'bench-key', secret: 'bench-secret' }
+const AUTHORIZATION = 'Basic ' + Buffer.from(`${CREDENTIALS.key}:${CREDENTIALS.secret}`).toString('base64')
+
+const children: ChildProcess[] = []
+const cleanups: Array<() => void> = []
+function cleanup (): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  for (const f of cleanups.splice(0)) f()
+}
+process.on('exit', cleanup)
+process.on('SIGINT', () => { cleanup(); process.exit(130) })
+
+async function freePort (): Promise<number> {
+  const s = createServer()
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as { port: number }).port
+  await new Promise(resolve => s.close(resolve))
+  return port
+}
+
+/**
+ * Compiles a TypeScript entry point to one JavaScript file (dependencies stay in node_modules), as
+ * production runs compiled code: the tsx loader alone adds ~30 MB of RSS (a loader thread with its own
+ * V8 isolate) and would distort the memory figure. Falls back to tsx when compiling fails.
+ */
+async function compile (entry: string): Promise<string[]> {
+  const outfile = join(ROOT, 'bench/results/build', entry.replace(/\.ts$/, '.mjs'))
+  try {
+    const { build } = await import('esbuild')
+    await build({ entryPoints: [join(ROOT, entry)], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent' })
+    return [outfile]
+  } catch (err) {
+    console.warn(`cannot compile ${entry} (${(err as Error).message.split('\n')[0]}); running it through tsx`)
+    return ['--import', 'tsx', entry]
+  }
+}
+
+/** Starts a TypeScript entry point (compiled) in its own process and waits until GET /healthz answers 200. */
+async function startServer (name: string, entry: string, env: Record<string, string>): Promise<{ proc: ChildProcess, url: string }> {
+  const port = await freePort()
+  const flags = name === 'bridge' ? (process.env.BENCH_BRIDGE_NODE_FLAGS ?? '').split(' ').filter(f => f !== '') : []
+  const proc = spawn(process.execPath, [...flags, ...await compile(entry)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  children.push(proc)
+  let stderr = ''
+  proc.stderr!.on('data', (c: Buffer) => { stderr += c.toString() })
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited (${proc.exitCode}): ${stderr}`)
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { proc, url }
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`${name} did not start: ${stderr}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+/** Runs the load generator in its own process. */
+async function load (job: LoadJob): Promise<LoadResult> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ingest/load.ts'), JSON.stringify(job)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  children.push(proc)
+  let out = ''
+  proc.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+  const code = await new Promise<number | null>(resolve => proc.on('exit', resolve))
+  if (code !== 0) throw new Error(`load generator exited with ${String(code)}`)
+  return JSON.parse(out.trim().split('\n').pop()!) as LoadResult
+}
+
+/** Prometheus text → { 'name{labels}': value }. */
+async function scrape (url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const out: Record<string, number> = {}
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const at = line.lastIndexOf(' ')
+    out[line.slice(0, at)] = Number(line.slice(at + 1))
+  }
+  return out
+}
+const delta = (after: Record<string, number>, before: Record<string, number>, key: string): number => (after[key] ?? 0) - (before[key] ?? 0)
+
+function procStatus (pid: number): { rssMb: number, peakRssMb: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN)
+  return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 }
+}
+
+const fmt = (n: number, digits = 1): string => Number.isFinite(n) ? n.toFixed(digits) : '—'
+const pad = (s: string, n: number): string => s.padStart(n)
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'))
+cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+
+// The bridge needs a FusionAuth to start its worker; this one refuses every key, so the worker pauses
+// and the benchmark measures intake alone (remediation has its own benchmark, bench:drain).
+const fusionAuth = createServer((_req, res) => { res.writeHead(401).end() })
+await new Promise<void>(resolve => fusionAuth.listen(0, '127.0.0.1', resolve))
+cleanups.push(() => { fusionAuth.closeAllConnections(); fusionAuth.close() })
+
+console.log(`ingest benchmark: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s per server, ${cpus().length} CPUs, Node ${process.version}` +
+  (process.env.BENCH_BRIDGE_NODE_FLAGS === undefined ? '' : `, bridge flags: ${process.env.BENCH_BRIDGE_NODE_FLAGS}`))
+const loadAtStart = loadavg()
+if (loadAtStart[0]! > 1) console.log(`warning: load average ${loadAtStart[0]!.toFixed(2)} — other work on this machine will distort the figures`)
+const bridge = await startServer('bridge', 'src/server.ts', {
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  BRIDGE_DATABASE: join(dir, 'bridge.db'),
+  ENZOIC_WEBHOOK_CREDENTIALS: `${CREDENTIALS.key}:${CREDENTIALS.secret}`,
+  FUSIONAUTH_URL: `http://127.0.0.1:${(fusionAuth.address() as { port: number }).port}`,
+  FUSIONAUTH_API_KEY: 'bench-refused-key'
+})
+const baseline = await startServer('baseline', 'bench/ingest/baseline-server.ts', {})
+
+// Baseline first, then the bridge; each server idles while the other is measured.
+const base = await load({ url: baseline.url, connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: SECONDS, runId: 'baseline' })
+// The bridge's warm-up is a run of its own, so the metrics deltas below cover the measured run only.
+if (WARMUP > 0) await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, durationSeconds: WARMUP, runId: 'warmup' })
+const before = await scrape(bridge.url)
+const durable = await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, durationSeconds: SECONDS, runId: 'durable' })
+const after = await scrape(bridge.url)
+
+const commits = delta(after, before, 'bridge_store_commit_batch_size_count')
+const committed = delta(after, before, 'bridge_store_commit_batch_size_sum')
+const commitSeconds = delta(after, before, 'bridge_store_commit_duration_seconds_sum')
+const cpuSeconds = delta(after, before, 'bridge_process_cpu_seconds_total')
+const run = {
+  accepted: delta(after, before, 'bridge_webhook_requests_total{status="200",outcome="accepted"}'),
+  commits,
+  batchMean: committed / commits,
+  commitMsMean: commitSeconds / commits * 1000,
+  // The main thread is blocked for the whole commit (inserts + fsync): its share of the measured run, and per alert.
+  commitShareOfRun: commitSeconds / durable.seconds,
+  commitMicrosPerAlert: commitSeconds / committed * 1e6,
+  // Process CPU (all threads) per request: what the pipeline costs apart from waiting for the disk.
+  cpuSeconds,
+  cpuMicrosPerRequest: cpuSeconds / durable.requests * 1e6,
+  eventLoopLagP99Ms: (after.bridge_nodejs_eventloop_lag_p99_seconds ?? NaN) * 1000
+}
+
+// Keep ingesting until RSS_ALERTS alerts are stored, then read the bridge's memory.
+const stored = (m: Record<string, number>): number => Object.entries(m)
+  .filter(([k]) => k.startsWith('bridge_alerts{')).reduce((sum, [, v]) => sum + v, 0)
+let total = stored(await scrape(bridge.url))
+let topUp: LoadResult | undefined
+if (total < RSS_ALERTS) {
+  topUp = await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, amount: RSS_ALERTS - total, runId: 'topup' })
+  total = stored(await scrape(bridge.url))
+}
+const memory = procStatus(bridge.proc.pid!)
+const final = await scrape(bridge.url)
+const overall = {
+  batchMean: final.bridge_store_commit_batch_size_sum! / final.bridge_store_commit_batch_size_count!,
+  batchHistogram: Object.fromEntries(Object.entries(final)
+    .filter(([k]) => k.startsWith('bridge_store_commit_batch_size_bucket'))
+    .map(([k, v]) => [/le="([^"]+)"/.exec(k)![1]!, v]))
+}
+
+const ratio = durable.requestsPerSecond / base.requestsPerSecond
+const verdicts = {
+  ratio: { target: `≥ ${TARGETS.ratio}`, value: ratio, pass: ratio >= TARGETS.ratio },
+  p99: { target: `≤ ${TARGETS.p99Ms} ms`, value: durable.latencyMs.p99, pass: durable.latencyMs.p99 <= TARGETS.p99Ms },
+  rss: { target: `≤ ${TARGETS.rssMb} MB`, value: memory.rssMb, pass: memory.rssMb <= TARGETS.rssMb }
+}
+
+const rows: Array<[string, LoadResult]> = [['baseline (bare Fastify)', base], ['bridge (durable)', durable]]
+console.log('')
+console.log(`${'server'.padEnd(24)} ${pad('req/s', 9)} ${pad('p50 ms', 8)} ${pad('p90 ms', 8)} ${pad('p99 ms', 8)} ${pad('max ms', 8)} ${pad('non-2xx', 8)} ${pad('errors', 7)}`)
+for (const [name, r] of rows) {
+  console.log(`${name.padEnd(24)} ${pad(fmt(r.requestsPerSecond, 0), 9)} ${pad(fmt(r.latencyMs.p50), 8)} ${pad(fmt(r.latencyMs.p90), 8)} ${pad(fmt(r.latencyMs.p99), 8)} ${pad(fmt(r.latencyMs.max), 8)} ${pad(String(r.non2xx), 8)} ${pad(String(r.errors + r.timeouts), 7)}`)
+}
+console.log('')
+console.log(`ratio durable/baseline        ${fmt(ratio, 3)}`)
+console.log(`bridge RSS after ${total} alerts  ${fmt(memory.rssMb)} MB (peak ${fmt(memory.peakRssMb)} MB)`)
+console.log(`commit batch size, mean      ${fmt(run.batchMean, 2)} during the measured run (${run.commits} commits), ${fmt(overall.batchMean, 2)} overall`)
+console.log(`commit duration, mean        ${fmt(run.commitMsMean, 3)} ms (${fmt(run.commitMicrosPerAlert, 0)} µs per alert); the main thread spent ${fmt(run.commitShareOfRun * 100)} % of the run in commits`)
+console.log(`bridge CPU during the run    ${fmt(run.cpuSeconds, 2)} s in ${fmt(durable.seconds, 1)} s = ${fmt(run.cpuMicrosPerRequest, 0)} µs per request; event-loop lag p99 ${fmt(run.eventLoopLagP99Ms, 1)} ms`)
+console.log('')
+for (const [name, v] of Object.entries(verdicts)) {
+  console.log(`${v.pass ? 'PASS' : 'FAIL'}  ${name.padEnd(6)} ${fmt(v.value, name === 'ratio' ? 3 : 1).padStart(8)}  (target ${v.target})`)
+}
+
+const resultFile = join(ROOT, 'bench/results/ingest.json')
+mkdirSync(dirname(resultFile), { recursive: true })
+writeFileSync(resultFile, JSON.stringify({
+  at: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  connections: CONNECTIONS,
+  warmupSeconds: WARMUP,
+  seconds: SECONDS,
+  bridgeNodeFlags: process.env.BENCH_BRIDGE_NODE_FLAGS,
+  loadAverageAtStart: loadAtStart,
+  baseline: base,
+  durable,
+  ratio,
+  bridgeRun: run,
+  rss: { alerts: total, ...memory, topUp },
+  batch: overall,
+  verdicts
+}, null, 2) + '\n')
+console.log(`\nwritten to ${resultFile}`)
+
+for (const c of [bridge.proc, baseline.proc]) c.kill('SIGTERM')
+await Promise.all([bridge.proc, baseline.proc].map(c => new Promise(resolve => c.exitCode !== null ? resolve(null) : c.once('exit', resolve))))
+cleanup()

@@ -1,0 +1,117 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { postAlert, startTestBridge } from '../helper.js'
+import { decryptPayload, encryptPayload, parsePayloadKey, type CipherLayout } from '../../src/intake/decrypt.js'
+
+const alert = (n: string): Record<string, unknown> => ({
+  exposureID: `exp-enc-${n}`,
+  username: `enc-${n}@acme.io`,
+  plaintextPassword: `Plain-${n}-x9`,
+  passwordType: 0,
+  date: '2023-05-06T07:08:09Z'
+})
+const TEXT = { 'content-type': 'text/plain' }
+
+/** The encoded ways to write a key in ENZOIC_PAYLOAD_KEY (raw text is added per size below). */
+const keyForms = (key: Buffer): Array<[string, string]> =>
+  [['base64', `base64:${key.toString('base64')}`], ['hex', `hex:${key.toString('hex')}`]]
+
+test('cbc and gcm bodies decrypt with AES-128/192/256 keys written as base64:, hex: and raw text', async t => {
+  const combos: Array<{ layout: CipherLayout, size: number, form: string, text: string, key: Buffer }> = []
+  for (const layout of ['cbc', 'gcm'] as const) {
+    for (const size of [16, 24, 32]) {
+      const key = randomBytes(size)
+      for (const [form, text] of keyForms(key)) combos.push({ layout, size, form, text, key })
+      const raw = 'k'.repeat(size - 4) + 'Ra:w'
+      combos.push({ layout, size, form: 'raw', text: raw, key: Buffer.from(raw) })
+    }
+  }
+  let n = 0
+  for (const c of combos) {
+    const label = `${c.layout} AES-${c.size * 8} ${c.form}`
+    const parsed = parsePayloadKey(c.text)
+    assert.ok(Buffer.isBuffer(parsed) && parsed.equals(c.key), `${label}: key parsed`)
+    const b = await startTestBridge(t, { ENZOIC_PAYLOAD_ENCRYPTION: 'optional', ENZOIC_PAYLOAD_CIPHER: c.layout, ENZOIC_PAYLOAD_KEY: c.text })
+    const body = encryptPayload(Buffer.from(JSON.stringify(alert(String(++n)))), c.key, c.layout)
+    const res = await postAlert(b.url, body, TEXT)
+    assert.equal(res.status, 200, `${label}: ${JSON.stringify(res.body)}`)
+    assert.equal(res.body.status, 'accepted')
+    const stored = b.store.get(res.body.alertId)
+    assert.equal(stored?.email, `enc-${n}@acme.io`, label)
+    assert.equal(stored?.hadPassword, true)
+    // The same body as a JSON string literal, or with a trailing newline, is accepted too (a duplicate now).
+    const again = await postAlert(b.url, `"${body}"\n`, TEXT)
+    assert.equal(again.body.status, 'duplicate', `${label}: quoted body`)
+    await b.close()
+  }
+})
+
+test('every decryption failure is the same 400 {"error":"cannot decrypt"}', async t => {
+  const key = randomBytes(32)
+  const other = randomBytes(32)
+  const plain = Buffer.from(JSON.stringify(alert('fail')))
+  for (const layout of ['cbc', 'gcm'] as const) {
+    const b = await startTestBridge(t, { ENZOIC_PAYLOAD_ENCRYPTION: 'optional', ENZOIC_PAYLOAD_CIPHER: layout, ENZOIC_PAYLOAD_KEY: `base64:${key.toString('base64')}` })
+    const good = encryptPayload(plain, key, layout)
+    const tampered = Buffer.from(good, 'base64')
+    if (layout === 'gcm') tampered[tampered.length - 1]! ^= 0x01 // the tag
+    else tampered[20]! ^= 0x01 // the first ciphertext block: garbage, usually bad padding
+    // cbc: byte 14 of the IV flips plaintext byte 14, the opening quote of the exposureID value; gcm: ciphertext.
+    const tamperedCiphertext = Buffer.from(good, 'base64')
+    tamperedCiphertext[14]! ^= 0x80
+    const bodies: Array<[string, string]> = [
+      ['wrong key', encryptPayload(plain, other, layout)],
+      ['wrong layout', encryptPayload(plain, key, layout === 'cbc' ? 'gcm' : 'cbc')],
+      [layout === 'gcm' ? 'tampered tag' : 'tampered ciphertext', tampered.toString('base64')],
+      ['tampered iv/ciphertext', tamperedCiphertext.toString('base64')],
+      ['truncated', good.slice(0, 24)],
+      ['not base64', '%%%% this is not base64 %%%%'],
+      ['encrypted non-JSON', encryptPayload(Buffer.from('hello, not json'), key, layout)]
+    ]
+    for (const [name, body] of bodies) {
+      const res = await postAlert(b.url, body, TEXT)
+      assert.equal(res.status, 400, `${layout} ${name}: ${JSON.stringify(res.body)}`)
+      assert.deepEqual(res.body, { error: 'cannot decrypt' }, `${layout} ${name}`)
+    }
+    assert.deepEqual(b.store.list(), [], `${layout}: nothing stored`)
+    // The correct body is accepted, so the refusals above were about the body.
+    assert.equal((await postAlert(b.url, good, TEXT)).status, 200)
+    await b.close()
+  }
+})
+
+test('gcm: flipping any single byte of the tag is refused', () => {
+  const key = randomBytes(16)
+  const good = Buffer.from(encryptPayload(Buffer.from('{"a":1}'), key, 'gcm'), 'base64')
+  assert.deepEqual(JSON.parse(decryptPayload(Buffer.from(good.toString('base64')), key, 'gcm').toString()), { a: 1 })
+  for (let i = good.length - 16; i < good.length; i++) {
+    const bad = Buffer.from(good)
+    bad[i]! ^= 0x40
+    assert.throws(() => decryptPayload(Buffer.from(bad.toString('base64')), key, 'gcm'), { message: 'cannot decrypt' })
+  }
+})
+
+test('ENZOIC_PAYLOAD_ENCRYPTION=required refuses plaintext JSON and takes encrypted bodies', async t => {
+  const key = randomBytes(24)
+  const b = await startTestBridge(t, { ENZOIC_PAYLOAD_ENCRYPTION: 'required', ENZOIC_PAYLOAD_KEY: `hex:${key.toString('hex')}` })
+  for (const body of [alert('plain'), `   \n${JSON.stringify(alert('plain'))}`, [alert('plain')]]) {
+    const res = await postAlert(b.url, body)
+    assert.equal(res.status, 400)
+    assert.deepEqual(res.body, { error: 'encryption required' })
+  }
+  assert.deepEqual(b.store.list(), [])
+  const res = await postAlert(b.url, encryptPayload(Buffer.from(JSON.stringify(alert('req'))), key, 'cbc'), TEXT)
+  assert.equal(res.status, 200)
+  assert.equal(res.body.status, 'accepted')
+})
+
+test('ENZOIC_PAYLOAD_ENCRYPTION=off refuses a non-JSON (e.g. encrypted) body', async t => {
+  const key = randomBytes(32)
+  const b = await startTestBridge(t, { ENZOIC_PAYLOAD_ENCRYPTION: 'off', ENZOIC_PAYLOAD_KEY: `base64:${key.toString('base64')}` })
+  const res = await postAlert(b.url, encryptPayload(Buffer.from(JSON.stringify(alert('off'))), key, 'cbc'), TEXT)
+  assert.equal(res.status, 400)
+  assert.deepEqual(res.body, { error: 'not JSON' })
+  assert.deepEqual(b.store.list(), [])
+  assert.equal((await postAlert(b.url, alert('off'))).status, 200, 'plain JSON is still taken')
+})
