@@ -13,6 +13,7 @@
 // Options: --alerts N  --latency MS  --concurrency N
 //          --fake-in-process  the fake shares the worker's process (and its one CPU) instead of its own
 //          --tsx              run the children through tsx instead (adds tsx's ~35 MB to the worker's RSS)
+import { productionNodeFlags } from './production-flags.js'
 import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -92,7 +93,7 @@ try {
     fake: fakeAt ?? { inProcess: { users: ALERTS, latencyMs: LATENCY_MS } },
     probeCalls: 100
   }
-  const worker = forkBench('bench/drain-worker.ts', job, build)
+  const worker = forkBench('bench/drain-worker.ts', job, build, productionNodeFlags())
   children.push(worker)
   const rss = sampleRss(worker.pid!, 250)
   const result = await nextMessage<DrainWorkerResult & Message>(worker, 'result', m => {

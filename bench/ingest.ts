@@ -7,7 +7,7 @@
 // bench/results/ingest.json. Exit code 0 whatever the verdicts.
 //
 // Tunables (environment): BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50),
-// BENCH_RSS_ALERTS (100000), BENCH_BRIDGE_NODE_FLAGS (extra node flags for the bridge, e.g. V8 heap sizes).
+// BENCH_RSS_ALERTS (100000), BENCH_BRIDGE_NODE_FLAGS (node flags for the bridge; default: those of deploy/systemd's ExecStart).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
@@ -15,6 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LoadJob, LoadResult } from './ingest/load.js'
+import { productionNodeFlags } from './production-flags.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
@@ -22,6 +23,10 @@ const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const RSS_ALERTS = Number(process.env.BENCH_RSS_ALERTS ?? 100_000)
 const TARGETS = { ratio: 0.30, p99Ms: 25, rssMb: 150 }
+// As deployed (deploy/systemd ExecStart) unless overridden.
+const BRIDGE_FLAGS = process.env.BENCH_BRIDGE_NODE_FLAGS !== undefined
+  ? process.env.BENCH_BRIDGE_NODE_FLAGS.split(' ').filter(f => f !== '')
+  : productionNodeFlags()
 const CREDENTIALS = { key: 'bench-key', secret: 'bench-secret' }
 const AUTHORIZATION = 'Basic ' + Buffer.from(`${CREDENTIALS.key}:${CREDENTIALS.secret}`).toString('base64')
 
@@ -48,6 +53,14 @@ async function freePort (): Promise<number> {
  * V8 isolate) and would distort the memory figure. Falls back to tsx when compiling fails.
  */
 async function compile (entry: string): Promise<string[]> {
+  if (entry.startsWith('src/')) {
+    // The bridge is several files (its store writes on a worker thread): compile it as `npm run build` does.
+    const outDir = join(ROOT, 'bench/results/build/bridge')
+    const tsc = spawn(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, stdio: 'inherit' })
+    if (await new Promise(resolve => tsc.on('exit', resolve)) === 0) return [join(outDir, entry.replace(/^src\//, '').replace(/\.ts$/, '.js'))]
+    console.warn(`cannot compile ${entry}; running it through tsx`)
+    return ['--import', 'tsx', entry]
+  }
   const outfile = join(ROOT, 'bench/results/build', entry.replace(/\.ts$/, '.mjs'))
   try {
     const { build } = await import('esbuild')
@@ -62,7 +75,7 @@ async function compile (entry: string): Promise<string[]> {
 /** Starts a TypeScript entry point (compiled) in its own process and waits until GET /healthz answers 200. */
 async function startServer (name: string, entry: string, env: Record<string, string>): Promise<{ proc: ChildProcess, url: string }> {
   const port = await freePort()
-  const flags = name === 'bridge' ? (process.env.BENCH_BRIDGE_NODE_FLAGS ?? '').split(' ').filter(f => f !== '') : []
+  const flags = name === 'bridge' ? BRIDGE_FLAGS : []
   const proc = spawn(process.execPath, [...flags, ...await compile(entry)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...env, PORT: String(port) },
@@ -129,7 +142,7 @@ await new Promise<void>(resolve => fusionAuth.listen(0, '127.0.0.1', resolve))
 cleanups.push(() => { fusionAuth.closeAllConnections(); fusionAuth.close() })
 
 console.log(`ingest benchmark: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s per server, ${cpus().length} CPUs, Node ${process.version}` +
-  (process.env.BENCH_BRIDGE_NODE_FLAGS === undefined ? '' : `, bridge flags: ${process.env.BENCH_BRIDGE_NODE_FLAGS}`))
+  `, bridge flags: ${BRIDGE_FLAGS.join(' ') || '(none)'}`)
 const loadAtStart = loadavg()
 if (loadAtStart[0]! > 1) console.log(`warning: load average ${loadAtStart[0]!.toFixed(2)} — other work on this machine will distort the figures`)
 const bridge = await startServer('bridge', 'src/server.ts', {

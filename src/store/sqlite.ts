@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { randomBytes } from 'node:crypto'
-import Database from 'better-sqlite3'
-import type { BreachAlert, ExposureDetails } from '../intake/alert.js'
+import { Worker } from 'node:worker_threads'
+import type Database from 'better-sqlite3'
+import type { ExposureDetails } from '../intake/alert.js'
+import { migrate, openDatabase, type PendingInsert } from './schema.js'
+import type { WriterInit, WriterReply, WriterRequest } from './writer.js'
 import {
   ALERT_STATES,
   StoreUnavailableError,
@@ -20,61 +20,6 @@ export interface SqliteStoreOptions {
   /** Called after each group commit with its size and duration (metrics). */
   onCommit?: (batchSize: number, seconds: number) => void
 }
-
-/** Schema migrations; index + 1 = PRAGMA user_version after it ran. Append only. */
-const MIGRATIONS = [
-  `CREATE TABLE alerts (
-     seq               INTEGER PRIMARY KEY AUTOINCREMENT,
-     id                TEXT NOT NULL UNIQUE,
-     idempotency_key   TEXT NOT NULL UNIQUE,
-     test              INTEGER NOT NULL,
-     state             TEXT NOT NULL,
-     received_at       INTEGER NOT NULL,
-     updated_at        INTEGER NOT NULL,
-     exposure_id       TEXT,
-     email             TEXT,
-     username_hash     TEXT,
-     custom_data       TEXT,
-     exposure_date     TEXT,
-     had_password      INTEGER NOT NULL,
-     password_type     INTEGER,
-     password_type_name TEXT,
-     exposure_details  TEXT,
-     extra             TEXT,
-     warnings          TEXT,
-     source_ip         TEXT,
-     deliveries        INTEGER NOT NULL DEFAULT 1,
-     last_delivery_at  INTEGER,
-     attempts          INTEGER NOT NULL DEFAULT 0,
-     next_attempt_at   INTEGER,
-     lease_owner       TEXT,
-     lease_until       INTEGER,
-     outcome           TEXT,
-     users             TEXT,
-     actions           TEXT,
-     last_error        TEXT,
-     completed_at      INTEGER
-   );
-   CREATE INDEX alerts_due ON alerts (state, next_attempt_at);
-   CREATE INDEX alerts_lease ON alerts (state, lease_until);
-   CREATE INDEX alerts_email ON alerts (email);
-   CREATE TABLE alert_events (
-     alert_seq INTEGER NOT NULL REFERENCES alerts (seq),
-     at        INTEGER NOT NULL,
-     state     TEXT NOT NULL,
-     note      TEXT
-   );
-   CREATE INDEX alert_events_alert ON alert_events (alert_seq);
-   CREATE TABLE exposures (
-     exposure_id TEXT PRIMARY KEY,
-     details     TEXT NOT NULL,
-     fetched_at  INTEGER NOT NULL
-   );
-   CREATE TABLE meta (
-     key   TEXT PRIMARY KEY,
-     value TEXT NOT NULL
-   );`
-]
 
 interface Row {
   seq: number
@@ -143,19 +88,17 @@ function toRecord (r: Row): AlertRecord {
   }
 }
 
-/** Time-ordered ids (UUIDv7 layout): sortable in listings, unguessable. */
-function newId (now: number): string {
-  const b = randomBytes(16)
-  b.writeUIntBE(now, 0, 6)
-  b[6] = (b[6]! & 0x0f) | 0x70
-  b[8] = (b[8]! & 0x3f) | 0x80
-  const h = b.toString('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+/** Starts the writer thread: compiled JavaScript in production; from the sources (tests) through tsx's loader. */
+function spawnWriter (init: WriterInit): Worker {
+  // The writer holds a batch at a time: a small heap keeps its isolate from growing like the main one.
+  const resourceLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 }
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer.js', import.meta.url), { workerData: init, resourceLimits })
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const writer = new URL('./writer.ts', import.meta.url).href
+  return new Worker(`import(${JSON.stringify(tsx)}).then(m => { m.register(); return import(${JSON.stringify(writer)}) })`, { eval: true, workerData: init, resourceLimits })
 }
 
-interface Pending {
-  alert: BreachAlert
-  sourceIp?: string
+interface Pending extends PendingInsert {
   resolve: (r: InsertResult) => void
   reject: (e: Error) => void
 }
@@ -167,28 +110,16 @@ interface Pending {
  */
 export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
   const now = options.now ?? Date.now
-  if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true })
-  const db = new Database(options.file)
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = FULL')
-  db.pragma('foreign_keys = ON')
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`)
+  const busyTimeoutMs = options.busyTimeoutMs ?? 2000
+  const db = openDatabase(options.file, busyTimeoutMs)
   migrate(db)
 
   const s = {
-    insert: db.prepare(`INSERT INTO alerts (id, idempotency_key, test, state, received_at, updated_at, exposure_id, email,
-        username_hash, custom_data, exposure_date, had_password, password_type, password_type_name, exposure_details, extra,
-        warnings, source_ip, last_delivery_at, next_attempt_at, outcome, completed_at)
-      VALUES (@id, @key, @test, @state, @now, @now, @exposureId, @email, @usernameHash, @customData, @exposureDate, @hadPassword,
-        @passwordType, @passwordTypeName, @exposureDetails, @extra, @warnings, @sourceIp, @now, @nextAttemptAt, @outcome, @completedAt)
-      ON CONFLICT (idempotency_key) DO NOTHING`),
-    duplicate: db.prepare(`UPDATE alerts SET deliveries = deliveries + 1, last_delivery_at = ?
-      WHERE idempotency_key = ? RETURNING seq, id, test`),
     event: db.prepare('INSERT INTO alert_events (alert_seq, at, state, note) VALUES (?, ?, ?, ?)'),
     eventById: db.prepare('INSERT INTO alert_events (alert_seq, at, state, note) SELECT seq, ?, ?, ? FROM alerts WHERE id = ?'),
     get: db.prepare('SELECT * FROM alerts WHERE id = ?'),
-    events: db.prepare(`SELECT e.at, e.state, e.note FROM alert_events e JOIN alerts a ON a.seq = e.alert_seq
-      WHERE a.id = ? ORDER BY e.rowid`),
+    events: db.prepare('SELECT at, state, note FROM alert_events WHERE alert_seq = ? ORDER BY rowid'),
+    receipt: db.prepare('SELECT seq, received_at, test FROM alerts WHERE id = ?'),
     listAll: db.prepare('SELECT * FROM alerts ORDER BY seq DESC LIMIT ?'),
     listState: db.prepare('SELECT * FROM alerts WHERE state = ? ORDER BY seq DESC LIMIT ?'),
     countState: db.prepare('SELECT state, count(*) AS n FROM alerts GROUP BY state'),
@@ -206,16 +137,16 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
         UNION ALL SELECT min(lease_until) FROM alerts WHERE state = 'processing')`),
     finish: db.prepare(`UPDATE alerts SET state = 'done', outcome = @outcome, users = @users, actions = @actions,
         lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, completed_at = @now, updated_at = @now, last_error = NULL
-      WHERE id = @id AND lease_owner = @owner AND state = 'processing'`),
+      WHERE id = @id AND lease_owner = @owner AND state = 'processing' RETURNING seq, state`),
     retry: db.prepare(`UPDATE alerts SET state = 'retrying', next_attempt_at = @next, last_error = @error, actions = @actions,
         lease_owner = NULL, lease_until = NULL, updated_at = @now
-      WHERE id = @id AND lease_owner = @owner AND state = 'processing'`),
+      WHERE id = @id AND lease_owner = @owner AND state = 'processing' RETURNING seq, state`),
     kill: db.prepare(`UPDATE alerts SET state = 'dead', outcome = 'failed', last_error = @error, actions = @actions,
         lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, completed_at = @now, updated_at = @now
-      WHERE id = @id AND lease_owner = @owner AND state = 'processing'`),
+      WHERE id = @id AND lease_owner = @owner AND state = 'processing' RETURNING seq, state`),
     release: db.prepare(`UPDATE alerts SET state = CASE WHEN attempts - @refund > 0 THEN 'retrying' ELSE 'queued' END,
         attempts = attempts - @refund, next_attempt_at = @now, lease_owner = NULL, lease_until = NULL, updated_at = @now
-      WHERE id = @id AND lease_owner = @owner AND state = 'processing'`),
+      WHERE id = @id AND lease_owner = @owner AND state = 'processing' RETURNING seq, state`),
     leasedBy: db.prepare('SELECT id FROM alerts WHERE lease_owner = ? AND state = \'processing\''),
     owners: db.prepare('SELECT DISTINCT lease_owner AS owner FROM alerts WHERE state = \'processing\' AND lease_owner IS NOT NULL'),
     replayOne: db.prepare(`UPDATE alerts SET state = 'queued', attempts = 0, next_attempt_at = @now, outcome = NULL,
@@ -229,74 +160,75 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
     delMeta: db.prepare('DELETE FROM meta WHERE key = ?')
   }
 
-  let pending: Pending[] = []
-  let scheduled = false
-  let closed = false
   const listeners: Array<() => void> = []
   let dataVersion = db.pragma('data_version', { simple: true }) as number
+  let closed = false
 
-  const insertBatch = db.transaction((batch: Pending[], at: number): InsertResult[] => {
-    return batch.map(({ alert, sourceIp }) => {
-      const id = newId(at)
-      // Test alerts need no remediation: they are stored already finished with outcome `test`.
-      const state: AlertState = alert.test ? 'done' : 'queued'
-      const info = s.insert.run({
-        id,
-        key: alert.idempotencyKey,
-        test: alert.test ? 1 : 0,
-        state,
-        now: at,
-        exposureId: alert.exposureId ?? null,
-        email: alert.email ?? null,
-        usernameHash: alert.usernameHash ?? null,
-        customData: alert.customData ?? null,
-        exposureDate: alert.exposureDate ?? null,
-        hadPassword: alert.hadPassword ? 1 : 0,
-        passwordType: alert.passwordType ?? null,
-        passwordTypeName: alert.passwordTypeName ?? null,
-        exposureDetails: alert.exposureDetails === undefined ? null : JSON.stringify(alert.exposureDetails),
-        extra: alert.extra === undefined ? null : JSON.stringify(alert.extra),
-        warnings: alert.warnings.length === 0 ? null : JSON.stringify(alert.warnings),
-        sourceIp: sourceIp ?? null,
-        nextAttemptAt: alert.test ? null : at,
-        outcome: alert.test ? 'test' : null,
-        completedAt: alert.test ? at : null
-      })
-      if (info.changes === 1) {
-        s.event.run(info.lastInsertRowid, at, 'queued', 'received')
-        if (alert.test) s.event.run(info.lastInsertRowid, at, 'done', 'test alert: no action')
-        return { id, duplicate: false, test: alert.test }
-      }
-      const dup = s.duplicate.get(at, alert.idempotencyKey) as { seq: number, id: string, test: number }
-      return { id: dup.id, duplicate: true, test: dup.test === 1 }
-    })
-  })
+  // Group commit on the writer thread: while one batch commits there (fsync included), the event loop
+  // keeps answering and the next batch gathers here. Each caller is answered after its batch committed.
+  let pending: Pending[] = []
+  let inFlight: Pending[] | undefined
+  let scheduled = false
+  let seq = 0
+  let writer: Worker | undefined
+  let drained: (() => void) | undefined
 
-  function flush (): void {
-    scheduled = false
-    const batch = pending
-    pending = []
-    if (batch.length === 0) return
-    const started = process.hrtime.bigint()
-    let results: InsertResult[]
-    try {
-      results = insertBatch(batch, now())
-    } catch (err) {
-      const e = new StoreUnavailableError(err)
-      for (const p of batch) p.reject(e)
-      return
-    }
-    options.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9)
-    batch.forEach((p, i) => p.resolve(results[i]!))
-    if (results.some(r => !r.duplicate && !r.test)) for (const l of listeners) l()
+  function startWriter (): Worker {
+    const w = spawnWriter({ file: options.file, busyTimeoutMs })
+    w.on('message', (reply: WriterReply) => settle(reply))
+    w.on('error', err => fail(err))
+    w.on('exit', code => { if (writer === w) { writer = undefined; if (code !== 0 || inFlight !== undefined) fail(new Error(`store writer exited (${code})`)) } })
+    w.unref()
+    return w
   }
 
-  function transition (id: string, owner: string, stmt: Database.Statement, params: Record<string, unknown>, state: AlertState, note?: string): boolean {
+  function send (): void {
+    scheduled = false
+    if (inFlight !== undefined || pending.length === 0) { checkDrained(); return }
+    inFlight = pending
+    pending = []
+    writer ??= startWriter()
+    writer.ref() // keep the process up while a commit is owed
+    const req: WriterRequest = { seq: ++seq, at: now(), batch: inFlight.map(({ alert, sourceIp }) => ({ alert, sourceIp })) }
+    writer.postMessage(req)
+  }
+
+  function settle (reply: WriterReply): void {
+    const batch = inFlight
+    inFlight = undefined
+    writer?.unref()
+    if (batch === undefined || reply.seq !== seq) return
+    if ('error' in reply) {
+      const e = new StoreUnavailableError(new Error(reply.error))
+      for (const p of batch) p.reject(e)
+    } else {
+      options.onCommit?.(batch.length, reply.seconds)
+      batch.forEach((p, i) => p.resolve(reply.results[i]!))
+      if (reply.results.some(r => !r.duplicate && !r.test)) for (const l of listeners) l()
+    }
+    send()
+  }
+
+  function fail (err: Error): void {
+    const e = new StoreUnavailableError(err)
+    for (const p of [...(inFlight ?? []), ...pending]) p.reject(e)
+    inFlight = undefined
+    pending = []
+    writer = undefined
+    checkDrained()
+  }
+
+  function checkDrained (): void {
+    if (drained !== undefined && inFlight === undefined && pending.length === 0) drained()
+  }
+
+  /** Runs a state change guarded by the lease and records the state it produced. */
+  function transition (id: string, owner: string, stmt: Database.Statement, params: Record<string, unknown>, note: string): boolean {
     return db.transaction(() => {
       const at = now()
-      const changed = stmt.run({ id, owner, now: at, ...params }).changes === 1
-      if (changed) s.eventById.run(at, state, note ?? null, id)
-      return changed
+      const row = stmt.get({ id, owner, now: at, ...params }) as { seq: number, state: AlertState } | undefined
+      if (row !== undefined) s.event.run(row.seq, at, row.state, note)
+      return row !== undefined
     })()
   }
 
@@ -310,7 +242,7 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
         if (!scheduled) {
           scheduled = true
           // Everything that arrives before the event loop's check phase joins this batch.
-          setImmediate(flush)
+          setImmediate(send)
         }
       })
     },
@@ -319,8 +251,13 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
       return r === undefined ? undefined : toRecord(r)
     },
     events (id) {
-      return (s.events.all(id) as Array<{ at: number, state: AlertState, note: string | null }>)
-        .map(e => ({ at: iso(e.at)!, state: e.state, note: opt(e.note) } satisfies AlertEvent))
+      const r = s.receipt.get(id) as { seq: number, received_at: number, test: number } | undefined
+      if (r === undefined) return []
+      // Receipt (and, for a test alert, its immediate completion) is the row itself.
+      const receipt: AlertEvent[] = [{ at: iso(r.received_at)!, state: 'queued', note: 'received' }]
+      if (r.test === 1) receipt.push({ at: iso(r.received_at)!, state: 'done', note: 'test alert: no action' })
+      return receipt.concat((s.events.all(r.seq) as Array<{ at: number, state: AlertState, note: string | null }>)
+        .map(e => ({ at: iso(e.at)!, state: e.state, note: opt(e.note) })))
     },
     list ({ state, limit = 50 }: ListOptions = {}) {
       const rows = (state === undefined ? s.listAll.all(limit) : s.listState.all(state, limit)) as Row[]
@@ -358,23 +295,22 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
         outcome: result.outcome,
         users: JSON.stringify(result.users),
         actions: JSON.stringify(result.actions)
-      }, 'done', result.note ?? `outcome ${result.outcome}`)
+      }, result.note ?? `outcome ${result.outcome}`)
     },
     retry (id, owner, nextAttemptAt, error, actions: ActionLogEntry[]) {
-      return transition(id, owner, s.retry, { next: nextAttemptAt, error: truncate(error), actions: JSON.stringify(actions) },
-        'retrying', truncate(error))
+      return transition(id, owner, s.retry, { next: nextAttemptAt, error: truncate(error), actions: JSON.stringify(actions) }, truncate(error))
     },
     kill (id, owner, reason, actions) {
-      return transition(id, owner, s.kill, { error: truncate(reason), actions: JSON.stringify(actions) }, 'dead', truncate(reason))
+      return transition(id, owner, s.kill, { error: truncate(reason), actions: JSON.stringify(actions) }, truncate(reason))
     },
     release (id, owner, refund) {
-      return transition(id, owner, s.release, { refund: refund ? 1 : 0 }, 'queued', refund ? 'released (worker paused)' : 'released')
+      return transition(id, owner, s.release, { refund: refund ? 1 : 0 }, refund ? 'released (attempt not counted)' : 'released')
     },
     releaseAll (owner, refund = true) {
       const ids = (s.leasedBy.all(owner) as Array<{ id: string }>).map(r => r.id)
       let n = 0
       const note = refund ? 'released at shutdown' : `released: lease holder ${owner} is gone`
-      for (const id of ids) if (transition(id, owner, s.release, { refund: refund ? 1 : 0 }, 'queued', note)) n++
+      for (const id of ids) if (transition(id, owner, s.release, { refund: refund ? 1 : 0 }, note)) n++
       return n
     },
     leaseOwners () {
@@ -420,21 +356,19 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
     async close () {
       if (closed) return
       closed = true
-      flush()
+      // Every insert already accepted gets its commit (or its error) before the connections close.
+      if (inFlight !== undefined || pending.length > 0) {
+        await new Promise<void>(resolve => { drained = resolve; if (!scheduled) send() })
+      }
+      const w = writer
+      writer = undefined
+      if (w !== undefined) {
+        const exited = new Promise(resolve => w.once('exit', resolve))
+        w.ref()
+        w.postMessage('close')
+        await exited
+      }
       db.close()
     }
-  }
-}
-
-function migrate (db: Database.Database): void {
-  const version = db.pragma('user_version', { simple: true }) as number
-  if (version > MIGRATIONS.length) {
-    throw new Error(`database schema version ${version} is newer than this bridge (${MIGRATIONS.length}): upgrade the bridge`)
-  }
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!)
-      db.pragma(`user_version = ${v + 1}`)
-    })()
   }
 }

@@ -92,12 +92,12 @@ async function simultaneous (url: string, bodies: string[]): Promise<Array<{ sta
     s.on('data', (c: string) => { raw += c })
     s.on('end', () => {
       const [head, body] = raw.split('\r\n\r\n', 2) as [string, string]
-      resolve({ status: Number(head.split(' ')[1]), body: JSON.parse(body) })
+      resolve({ status: Number(head.split(" ")[1]), body: body === undefined ? raw : JSON.parse(body) })
     })
   }))
   sockets.forEach((s, i) => {
     const body = Buffer.from(bodies[i]!)
-    s.end(`POST /webhooks/enzoic HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: ${AUTH}\r\nContent-Type: application/json\r\n` +
+    s.write(`POST /webhooks/enzoic HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: ${AUTH}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString()}`)
   })
   return Promise.all(answers)
