@@ -92,7 +92,7 @@ async function simultaneous (url: string, bodies: string[]): Promise<Array<{ sta
     s.on('data', (c: string) => { raw += c })
     s.on('end', () => {
       const [head, body] = raw.split('\r\n\r\n', 2) as [string, string]
-      resolve({ status: Number(head.split(" ")[1]), body: body === undefined ? raw : JSON.parse(body) })
+      resolve({ status: Number(head.split(' ')[1]), body: body === undefined ? raw : JSON.parse(body) })
     })
   }))
   sockets.forEach((s, i) => {
