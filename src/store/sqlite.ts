@@ -114,6 +114,8 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
   const db = openDatabase(options.file, busyTimeoutMs)
   migrate(db)
 
+  // The worker's queries name their partial index: without statistics the planner would pick
+  // alerts_state and walk every queued row on each claim.
   const s = {
     event: db.prepare('INSERT INTO alert_events (alert_seq, at, state, note) VALUES (?, ?, ?, ?)'),
     eventById: db.prepare('INSERT INTO alert_events (alert_seq, at, state, note) SELECT seq, ?, ?, ? FROM alerts WHERE id = ?'),
@@ -127,14 +129,14 @@ export function createSqliteStore (options: SqliteStoreOptions): AlertStore {
     claim: db.prepare(`UPDATE alerts SET state = 'processing', lease_owner = @owner, lease_until = @until,
         attempts = attempts + 1, updated_at = @now
       WHERE seq IN (
-        SELECT seq FROM alerts WHERE state IN ('queued', 'retrying') AND next_attempt_at <= @now
+        SELECT seq FROM alerts INDEXED BY alerts_due WHERE state IN ('queued', 'retrying') AND next_attempt_at <= @now
         UNION ALL
-        SELECT seq FROM alerts WHERE state = 'processing' AND lease_until <= @now
+        SELECT seq FROM alerts INDEXED BY alerts_lease WHERE state = 'processing' AND lease_until <= @now
         LIMIT @limit)
       RETURNING *`),
     nextDue: db.prepare(`SELECT min(t) AS t FROM (
-        SELECT min(next_attempt_at) AS t FROM alerts WHERE state IN ('queued', 'retrying')
-        UNION ALL SELECT min(lease_until) FROM alerts WHERE state = 'processing')`),
+        SELECT min(next_attempt_at) AS t FROM alerts INDEXED BY alerts_due WHERE state IN ('queued', 'retrying')
+        UNION ALL SELECT min(lease_until) FROM alerts INDEXED BY alerts_lease WHERE state = 'processing')`),
     finish: db.prepare(`UPDATE alerts SET state = 'done', outcome = @outcome, users = @users, actions = @actions,
         lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, completed_at = @now, updated_at = @now, last_error = NULL
       WHERE id = @id AND lease_owner = @owner AND state = 'processing' RETURNING seq, state`),
