@@ -216,7 +216,7 @@ console.log('')
 console.log(`ratio durable/baseline        ${fmt(ratio, 3)}`)
 console.log(`bridge RSS after ${total} alerts  ${fmt(memory.rssMb)} MB (peak ${fmt(memory.peakRssMb)} MB)`)
 console.log(`commit batch size, mean      ${fmt(run.batchMean, 2)} during the measured run (${run.commits} commits), ${fmt(overall.batchMean, 2)} overall`)
-console.log(`commit duration, mean        ${fmt(run.commitMsMean, 3)} ms (${fmt(run.commitMicrosPerAlert, 0)} µs per alert); the main thread spent ${fmt(run.commitShareOfRun * 100)} % of the run in commits`)
+console.log(`commit duration, mean        ${fmt(run.commitMsMean, 3)} ms (${fmt(run.commitMicrosPerAlert, 0)} µs per alert); the writer thread was committing ${fmt(run.commitShareOfRun * 100)} % of the run`)
 console.log(`bridge CPU during the run    ${fmt(run.cpuSeconds, 2)} s in ${fmt(durable.seconds, 1)} s = ${fmt(run.cpuMicrosPerRequest, 0)} µs per request; event-loop lag p99 ${fmt(run.eventLoopLagP99Ms, 1)} ms`)
 console.log('')
 for (const [name, v] of Object.entries(verdicts)) {
