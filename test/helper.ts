@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
@@ -92,4 +93,13 @@ export async function waitFor<T> (check: () => T | Promise<T>, what: string, tim
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, everyMs))
   }
+}
+
+/** A port free on 127.0.0.1 right now (for a server that must be told its port before it starts). */
+export async function freePort (): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
+  const port = (srv.address() as { port: number }).port
+  await new Promise(resolve => srv.close(resolve))
+  return port
 }

@@ -2,7 +2,7 @@ import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { Agent, request } from 'node:https'
 import { AUTH, basic, startTestBridge, WEBHOOK_KEY, type TestBridge } from '../helper.js'
-import { alertBody, httpsRequest, makeDevCa, missingTool, OPENSSL, type DevCa, type HttpsResult } from './helpers.js'
+import { alertBody, httpsRequest, makeDevCa, missingTool, OPENSSL, type DevCa, type HttpsResult, REFUSED_CLIENT_CERTS } from './helpers.js'
 
 // ENZOIC_CLIENT_CERT=direct: the bridge itself serves HTTPS, asks for a client certificate and checks it.
 
@@ -50,16 +50,7 @@ test('direct mode: only Enzoic\'s exact certificate, issued by the configured CA
     assert.equal(stored(bridge), was + 1)
   })
 
-  const refused: Array<[string, string | undefined]> = [
-    ['no certificate', undefined],
-    ['wrong CN', 'client-wrong-cn'],
-    ['suffix CN (webhooks.enzoic.com.evil.example)', 'client-suffix-cn'],
-    ['look-alike CN (webhooksXenzoic.com)', 'client-lookalike-cn'],
-    ['two CNs, one of them right', 'client-two-cn'],
-    ['another CA', 'client-other-ca'],
-    ['expired', 'client-expired']
-  ]
-  for (const [name, client] of refused) {
+  for (const [name, client] of REFUSED_CLIENT_CERTS) {
     await t.test(`${name} → 403, nothing stored`, async () => {
       const was = stored(bridge)
       const res = await post(bridge, client)

@@ -1,7 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
+import { freePort } from '../helper.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -74,18 +75,6 @@ export async function makeDevCa (): Promise<DevCa> {
     read: name => readFileSync(join(dir, name)),
     remove: () => rmSync(dir, { recursive: true, force: true })
   }
-}
-
-/** A TCP port that was free a moment ago. */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port')))
-    })
-  })
 }
 
 export interface SiteValues {
@@ -284,3 +273,16 @@ export async function httpsRequest (url: string, opts: {
     req.end(opts.body)
   })
 }
+
+export { freePort }
+
+/** Client certificates both modes must refuse (403, nothing stored), by what is wrong with them. */
+export const REFUSED_CLIENT_CERTS: ReadonlyArray<[string, string | undefined]> = [
+  ['no certificate', undefined],
+  ['wrong CN', 'client-wrong-cn'],
+  ['suffix CN (webhooks.enzoic.com.evil.example)', 'client-suffix-cn'],
+  ['look-alike CN (webhooksXenzoic.com)', 'client-lookalike-cn'],
+  ['two CNs, one of them right', 'client-two-cn'],
+  ['another CA', 'client-other-ca'],
+  ['expired', 'client-expired']
+]

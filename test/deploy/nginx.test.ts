@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js'
 import { AUTH, basic, startTestBridge, WEBHOOK_KEY, WEBHOOK_SECRET, type TestBridge } from '../helper.js'
 import {
   alertBody, httpsRequest, makeDevCa, missingTool, nginxTest, OPENSSL, renderSite, SITE_FILE, startNginx,
-  writeNginxConf, type DevCa, type HttpsResult, type RunningNginx
+  writeNginxConf, type DevCa, type HttpsResult, type RunningNginx, REFUSED_CLIENT_CERTS
 } from './helpers.js'
 
 let ca: DevCa | undefined
@@ -90,16 +90,7 @@ test('through nginx (proxy mode): only the right client certificate gets an aler
     assert.equal(bridge.store.get(res.body.alertId)?.sourceIp, '127.0.0.1')
   })
 
-  const refused: Array<[string, string | undefined]> = [
-    ['no certificate', undefined],
-    ['wrong CN', 'client-wrong-cn'],
-    ['suffix CN (webhooks.enzoic.com.evil.example)', 'client-suffix-cn'],
-    ['look-alike CN (webhooksXenzoic.com)', 'client-lookalike-cn'],
-    ['two CNs, one of them right', 'client-two-cn'],
-    ['another CA', 'client-other-ca'],
-    ['expired', 'client-expired']
-  ]
-  for (const [name, client] of refused) {
+  for (const [name, client] of REFUSED_CLIENT_CERTS) {
     await t.test(`${name} → 403, nothing stored`, async () => {
       const was = stored(bridge)
       const res = await post(nginx, client)

@@ -2,22 +2,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { startEnzoicFake, type EnzoicFake } from '../fakes/enzoic.js'
 import { startFusionAuthFake, type FusionAuthFake } from '../fakes/fusionauth.js'
-import { postAlert, startTestBridge, testEnv, tmpDir, waitFor } from '../helper.js'
+import { freePort, postAlert, startTestBridge, testEnv, tmpDir, waitFor } from '../helper.js'
 import { runCli } from '../fixtures/processes.js'
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
-
-async function freePort (): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as { port: number }).port
-  await new Promise(resolve => srv.close(resolve))
-  return port
-}
 
 const enzoicEnv = (ez: EnzoicFake): Record<string, string> =>
   ({ ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret })

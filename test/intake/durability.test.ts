@@ -8,9 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { Agent, fetch as undiciFetch } from 'undici'
 import Database from 'better-sqlite3'
-import {
-  AUTH, basic, captureLogger, postAlert, startTestBridge, testConfig, testEnv, tmpDir, WEBHOOK_KEY
-} from '../helper.js'
+import { AUTH, basic, captureLogger, postAlert, startTestBridge, testConfig, testEnv, tmpDir, WEBHOOK_KEY, freePort } from '../helper.js'
 import { encryptPayload } from '../../src/intake/decrypt.js'
 import { startBridge } from '../../src/server.js'
 
@@ -74,15 +72,6 @@ test('no password byte reaches the database file, its WAL or the logs', async t 
   await b.close()
   search('database (closed)', databaseBytes(file))
 })
-
-/** A free TCP port on 127.0.0.1. */
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as { port: number }).port
-  await new Promise(resolve => s.close(resolve))
-  return port
-}
 
 /** A stand-in FusionAuth that refuses every API key: a worker, if the entry point starts one, pauses. */
 async function refusingFusionAuth (t: TestContext): Promise<string> {
