@@ -6,8 +6,6 @@ import { alertsCommand } from './cli/alerts.js'
 import { checkCommand } from './cli/check.js'
 import { enzoicCommand } from './cli/enzoic.js'
 
-export { UsageError }
-
 async function readStdin (): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer)

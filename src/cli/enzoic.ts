@@ -3,10 +3,10 @@ import { Command, Option } from 'commander'
 import cliProgress from 'cli-progress'
 import { loadConfig, parseDuration, type Config } from '../config.js'
 import { createEnzoicClient, EnzoicApiError, type EnzoicApi } from '../enzoic/client.js'
-import { LAST_SYNC_KEY, SyncInterruptedError, syncMonitoring, type SyncProgress } from '../enzoic/sync.js'
+import { CHECKPOINT_KEY, LAST_SYNC_KEY, SyncInterruptedError, syncMonitoring, type SyncProgress } from '../enzoic/sync.js'
 import { createFusionAuthGateway, type FusionAuthGateway } from '../remediation/fusionauth.js'
 import { createSqliteStore } from '../store/sqlite.js'
-import type { AlertStore } from '../store/types.js'
+import { LAST_IGNORED_KEY, type AlertStore } from '../store/types.js'
 import { openStore } from './alerts.js'
 import { UsageError, err, out, shortTime, table } from './output.js'
 
@@ -150,7 +150,7 @@ function webhooksCommand (): Command {
 
 interface Mark { newest?: string, ignored?: string }
 function watchMark (store: AlertStore): Mark {
-  return { newest: store.list({ limit: 1 })[0]?.id, ignored: store.getMeta('intake.last-ignored') }
+  return { newest: store.list({ limit: 1 })[0]?.id, ignored: store.getMeta(LAST_IGNORED_KEY) }
 }
 
 async function waitForDelivery (store: AlertStore, mark: Mark, deadline: number): Promise<string | undefined> {
@@ -162,7 +162,7 @@ async function waitForDelivery (store: AlertStore, mark: Mark, deadline: number)
       const kind = newest.test ? 'a test alert (stored; outcome test, FusionAuth not called)' : `a breach alert for ${newest.email ?? newest.usernameHash ?? '?'} (state ${newest.state}${newest.outcome === undefined ? '' : `, outcome ${newest.outcome}`})`
       return `Received after ${secs} s: alert ${newest.id}, classified as ${kind}. Details: breach-bridge alerts show ${newest.id}`
     }
-    const ignored = store.getMeta('intake.last-ignored')
+    const ignored = store.getMeta(LAST_IGNORED_KEY)
     if (ignored !== undefined && ignored !== mark.ignored) {
       const { reason } = JSON.parse(ignored) as { reason: string }
       return `Received after ${secs} s: classified as ${reason}, answered "ignored" (not stored).`
@@ -269,7 +269,7 @@ function monitorCommand (): Command {
           const store = createSqliteStore({ file: config.database })
           try {
             const last = store.getMeta(LAST_SYNC_KEY)
-            const pending = store.getMeta('enzoic.monitor.sync.checkpoint')
+            const pending = store.getMeta(CHECKPOINT_KEY)
             if (last !== undefined) {
               const l = JSON.parse(last) as { finishedAt: string, enrolled: number, alreadyExisted: number }
               out(`Last sync: ${shortTime(l.finishedAt)}, ${l.enrolled} enrolled, ${l.alreadyExisted} already monitored.`)

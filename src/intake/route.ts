@@ -3,7 +3,7 @@ import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
 import type { Config } from '../config.js'
 import type { AlertStore } from '../store/types.js'
-import { StoreUnavailableError } from '../store/types.js'
+import { LAST_IGNORED_KEY, StoreUnavailableError } from '../store/types.js'
 import type { Metrics } from '../observability/metrics.js'
 import { classify } from './alert.js'
 import { createCredentialCheck } from './credentials.js'
@@ -101,7 +101,7 @@ export async function intakeRoutes (app: FastifyInstance, { config, store, metri
       req.intakeOutcome = 'ignored'
       req.log.info({ reason: c.reason }, 'webhook ignored: not a breach alert')
       // Remembered (not the body) so `enzoic webhooks test --wait --type binAlert` can see it arrived.
-      try { store.setMeta('intake.last-ignored', JSON.stringify({ at: new Date().toISOString(), reason: c.reason })) } catch {}
+      try { store.setMeta(LAST_IGNORED_KEY, JSON.stringify({ at: new Date().toISOString(), reason: c.reason })) } catch {}
       return { status: 'ignored', reason: c.reason }
     }
     const { alert } = c

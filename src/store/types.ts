@@ -130,6 +130,9 @@ export interface AlertStore {
   close (): Promise<void>
 }
 
+/** Meta key: when the last non-breach (ignored) notification arrived and why (`webhooks test --wait`). */
+export const LAST_IGNORED_KEY = 'intake.last-ignored'
+
 export class StoreUnavailableError extends Error {
   readonly code = 'BRIDGE_STORE_UNAVAILABLE'
   constructor (cause: unknown) {
