@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { classify } from '../src/intake/alert.js'
-import { createSqliteStore } from '../src/store/sqlite.js'
+import { openStore } from '../src/store/index.js'
 import { drainEmail, type DrainFakeStats } from './drain-fake.js'
 import { buildForNode } from './drain-build.js'
 import { ask, exited, forkBench, mb, nextMessage, round, sampleRss, table, watchdog, type Message } from './drain-proc.js'
@@ -65,7 +65,7 @@ try {
 
   // 2. The queue: alerts as intake stores them (classify → insert, group-committed).
   const t0 = performance.now()
-  const store = createSqliteStore({ file: database })
+  const store = await openStore(database, { role: 'serve' })
   const inserts = []
   for (let i = 0; i < ALERTS; i++) {
     const c = classify({
@@ -77,10 +77,10 @@ try {
       exposureDetails: { title: 'Bench breach', date: '2024-02-01T00:00:00.0000000Z', entries: 100000, category: 'Retail', exposedData: ['Emails', 'Passwords'] }
     })
     if (c.kind !== 'alert' || c.alert.test) throw new Error('the seed alert is not an actionable alert')
-    inserts.push(store.insert(c.alert))
+    inserts.push(store.alerts.insert(c.alert))
   }
   const inserted = await Promise.all(inserts)
-  const queued = store.countByState().queued
+  const queued = (await store.alerts.countByState()).queued
   await store.close()
   if (inserted.some(r => r.duplicate) || queued !== ALERTS) throw new Error(`seeding: ${queued} queued, expected ${ALERTS}`)
   log(`seeded ${ALERTS} queued alerts in ${round((performance.now() - t0) / 1000, 1)} s; fake ${FAKE_IN_PROCESS ? 'in the worker\'s process' : 'in its own process'}, ${LATENCY_MS} ms per call`)

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { createEnzoicClient } from '../src/enzoic/client.js'
 import { syncMonitoring, type SyncSummary } from '../src/enzoic/sync.js'
 import { createFusionAuthGateway } from '../src/remediation/fusionauth.js'
-import { createSqliteStore } from '../src/store/sqlite.js'
+import { openStore } from '../src/store/index.js'
 import { jobOf, loopMonitor, mb, send } from './drain-proc.js'
 import type { SyncFakesReady } from './sync-fakes.js'
 
@@ -36,7 +36,7 @@ mkdirSync(dirname(job.database), { recursive: true })
 // As `breach-bridge enzoic monitor sync` builds them (src/cli/enzoic.ts), with the default time-outs.
 const gateway = createFusionAuthGateway({ url: job.fakes.fusionAuth.url, apiKey: job.fakes.fusionAuth.apiKey, timeoutMs: 10_000 })
 const enzoic = createEnzoicClient({ baseUrl: job.fakes.enzoic.url, apiKey: job.fakes.enzoic.apiKey, apiSecret: job.fakes.enzoic.apiSecret })
-const store = createSqliteStore({ file: job.database })
+const store = await openStore(job.database, { role: 'command' })
 
 const batches: number[] = []
 const retainedAfterBatchMb: number[] = []

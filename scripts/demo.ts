@@ -66,16 +66,16 @@ try {
   const answer = await res.json() as { alertId: string }
   say(`→ ${res.status} ${JSON.stringify(answer)}   (answered after the alert was committed to disk)`)
 
-  let record = bridge.store.get(answer.alertId)
+  let record = (await bridge.store.alerts.get(answer.alertId))
   while (record !== undefined && record.state !== 'done' && record.state !== 'dead' && Date.now() - started < 15_000) {
     await new Promise(resolve => setTimeout(resolve, 25))
-    record = bridge.store.get(answer.alertId)
+    record = (await bridge.store.alerts.get(answer.alertId))
   }
   heading(`FusionAuth users after (${Date.now() - started} ms, no login involved)`)
   showUsers(fa)
 
   heading('The alert record (`breach-bridge alerts show ID`)')
-  say(describeAlert(record!, bridge.store.events(answer.alertId)))
+  say(describeAlert(record!, (await bridge.store.alerts.events(answer.alertId))))
   say()
   say('Next: README.md → Quick start, to run it against your FusionAuth and Enzoic.')
 } finally {

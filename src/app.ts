@@ -2,10 +2,10 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import type { Logger } from 'pino'
 import type { SecureContextOptions } from 'node:tls'
 import type { Config } from './config.js'
-import type { AlertStore } from './store/types.js'
+import type { Store } from './store/types.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { intakeRoutes, IntakeError, WEBHOOK_PATH } from './intake/route.js'
-import { ALERT_STATES } from './store/types.js'
+import { ALERT_STATES } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
 
 /** A readiness check: resolves when healthy, rejects with a short reason otherwise. */
@@ -13,7 +13,7 @@ export type ReadinessCheck = () => Promise<void>
 
 export interface AppDeps {
   config: Config
-  store: AlertStore
+  store: Store
   logger: Logger
   metrics?: Metrics
   /** Extra readiness checks by name (the worker adds `fusionauth`). */
@@ -106,8 +106,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
 
   app.get('/metrics', async (_req, reply) => {
-    const counts = store.countByState()
-    for (const state of ALERT_STATES) metrics.queueDepth.set({ state }, counts[state])
+    const counts = await store.alerts.countByState().catch(() => undefined)
+    if (counts !== undefined) for (const state of ALERT_STATES) metrics.queueDepth.set({ state }, counts[state])
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 

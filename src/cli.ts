@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander'
-import { ConfigError } from './config.js'
+import { ConfigError, loadConfig } from './config.js'
+import { migrateDatabase } from './store/index.js'
+import { SchemaVersionError } from './store/types.js'
 import { encryptPayload, parsePayloadKey, type CipherLayout } from './intake/decrypt.js'
-import { UsageError } from './cli/output.js'
+import { UsageError, out } from './cli/output.js'
 import { alertsCommand } from './cli/alerts.js'
 import { checkCommand } from './cli/check.js'
 import { enzoicCommand } from './cli/enzoic.js'
@@ -22,6 +24,22 @@ export function createProgram (): Command {
     .action(async () => {
       const { main } = await import('./server.js')
       await main()
+    })
+
+  program.command('migrate')
+    .description('bring the database schema up to date and exit (PostgreSQL: before a rollout; replicas also migrate at start, one at a time)')
+    .action(async () => {
+      const config = loadConfig(process.env)
+      let r
+      try {
+        r = await migrateDatabase(config.database)
+      } catch (err) {
+        if (err instanceof SchemaVersionError) throw new UsageError(err.message, 1)
+        throw new UsageError(`cannot migrate: ${(err as Error).message}`, 1)
+      }
+      out(r.from === r.to
+        ? `${r.kind} ${r.location}: schema already at version ${r.to}.`
+        : `${r.kind} ${r.location}: schema migrated from version ${r.from} to ${r.to}.`)
     })
 
   const payload = program.command('payload').description('Enzoic payload encryption helpers')

@@ -5,6 +5,8 @@ import { parsePayloadKey } from './intake/decrypt.js'
 
 /** Environment variables that hold secrets; each may also be given as `NAME_FILE` (a path). */
 export const SECRET_VARIABLES = [
+  // A postgres:// URL holds a password: BRIDGE_DATABASE_FILE names a file that holds the URL.
+  'BRIDGE_DATABASE',
   'ENZOIC_WEBHOOK_CREDENTIALS',
   'ENZOIC_PAYLOAD_KEY',
   'ENZOIC_API_KEY',
@@ -27,6 +29,7 @@ export interface Config {
   readonly host: string
   readonly port: number
   readonly logLevel: string
+  /** A SQLite file path, or a postgres:// URL (holds a password: print it with describeDatabase()). */
   readonly database: string
   readonly maxBodyBytes: number
   readonly webhookCredentials: readonly WebhookCredential[]
@@ -55,6 +58,8 @@ export interface Config {
   readonly actorUserId?: string
   /** Waits between attempts, in milliseconds. */
   readonly retrySchedule: readonly number[]
+  /** How long a claimed alert stays leased without renewal (a replica that dies loses its alerts after this). */
+  readonly leaseMs: number
 }
 
 /** What a command needs beyond the always-valid defaults. */
@@ -104,6 +109,21 @@ function parseCredentials (text: string): WebhookCredential[] | Bad {
     out.push({ key: pair.slice(0, at), secret: pair.slice(at + 1) })
   }
   return out
+}
+
+/** A SQLite file path, or a postgres:// URL (checked here; never echoed: it holds a password). */
+function parseDatabase (text: string): string | Bad {
+  const v = text.trim()
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return v
+  if (!/^postgres(ql)?:\/\//i.test(v)) return bad('must be a file path (SQLite) or a postgres:// / postgresql:// URL')
+  try {
+    const u = new URL(v)
+    if (u.hostname === '' && !u.searchParams.has('host')) return bad('the PostgreSQL URL names no host')
+    if (u.pathname === '' || u.pathname === '/') return bad('the PostgreSQL URL names no database (postgres://user:password@host:5432/DATABASE)')
+  } catch {
+    return bad('is not a valid PostgreSQL URL')
+  }
+  return v
 }
 
 function parseActions (text: string): ActionSpec[] | Bad {
@@ -194,7 +214,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
     host: field('HOST', z.string().trim().min(1), '127.0.0.1'),
     port: field('PORT', int(0, 65535), '8080'),
     logLevel: field('LOG_LEVEL', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info'),
-    database: field('BRIDGE_DATABASE', z.string().trim().min(1), './data/bridge.db'),
+    database: optional('BRIDGE_DATABASE', parseDatabase) ?? './data/bridge.db',
     maxBodyBytes: field('BRIDGE_MAX_BODY_BYTES', int(256, 64 * 1024 * 1024), '65536'),
     webhookCredentials: optional('ENZOIC_WEBHOOK_CREDENTIALS', parseCredentials) ?? [],
     payloadEncryption: field('ENZOIC_PAYLOAD_ENCRYPTION', oneOf('off', 'optional', 'required'), 'off'),
@@ -226,7 +246,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
     retrySchedule: optional('BRIDGE_RETRY_SCHEDULE', v => {
       const steps = list(v).map(parseDuration)
       return steps.length > 0 && steps.every(s => s !== undefined) ? steps as number[] : bad('must be a list of durations like 5s,30s,2m,1h')
-    }) ?? [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400].map(s => s * 1000)
+    }) ?? [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400].map(s => s * 1000),
+    leaseMs: optional('BRIDGE_LEASE_TTL', v => {
+      const d = parseDuration(v)
+      return d !== undefined && d >= 1000 && d <= 3_600_000 ? d : bad('must be a duration between 1s and 1h, e.g. 30s')
+    }) ?? 30_000
   }
 
   // Rules that tie several variables together.

@@ -5,17 +5,17 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { buildApp } from './app.js'
-import { createSqliteStore } from './store/sqlite.js'
+import { openStore, describeDatabase } from './store/index.js'
 import { createMetrics } from './observability/metrics.js'
 import { createLogger } from './observability/logger.js'
-import type { AlertStore } from './store/types.js'
+import type { Store } from './store/types.js'
 import { createFusionAuthGateway, type FusionAuthGateway } from './remediation/fusionauth.js'
 import { createWorker, type Worker, type WorkerOptions } from './remediation/worker.js'
 import { createExposureLookup, type ExposureLookup } from './enzoic/exposures.js'
 
 export interface RunningBridge {
   app: FastifyInstance
-  store: AlertStore
+  store: Store
   /** Absent when FusionAuth is not configured (intake only). */
   worker?: Worker
   gateway?: FusionAuthGateway
@@ -26,8 +26,10 @@ export interface RunningBridge {
 
 export interface StartOptions {
   /** Worker tuning (tests shorten intervals). */
-  worker?: Partial<Pick<WorkerOptions, 'leaseMs' | 'probeIntervalMs' | 'pausedLogIntervalMs' | 'idleCheckMs' | 'readinessCacheMs' | 'random'>>
+  worker?: Partial<Pick<WorkerOptions, 'leaseMs' | 'probeIntervalMs' | 'pausedLogIntervalMs' | 'readinessCacheMs' | 'random' | 'storeRetryMs'>>
   busyTimeoutMs?: number
+  /** How often the store looks for other processes' commits (SQLite) or polls as a backstop (PostgreSQL). */
+  pollMs?: number
 }
 
 /**
@@ -36,13 +38,15 @@ export interface StartOptions {
  */
 export async function startBridge (config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningBridge> {
   const metrics = createMetrics()
-  const store = createSqliteStore({
-    file: config.database,
+  const store = await openStore(config.database, {
+    role: 'serve',
     busyTimeoutMs: options.busyTimeoutMs,
+    pollMs: options.pollMs,
     onCommit: (n, seconds) => {
       metrics.commitBatchSize.observe(n)
       metrics.commitDuration.observe(seconds)
-    }
+    },
+    onConnectionError: err => logger.warn({ err }, 'a database connection failed; it will be replaced')
   })
   const https = config.clientCert === 'direct'
     ? {
@@ -74,13 +78,20 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   }
   const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
   const app = await buildApp({ config, store, logger, metrics, https, readiness })
-  await app.listen({ host: config.host, port: config.port })
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    await gateway?.close()
+    await exposures?.close()
+    await store.close()
+    throw err
+  }
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `${https === undefined ? 'http' : 'https'}://${host}:${port}`
-  logger.info({ url, database: config.database, clientCert: config.clientCert, encryption: config.payloadEncryption }, 'bridge listening')
-  worker?.start()
+  logger.info({ url, database: describeDatabase(config.database), store: store.kind, clientCert: config.clientCert, encryption: config.payloadEncryption }, 'bridge listening')
+  await worker?.start()
 
   let closing: Promise<void> | undefined
   return {
@@ -102,6 +113,11 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   }
 }
 
+/** How long a SIGTERM waits before the process is ended regardless (the systemd unit allows more). */
+export function shutdownGraceMs (config: Config): number {
+  return config.fusionAuthTimeoutMs + 10_000
+}
+
 /** Process entry: exits 1 with one line per configuration problem. */
 export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (env === process.env) (await import('dotenv')).config({ quiet: true })
@@ -117,7 +133,9 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
   }
   const logger = createLogger(config.logLevel)
   const bridge = await startBridge(config, logger)
-  closeWithGrace({ delay: 10_000, logger }, async ({ err, signal }) => {
+  // Long enough for in-flight FusionAuth calls to end (each bounded by FUSIONAUTH_TIMEOUT_MS) and leases
+  // to be given back; the worker stops waiting for its calls before this runs out.
+  closeWithGrace({ delay: shutdownGraceMs(config), logger }, async ({ err, signal }) => {
     if (err !== undefined) logger.error({ err }, 'shutting down after an error')
     else logger.info({ signal }, 'shutting down')
     await bridge.close()

@@ -43,7 +43,7 @@ test('payload encrypt: JSON on stdin becomes a body the bridge decrypts (cbc by 
   const res = await postAlert(b.url, cbc.stdout, { 'content-type': 'text/plain' })
   assert.equal(res.status, 200, JSON.stringify(res.body))
   assert.equal(res.body.status, 'accepted')
-  assert.equal(b.store.get(res.body.alertId)?.email, 'cli@acme.io')
+  assert.equal((await b.store.alerts.get(res.body.alertId))?.email, 'cli@acme.io')
 })
 
 test('payload encrypt: stdin that is not JSON is a one-line error, exit 2', t => {

@@ -1,19 +1,31 @@
 import { existsSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import { loadConfig } from '../config.js'
-import { createSqliteStore } from '../store/sqlite.js'
-import { ALERT_STATES, type AlertRecord, type AlertState, type AlertStore } from '../store/types.js'
+import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
+import { ALERT_STATES, type AlertEvent, type AlertRecord, type AlertState } from '../alerts/types.js'
+import { SchemaVersionError, StoreUnavailableError, type Store } from '../store/types.js'
 import { UsageError, out, shortTime, table } from './output.js'
 
-/** Opens the bridge's database (never creates one: a typo in BRIDGE_DATABASE should not look like "no alerts"). */
-export function openStore (env: NodeJS.ProcessEnv = process.env): AlertStore {
+/**
+ * Opens the bridge's store for a command. Never creates a SQLite file (a typo in BRIDGE_DATABASE should
+ * not look like "no alerts"); a store that cannot be reached is one clear line.
+ */
+export async function openCommandStore (env: NodeJS.ProcessEnv = process.env): Promise<Store> {
   const config = loadConfig(env)
-  if (!existsSync(config.database)) throw new UsageError(`no database at ${config.database} (BRIDGE_DATABASE): has the bridge run yet?`)
-  return createSqliteStore({ file: config.database })
+  const where = describeDatabase(config.database)
+  if (!isPostgresUrl(config.database) && !existsSync(config.database)) {
+    throw new UsageError(`no database at ${where} (BRIDGE_DATABASE): has the bridge run yet?`)
+  }
+  try {
+    return await openStore(config.database, { role: 'command' })
+  } catch (err) {
+    if (err instanceof SchemaVersionError || err instanceof StoreUnavailableError) throw new UsageError(`${where}: ${err.message}`, 1)
+    throw err
+  }
 }
 
-async function withStore<T> (fn: (store: AlertStore) => T | Promise<T>): Promise<T> {
-  const store = openStore()
+async function withStore<T> (fn: (store: Store) => T | Promise<T>): Promise<T> {
+  const store = await openCommandStore()
   try {
     return await fn(store)
   } finally {
@@ -26,7 +38,7 @@ function summary (a: AlertRecord): string[] {
 }
 
 /** The record as an operator reads it: fields, per-user outcomes, the action log and the state history. */
-export function describeAlert (a: AlertRecord, events: Array<{ at: string, state: string, note?: string }>): string {
+export function describeAlert (a: AlertRecord, events: AlertEvent[]): string {
   const lines: string[] = []
   const field = (name: string, value: unknown): void => {
     if (value !== undefined && value !== null && value !== '') lines.push(`${(name + ':').padEnd(18)}${String(value)}`)
@@ -78,8 +90,8 @@ export function alertsCommand (): Command {
     .action(async (opts: { state?: AlertState, limit: string, json?: boolean }) => {
       const limit = Number(opts.limit)
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number')
-      await withStore(store => {
-        const rows = store.list({ state: opts.state, limit })
+      await withStore(async store => {
+        const rows = await store.alerts.list({ state: opts.state, limit })
         if (opts.json === true) {
           for (const r of rows) out(JSON.stringify(r))
         } else if (rows.length === 0) {
@@ -95,10 +107,10 @@ export function alertsCommand (): Command {
     .argument('<id>', 'alert id')
     .option('--json', 'as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      await withStore(store => {
-        const a = store.get(id)
+      await withStore(async store => {
+        const a = await store.alerts.get(id)
         if (a === undefined) throw new UsageError(`no alert ${id}`, 1)
-        const events = store.events(id)
+        const events = await store.alerts.events(id)
         out(opts.json === true ? JSON.stringify({ ...a, history: events }, null, 2) : describeAlert(a, events))
       })
     })
@@ -110,8 +122,8 @@ export function alertsCommand (): Command {
     .action(async (ids: string[], opts: { dead?: boolean }) => {
       if (opts.dead !== true && ids.length === 0) throw new UsageError('give alert ids or --dead')
       if (opts.dead === true && ids.length > 0) throw new UsageError('give alert ids or --dead, not both')
-      await withStore(store => {
-        const moved = store.replay(opts.dead === true ? 'dead' : ids)
+      await withStore(async store => {
+        const moved = await store.queue.replay(opts.dead === true ? 'dead' : ids)
         out(`Replayed ${moved.length} alert${moved.length === 1 ? '' : 's'}.${moved.length > 0 ? '\n' + moved.join('\n') : ''}`)
         const missed = ids.filter(id => !moved.includes(id))
         if (missed.length > 0) {
@@ -124,9 +136,9 @@ export function alertsCommand (): Command {
     .description('alerts by state and by outcome')
     .option('--json', 'as JSON')
     .action(async (opts: { json?: boolean }) => {
-      await withStore(store => {
-        const byState = store.countByState()
-        const byOutcome = store.countByOutcome()
+      await withStore(async store => {
+        const byState = await store.alerts.countByState()
+        const byOutcome = await store.alerts.countByOutcome()
         if (opts.json === true) {
           out(JSON.stringify({ byState, byOutcome }))
           return

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
 import { Command } from 'commander'
 import { ConfigError, loadConfig, type Config } from '../config.js'
-import { createSqliteStore } from '../store/sqlite.js'
+import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
 import { createFusionAuthGateway, type PermissionProbe } from '../remediation/fusionauth.js'
 import { out } from './output.js'
 
@@ -24,15 +24,20 @@ export async function runChecks (env: NodeJS.ProcessEnv): Promise<CheckLine[]> {
     return lines
   }
 
+  const where = describeDatabase(config.database)
   try {
-    const created = !existsSync(config.database)
-    const store = createSqliteStore({ file: config.database })
-    await store.ping()
-    const counts = store.countByState()
-    await store.close()
-    add('OK', 'database', `${config.database}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
+    const created = !isPostgresUrl(config.database) && !existsSync(config.database)
+    // As `serve` opens it: a new SQLite file or an empty PostgreSQL database gets the schema.
+    const store = await openStore(config.database, { role: 'serve' })
+    try {
+      await store.ping()
+      const counts = await store.alerts.countByState()
+      add('OK', 'database', `${store.kind} ${where}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
+    } finally {
+      await store.close()
+    }
   } catch (err) {
-    add('FAIL', 'database', `${config.database}: ${(err as Error).message}`)
+    add('FAIL', 'database', `${where}: ${(err as Error).message}`)
   }
 
   add('OK', 'payload encryption', config.payloadEncryption === 'off' ? 'off' : `${config.payloadEncryption}, AES-${config.payloadKey!.length * 8}-${config.payloadCipher}`)

@@ -5,9 +5,9 @@ import { loadConfig, parseDuration, type Config } from '../config.js'
 import { createEnzoicClient, EnzoicApiError, type EnzoicApi } from '../enzoic/client.js'
 import { CHECKPOINT_KEY, LAST_SYNC_KEY, SyncInterruptedError, syncMonitoring, type SyncProgress } from '../enzoic/sync.js'
 import { createFusionAuthGateway, type FusionAuthGateway } from '../remediation/fusionauth.js'
-import { createSqliteStore } from '../store/sqlite.js'
-import { LAST_IGNORED_KEY, type AlertStore } from '../store/types.js'
-import { openStore } from './alerts.js'
+import { isPostgresUrl, openStore } from '../store/index.js'
+import { KV, type Store } from '../store/types.js'
+import { openCommandStore } from './alerts.js'
 import { UsageError, err, out, shortTime, table } from './output.js'
 
 export function enzoicClient (config: Config): EnzoicApi {
@@ -119,10 +119,10 @@ function webhooksCommand (): Command {
     .action(async (opts: { type: 'breachAlert' | 'binAlert' | 'piiAlert', wait: string | boolean }) => {
       const waitMs = opts.wait === false ? undefined : opts.wait === true ? 60_000 : parseDuration(opts.wait)
       if (waitMs === undefined && opts.wait !== false) throw new UsageError('--wait takes a duration like 60s or 2m')
-      const store = waitMs === undefined ? undefined : openStore()
+      const store = waitMs === undefined ? undefined : await openCommandStore()
       try {
         const since = Date.now()
-        const before = store === undefined ? undefined : watchMark(store)
+        const before = store === undefined ? undefined : await watchMark(store)
         await withEnzoic(api => api.testWebhook(opts.type))
         out(`Enzoic accepted the ${opts.type} test request.`)
         if (store === undefined || before === undefined) {
@@ -149,20 +149,20 @@ function webhooksCommand (): Command {
 }
 
 interface Mark { newest?: string, ignored?: string }
-function watchMark (store: AlertStore): Mark {
-  return { newest: store.list({ limit: 1 })[0]?.id, ignored: store.getMeta(LAST_IGNORED_KEY) }
+async function watchMark (store: Store): Promise<Mark> {
+  return { newest: (await store.alerts.list({ limit: 1 }))[0]?.id, ignored: await store.kv.get(KV.lastIgnored) }
 }
 
-async function waitForDelivery (store: AlertStore, mark: Mark, deadline: number): Promise<string | undefined> {
+async function waitForDelivery (store: Store, mark: Mark, deadline: number): Promise<string | undefined> {
   const started = Date.now()
   while (Date.now() < deadline) {
-    const newest = store.list({ limit: 1 })[0]
+    const newest = (await store.alerts.list({ limit: 1 }))[0]
     const secs = ((Date.now() - started) / 1000).toFixed(1)
     if (newest !== undefined && newest.id !== mark.newest) {
       const kind = newest.test ? 'a test alert (stored; outcome test, FusionAuth not called)' : `a breach alert for ${newest.email ?? newest.usernameHash ?? '?'} (state ${newest.state}${newest.outcome === undefined ? '' : `, outcome ${newest.outcome}`})`
       return `Received after ${secs} s: alert ${newest.id}, classified as ${kind}. Details: breach-bridge alerts show ${newest.id}`
     }
-    const ignored = store.getMeta(LAST_IGNORED_KEY)
+    const ignored = await store.kv.get(KV.lastIgnored)
     if (ignored !== undefined && ignored !== mark.ignored) {
       const { reason } = JSON.parse(ignored) as { reason: string }
       return `Received after ${secs} s: classified as ${reason}, answered "ignored" (not stored).`
@@ -216,7 +216,7 @@ function monitorCommand (): Command {
       const config = loadConfig(process.env, ['enzoic', 'fusionauth'])
       const gateway: FusionAuthGateway = createFusionAuthGateway({ url: config.fusionAuthUrl!, apiKey: config.fusionAuthApiKey!, timeoutMs: config.fusionAuthTimeoutMs, tenantIds: config.tenantIds })
       const api = enzoicClient(config)
-      const store = createSqliteStore({ file: config.database })
+      const store = await openStore(config.database, { role: 'command' })
       const abort = new AbortController()
       const onSignal = (): void => {
         err('\nstopping after the current page; the checkpoint is saved (run again to resume)…')
@@ -265,11 +265,11 @@ function monitorCommand (): Command {
       await withEnzoic(async (api, config) => {
         const page = await api.listMonitoredUsers({ pageSize: 1 })
         out(`Enzoic monitors ${page.count} user(s) for this account.`)
-        if (existsSync(config.database)) {
-          const store = createSqliteStore({ file: config.database })
+        if (isPostgresUrl(config.database) || existsSync(config.database)) {
+          const store = await openCommandStore()
           try {
-            const last = store.getMeta(LAST_SYNC_KEY)
-            const pending = store.getMeta(CHECKPOINT_KEY)
+            const last = await store.kv.get(LAST_SYNC_KEY)
+            const pending = await store.kv.get(CHECKPOINT_KEY)
             if (last !== undefined) {
               const l = JSON.parse(last) as { finishedAt: string, enrolled: number, alreadyExisted: number }
               out(`Last sync: ${shortTime(l.finishedAt)}, ${l.enrolled} enrolled, ${l.alreadyExisted} already monitored.`)

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request, type Dispatcher } from 'undici'
-import { parseEnzoicDate, type ExposureDetails } from '../intake/alert.js'
+import type { ExposureDetails } from '../alerts/types.js'
+import { parseEnzoicDate } from '../alerts/normalise.js'
 
 /**
  * Enzoic REST client (reference/enzoic.md). Talks to the API directly with undici: Basic auth, JSON,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import type { ExposureDetails } from '../intake/alert.js'
-import type { AlertRecord, AlertStore } from '../store/types.js'
+import type { AlertRecord, ExposureDetails } from '../alerts/types.js'
+import type { Store } from '../store/types.js'
 import { createEnzoicClient } from './client.js'
 
 /** Enzoic allows caching exposure details for about 30 days. */
@@ -17,19 +17,19 @@ export interface ExposureLookup {
   close (): Promise<void>
 }
 
-export function createExposureLookup (config: Config, store: AlertStore, logger: Logger, timeoutMs = 3000): ExposureLookup {
+export function createExposureLookup (config: Config, store: Store, logger: Logger, timeoutMs = 3000): ExposureLookup {
   const api = createEnzoicClient({ baseUrl: config.enzoicApiUrl, apiKey: config.enzoicApiKey!, apiSecret: config.enzoicApiSecret!, timeoutMs, retries: 0 })
   const inFlight = new Map<string, Promise<ExposureDetails | undefined>>()
   async function lookup (alert: AlertRecord): Promise<ExposureDetails | undefined> {
     const id = alert.exposureId
     if (id === undefined) return undefined
-    const cached = store.getExposure(id, EXPOSURE_CACHE_MS)
+    const cached = await store.exposures.get(id, EXPOSURE_CACHE_MS).catch(() => undefined)
     if (cached !== undefined) return cached
     // Alerts of one breach arrive together: one request serves them all.
     let p = inFlight.get(id)
     if (p === undefined) {
       p = api.exposureDetails(id).then(details => {
-        if (details !== undefined) store.putExposure(id, details)
+        if (details !== undefined) store.exposures.put(id, details).catch(() => undefined)
         return details
       }, err => {
         logger.warn({ err, exposureId: id }, 'exposure details unavailable; remediating without them')

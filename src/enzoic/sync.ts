@@ -1,7 +1,6 @@
-import { sha256Hex } from '../intake/alert.js'
-import type { FusionAuthGateway, FusionAuthUser } from '../remediation/fusionauth.js'
-import { parseCustomData } from '../remediation/remediate.js'
-import type { AlertStore } from '../store/types.js'
+import { formatCustomData, parseCustomData, usernameHash } from '../alerts/normalise.js'
+import type { FusionAuthGateway } from '../remediation/fusionauth.js'
+import type { Store } from '../store/types.js'
 import { ENZOIC_MAX_BATCH, type EnzoicApi } from './client.js'
 
 /**
@@ -56,7 +55,7 @@ export interface SyncSummary extends SyncProgress {
 export interface SyncOptions {
   gateway: FusionAuthGateway
   enzoic: EnzoicApi
-  store: AlertStore
+  store: Store
   /** Only this tenant; otherwise FUSIONAUTH_TENANT_IDS, otherwise every tenant FusionAuth lists. */
   tenantIds?: readonly string[]
   dryRun?: boolean
@@ -79,8 +78,6 @@ export class SyncInterruptedError extends Error {
   }
 }
 
-export const customDataFor = (u: Pick<FusionAuthUser, 'tenantId' | 'id'>): string => `fusionauth:${u.tenantId}:${u.id}`
-
 async function resolveTenants (gateway: FusionAuthGateway, tenantIds: readonly string[] | undefined): Promise<string[]> {
   if (tenantIds !== undefined && tenantIds.length > 0) return [...tenantIds]
   return (await gateway.listTenants()).map(t => t.id)
@@ -93,8 +90,8 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
   const batchSize = Math.min(opts.batchSize ?? ENZOIC_MAX_BATCH, ENZOIC_MAX_BATCH)
   const dryRun = opts.dryRun === true
 
-  if (opts.restart === true) store.setMeta(CHECKPOINT_KEY, undefined)
-  const saved = dryRun ? undefined : store.getMeta(CHECKPOINT_KEY)
+  if (opts.restart === true) await store.kv.set(CHECKPOINT_KEY, undefined)
+  const saved = dryRun ? undefined : await store.kv.get(CHECKPOINT_KEY)
   let cp: SyncCheckpoint
   const resumed = saved !== undefined
   if (saved !== undefined) {
@@ -142,7 +139,7 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
     progress.skipped += pendingSkipped
     pendingSkipped = 0
     cp = { ...cp, ...position, enrolled: progress.enrolled, alreadyExisted: progress.alreadyExisted, skipped: progress.skipped }
-    if (!dryRun) store.setMeta(CHECKPOINT_KEY, JSON.stringify(cp))
+    if (!dryRun) await store.kv.set(CHECKPOINT_KEY, JSON.stringify(cp))
   }
 
   for (let ti = cp.tenantIndex; ti < cp.tenants.length; ti++) {
@@ -165,7 +162,7 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
       // A batch never splits a page, so a checkpoint always falls on a page boundary.
       if (batch.length + eligible.length > batchSize) await flush()
       for (const u of page.users) seenUserIds?.add(u.id)
-      for (const u of eligible) batch.push({ usernameHash: sha256Hex(u.email!.trim().toLowerCase()), customData: customDataFor(u) })
+      for (const u of eligible) batch.push({ usernameHash: usernameHash(u.email!), customData: formatCustomData(u) })
       pendingSkipped += page.users.length - eligible.length
       progress.seen += page.users.length
       startRow += page.users.length
@@ -182,8 +179,8 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
   if (seenUserIds !== undefined) pruned = await prune(opts, seenUserIds, dryRun)
 
   if (!dryRun) {
-    store.setMeta(CHECKPOINT_KEY, undefined)
-    store.setMeta(LAST_SYNC_KEY, JSON.stringify({ finishedAt: new Date().toISOString(), enrolled: progress.enrolled, alreadyExisted: progress.alreadyExisted, skipped: progress.skipped, tenants: cp.tenants, pruned }))
+    await store.kv.set(CHECKPOINT_KEY, undefined)
+    await store.kv.set(LAST_SYNC_KEY, JSON.stringify({ finishedAt: new Date().toISOString(), enrolled: progress.enrolled, alreadyExisted: progress.alreadyExisted, skipped: progress.skipped, tenants: cp.tenants, pruned }))
   }
   return { ...progress, resumed, dryRun, pruned, seconds: (Date.now() - started) / 1000 }
 }

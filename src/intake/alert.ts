@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto'
 import { z } from 'zod'
+import type { BreachAlert, ExposureDetails } from '../alerts/types.js'
+import { normaliseEmail, parseEnzoicDate, sha256Hex } from '../alerts/normalise.js'
 
 /**
  * The lenient reading of an Enzoic webhook body (DESIGN §7). Unknown keys are expected and never fatal;
@@ -106,65 +107,10 @@ const payloadSchema = z.looseObject({
   exposureDetails: z.unknown().optional()
 })
 
-export interface ExposureDetails {
-  title?: string
-  date?: string
-  entries?: number
-  domainsAffected?: number
-  category?: string
-  sourceURLs?: string[]
-  source?: string
-  passwordTypes?: unknown[]
-  exposedData?: string[]
-  dateAdded?: string
-}
-
-/** A parsed breach alert: what intake stores. Holds no password material by construction. */
-export interface BreachAlert {
-  test: boolean
-  idempotencyKey: string
-  exposureId?: string
-  /** Trimmed, lower-cased. */
-  email?: string
-  /** Lower-case hex SHA-256 of the email; computed from the email when Enzoic sent none. */
-  usernameHash?: string
-  customData?: string
-  /** ISO-8601 (ms precision) or undefined when absent or unreadable. */
-  exposureDate?: string
-  hadPassword: boolean
-  passwordType?: number
-  passwordTypeName?: string
-  exposureDetails?: ExposureDetails
-  /** Unknown top-level keys, kept aside (secret-looking ones reduced to a marker). */
-  extra?: Record<string, unknown>
-  warnings: string[]
-}
-
 export type Classified =
   | { kind: 'alert', alert: BreachAlert }
   | { kind: 'ignored', reason: string }
   | { kind: 'invalid', reason: string }
-
-/** `2017-01-17T04:51:05.1915231Z` (and friends) → ISO string; undefined when unreadable. */
-export function parseEnzoicDate (value: string | undefined): string | undefined {
-  if (value === undefined) return undefined
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(value.trim())
-  if (m === null) return undefined
-  const time = m[2] === undefined ? '00:00:00' : m[2].length === 5 ? `${m[2]}:00` : m[2]
-  const fraction = (m[3] ?? '').padEnd(3, '0').slice(0, 3)
-  // Enzoic dates are GMT; a date without a zone is read as UTC.
-  const zone = m[4] === undefined ? 'Z' : m[4].toUpperCase()
-  const d = new Date(`${m[1]}T${time}.${fraction}${zone}`)
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString()
-}
-
-export function normaliseEmail (email: string): string {
-  return email.trim().toLowerCase()
-}
-
-export function sha256Hex (text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex')
-}
 
 export function isTestEmail (email: string): boolean {
   const at = email.lastIndexOf('@')

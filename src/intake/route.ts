@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
 import type { Config } from '../config.js'
-import type { AlertStore } from '../store/types.js'
-import { LAST_IGNORED_KEY, StoreUnavailableError } from '../store/types.js'
+import type { Store } from '../store/types.js'
+import { KV, StoreUnavailableError } from '../store/types.js'
 import type { Metrics } from '../observability/metrics.js'
 import { classify } from './alert.js'
 import { createCredentialCheck } from './credentials.js'
@@ -12,7 +12,7 @@ import { DecryptError, decryptPayload } from './decrypt.js'
 
 export interface IntakeOptions {
   config: Config
-  store: AlertStore
+  store: Store
   metrics: Metrics
 }
 
@@ -101,13 +101,13 @@ export async function intakeRoutes (app: FastifyInstance, { config, store, metri
       req.intakeOutcome = 'ignored'
       req.log.info({ reason: c.reason }, 'webhook ignored: not a breach alert')
       // Remembered (not the body) so `enzoic webhooks test --wait --type binAlert` can see it arrived.
-      try { store.setMeta(LAST_IGNORED_KEY, JSON.stringify({ at: new Date().toISOString(), reason: c.reason })) } catch {}
+      store.kv.set(KV.lastIgnored, JSON.stringify({ at: new Date().toISOString(), reason: c.reason })).catch(() => undefined)
       return { status: 'ignored', reason: c.reason }
     }
     const { alert } = c
     let result
     try {
-      result = await store.insert(alert, { sourceIp: req.sourceAddress })
+      result = await store.alerts.insert(alert, { sourceIp: req.sourceAddress })
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err
       req.intakeOutcome = 'unavailable'

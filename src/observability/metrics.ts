@@ -13,6 +13,7 @@ export interface Metrics {
   fusionAuthCalls: Histogram<'operation' | 'status'>
   alertAge: Histogram<'outcome'>
   workerPaused: Gauge
+  storeErrors: Counter
 }
 
 export function createMetrics (options: { defaults?: boolean } = {}): Metrics {
@@ -81,6 +82,11 @@ export function createMetrics (options: { defaults?: boolean } = {}): Metrics {
     workerPaused: new Gauge({
       name: 'bridge_worker_paused',
       help: '1 while the worker is paused because FusionAuth refused the API key',
+      registers
+    }),
+    storeErrors: new Counter({
+      name: 'bridge_worker_store_errors_total',
+      help: 'Times the worker found the store failing (it backs off and resumes by itself)',
       registers
     })
   }

@@ -1,6 +1,6 @@
 import type { ActionSpec, Config } from '../config.js'
-import type { ExposureDetails } from '../intake/alert.js'
-import type { ActionLogEntry, AlertRecord, Finish, Outcome, UserOutcome } from '../store/types.js'
+import type { ActionLogEntry, AlertRecord, ExposureDetails, Finish, Outcome, UserOutcome } from '../alerts/types.js'
+import { parseCustomData } from '../alerts/normalise.js'
 import { FusionAuthError, type FusionAuthGateway, type FusionAuthUser } from './fusionauth.js'
 
 /** Thrown when an action fails: carries the log so far, so the attempt's record is kept. */
@@ -9,14 +9,6 @@ export class ActionFailedError extends Error {
     super(failure.message)
     this.name = 'ActionFailedError'
   }
-}
-
-const CUSTOM_DATA = /^fusionauth:([0-9a-f-]{36}):([0-9a-f-]{36})$/i
-
-/** `fusionauth:<tenantId>:<userId>` (written by `monitor sync`) → ids, else undefined. */
-export function parseCustomData (customData: string | undefined): { tenantId: string, userId: string } | undefined {
-  const m = customData === undefined ? null : CUSTOM_DATA.exec(customData.trim())
-  return m === null ? undefined : { tenantId: m[1]!.toLowerCase(), userId: m[2]!.toLowerCase() }
 }
 
 export type PolicyVerdict = 'protected' | 'stale' | 'dry-run' | 'actioned'

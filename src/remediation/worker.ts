@@ -1,43 +1,52 @@
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import type { ExposureDetails } from '../intake/alert.js'
+import type { ActionLogEntry, AlertRecord, ExposureDetails, Finish } from '../alerts/types.js'
 import type { Metrics } from '../observability/metrics.js'
-import type { AlertRecord, AlertStore, Finish } from '../store/types.js'
+import type { Claimed, Lease, Store } from '../store/types.js'
 import { FusionAuthError, type FusionAuthGateway } from './fusionauth.js'
 import { ActionFailedError, remediate } from './remediate.js'
 
 export interface WorkerOptions {
   config: Config
-  store: AlertStore
+  store: Store
   gateway: FusionAuthGateway
   logger: Logger
   metrics: Metrics
-  now?: () => number
   /** 0..1 source for jitter (tests pin it). */
   random?: () => number
-  /** How long a claimed alert stays leased; an expired lease (crash) returns it to the queue. */
+  /** How long a claim lasts without renewal; a holder that dies loses its alerts after this. */
   leaseMs?: number
   /** While paused on 401/403: how often to probe the key, and how often to say so in the log. */
   probeIntervalMs?: number
   pausedLogIntervalMs?: number
-  /** How often to look for work committed by another process (e.g. `alerts replay`). */
-  idleCheckMs?: number
   /** Readiness caches FusionAuth's answer this long. */
   readinessCacheMs?: number
+  /** First wait after a store error (doubles up to 30 s). */
+  storeRetryMs?: number
   exposureDetails?: (alert: AlertRecord) => Promise<ExposureDetails | undefined>
 }
 
 export interface Worker {
-  start (): void
+  /** Unique per process and host: `host/pid/random`. */
+  readonly owner: string
+  start (): Promise<void>
   /** Stops claiming, waits for in-flight alerts (bounded by the FusionAuth time-out), releases leases. */
   stop (): Promise<void>
   readonly paused: boolean
   readonly inFlight: number
-  /** Rejects while paused, or when FusionAuth does not answer with a valid key. */
+  /** Rejects while paused, while the store fails, or when FusionAuth does not answer with a valid key. */
   readiness (): Promise<void>
   /** Look for due work now. */
   kick (): void
+}
+
+/** Wait before attempt n+1 (n ≥ 1 attempts made): the schedule's n-th step ±20 %. */
+export function retryDelay (schedule: readonly number[], attemptsMade: number, random: () => number): number | undefined {
+  const step = schedule[attemptsMade - 1]
+  if (step === undefined) return undefined
+  return Math.round(step * (0.8 + 0.4 * random()))
 }
 
 function isAlive (pid: number): boolean {
@@ -49,159 +58,241 @@ function isAlive (pid: number): boolean {
   }
 }
 
-/** Wait before attempt n+1 (n ≥ 1 attempts made): the schedule's n-th step ±20 %. */
-export function retryDelay (schedule: readonly number[], attemptsMade: number, random: () => number): number | undefined {
-  const step = schedule[attemptsMade - 1]
-  if (step === undefined) return undefined
-  return Math.round(step * (0.8 + 0.4 * random()))
+interface Job {
+  alert: AlertRecord
+  /** Replaced when our own expired lease comes back to us in a claim (a clock jump): the newest token wins. */
+  lease: Lease
 }
 
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
 /**
- * At-least-once processing of stored alerts. Claims due alerts with a lease, runs up to
- * FUSIONAUTH_CONCURRENCY at once, wakes on inserts and on the next retry time (no busy polling).
+ * At-least-once processing of stored alerts. Claims due alerts under a fenced lease, renews the leases it
+ * holds, runs up to FUSIONAUTH_CONCURRENCY at once, and wakes on the store's change feed and on the next
+ * due time (no busy polling). Store errors never end the process: it backs off, fails readiness, resumes.
  */
 export function createWorker (options: WorkerOptions): Worker {
   const { config, store, gateway, logger, metrics } = options
-  const now = options.now ?? Date.now
   const random = options.random ?? Math.random
-  const owner = `worker-${process.pid}-${randomUUID().slice(0, 8)}`
-  // Each alert makes a handful of calls, each bounded by the time-out; the lease outlasts them comfortably.
-  const leaseMs = options.leaseMs ?? Math.max(120_000, config.fusionAuthTimeoutMs * 20)
+  const host = hostname()
+  const owner = `${host}/${process.pid}/${randomUUID().slice(0, 8)}`
+  const leaseMs = options.leaseMs ?? config.leaseMs
   const probeIntervalMs = options.probeIntervalMs ?? 30_000
   const pausedLogIntervalMs = options.pausedLogIntervalMs ?? 60_000
+  const storeRetryMs = options.storeRetryMs ?? 1000
   const log = logger.child({ component: 'worker' })
 
-  const inFlight = new Map<string, Promise<void>>()
-  let running = false
+  const jobs = new Map<string, Job>()
+  const running = new Set<Promise<void>>()
+  let started = false
+  let stopping = false
   let paused = false
+  let pumping = false
+  let again = false
   let wakeTimer: NodeJS.Timeout | undefined
   let wakeAt = Infinity
-  let idleTimer: NodeJS.Timeout | undefined
+  let heartbeat: NodeJS.Timeout | undefined
   let probeTimer: NodeJS.Timeout | undefined
+  let unsubscribe: (() => void) | undefined
   let lastPausedLog = 0
   let readyCache: { at: number, error?: Error } | undefined
+  /** Set while the store fails: readiness says so, the pump waits for the back-off. */
+  let storeError: { since: number, backoffMs: number, lastLog: number } | undefined
 
-  function schedule (): void {
-    const due = store.nextDueAt()
-    if (due === undefined) return
-    // Never sleep past a minute: a clock change or a lost wake-up costs at most that.
-    const at = Math.min(due, now() + 60_000)
+  function wake (inMs: number): void {
+    const at = Date.now() + Math.max(0, inMs)
     if (wakeTimer !== undefined && at >= wakeAt) return
     if (wakeTimer !== undefined) clearTimeout(wakeTimer)
     wakeAt = at
-    wakeTimer = setTimeout(() => { wakeTimer = undefined; wakeAt = Infinity; pump() }, Math.max(0, at - now()))
+    wakeTimer = setTimeout(() => { wakeTimer = undefined; wakeAt = Infinity; pump() }, Math.max(0, inMs))
     wakeTimer.unref()
   }
 
-  function pump (): void {
-    if (!running || paused) return
-    const free = config.fusionAuthConcurrency - inFlight.size
-    if (free > 0) {
-      let claimed: AlertRecord[]
-      try {
-        claimed = store.claim(owner, free, leaseMs)
-      } catch (err) {
-        log.error({ err }, 'cannot claim alerts from the store; retrying in 5 s')
-        setTimeout(pump, 5000).unref()
-        return
-      }
-      for (const alert of claimed) {
-        // Our own lease expired while we still work on it: leave it with us, don't run it twice here.
-        if (inFlight.has(alert.id)) continue
-        const p = processAlert(alert).finally(() => {
-          inFlight.delete(alert.id)
-          pump()
-        })
-        inFlight.set(alert.id, p)
+  function storeFailed (err: unknown, what: string): void {
+    const t = Date.now()
+    if (storeError === undefined) {
+      storeError = { since: t, backoffMs: storeRetryMs, lastLog: t }
+      metrics.storeErrors.inc()
+      log.error({ err }, `store error while ${what}: worker backs off and retries; readiness fails meanwhile`)
+    } else {
+      storeError.backoffMs = Math.min(storeError.backoffMs * 2, 30_000)
+      if (t - storeError.lastLog >= 60_000) {
+        storeError.lastLog = t
+        log.error({ err, failingForSeconds: Math.round((t - storeError.since) / 1000) }, `store still failing (${what})`)
       }
     }
-    schedule()
+    wake(storeError.backoffMs)
   }
 
-  async function processAlert (alert: AlertRecord): Promise<void> {
+  function storeRecovered (): void {
+    if (storeError === undefined) return
+    log.info({ failedForSeconds: Math.round((Date.now() - storeError.since) / 1000) }, 'store answers again: worker resumed')
+    storeError = undefined
+  }
+
+  function pump (): void {
+    if (!started || stopping || paused) return
+    if (pumping) { again = true; return }
+    pumping = true
+    again = false
+    claimDue()
+      .catch(err => storeFailed(err, 'claiming alerts'))
+      .finally(() => {
+        pumping = false
+        if (again) pump()
+      })
+  }
+
+  async function claimDue (): Promise<void> {
+    for (;;) {
+      const free = config.fusionAuthConcurrency - jobs.size
+      if (free <= 0) return // a finishing alert pumps again
+      const claimed = await store.queue.claim(owner, free, leaseMs)
+      storeRecovered()
+      for (const c of claimed) begin(c)
+      if (claimed.length < free || stopping || paused) break
+    }
+    if (stopping) return
+    const dueIn = await store.queue.nextDueIn()
+    // Never sleep past a minute: a lost wake-up costs at most that. Work due now that we could not claim is
+    // being claimed by another replica: look again shortly rather than spin.
+    if (dueIn !== undefined) wake(Math.min(Math.max(dueIn, 100), 60_000))
+  }
+
+  function begin ({ alert, lease }: Claimed): void {
+    const mine = jobs.get(alert.id)
+    if (mine !== undefined) {
+      // Our own lease ran out while we still work on it (e.g. the clock jumped) and we claimed it again:
+      // carry on under the new token rather than run it twice.
+      mine.lease = lease
+      return
+    }
+    const job: Job = { alert, lease }
+    jobs.set(alert.id, job)
+    const p = processAlert(job)
+      .catch(err => log.error({ err, alertId: alert.id }, 'unexpected error in the worker'))
+      .finally(() => {
+        jobs.delete(alert.id)
+        running.delete(p)
+        pump()
+      })
+    running.add(p)
+  }
+
+  /**
+   * Records a transition, retrying while the store fails (the FusionAuth work is done; losing its record
+   * would repeat it). Gives up after a lease's worth of time: the lease then expires and another attempt
+   * repeats the (idempotent) actions.
+   */
+  async function persist (what: string, fn: (lease: Lease) => Promise<boolean>, job: Job): Promise<boolean> {
+    const deadline = Date.now() + leaseMs
+    let wait = storeRetryMs
+    for (;;) {
+      try {
+        const ok = await fn(job.lease)
+        storeRecovered()
+        if (!ok) log.warn({ alertId: job.alert.id }, `lease lost before the alert could be ${what}; another attempt will repeat it (actions are idempotent)`)
+        return ok
+      } catch (err) {
+        storeFailed(err, `recording an alert as ${what}`)
+        if (Date.now() + wait > deadline || stopping) {
+          log.error({ err, alertId: job.alert.id }, `could not record the alert as ${what}; it will run again when its lease expires`)
+          return false
+        }
+        await sleep(wait)
+        wait = Math.min(wait * 2, 30_000)
+      }
+    }
+  }
+
+  async function processAlert (job: Job): Promise<void> {
+    const { alert } = job
     const alog = log.child({ alertId: alert.id, attempt: alert.attempts })
     let result: Finish
     try {
-      result = await remediate(alert, { config, gateway, now, exposureDetails: options.exposureDetails })
+      result = await remediate(alert, { config, gateway, exposureDetails: options.exposureDetails })
     } catch (err) {
-      handleFailure(alert, err, alog)
+      await handleFailure(job, err, alog)
       return
     }
-    for (const e of result.actions.slice(alert.actions.length)) metrics.actions.inc({ action: e.action, result: e.status })
-    if (!store.finish(alert.id, owner, result)) {
-      alog.warn('alert lease lost before it finished; another attempt will repeat it (actions are idempotent)')
-      return
+    countActions(alert, result.actions)
+    if (await persist('finished', l => store.queue.finish(l, result), job)) {
+      finished(alert, result.outcome, alog, { users: result.users, actions: result.actions.slice(alert.actions.length).map(a => `${a.action}:${a.status}`) })
     }
-    finished(alert, result.outcome, alog, { users: result.users, actions: result.actions.slice(alert.actions.length).map(a => `${a.action}:${a.status}`) })
+  }
+
+  function countActions (alert: AlertRecord, actions: ActionLogEntry[]): void {
+    for (const e of actions.slice(alert.actions.length)) metrics.actions.inc({ action: e.action, result: e.status })
   }
 
   function finished (alert: AlertRecord, outcome: string, alog: Logger, extra: Record<string, unknown>): void {
-    const ageSeconds = (now() - Date.parse(alert.receivedAt)) / 1000
+    const ageSeconds = (Date.now() - Date.parse(alert.receivedAt)) / 1000
     metrics.alertsFinished.inc({ outcome })
     metrics.alertAge.observe({ outcome }, ageSeconds)
     alog.info({ outcome, email: alert.email, exposureId: alert.exposureId, attempts: alert.attempts, ageSeconds, ...extra }, 'alert finished')
   }
 
-  function handleFailure (alert: AlertRecord, err: unknown, alog: Logger): void {
+  async function handleFailure (job: Job, err: unknown, alog: Logger): Promise<void> {
+    const { alert } = job
     const failure = err instanceof ActionFailedError ? err.failure : err instanceof FusionAuthError ? err : undefined
     const actions = err instanceof ActionFailedError ? err.actions : alert.actions
-    for (const e of actions.slice(alert.actions.length)) metrics.actions.inc({ action: e.action, result: e.status })
+    countActions(alert, actions)
     if (failure === undefined) {
       // A bug, not FusionAuth: keep the alert, retry later, make it loud.
       alog.error({ err }, 'unexpected error while remediating; will retry')
-      retryOrKill(alert, (err as Error).message ?? String(err), actions, alog)
+      await retryOrKill(job, (err as Error).message ?? String(err), actions, alog)
       return
     }
     if (failure.kind === 'auth') {
       // Burning retries on a revoked key would kill every alert; pause instead, attempt not counted.
-      store.release(alert.id, owner, true)
       pause(failure)
+      await persist('released', l => store.queue.release(l, true), job)
       return
     }
     if (failure.kind === 'retryable') {
-      retryOrKill(alert, failure.message, actions, alog)
+      await retryOrKill(job, failure.message, actions, alog)
       return
     }
     // 400/404 on an action: repeating it will not help.
-    if (store.kill(alert.id, owner, failure.message, actions)) {
+    if (await persist('dead', l => store.queue.kill(l, failure.message, actions), job)) {
       alog.error({ err: failure }, 'alert dead: FusionAuth rejected an action')
       finished(alert, 'failed', alog, { reason: failure.message })
     }
   }
 
-  function retryOrKill (alert: AlertRecord, reason: string, actions: AlertRecord['actions'], alog: Logger): void {
+  async function retryOrKill (job: Job, reason: string, actions: ActionLogEntry[], alog: Logger): Promise<void> {
+    const { alert } = job
     const wait = retryDelay(config.retrySchedule, alert.attempts, random)
     if (wait === undefined) {
-      if (store.kill(alert.id, owner, `retry schedule exhausted after ${alert.attempts} attempts: ${reason}`, actions)) {
+      if (await persist('dead', l => store.queue.kill(l, `retry schedule exhausted after ${alert.attempts} attempts: ${reason}`, actions), job)) {
         alog.error({ reason, attempts: alert.attempts }, 'alert dead: retry schedule exhausted')
         finished(alert, 'failed', alog, { reason })
       }
       return
     }
-    if (store.retry(alert.id, owner, now() + wait, reason, actions)) {
+    if (await persist('retrying', l => store.queue.retry(l, wait, reason, actions), job)) {
       alog.warn({ reason, retryInSeconds: Math.round(wait / 1000) }, 'FusionAuth call failed, will retry')
     }
-    schedule()
   }
 
   function pause (failure: FusionAuthError): void {
     if (!paused) {
       paused = true
       metrics.workerPaused.set(1)
-      lastPausedLog = now()
+      lastPausedLog = Date.now()
       log.error({ err: failure }, 'FusionAuth refused the API key: worker paused, alerts stay queued; probing every %d s', Math.round(probeIntervalMs / 1000))
       probeTimer = setInterval(() => { probe().catch(() => undefined) }, probeIntervalMs)
       probeTimer.unref()
     }
-    readyCache = { at: now(), error: new Error('paused: FusionAuth refused the API key') }
+    readyCache = { at: Date.now(), error: new Error('paused: FusionAuth refused the API key') }
   }
 
   async function probe (): Promise<void> {
     try {
       await gateway.probe()
     } catch (err) {
-      if (now() - lastPausedLog >= pausedLogIntervalMs) {
-        lastPausedLog = now()
+      if (Date.now() - lastPausedLog >= pausedLogIntervalMs) {
+        lastPausedLog = Date.now()
         log.error({ err }, 'still paused: FusionAuth refuses the API key')
       }
       return
@@ -215,47 +306,69 @@ export function createWorker (options: WorkerOptions): Worker {
     pump()
   }
 
-  /** Leases held by a bridge process that no longer exists (crash, kill -9) are freed at once, not at expiry. */
-  function releaseOrphanedLeases (): void {
-    for (const other of store.leaseOwners()) {
-      const pid = Number(/^worker-(\d+)-/.exec(other)?.[1])
-      if (other === owner || !Number.isInteger(pid) || isAlive(pid)) continue
-      const n = store.releaseAll(other, false)
+  /**
+   * Leases held by an earlier bridge process on this host that no longer runs are freed at once, not at
+   * expiry: one with our own pid (a restart in a container, PID 1 again) is certainly gone, another pid is
+   * checked. Leases held on other hosts are never judged from here: they expire by the database's clock.
+   */
+  async function releaseOrphanedLeases (): Promise<void> {
+    for (const other of await store.queue.leaseOwners()) {
+      const [otherHost, pidText] = other.split('/')
+      const pid = Number(pidText)
+      if (other === owner || otherHost !== host || !Number.isInteger(pid)) continue
+      if (pid !== process.pid && isAlive(pid)) continue
+      const n = await store.queue.releaseAll(other, `released: lease holder ${other} is gone`, false)
       if (n > 0) log.warn({ previousOwner: other, alerts: n }, 'took back alerts leased by a bridge process that died')
     }
   }
 
   return {
-    start () {
-      if (running) return
-      running = true
-      releaseOrphanedLeases()
-      store.onInsert(() => pump())
-      idleTimer = setInterval(() => { if (store.changedElsewhere()) pump() }, options.idleCheckMs ?? 2000)
-      idleTimer.unref()
-      log.info({ owner, concurrency: config.fusionAuthConcurrency, actions: config.actions.map(a => a.label), dryRun: config.dryRun }, 'worker started')
+    owner,
+    async start () {
+      if (started) return
+      started = true
+      try {
+        await releaseOrphanedLeases()
+      } catch (err) {
+        storeFailed(err, 'looking for orphaned leases')
+      }
+      unsubscribe = store.changes.subscribe(() => pump())
+      heartbeat = setInterval(() => {
+        if (jobs.size === 0) return
+        store.queue.renew(owner, leaseMs).catch(err => storeFailed(err, 'renewing leases'))
+      }, Math.max(50, Math.floor(leaseMs / 3)))
+      heartbeat.unref()
+      log.info({ owner, concurrency: config.fusionAuthConcurrency, leaseSeconds: leaseMs / 1000, actions: config.actions.map(a => a.label), dryRun: config.dryRun }, 'worker started')
       pump()
     },
     async stop () {
-      running = false
-      for (const t of [wakeTimer, idleTimer]) if (t !== undefined) clearTimeout(t)
-      if (probeTimer !== undefined) clearInterval(probeTimer)
-      await Promise.allSettled(inFlight.values())
-      const released = store.releaseAll(owner)
-      if (released > 0) log.info({ released }, 'leases released')
+      stopping = true
+      unsubscribe?.()
+      for (const t of [wakeTimer, heartbeat, probeTimer]) if (t !== undefined) clearTimeout(t)
+      // In-flight calls end within their time-out; past that the leases are given back regardless (the
+      // shutdown grace is derived from the same time-out) and the next holder repeats the idempotent work.
+      const limit = new Promise<void>(resolve => setTimeout(resolve, config.fusionAuthTimeoutMs + 2000).unref())
+      await Promise.race([Promise.allSettled([...running]), limit])
+      try {
+        const released = await store.queue.releaseAll(owner, 'released at shutdown', true)
+        if (released > 0) log.info({ released }, 'leases released')
+      } catch (err) {
+        log.warn({ err }, 'could not release leases at shutdown: they expire by themselves')
+      }
     },
     get paused () { return paused },
-    get inFlight () { return inFlight.size },
+    get inFlight () { return jobs.size },
     async readiness () {
       if (paused) throw new Error('paused: FusionAuth refused the API key')
-      const fresh = readyCache !== undefined && now() - readyCache.at < (options.readinessCacheMs ?? 5000)
+      if (storeError !== undefined) throw new Error(`worker: store failing for ${Math.round((Date.now() - storeError.since) / 1000)} s`)
+      const fresh = readyCache !== undefined && Date.now() - readyCache.at < (options.readinessCacheMs ?? 5000)
       if (!fresh) {
         try {
           await gateway.probe()
-          readyCache = { at: now() }
+          readyCache = { at: Date.now() }
         } catch (err) {
           const e = err as FusionAuthError
-          readyCache = { at: now(), error: new Error(e.kind === 'auth' ? 'FusionAuth refused the API key' : `FusionAuth unreachable: ${e.message}`) }
+          readyCache = { at: Date.now(), error: new Error(e.kind === 'auth' ? 'FusionAuth refused the API key' : `FusionAuth unreachable: ${e.message}`) }
         }
       }
       if (readyCache?.error !== undefined) throw readyCache.error

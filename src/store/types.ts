@@ -1,73 +1,27 @@
-import type { BreachAlert, ExposureDetails } from '../intake/alert.js'
+import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish } from '../alerts/types.js'
 
 /**
- * Delivery guarantee: at-least-once. An alert acknowledged with a 2xx is on disk; the worker may run it
- * more than once (after a crash, a lost lease), so every action is idempotent.
+ * The store, split by role (DESIGN §9). Every method is asynchronous; two backends implement it (SQLite,
+ * the embedded default, and PostgreSQL for several replicas) and one contract suite (test/store/) proves
+ * they behave the same. Only store/ touches a database.
  *
- *   queued → processing → done
- *                       → retrying → processing → …
- *                       → dead      (replay → queued)
+ * Delivery guarantee: at-least-once. `alerts.insert` resolves only after the alert's transaction committed;
+ * the queue hands each due alert to one worker at a time under a fenced lease, and a lease that expires
+ * (its holder died) makes the alert due again.
  */
-export type AlertState = 'queued' | 'processing' | 'retrying' | 'done' | 'dead'
-export const ALERT_STATES: readonly AlertState[] = ['queued', 'processing', 'retrying', 'done', 'dead']
-
-/** The alert-level outcome; `stale`, `protected`, … also appear per user in `users`. */
-export type Outcome = 'actioned' | 'no-user' | 'test' | 'protected' | 'dry-run' | 'stale' | 'mixed' | 'failed'
-
-export interface ActionLogEntry {
-  /** When the action ran (ISO). */
-  at: string
-  userId?: string
-  tenantId?: string
-  /** The action label from BRIDGE_ACTIONS, or `lookup`. */
-  action: string
-  status: 'ok' | 'skipped' | 'planned' | 'failed'
-  httpStatus?: number
-  detail?: string
-}
-
-export interface UserOutcome {
-  userId: string
-  tenantId?: string
-  email?: string
-  outcome: Exclude<Outcome, 'mixed' | 'failed' | 'no-user' | 'test'>
-}
-
-export interface AlertRecord {
-  id: string
-  test: boolean
-  state: AlertState
-  receivedAt: string
-  updatedAt: string
-  exposureId?: string
-  email?: string
-  usernameHash?: string
-  customData?: string
-  exposureDate?: string
-  hadPassword: boolean
-  passwordType?: number
-  passwordTypeName?: string
-  exposureDetails?: ExposureDetails
-  extra?: Record<string, unknown>
-  warnings: string[]
-  sourceIp?: string
-  /** How many times Enzoic delivered this alert (same idempotency key). */
-  deliveries: number
-  attempts: number
-  nextAttemptAt?: string
-  leaseOwner?: string
-  leaseUntil?: string
-  outcome?: Outcome
-  users: UserOutcome[]
-  actions: ActionLogEntry[]
-  lastError?: string
-  completedAt?: string
-}
-
-export interface AlertEvent {
-  at: string
-  state: AlertState
-  note?: string
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Where the data lives, safe to print: a file path, or a URL without its password. */
+  readonly location: string
+  readonly alerts: AlertRecords
+  readonly queue: WorkQueue
+  readonly changes: ChangeFeed
+  readonly kv: KeyValue
+  readonly exposures: ExposureCache
+  /** Proves the store can commit now (readiness). Rejects with StoreUnavailableError. */
+  ping (): Promise<void>
+  /** Commits (or refuses) every insert already accepted, then closes its connections. Idempotent. */
+  close (): Promise<void>
 }
 
 export interface InsertResult {
@@ -81,66 +35,126 @@ export interface ListOptions {
   limit?: number
 }
 
-export interface Finish {
-  outcome: Outcome
-  users: UserOutcome[]
-  actions: ActionLogEntry[]
-  note?: string
+export interface PurgeResult {
+  /** Alerts whose personal data was removed (tombstones left). */
+  purged: number
 }
 
-/** The single seam to the database. Only store/ touches SQL. */
-export interface AlertStore {
-  /** Resolves once the alert is committed (fsync'd). Rejects with StoreUnavailableError otherwise. */
+/** Alert records: what arrived, what became of it. */
+export interface AlertRecords {
+  /**
+   * Stores a parsed alert; inserts that arrive together share one transaction (group commit). Resolves
+   * after COMMIT; a repeated idempotency key counts a delivery on the first row and answers its id.
+   * Rejects with StoreUnavailableError when the commit failed or its outcome is unknown.
+   */
   insert (alert: BreachAlert, meta?: { sourceIp?: string }): Promise<InsertResult>
-  get (id: string): AlertRecord | undefined
-  events (id: string): AlertEvent[]
-  list (options?: ListOptions): AlertRecord[]
-  countByState (): Record<AlertState, number>
-  countByOutcome (): Record<string, number>
-  /** Proves the store can commit (readiness). */
-  ping (): Promise<void>
-
-  /** Leases up to `limit` due alerts (queued/retrying and due, or processing with an expired lease). */
-  claim (owner: string, limit: number, leaseMs: number): AlertRecord[]
-  /** When the next alert becomes due (epoch ms), undefined when none is waiting. */
-  nextDueAt (): number | undefined
-  finish (id: string, owner: string, result: Finish): boolean
-  retry (id: string, owner: string, nextAttemptAt: number, error: string, actions: ActionLogEntry[]): boolean
-  kill (id: string, owner: string, reason: string, actions: ActionLogEntry[]): boolean
-  /** Gives a leased alert back, due now; `refund` un-counts the attempt (the worker paused). */
-  release (id: string, owner: string, refund: boolean): boolean
-  releaseAll (owner: string, refund?: boolean): number
-  /** Distinct owners of current leases (a restarted bridge frees those of dead processes). */
-  leaseOwners (): string[]
-  /** dead → queued (attempts reset). Returns the ids moved. */
-  replay (ids: readonly string[] | 'dead'): string[]
-  /** Called after each committed batch that added new alerts (same process). */
-  onInsert (listener: () => void): void
-  /** True when another process (e.g. the CLI) committed since the last call. */
-  changedElsewhere (): boolean
-
-  /** Exposure details cache (Enzoic allows ~30 days). */
-  getExposure (exposureId: string, maxAgeMs: number): ExposureDetails | undefined
-  putExposure (exposureId: string, details: ExposureDetails): void
-
-  /** Small durable key/value (e.g. `monitor sync` checkpoints). */
-  getMeta (key: string): string | undefined
-  setMeta (key: string, value: string | undefined): void
-
-  close (): Promise<void>
+  get (id: string): Promise<AlertRecord | undefined>
+  /** The alert's state history, oldest first (receipt included). */
+  events (id: string): Promise<AlertEvent[]>
+  /** Newest first. */
+  list (options?: ListOptions): Promise<AlertRecord[]>
+  countByState (): Promise<Record<AlertState, number>>
+  countByOutcome (): Promise<Record<string, number>>
+  /**
+   * Removes the personal data of alerts finished more than `olderThanMs` ago, leaving a tombstone
+   * (idempotency key, state, outcome, dates) so a late re-delivery stays a duplicate.
+   */
+  purge (options: { olderThanMs: number }): Promise<PurgeResult>
 }
 
-/** Meta key: when the last non-breach (ignored) notification arrived and why (`webhooks test --wait`). */
-export const LAST_IGNORED_KEY = 'intake.last-ignored'
+/** A claim on one alert. Every later transition presents it; a stale holder's transition changes nothing. */
+export interface Lease {
+  readonly alertId: string
+  /** Fencing token: grows with every claim of this alert. */
+  readonly token: number
+  readonly owner: string
+}
+
+export interface Claimed {
+  alert: AlertRecord
+  lease: Lease
+}
+
+/**
+ * The remediation queue. Due times and lease expiry are computed by the database's clock from the
+ * relative durations given here, so no two hosts' clocks are ever compared.
+ */
+export interface WorkQueue {
+  /** Leases up to `limit` due alerts (queued/retrying and due, or processing with an expired lease). */
+  claim (owner: string, limit: number, leaseMs: number): Promise<Claimed[]>
+  /** Extends every lease `owner` still holds (heartbeat). Returns how many. */
+  renew (owner: string, leaseMs: number): Promise<number>
+  finish (lease: Lease, result: Finish): Promise<boolean>
+  retry (lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[]): Promise<boolean>
+  kill (lease: Lease, reason: string, actions: ActionLogEntry[]): Promise<boolean>
+  /** Gives a leased alert back, due now; `refund` un-counts the attempt (the worker paused). */
+  release (lease: Lease, refund: boolean): Promise<boolean>
+  /** Gives back every lease of `owner` (its shutdown, or a holder known to be gone), due now. */
+  releaseAll (owner: string, note: string, refund: boolean): Promise<number>
+  /** Distinct owners of current leases. */
+  leaseOwners (): Promise<string[]>
+  /** dead → queued (attempts reset), due now. Returns the ids moved. */
+  replay (ids: readonly string[] | 'dead'): Promise<string[]>
+  /** Milliseconds until the next alert is due by the database's clock (≤ 0: due now); undefined when none waits. */
+  nextDueIn (): Promise<number | undefined>
+}
+
+/**
+ * Wakes the worker when there may be new due work: this process's commits, another process's (a replica,
+ * `alerts replay` from the CLI), a reconnection after which notifications may have been missed, and a
+ * slow poll as a backstop. Listeners must tolerate spurious calls.
+ */
+export interface ChangeFeed {
+  subscribe (listener: () => void): () => void
+}
+
+/** Small durable values (e.g. `monitor sync` checkpoints). */
+export interface KeyValue {
+  get (key: string): Promise<string | undefined>
+  /** `undefined` deletes. */
+  set (key: string, value: string | undefined): Promise<void>
+}
+
+/** Exposure details fetched from Enzoic (it allows caching them ~30 days). */
+export interface ExposureCache {
+  get (exposureId: string, maxAgeMs: number): Promise<ExposureDetails | undefined>
+  put (exposureId: string, details: ExposureDetails): Promise<void>
+}
+
+/** Key/value names used by more than one module. */
+export const KV = {
+  /** When the last non-breach (ignored) notification arrived and why (`webhooks test --wait`). */
+  lastIgnored: 'intake.last-ignored',
+  /** Readiness writes here to prove a commit. */
+  ping: 'ping'
+} as const
 
 export class StoreUnavailableError extends Error {
   readonly code = 'BRIDGE_STORE_UNAVAILABLE'
-  constructor (cause: unknown) {
-    super('the alert store cannot commit', { cause })
+  constructor (cause: unknown, message = 'the alert store cannot commit') {
+    super(message, { cause })
     this.name = 'StoreUnavailableError'
   }
 
   toJSON (): Record<string, unknown> {
     return { name: this.name, code: this.code, message: this.message, cause: (this.cause as Error | undefined)?.message }
   }
+}
+
+/** The database's schema is not the one this bridge knows (newer, or older and not to be migrated here). */
+export class SchemaVersionError extends Error {
+  readonly code = 'BRIDGE_SCHEMA_VERSION'
+  constructor (readonly found: number, readonly known: number, advice: string) {
+    super(`database schema version ${found} ${found > known ? 'is newer than' : 'is older than'} this bridge's (${known}): ${advice}`)
+    this.name = 'SchemaVersionError'
+  }
+
+  toJSON (): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, found: this.found, known: this.known }
+  }
+}
+
+/** Short text for the `last_error` column and event notes. */
+export function truncate (text: string, max = 500): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text
 }

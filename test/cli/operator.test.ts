@@ -25,7 +25,7 @@ test('alerts list / show / stats: readable, complete, and without a password', a
     exposureDetails: { title: 'CLI Breach', date: '2026-01-02T00:00:00Z' }
   })
   const id = r.body.alertId as string
-  await waitFor(() => bridge.store.get(id)?.state === 'done', 'the alert to finish')
+  await waitFor(async () => (await bridge.store.alerts.get(id))?.state === 'done', 'the alert to finish')
   const env = { BRIDGE_DATABASE: bridge.config.database }
 
   const list = await runCli(['alerts', 'list'], env)

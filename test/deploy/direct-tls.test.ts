@@ -10,7 +10,7 @@ let ca: DevCa | undefined
 before(async () => { if (OPENSSL !== undefined) ca = await makeDevCa() })
 after(() => ca?.remove())
 
-const stored = (bridge: TestBridge): number => bridge.store.list({ limit: 10_000 }).length
+const stored = async (bridge: TestBridge): Promise<number> => (await bridge.store.alerts.list({ limit: 10_000 })).length
 
 async function directBridge (t: TestContext, env: Record<string, string> = {}): Promise<TestBridge> {
   const bridge = await startTestBridge(t, {
@@ -43,20 +43,20 @@ test('direct mode: only Enzoic\'s exact certificate, issued by the configured CA
   const bridge = await directBridge(t)
 
   await t.test('right certificate → 200 and stored', async () => {
-    const was = stored(bridge)
+    const was = (await stored(bridge))
     const res = await post(bridge, 'client')
     assert.equal(res.status, 200, JSON.stringify(res) + '\n' + bridge.logs.slice(-3).join('\n'))
     assert.equal(res.body.status, 'accepted')
-    assert.equal(stored(bridge), was + 1)
+    assert.equal((await stored(bridge)), was + 1)
   })
 
   for (const [name, client] of REFUSED_CLIENT_CERTS) {
     await t.test(`${name} → 403, nothing stored`, async () => {
-      const was = stored(bridge)
+      const was = (await stored(bridge))
       const res = await post(bridge, client)
       assert.equal(res.status, 403, JSON.stringify(res))
       assert.deepEqual(res.body, { error: 'forbidden' })
-      assert.equal(stored(bridge), was)
+      assert.equal((await stored(bridge)), was)
     })
   }
 
@@ -66,20 +66,20 @@ test('direct mode: only Enzoic\'s exact certificate, issued by the configured CA
   })
 
   await t.test('verdict headers sent by the client count for nothing', async () => {
-    const was = stored(bridge)
+    const was = (await stored(bridge))
     const forged = { 'x-client-verify': 'SUCCESS', 'x-client-subject-dn': 'CN=webhooks.enzoic.com' }
     assert.equal((await post(bridge, undefined, { headers: forged })).status, 403)
     assert.equal((await post(bridge, 'client-wrong-cn', { headers: forged })).status, 403)
-    assert.equal(stored(bridge), was)
+    assert.equal((await stored(bridge)), was)
   })
 
   await t.test('Basic auth is still required with the right certificate', async () => {
-    const was = stored(bridge)
+    const was = (await stored(bridge))
     const none = await post(bridge, 'client', { auth: null })
     assert.equal(none.status, 401)
     assert.match(String(none.headers?.['www-authenticate']), /^Basic realm="enzoic"/)
     assert.equal((await post(bridge, 'client', { auth: basic(WEBHOOK_KEY, 'wrong') })).status, 401)
-    assert.equal(stored(bridge), was)
+    assert.equal((await stored(bridge)), was)
   })
 
   await t.test('refusals are logged with a reason', () => {
@@ -121,7 +121,7 @@ test('direct mode: ENZOIC_ALLOWED_IPS applies to the TLS peer', async (t) => {
   const refused = await directBridge(t, { ENZOIC_ALLOWED_IPS: '52.42.159.171', TRUSTED_PROXIES: '192.0.2.10' })
   const res = await post(refused, 'client', { headers: { 'x-forwarded-for': '52.42.159.171' } })
   assert.equal(res.status, 403, JSON.stringify(res))
-  assert.equal(stored(refused), 0)
+  assert.equal((await stored(refused)), 0)
 
   const allowed = await directBridge(t, { ENZOIC_ALLOWED_IPS: '127.0.0.1', TRUSTED_PROXIES: '192.0.2.10' })
   assert.equal((await post(allowed, 'client')).status, 200)

@@ -15,7 +15,7 @@ let ca: DevCa | undefined
 before(async () => { if (OPENSSL !== undefined) ca = await makeDevCa() })
 after(() => ca?.remove())
 
-const stored = (bridge: TestBridge): number => bridge.store.list({ limit: 10_000 }).length
+const stored = async (bridge: TestBridge): Promise<number> => (await bridge.store.alerts.list({ limit: 10_000 })).length
 const portOf = (url: string): number => Number(new URL(url).port)
 
 async function post (nginx: RunningNginx, client: string | undefined, opts: { headers?: Record<string, string>, body?: string, auth?: string | null } = {}): Promise<HttpsResult> {
@@ -82,21 +82,21 @@ test('through nginx (proxy mode): only the right client certificate gets an aler
   const { bridge, nginx } = await world(t)
 
   await t.test('right certificate → 200 and stored, with nginx as the source', async () => {
-    const was = stored(bridge)
+    const was = (await stored(bridge))
     const res = await post(nginx, 'client')
     assert.equal(res.status, 200, `${JSON.stringify(res)}\n${nginx.errors()}`)
     assert.equal(res.body.status, 'accepted')
-    assert.equal(stored(bridge), was + 1)
-    assert.equal(bridge.store.get(res.body.alertId)?.sourceIp, '127.0.0.1')
+    assert.equal((await stored(bridge)), was + 1)
+    assert.equal((await bridge.store.alerts.get(res.body.alertId))?.sourceIp, '127.0.0.1')
   })
 
   for (const [name, client] of REFUSED_CLIENT_CERTS) {
     await t.test(`${name} → 403, nothing stored`, async () => {
-      const was = stored(bridge)
+      const was = (await stored(bridge))
       const res = await post(nginx, client)
       assert.equal(res.status, 403, JSON.stringify(res))
       assert.deepEqual(res.body, { error: 'forbidden' })
-      assert.equal(stored(bridge), was)
+      assert.equal((await stored(bridge)), was)
     })
   }
 
@@ -107,12 +107,12 @@ test('through nginx (proxy mode): only the right client certificate gets an aler
   })
 
   await t.test('a client sending the verdict headers itself, without a certificate → 403', async () => {
-    const was = stored(bridge)
+    const was = (await stored(bridge))
     const forged = { 'x-client-verify': 'SUCCESS', 'x-client-subject-dn': 'CN=webhooks.enzoic.com', 'x-forwarded-for': '52.42.159.171' }
     assert.equal((await post(nginx, undefined, { headers: forged })).status, 403)
     assert.equal((await post(nginx, 'client-wrong-cn', { headers: forged })).status, 403)
     assert.equal((await post(nginx, 'client-other-ca', { headers: forged })).status, 403)
-    assert.equal(stored(bridge), was)
+    assert.equal((await stored(bridge)), was)
   })
 
   await t.test('client-sent verdict and forwarding headers are overwritten, not merged', async () => {
@@ -121,16 +121,16 @@ test('through nginx (proxy mode): only the right client certificate gets an aler
       headers: { 'x-client-verify': 'FAILED:forged', 'x-client-subject-dn': 'CN=attacker.example', 'x-forwarded-for': '52.42.159.171' }
     })
     assert.equal(res.status, 200, JSON.stringify(res))
-    assert.equal(bridge.store.get(res.body.alertId)?.sourceIp, '127.0.0.1')
+    assert.equal((await bridge.store.alerts.get(res.body.alertId))?.sourceIp, '127.0.0.1')
   })
 
   await t.test('Basic auth is still required with the right certificate', async () => {
-    const was = stored(bridge)
+    const was = (await stored(bridge))
     const none = await post(nginx, 'client', { auth: null })
     assert.equal(none.status, 401)
     assert.match(String(none.headers?.['www-authenticate']), /^Basic realm="enzoic"/)
     assert.equal((await post(nginx, 'client', { auth: basic(WEBHOOK_KEY, 'wrong') })).status, 401)
-    assert.equal(stored(bridge), was)
+    assert.equal((await stored(bridge)), was)
   })
 
   await t.test('only POST /webhooks/enzoic is proxied; everything else is 404', async () => {
@@ -143,7 +143,7 @@ test('through nginx (proxy mode): only the right client certificate gets an aler
       headers: { authorization: AUTH, 'content-type': 'application/json' },
       body: method === 'GET' || method === 'HEAD' ? undefined : alertBody()
     })).status
-    const was = stored(bridge)
+    const was = (await stored(bridge))
     assert.equal(await call('GET', '/webhooks/enzoic'), 404)
     assert.equal(await call('PUT', '/webhooks/enzoic'), 404)
     assert.equal(await call('POST', '/webhooks/enzoic/'), 404)
@@ -151,14 +151,14 @@ test('through nginx (proxy mode): only the right client certificate gets an aler
     assert.equal(await call('POST', '/'), 404)
     assert.equal(await call('GET', '/healthz'), 404)
     assert.equal(await call('GET', '/metrics'), 404)
-    assert.equal(stored(bridge), was)
+    assert.equal((await stored(bridge)), was)
   })
 
   await t.test('a body larger than BRIDGE_MAX_BODY_BYTES stops at nginx with 413', async () => {
-    const was = stored(bridge)
+    const was = (await stored(bridge))
     const res = await post(nginx, 'client', { body: JSON.stringify({ exposureID: 'big', username: 'big@email.tst', pad: 'x'.repeat(70_000) }) })
     assert.equal(res.status, 413)
-    assert.equal(stored(bridge), was)
+    assert.equal((await stored(bridge)), was)
   })
 
   await t.test('TLS below 1.2 is refused', async () => {
@@ -194,7 +194,7 @@ test('through nginx: a bridge that does not list nginx in TRUSTED_PROXIES refuse
   const { bridge, nginx } = await world(t, { TRUSTED_PROXIES: '192.0.2.10' })
   const res = await post(nginx, 'client')
   assert.equal(res.status, 403, JSON.stringify(res))
-  assert.equal(stored(bridge), 0)
+  assert.equal((await stored(bridge)), 0)
   assert.ok(bridge.logs.some(l => l.includes('client-certificate headers from an untrusted peer')))
 })
 
@@ -203,10 +203,10 @@ test('through nginx: ENZOIC_ALLOWED_IPS sees the real client address, never a cl
   const elsewhere = await world(t, { ENZOIC_ALLOWED_IPS: '52.42.159.171' })
   const forged = await post(elsewhere.nginx, 'client', { headers: { 'x-forwarded-for': '52.42.159.171' } })
   assert.equal(forged.status, 403, JSON.stringify(forged))
-  assert.equal(stored(elsewhere.bridge), 0)
+  assert.equal((await stored(elsewhere.bridge)), 0)
 
   const here = await world(t, { ENZOIC_ALLOWED_IPS: '127.0.0.1' })
   const ok = await post(here.nginx, 'client', { headers: { 'x-forwarded-for': '52.42.159.171' } })
   assert.equal(ok.status, 200, JSON.stringify(ok))
-  assert.equal(here.bridge.store.get(ok.body.alertId)?.sourceIp, '127.0.0.1')
+  assert.equal((await here.bridge.store.alerts.get(ok.body.alertId))?.sourceIp, '127.0.0.1')
 })

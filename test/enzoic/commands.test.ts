@@ -49,7 +49,7 @@ test('register → list → test --wait, end to end through the real bridge', as
   assert.match(tested.stdout, /Received after [\d.]+ s: alert \S+, classified as a test alert/)
   const delivery = await ez.waitForDelivery(1)
   assert.equal(delivery.status, 200)
-  const stored = bridge.store.list()
+  const stored = (await bridge.store.alerts.list())
   assert.equal(stored.length, 1)
   assert.equal(stored[0]!.test, true)
   assert.equal(stored[0]!.outcome, 'test')
@@ -79,7 +79,7 @@ test('test --wait times out with the likely causes when the bridge refuses the c
   assert.match(r.stderr, /credentials: ENZOIC_WEBHOOK_CREDENTIALS/)
   assert.match(r.stderr, /certificate/)
   assert.equal((await ez.waitForDelivery(1)).status, 401)
-  assert.equal(bridge.store.list().length, 0)
+  assert.equal((await bridge.store.alerts.list()).length, 0)
 })
 
 test('a bad Enzoic key: a message that names ENZOIC_API_KEY and never the secret', async t => {
@@ -202,7 +202,7 @@ test('exposure details: fetched once from Enzoic, cached, and used in the commen
   })
   for (const email of ['one@acme-corp.io', 'two@acme-corp.io']) {
     const r = await postAlert(bridge.url, { username: email, exposureID: 'exp-shared' })
-    await waitFor(() => bridge.store.get(r.body.alertId)?.state === 'done', `${email} done`)
+    await waitFor(async () => (await bridge.store.alerts.get(r.body.alertId))?.state === 'done', `${email} done`)
   }
   assert.match(fa.user(u1.id)!.comments[0]!.comment, /Mega Leak 2026 \(2026-03-01\)/)
   assert.match(fa.user(u2.id)!.comments[0]!.comment, /Mega Leak 2026/)
@@ -212,7 +212,7 @@ test('exposure details: fetched once from Enzoic, cached, and used in the commen
   ez.fail(500)
   const u3 = fa.addUser({ tenantId, email: 'three@acme-corp.io' })
   const r = await postAlert(bridge.url, { username: 'three@acme-corp.io', exposureID: 'exp-unknown' })
-  const a = await waitFor(() => { const x = bridge.store.get(r.body.alertId); return x?.state === 'done' ? x : undefined }, 'three done')
+  const a = await waitFor(async () => { const x = (await bridge.store.alerts.get(r.body.alertId)); return x?.state === 'done' ? x : undefined }, 'three done')
   assert.equal(a.outcome, 'actioned')
   assert.equal(fa.user(u3.id)!.active, false)
   assert.match(fa.user(u3.id)!.comments[0]!.comment, /an unnamed exposure/)

@@ -22,7 +22,7 @@ test('the right credentials are accepted and the alert is stored', async t => {
   const res = await postAlert(b.url, ALERT)
   assert.equal(res.status, 200)
   assert.equal(res.body.status, 'accepted')
-  assert.equal(b.store.get(res.body.alertId)?.email, 'auth-user@acme.io')
+  assert.equal((await b.store.alerts.get(res.body.alertId))?.email, 'auth-user@acme.io')
 })
 
 test('the second credential pair (rotation) is accepted', async t => {
@@ -63,7 +63,7 @@ test('refused credentials: wrong secret, unknown key, crossed pairs, no header, 
   // No header at all (postAlert always sends one).
   const res = await fetch(`${b.url}/webhooks/enzoic`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ALERT) })
   assertUnauthorized({ status: res.status, body: await res.json(), headers: res.headers })
-  assert.deepEqual(b.store.list(), [], 'nothing stored for refused callers')
+  assert.deepEqual((await b.store.alerts.list()), [], 'nothing stored for refused callers')
   // The secrets tried never reach the logs.
   const logs = b.logs.join('\n')
   assert.ok(!logs.includes('not-the-secret'))
@@ -110,7 +110,7 @@ test('authentication comes before reading, decrypting or parsing the body', asyn
       assert.ok(String(res.headers['www-authenticate']).startsWith('Basic realm="enzoic"'))
     }
   }
-  assert.deepEqual(b.store.list(), [])
+  assert.deepEqual((await b.store.alerts.list()), [])
   const logs = b.logs.join('\n')
   assert.ok(b.logs.some(l => l.includes('webhook credentials refused')), 'the refusal itself is logged')
   assert.ok(!logs.includes(marker), 'nothing of a refused body is logged')

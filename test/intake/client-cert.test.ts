@@ -93,7 +93,7 @@ async function post (bridge: TestBridge, opts: { from?: string, headers?: Outgoi
   })
 }
 
-const stored = (bridge: TestBridge): number => bridge.store.list({ limit: 10_000 }).length
+const stored = async (bridge: TestBridge): Promise<number> => (await bridge.store.alerts.list({ limit: 10_000 })).length
 const verdict = (dn: string, verify = 'SUCCESS'): OutgoingHttpHeaders => ({ 'x-client-verify': verify, 'x-client-subject-dn': dn })
 
 test('proxy mode: the verdict headers count only from TRUSTED_PROXIES', async (t) => {
@@ -103,7 +103,7 @@ test('proxy mode: the verdict headers count only from TRUSTED_PROXIES', async (t
     const res = await post(bridge, { from: UNTRUSTED, headers: verdict(GOOD_DN) })
     assert.equal(res.status, 403)
     assert.deepEqual(res.body, { error: 'forbidden' })
-    assert.equal(stored(bridge), 0)
+    assert.equal((await stored(bridge)), 0)
     const line = bridge.logs.find(l => l.includes('webhook caller refused'))
     assert.ok(line)
     assert.equal(JSON.parse(line).reason, 'client-certificate headers from an untrusted peer')
@@ -114,7 +114,7 @@ test('proxy mode: the verdict headers count only from TRUSTED_PROXIES', async (t
     const res = await post(bridge, { headers: verdict(GOOD_DN) })
     assert.equal(res.status, 200, JSON.stringify(res))
     assert.equal(res.body.status, 'accepted')
-    assert.equal(stored(bridge), 1)
+    assert.equal((await stored(bridge)), 1)
   })
 
   await t.test('trusted peer, wrong CN in the DN → 403', async () => {
@@ -132,7 +132,7 @@ test('proxy mode: the verdict headers count only from TRUSTED_PROXIES', async (t
       const res = await post(bridge, { headers: verdict(dn) })
       assert.equal(res.status, 403, dn)
     }
-    assert.equal(stored(bridge), 1)
+    assert.equal((await stored(bridge)), 1)
   })
 
   await t.test('trusted peer, anything but SUCCESS → 403', async () => {
@@ -143,7 +143,7 @@ test('proxy mode: the verdict headers count only from TRUSTED_PROXIES', async (t
     assert.equal((await post(bridge, {})).status, 403, 'no verdict headers at all')
     assert.equal((await post(bridge, { headers: { 'x-client-subject-dn': GOOD_DN } })).status, 403, 'DN without a verdict')
     assert.equal((await post(bridge, { headers: { 'x-client-verify': 'SUCCESS' } })).status, 403, 'verdict without a DN')
-    assert.equal(stored(bridge), 1)
+    assert.equal((await stored(bridge)), 1)
   })
 
   await t.test('repeated verdict headers (a proxy that appends instead of overwriting) → 403', async () => {
@@ -151,13 +151,13 @@ test('proxy mode: the verdict headers count only from TRUSTED_PROXIES', async (t
     assert.equal(twice.status, 403)
     const dns = await post(bridge, { headers: { 'x-client-verify': 'SUCCESS', 'x-client-subject-dn': ['CN=attacker.example', GOOD_DN] } })
     assert.equal(dns.status, 403)
-    assert.equal(stored(bridge), 1)
+    assert.equal((await stored(bridge)), 1)
   })
 
   await t.test('a good verdict does not replace Basic auth', async () => {
     const res = await post(bridge, { headers: verdict(GOOD_DN), auth: null })
     assert.equal(res.status, 401)
-    assert.equal(stored(bridge), 1)
+    assert.equal((await stored(bridge)), 1)
   })
 })
 
@@ -168,7 +168,7 @@ test('ENZOIC_ALLOWED_IPS: X-Forwarded-For counts only from TRUSTED_PROXIES', asy
   await t.test('trusted proxy forwarding the allowed address → 200, the source is the forwarded address', async () => {
     const res = await post(viaProxy, { headers: { 'x-forwarded-for': enzoic } })
     assert.equal(res.status, 200, JSON.stringify(res))
-    assert.equal(viaProxy.store.get(res.body.alertId)?.sourceIp, enzoic)
+    assert.equal((await viaProxy.store.alerts.get(res.body.alertId))?.sourceIp, enzoic)
   })
 
   await t.test('only the right-most X-Forwarded-For entry (the one the proxy wrote) counts', async () => {
@@ -181,10 +181,10 @@ test('ENZOIC_ALLOWED_IPS: X-Forwarded-For counts only from TRUSTED_PROXIES', asy
   })
 
   await t.test('untrusted peer claiming the allowed address → 403', async () => {
-    const was = stored(viaProxy)
+    const was = (await stored(viaProxy))
     const res = await post(viaProxy, { from: UNTRUSTED, headers: { 'x-forwarded-for': enzoic } })
     assert.equal(res.status, 403)
-    assert.equal(stored(viaProxy), was)
+    assert.equal((await stored(viaProxy)), was)
   })
 
   const direct = await startTestBridge(t, { ENZOIC_ALLOWED_IPS: UNTRUSTED, TRUSTED_PROXIES: '127.0.0.1' })
@@ -194,7 +194,7 @@ test('ENZOIC_ALLOWED_IPS: X-Forwarded-For counts only from TRUSTED_PROXIES', asy
     assert.equal(plain.status, 200, JSON.stringify(plain))
     const forged = await post(direct, { from: UNTRUSTED, headers: { 'x-forwarded-for': '203.0.113.9' } })
     assert.equal(forged.status, 200)
-    assert.equal(direct.store.get(forged.body.alertId)?.sourceIp, UNTRUSTED)
+    assert.equal((await direct.store.alerts.get(forged.body.alertId))?.sourceIp, UNTRUSTED)
   })
 
   await t.test('trusted proxy forwarding a listed address → 200; forwarding nothing → 403', async () => {
@@ -209,5 +209,5 @@ test('proxy mode with ENZOIC_ALLOWED_IPS: both checks must pass', async (t) => {
   assert.equal(ok.status, 200, JSON.stringify(ok))
   assert.equal((await post(bridge, { headers: { ...verdict(GOOD_DN), 'x-forwarded-for': '203.0.113.9' } })).status, 403)
   assert.equal((await post(bridge, { headers: { ...verdict('CN=attacker.example'), 'x-forwarded-for': '52.42.159.171' } })).status, 403)
-  assert.equal(stored(bridge), 1)
+  assert.equal((await stored(bridge)), 1)
 })

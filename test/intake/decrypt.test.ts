@@ -37,7 +37,7 @@ test('cbc and gcm bodies decrypt with AES-128/192/256 keys written as base64:, h
     const res = await postAlert(b.url, body, TEXT)
     assert.equal(res.status, 200, `${label}: ${JSON.stringify(res.body)}`)
     assert.equal(res.body.status, 'accepted')
-    const stored = b.store.get(res.body.alertId)
+    const stored = (await b.store.alerts.get(res.body.alertId))
     assert.equal(stored?.email, `enc-${n}@acme.io`, label)
     assert.equal(stored?.hadPassword, true)
     // The same body as a JSON string literal, or with a trailing newline, is accepted too (a duplicate now).
@@ -74,7 +74,7 @@ test('every decryption failure is the same 400 {"error":"cannot decrypt"}', asyn
       assert.equal(res.status, 400, `${layout} ${name}: ${JSON.stringify(res.body)}`)
       assert.deepEqual(res.body, { error: 'cannot decrypt' }, `${layout} ${name}`)
     }
-    assert.deepEqual(b.store.list(), [], `${layout}: nothing stored`)
+    assert.deepEqual((await b.store.alerts.list()), [], `${layout}: nothing stored`)
     // The correct body is accepted, so the refusals above were about the body.
     assert.equal((await postAlert(b.url, good, TEXT)).status, 200)
     await b.close()
@@ -100,7 +100,7 @@ test('ENZOIC_PAYLOAD_ENCRYPTION=required refuses plaintext JSON and takes encryp
     assert.equal(res.status, 400)
     assert.deepEqual(res.body, { error: 'encryption required' })
   }
-  assert.deepEqual(b.store.list(), [])
+  assert.deepEqual((await b.store.alerts.list()), [])
   const res = await postAlert(b.url, encryptPayload(Buffer.from(JSON.stringify(alert('req'))), key, 'cbc'), TEXT)
   assert.equal(res.status, 200)
   assert.equal(res.body.status, 'accepted')
@@ -112,6 +112,6 @@ test('ENZOIC_PAYLOAD_ENCRYPTION=off refuses a non-JSON (e.g. encrypted) body', a
   const res = await postAlert(b.url, encryptPayload(Buffer.from(JSON.stringify(alert('off'))), key, 'cbc'), TEXT)
   assert.equal(res.status, 400)
   assert.deepEqual(res.body, { error: 'not JSON' })
-  assert.deepEqual(b.store.list(), [])
+  assert.deepEqual((await b.store.alerts.list()), [])
   assert.equal((await postAlert(b.url, alert('off'))).status, 200, 'plain JSON is still taken')
 })

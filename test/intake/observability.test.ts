@@ -108,7 +108,7 @@ test('a concurrent burst of 100 alerts is group-committed: batches larger than o
   const answers = await simultaneous(b.url, Array.from({ length: 100 }, (_, i) => JSON.stringify({ exposureID: `burst-${i}`, username: `burst-${i}@acme.io` })))
   assert.ok(answers.every(a => a.status === 200 && a.body.status === 'accepted'), JSON.stringify(answers.find(a => a.status !== 200)))
   assert.equal(new Set(answers.map(a => a.body.alertId)).size, 100)
-  assert.equal(b.store.countByState().queued, 100)
+  assert.equal((await b.store.alerts.countByState()).queued, 100)
 
   const text = await (await fetch(`${b.url}/metrics`)).text()
   const commits = sample(text, 'bridge_store_commit_batch_size_count')!

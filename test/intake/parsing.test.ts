@@ -30,7 +30,7 @@ test('a full Enzoic alert is parsed, its .NET 7-digit dates read, and nothing of
     }
   })
   assert.equal(res.status, 200)
-  const a = b.store.get(res.body.alertId)!
+  const a = (await b.store.alerts.get(res.body.alertId))!
   assert.equal(a.exposureDate, '2017-01-17T04:51:05.191Z')
   assert.equal(a.exposureId, '5820469ffdb8780510b329cc')
   assert.equal(a.customData, 'crm-123')
@@ -66,7 +66,7 @@ test('unknown keys are kept aside in extra (never fatal); secret-looking ones ar
     meta: { source: 'x', password: 'pw-VISIBLE-NOWHERE-4', items: [{ passwordHash: 'hash-VISIBLE-NOWHERE-5', ok: true }] }
   })
   assert.equal(res.status, 200)
-  const a = b.store.get(res.body.alertId)!
+  const a = (await b.store.alerts.get(res.body.alertId))!
   assert.deepEqual(a.extra, {
     alertVersion: 3,
     region: { name: 'eu', codes: [1, 2] },
@@ -85,14 +85,14 @@ test('an alert with most fields missing is still stored', async t => {
     const res = await postAlert(b.url, body)
     assert.equal(res.status, 200, JSON.stringify(body))
     assert.equal(res.body.status, 'accepted')
-    const a = b.store.get(res.body.alertId)!
+    const a = (await b.store.alerts.get(res.body.alertId))!
     assert.equal(a.exposureId, undefined)
     assert.equal(a.exposureDate, undefined)
     assert.equal(a.passwordType, undefined)
     assert.equal(a.hadPassword, false)
     assert.deepEqual(a.warnings, [])
   }
-  const [emailOnly] = b.store.list({ limit: 3 }).reverse()
+  const [emailOnly] = (await b.store.alerts.list({ limit: 3 })).reverse()
   assert.equal(emailOnly?.usernameHash, sha256('only-email@acme.io'), 'the hash is computed from the email when absent')
 })
 
@@ -106,14 +106,14 @@ test('passwordType 1, "1" and "MD5" all mean 1; an unknown name is kept with a w
   for (const [i, [value, expected, warnings]] of cases.entries()) {
     const res = await postAlert(b.url, { exposureID: `exp-pt-${i}`, username: 'pt@acme.io', passwordHash: 'abc', passwordType: value })
     assert.equal(res.status, 200, `passwordType ${JSON.stringify(value)}`)
-    const a = b.store.get(res.body.alertId)!
+    const a = (await b.store.alerts.get(res.body.alertId))!
     assert.equal(a.passwordType, expected, `passwordType ${JSON.stringify(value)}`)
     assert.deepEqual(a.warnings, warnings, `passwordType ${JSON.stringify(value)}`)
     assert.equal(a.hadPassword, true)
   }
-  const md5 = b.store.list().find(a => a.exposureId === 'exp-pt-2')
+  const md5 = (await b.store.alerts.list()).find(a => a.exposureId === 'exp-pt-2')
   assert.equal(md5?.passwordTypeName, 'MD5')
-  const unknown = b.store.list().find(a => a.exposureId === 'exp-pt-5')
+  const unknown = (await b.store.alerts.list()).find(a => a.exposureId === 'exp-pt-5')
   assert.equal(unknown?.passwordTypeName, 'Rot13Plus')
   assert.ok(b.logs.some(l => l.includes('passwordType name not recognised')), 'the warning is logged')
 })
@@ -140,7 +140,7 @@ test('an upper-case email with spaces is trimmed and lower-cased, and has the cl
   const messy = await postAlert(b.url, { exposureID: 'exp-case', username: '  Mixed.CASE@ACME.IO \t' })
   assert.equal(clean.body.status, 'accepted')
   assert.deepEqual(messy.body, { status: 'duplicate', alertId: clean.body.alertId })
-  const a = b.store.get(clean.body.alertId)!
+  const a = (await b.store.alerts.get(clean.body.alertId))!
   assert.equal(a.email, 'mixed.case@acme.io')
   assert.equal(a.deliveries, 2)
   const c1 = classify({ exposureID: 'exp-case', username: 'mixed.case@acme.io' })
@@ -158,12 +158,12 @@ test('a usernameHash that does not match the email is stored with a warning', as
   const wrong = sha256('someone-else@acme.io')
   const res = await postAlert(b.url, { exposureID: 'exp-hash', username: 'hash@acme.io', usernameHash: wrong.toUpperCase() })
   assert.equal(res.status, 200)
-  const a = b.store.get(res.body.alertId)!
+  const a = (await b.store.alerts.get(res.body.alertId))!
   assert.equal(a.email, 'hash@acme.io')
   assert.equal(a.usernameHash, wrong)
   assert.deepEqual(a.warnings, ['usernameHash does not match username'])
   const matching = await postAlert(b.url, { exposureID: 'exp-hash-ok', username: 'Hash@acme.io', usernameHash: sha256('hash@acme.io') })
-  assert.deepEqual(b.store.get(matching.body.alertId)!.warnings, [])
+  assert.deepEqual((await b.store.alerts.get(matching.body.alertId))!.warnings, [])
 })
 
 test('bodies that are not JSON or not an alert get 400 and store nothing', async t => {
@@ -184,7 +184,7 @@ test('bodies that are not JSON or not an alert get 400 and store nothing', async
     if (typeof error === 'string') assert.equal(res.body.error, error, name)
     else assert.match(res.body.error, error, name)
   }
-  assert.deepEqual(b.store.list(), [])
+  assert.deepEqual((await b.store.alerts.list()), [])
 })
 
 test('any content type (or none) is read raw', async t => {
@@ -205,8 +205,8 @@ test('identity (piiAlert) and BIN (monitoredBin) alerts are answered 200 ignored
   assert.equal(bin.status, 200)
   assert.equal(bin.body.status, 'ignored')
   assert.match(bin.body.reason, /BIN/)
-  assert.deepEqual(b.store.list(), [])
-  assert.deepEqual(Object.values(b.store.countByState()).reduce((x, y) => x + y, 0), 0)
+  assert.deepEqual((await b.store.alerts.list()), [])
+  assert.deepEqual(Object.values((await b.store.alerts.countByState())).reduce((x, y) => x + y, 0), 0)
 })
 
 test('test alerts (reserved domains) are stored done with outcome test and answered test:true', async t => {
@@ -217,17 +217,17 @@ test('test alerts (reserved domains) are stored done with outcome test and answe
     assert.deepEqual(Object.keys(res.body).sort(), ['alertId', 'status', 'test'])
     assert.equal(res.body.status, 'accepted')
     assert.equal(res.body.test, true)
-    const a = b.store.get(res.body.alertId)!
+    const a = (await b.store.alerts.get(res.body.alertId))!
     assert.equal(a.test, true)
     assert.equal(a.state, 'done')
     assert.equal(a.outcome, 'test')
-    assert.deepEqual(b.store.events(a.id).map(e => e.state), ['queued', 'done'])
+    assert.deepEqual((await b.store.alerts.events(a.id)).map(e => e.state), ['queued', 'done'])
   }
   // Not test domains: look-alikes.
   for (const username of ['x@example.co', 'x@notexample.com', 'x@acme.testing']) {
     const res = await postAlert(b.url, { exposureID: 'exp-test', username })
     assert.equal(res.body.test, undefined, username)
-    assert.equal(b.store.get(res.body.alertId)?.state, 'queued', username)
+    assert.equal((await b.store.alerts.get(res.body.alertId))?.state, 'queued', username)
   }
 })
 
@@ -241,8 +241,8 @@ test('a duplicate is answered 200 duplicate with the first alert\'s id and count
   // Concurrent re-deliveries land in one group commit; still one row.
   const burst = await Promise.all(Array.from({ length: 10 }, () => postAlert(b.url, body)))
   for (const r of burst) assert.deepEqual(r.body, { status: 'duplicate', alertId: first.body.alertId })
-  assert.equal(b.store.list().length, 1)
-  assert.equal(b.store.get(first.body.alertId)!.deliveries, 12)
+  assert.equal((await b.store.alerts.list()).length, 1)
+  assert.equal((await b.store.alerts.get(first.body.alertId))!.deliveries, 12)
   // A duplicate of a test alert still says test.
   const t1 = await postAlert(b.url, { exposureID: 'e', username: 'x@example.com' })
   const t2 = await postAlert(b.url, { exposureID: 'e', username: 'x@example.com' })
@@ -270,5 +270,5 @@ test('a body above BRIDGE_MAX_BODY_BYTES gets 413; one at the limit is read', as
     duplex: 'half'
   } as RequestInit)
   assert.equal(chunked.status, 413)
-  assert.equal(b.store.list().length, 1)
+  assert.equal((await b.store.alerts.list()).length, 1)
 })

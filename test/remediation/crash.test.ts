@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { postAlert, testEnv, tmpDir, waitFor } from '../helper.js'
 import { spawnBridge } from '../fixtures/processes.js'
-import { createSqliteStore } from '../../src/store/sqlite.js'
+import { hostname } from 'node:os'
+import { openStore } from '../../src/store/index.js'
 
 test('kill -9 while an alert is leased: the restarted bridge processes it', async t => {
   const fa = await startFusionAuthFake()
@@ -20,12 +21,13 @@ test('kill -9 while an alert is leased: the restarted bridge processes it', asyn
   const r = await postAlert(first.url, { username: 'crash@acme-corp.io', exposureID: 'exp-crash' })
   assert.equal(r.status, 200)
   const id = r.body.alertId as string
-  await waitFor(() => fa.journal.some(j => j.method === 'DELETE'), 'the hung DELETE to reach FusionAuth')
+  await waitFor(async () => fa.journal.some(j => j.method === 'DELETE'), 'the hung DELETE to reach FusionAuth')
 
-  const reader = createSqliteStore({ file: join(dir, 'bridge.db') })
+  const reader = await openStore(join(dir, 'bridge.db'), { role: 'command' })
   t.after(() => reader.close())
-  assert.equal(reader.get(id)!.state, 'processing')
-  assert.ok(reader.get(id)!.leaseOwner?.startsWith(`worker-${first.child.pid}-`))
+  const leased = (await reader.alerts.get(id))!
+  assert.equal(leased.state, 'processing')
+  assert.ok(leased.leaseOwner?.startsWith(`${hostname()}/${first.child.pid}/`), leased.leaseOwner)
 
   first.child.kill('SIGKILL')
   await first.exited
@@ -33,15 +35,15 @@ test('kill -9 while an alert is leased: the restarted bridge processes it', asyn
 
   const second = await spawnBridge(env)
   t.after(() => { second.child.kill('SIGTERM') })
-  const a = await waitFor(() => {
-    const rec = reader.get(id)
+  const a = await waitFor(async () => {
+    const rec = await reader.alerts.get(id)
     return rec?.state === 'done' ? rec : undefined
   }, 'the alert to be processed after restart', 15_000)
   assert.equal(a.outcome, 'actioned')
   assert.equal(a.attempts, 2)
   assert.equal(fa.user(user.id)!.active, false)
   assert.equal(fa.user(user.id)!.refreshTokens.length, 0)
-  assert.ok(reader.events(id).some(e => e.note?.includes('is gone')), 'history says the lease holder died')
+  assert.ok((await reader.alerts.events(id)).some(e => e.note?.includes('is gone')), 'history says the lease holder died')
   second.child.kill('SIGTERM')
   assert.equal(await second.exited, 0)
 })

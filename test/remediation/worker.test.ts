@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { startFusionAuthFake, type FusionAuthFake } from '../fakes/fusionauth.js'
 import { postAlert, startTestBridge, waitFor, type TestBridge } from '../helper.js'
 import { runCli } from '../fixtures/processes.js'
-import type { AlertRecord } from '../../src/store/types.js'
+import type { AlertRecord } from '../../src/alerts/types.js'
 
 interface World { fa: FusionAuthFake, bridge: TestBridge }
 
@@ -15,7 +15,7 @@ async function world (t: TestContext, env: Record<string, string> = {}, tenants 
     FUSIONAUTH_TIMEOUT_MS: '400',
     BRIDGE_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms',
     ...env
-  }, undefined, { worker: { probeIntervalMs: 100, readinessCacheMs: 0, idleCheckMs: 100, random: () => 0.5 } })
+  }, undefined, { worker: { probeIntervalMs: 100, readinessCacheMs: 0, random: () => 0.5 } })
   // Registered after the bridge's own after-hook, so the bridge closes first.
   t.after(() => fa.close())
   return { fa, bridge }
@@ -37,8 +37,8 @@ async function send (bridge: TestBridge, body: Record<string, unknown>): Promise
 }
 
 async function settled (bridge: TestBridge, id: string, timeoutMs = 10_000): Promise<AlertRecord> {
-  return waitFor(() => {
-    const a = bridge.store.get(id)
+  return waitFor(async () => {
+    const a = (await bridge.store.alerts.get(id))
     return a !== undefined && (a.state === 'done' || a.state === 'dead') ? a : undefined
   }, `alert ${id} to finish`, timeoutMs)
 }
@@ -64,7 +64,7 @@ test('an alert deactivates the user and revokes their refresh tokens, with no lo
   const del = fa.journal.find(j => j.method === 'DELETE' && j.path === `/api/user/${user.id}`)
   assert.ok(del)
   assert.equal(del.query.hardDelete, undefined)
-  assert.deepEqual(bridge.store.events(id).map(e => e.state), ['queued', 'processing', 'done'])
+  assert.deepEqual((await bridge.store.alerts.events(id)).map(e => e.state), ['queued', 'processing', 'done'])
 })
 
 test('the same email in two tenants: both users are actioned', async t => {
@@ -212,9 +212,9 @@ test('FusionAuth refusing connections, then answering 503: retried until done', 
   const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'kim@acme-corp.io' })
   await fa.stopListening()
   const id = await send(bridge, alertFor('kim@acme-corp.io'))
-  await waitFor(() => (bridge.store.get(id)?.attempts ?? 0) >= 2, 'two failed attempts')
-  assert.equal(bridge.store.get(id)!.state === 'dead', false)
-  assert.match(bridge.store.get(id)!.lastError ?? '', /ECONNREFUSED|network|connect/i)
+  await waitFor(async () => ((await bridge.store.alerts.get(id))?.attempts ?? 0) >= 2, 'two failed attempts')
+  assert.equal((await bridge.store.alerts.get(id))!.state === 'dead', false)
+  assert.match((await bridge.store.alerts.get(id))!.lastError ?? '', /ECONNREFUSED|network|connect/i)
   fa.fail(503, { times: 2 })
   await fa.resumeListening()
   const a = await settled(bridge, id)
@@ -243,13 +243,13 @@ test('401: the worker pauses, /readyz fails, no attempt is burned, and it resume
   assert.equal((await fetch(`${bridge.url}/readyz`)).status, 200)
   fa.revokeKey()
   const id = await send(bridge, alertFor('max@acme-corp.io'))
-  await waitFor(() => bridge.worker!.paused, 'the worker to pause')
+  await waitFor(async () => bridge.worker!.paused, 'the worker to pause')
   const ready = await fetch(`${bridge.url}/readyz`)
   assert.equal(ready.status, 503)
   assert.match(((await ready.json()) as { checks: Record<string, string> }).checks.fusionauth!, /paused/)
   // Several probes pass while paused; the alert waits, attempts not counted.
   await new Promise(resolve => setTimeout(resolve, 350))
-  const waiting = bridge.store.get(id)!
+  const waiting = (await bridge.store.alerts.get(id))!
   assert.equal(waiting.state, 'queued')
   assert.equal(waiting.attempts, 0)
   assert.ok(bridge.logs.some(l => l.includes('worker paused')))
@@ -282,7 +282,7 @@ test('a permanent 400 kills the alert; `alerts replay` brings it back and it com
   assert.equal(done.state, 'done')
   assert.equal(done.outcome, 'actioned')
   assert.equal(fa.user(u.id)!.active, false)
-  assert.deepEqual(bridge.store.events(id).map(e => e.state), ['queued', 'processing', 'dead', 'queued', 'processing', 'done'])
+  assert.deepEqual((await bridge.store.alerts.events(id)).map(e => e.state), ['queued', 'processing', 'dead', 'queued', 'processing', 'done'])
 })
 
 test('retry schedule exhausted → dead with the attempts and last cause', async t => {
@@ -307,7 +307,7 @@ test('the same alert delivered twice: one deactivate call', async t => {
   assert.equal(r3.body.status, 'duplicate')
   await new Promise(resolve => setTimeout(resolve, 200))
   assert.equal(calls(fa, 'DELETE', `/api/user/${u.id}`), 1)
-  assert.equal(bridge.store.get(r1.body.alertId)!.deliveries, 3)
+  assert.equal((await bridge.store.alerts.get(r1.body.alertId))!.deliveries, 3)
 })
 
 test('test alerts never reach FusionAuth', async t => {
@@ -315,7 +315,7 @@ test('test alerts never reach FusionAuth', async t => {
   const r = await postAlert(bridge.url, alertFor('sample@email.tst'))
   assert.equal(r.body.test, true)
   await new Promise(resolve => setTimeout(resolve, 200))
-  assert.equal(bridge.store.get(r.body.alertId)!.outcome, 'test')
+  assert.equal((await bridge.store.alerts.get(r.body.alertId))!.outcome, 'test')
   assert.equal(fa.journal.length, 0)
 })
 

@@ -1,0 +1,120 @@
+/**
+ * The alert's domain types: what intake produces, the store keeps and remediation reads. Every layer
+ * imports them from here; this module imports nothing of the bridge's own.
+ */
+
+export interface ExposureDetails {
+  title?: string
+  date?: string
+  entries?: number
+  domainsAffected?: number
+  category?: string
+  sourceURLs?: string[]
+  source?: string
+  passwordTypes?: unknown[]
+  exposedData?: string[]
+  dateAdded?: string
+}
+
+/** A parsed breach alert: what intake stores. Holds no password material by construction. */
+export interface BreachAlert {
+  test: boolean
+  idempotencyKey: string
+  exposureId?: string
+  /** Trimmed, lower-cased. */
+  email?: string
+  /** Lower-case hex SHA-256 of the email; computed from the email when Enzoic sent none. */
+  usernameHash?: string
+  customData?: string
+  /** ISO-8601 (ms precision) or undefined when absent or unreadable. */
+  exposureDate?: string
+  hadPassword: boolean
+  passwordType?: number
+  passwordTypeName?: string
+  exposureDetails?: ExposureDetails
+  /** Unknown top-level keys, kept aside (secret-looking ones reduced to a marker). */
+  extra?: Record<string, unknown>
+  warnings: string[]
+}
+
+/**
+ * Delivery guarantee: at-least-once. An alert acknowledged with a 2xx is committed; the worker may run it
+ * more than once (after a crash, a lost lease), so every action is idempotent.
+ *
+ *   queued → processing → done
+ *                       → retrying → processing → …
+ *                       → dead      (replay → queued)
+ */
+export type AlertState = 'queued' | 'processing' | 'retrying' | 'done' | 'dead'
+export const ALERT_STATES: readonly AlertState[] = ['queued', 'processing', 'retrying', 'done', 'dead']
+
+/** The alert-level outcome; `stale`, `protected`, … also appear per user in `users`. */
+export type Outcome = 'actioned' | 'no-user' | 'test' | 'protected' | 'dry-run' | 'stale' | 'mixed' | 'failed'
+
+export interface ActionLogEntry {
+  /** When the action ran (ISO). */
+  at: string
+  userId?: string
+  tenantId?: string
+  /** The action label from BRIDGE_ACTIONS, or `lookup`. */
+  action: string
+  status: 'ok' | 'skipped' | 'planned' | 'failed'
+  httpStatus?: number
+  detail?: string
+}
+
+export interface UserOutcome {
+  userId: string
+  tenantId?: string
+  email?: string
+  outcome: Exclude<Outcome, 'mixed' | 'failed' | 'no-user' | 'test'>
+}
+
+export interface AlertRecord {
+  id: string
+  test: boolean
+  state: AlertState
+  receivedAt: string
+  updatedAt: string
+  exposureId?: string
+  email?: string
+  usernameHash?: string
+  customData?: string
+  exposureDate?: string
+  hadPassword: boolean
+  passwordType?: number
+  passwordTypeName?: string
+  exposureDetails?: ExposureDetails
+  extra?: Record<string, unknown>
+  warnings: string[]
+  sourceIp?: string
+  /** How many times Enzoic delivered this alert (same idempotency key). */
+  deliveries: number
+  attempts: number
+  /** Queued or retrying: when it is due. */
+  nextAttemptAt?: string
+  /** Processing: who holds it and until when. */
+  leaseOwner?: string
+  leaseUntil?: string
+  outcome?: Outcome
+  users: UserOutcome[]
+  actions: ActionLogEntry[]
+  lastError?: string
+  completedAt?: string
+  /** Set once retention removed its personal data (only the tombstone is left). */
+  purgedAt?: string
+}
+
+export interface AlertEvent {
+  at: string
+  state: AlertState
+  note?: string
+}
+
+/** What the worker records when it is done with an alert. */
+export interface Finish {
+  outcome: Outcome
+  users: UserOutcome[]
+  actions: ActionLogEntry[]
+  note?: string
+}

@@ -1,0 +1,75 @@
+import Database from 'better-sqlite3'
+import pg from 'pg'
+import { migrate as migrateSqlite, openDatabase, schemaVersion as sqliteVersion, SCHEMA_VERSION as SQLITE_VERSION } from './sqlite/connection.js'
+import { createSqliteStore } from './sqlite/index.js'
+import { clientConfig, isPostgresUrl, redactUrl } from './postgres/connection.js'
+import { createPostgresStore } from './postgres/index.js'
+import { migrate as migratePostgres, schemaVersion as postgresVersion, SCHEMA_VERSION as POSTGRES_VERSION } from './postgres/migrate.js'
+import type { Store } from './types.js'
+
+export { isPostgresUrl, redactUrl }
+
+export interface OpenStoreOptions {
+  /**
+   * `serve`: the bridge itself (SQLite commits on a writer thread; migrations applied).
+   * `command`: a short-lived CLI command (SQLite commits inline; PostgreSQL must already be migrated).
+   */
+  role: 'serve' | 'command'
+  onCommit?: (inserts: number, seconds: number) => void
+  onConnectionError?: (err: Error) => void
+  /** SQLite: how long a write waits for another process's lock (ms). */
+  busyTimeoutMs?: number
+  /** How often the change feed looks for other processes' commits (SQLite), or polls as a backstop (PostgreSQL). */
+  pollMs?: number
+}
+
+/** `BRIDGE_DATABASE` → the store: a file path is SQLite, a postgres:// URL is PostgreSQL. */
+export async function openStore (database: string, options: OpenStoreOptions): Promise<Store> {
+  if (isPostgresUrl(database)) {
+    return createPostgresStore({
+      url: database,
+      migrations: options.role === 'serve' ? 'apply' : 'require',
+      pollMs: options.pollMs,
+      onCommit: options.onCommit,
+      onConnectionError: options.onConnectionError,
+      max: options.role === 'serve' ? 10 : 2
+    })
+  }
+  return createSqliteStore({
+    file: database,
+    writer: options.role === 'serve' ? 'thread' : 'inline',
+    busyTimeoutMs: options.busyTimeoutMs ?? (options.role === 'serve' ? 2000 : 15_000),
+    pollMs: options.pollMs,
+    onCommit: options.onCommit
+  })
+}
+
+/** Where the store lives, safe to print. */
+export function describeDatabase (database: string): string {
+  return isPostgresUrl(database) ? redactUrl(database) : database
+}
+
+export interface MigrationReport { kind: 'sqlite' | 'postgres', location: string, from: number, to: number }
+
+/** `breach-bridge migrate`: brings the schema up to date (under an advisory lock on PostgreSQL). */
+export async function migrateDatabase (database: string): Promise<MigrationReport> {
+  if (isPostgresUrl(database)) {
+    const client = new pg.Client(clientConfig({ url: database }))
+    await client.connect()
+    try {
+      const from = await postgresVersion(client)
+      await migratePostgres(client)
+      return { kind: 'postgres', location: redactUrl(database), from, to: POSTGRES_VERSION }
+    } finally {
+      await client.end()
+    }
+  }
+  const db: Database.Database = openDatabase(database, 15_000)
+  try {
+    const from = sqliteVersion(db)
+    migrateSqlite(db)
+    return { kind: 'sqlite', location: database, from, to: SQLITE_VERSION }
+  } finally {
+    db.close()
+  }
+}

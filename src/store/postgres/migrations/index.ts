@@ -1,0 +1,9 @@
+import m0001 from './0001-initial.js'
+
+/**
+ * PostgreSQL schema migrations, one file each, applied in order; version = position + 1. Append only: a
+ * released migration is never edited (databases in the field have run it).
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number, name: string, sql: string }> = [
+  { version: 1, name: 'initial', sql: m0001 }
+]

@@ -1,0 +1,63 @@
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { SchemaVersionError } from '../types.js'
+import { MIGRATIONS } from './migrations/index.js'
+
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/**
+ * Creates the database file private (0600, in a 0700 folder when the folder is new) before SQLite opens
+ * it, whatever the umask: it holds emails. SQLite gives its -wal and -shm files the main file's mode.
+ * A file that already exists is tightened to 0600 as well.
+ */
+function createPrivately (file: string): void {
+  const dir = dirname(file)
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    chmodSync(dir, 0o700)
+  }
+  closeSync(openSync(file, 'a', 0o600))
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try { chmodSync(f, 0o600) } catch {}
+  }
+}
+
+/** Opens a connection with the bridge's durability settings: WAL, every commit fsync'd. */
+export function openDatabase (file: string, busyTimeoutMs: number): Database.Database {
+  if (file !== ':memory:') createPrivately(file)
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.pragma('foreign_keys = ON')
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`)
+  return db
+}
+
+/** Applies the migrations this database has not run, each in its own immediate transaction. */
+export function migrate (db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number
+  if (version > SCHEMA_VERSION) throw new SchemaVersionError(version, SCHEMA_VERSION, 'upgrade the bridge')
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      // Another process may have migrated while we waited for the lock.
+      if ((db.pragma('user_version', { simple: true }) as number) > v) return
+      db.exec(MIGRATIONS[v]!)
+      db.pragma(`user_version = ${v + 1}`)
+    }).immediate()
+  }
+}
+
+export function schemaVersion (db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number
+}
+
+/** The file's identity, to notice when the path no longer names the file we write (deleted, replaced). */
+export function fileIdentity (file: string): string | undefined {
+  try {
+    const s = statSync(file)
+    return `${s.dev}:${s.ino}`
+  } catch {
+    return undefined
+  }
+}

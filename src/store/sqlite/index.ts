@@ -1,0 +1,313 @@
+import { Worker } from 'node:worker_threads'
+import type { AlertEvent, AlertState, ExposureDetails } from '../../alerts/types.js'
+import { ALERT_STATES } from '../../alerts/types.js'
+import {
+  KV, StoreUnavailableError,
+  type Claimed, type InsertResult, type Lease, type ListOptions, type Store
+} from '../types.js'
+import { fileIdentity, migrate, openDatabase } from './connection.js'
+import { createOperations, type BatchOutcome, type WriteOp } from './operations.js'
+import { iso, opt, toRecord, type Row } from './rows.js'
+import type { WriterInit, WriterReply, WriterRequest } from './writer.js'
+
+export interface SqliteStoreOptions {
+  /** Path to the database file; its folder is created. */
+  file: string
+  /** Epoch-ms clock (tests move time). It is this store's "database clock". */
+  now?: () => number
+  /** How long a write waits for another connection's lock before failing (ms). */
+  busyTimeoutMs?: number
+  /**
+   * `thread` (default): commits run on a writer thread, so no fsync blocks the event loop.
+   * `inline`: on the calling thread — for short-lived commands, where nothing else waits on the loop.
+   */
+  writer?: 'thread' | 'inline'
+  /** How often to look for commits made by other processes (ms). */
+  pollMs?: number
+  /** Called after each group commit with its number of inserts and duration (metrics). */
+  onCommit?: (inserts: number, seconds: number) => void
+}
+
+/** Starts the writer thread: compiled JavaScript in production; from the sources (tests) through tsx's loader. */
+function spawnWriter (init: WriterInit): Worker {
+  // The writer holds a batch at a time: a small heap keeps its isolate from growing like the main one.
+  const resourceLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 }
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer.js', import.meta.url), { workerData: init, resourceLimits })
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const writer = new URL('./writer.ts', import.meta.url).href
+  return new Worker(`import(${JSON.stringify(tsx)}).then(m => { m.register(); return import(${JSON.stringify(writer)}) })`, { eval: true, workerData: init, resourceLimits })
+}
+
+interface Pending {
+  op: WriteOp
+  resolve: (value: any) => void
+  reject: (e: Error) => void
+}
+
+/** Carries out a batch of writes: on the writer thread, or inline. */
+interface Committer {
+  send (req: WriterRequest): void
+  close (): Promise<void>
+}
+
+/**
+ * SQLite: WAL, synchronous=FULL (every commit fsync'd). Every write — webhook inserts and the worker's
+ * transitions alike — joins a group commit: the writes that arrive while the previous batch commits share
+ * the next transaction and fsync, and each caller is answered only after that commit. Reads run on this
+ * thread's own connection (WAL readers never wait for the writer).
+ */
+export function createSqliteStore (options: SqliteStoreOptions): Store {
+  const now = options.now ?? Date.now
+  const busyTimeoutMs = options.busyTimeoutMs ?? 2000
+  const file = options.file
+  const db = openDatabase(file, busyTimeoutMs)
+  try {
+    migrate(db)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  const identity = file === ':memory:' ? undefined : fileIdentity(file)
+
+  // Reads. The queue's reads name their partial index (the planner has no statistics to find it).
+  const r = {
+    get: db.prepare('SELECT * FROM alerts WHERE id = ?'),
+    events: db.prepare('SELECT at, state, note FROM alert_events WHERE alert_seq = ? ORDER BY rowid'),
+    receipt: db.prepare('SELECT seq, received_at, test FROM alerts WHERE id = ?'),
+    listAll: db.prepare('SELECT * FROM alerts ORDER BY seq DESC LIMIT ?'),
+    listState: db.prepare('SELECT * FROM alerts WHERE state = ? ORDER BY seq DESC LIMIT ?'),
+    countState: db.prepare('SELECT state, count(*) AS n FROM alerts GROUP BY state'),
+    countOutcome: db.prepare('SELECT outcome, count(*) AS n FROM alerts WHERE outcome IS NOT NULL GROUP BY outcome'),
+    nextDue: db.prepare('SELECT min(due_at) AS t FROM alerts INDEXED BY alerts_due WHERE due_at IS NOT NULL'),
+    owners: db.prepare('SELECT DISTINCT lease_owner AS owner FROM alerts INDEXED BY alerts_leased WHERE state = \'processing\' AND lease_owner IS NOT NULL'),
+    getExposure: db.prepare('SELECT details FROM exposures WHERE exposure_id = ? AND fetched_at >= ?'),
+    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?')
+  }
+
+  const listeners = new Set<() => void>()
+  const emit = (): void => { for (const l of listeners) l() }
+  let closed = false
+
+  // Group commit: one batch in flight on the committer; the next gathers here meanwhile.
+  let pending: Pending[] = []
+  let inFlight: Pending[] | undefined
+  let scheduled = false
+  let seq = 0
+  let drained: (() => void) | undefined
+
+  const committer: Committer = options.writer === 'inline' ? inlineCommitter() : threadCommitter()
+
+  function inlineCommitter (): Committer {
+    const run = createOperations(db)
+    return {
+      send (req) {
+        const started = process.hrtime.bigint()
+        let reply: WriterReply
+        try {
+          if (identity !== undefined && fileIdentity(file) !== identity) throw new Error(`the database file ${file} was removed or replaced`)
+          reply = { seq: req.seq, outcome: run(req.ops, req.at), seconds: Number(process.hrtime.bigint() - started) / 1e9 }
+        } catch (err) {
+          reply = { seq: req.seq, error: (err as Error).message }
+        }
+        queueMicrotask(() => settle(reply))
+      },
+      async close () {}
+    }
+  }
+
+  function threadCommitter (): Committer {
+    let writer: Worker | undefined
+    function start (): Worker {
+      const w = spawnWriter({ file, busyTimeoutMs, identity })
+      w.on('message', (reply: WriterReply) => settle(reply))
+      w.on('error', err => fail(err))
+      w.on('exit', code => {
+        if (writer !== w) return
+        writer = undefined
+        if (code !== 0 || inFlight !== undefined) fail(new Error(`store writer exited (${code})`))
+      })
+      w.unref()
+      return w
+    }
+    return {
+      send (req) {
+        writer ??= start()
+        writer.ref() // keep the process up while a commit is owed
+        writer.postMessage(req)
+      },
+      async close () {
+        const w = writer
+        writer = undefined
+        if (w === undefined) return
+        const exited = new Promise(resolve => w.once('exit', resolve))
+        w.ref()
+        w.postMessage('close')
+        await exited
+      }
+    }
+  }
+
+  function send (): void {
+    scheduled = false
+    if (inFlight !== undefined || pending.length === 0) { checkDrained(); return }
+    inFlight = pending
+    pending = []
+    committer.send({ seq: ++seq, at: now(), ops: inFlight.map(p => p.op) })
+  }
+
+  function settle (reply: WriterReply): void {
+    const batch = inFlight
+    inFlight = undefined
+    if (batch === undefined || reply.seq !== seq) return
+    if ('error' in reply) {
+      const e = new StoreUnavailableError(new Error(reply.error))
+      for (const p of batch) p.reject(e)
+    } else {
+      const outcome: BatchOutcome = reply.outcome
+      if (outcome.inserts > 0) options.onCommit?.(outcome.inserts, reply.seconds)
+      batch.forEach((p, i) => {
+        const res = outcome.results[i]!
+        if (res.ok) p.resolve(res.value)
+        else p.reject(new StoreUnavailableError(new Error(res.error)))
+      })
+      if (outcome.wake) emit()
+    }
+    send()
+  }
+
+  function fail (err: Error): void {
+    const e = new StoreUnavailableError(err)
+    for (const p of [...(inFlight ?? []), ...pending]) p.reject(e)
+    inFlight = undefined
+    pending = []
+    checkDrained()
+  }
+
+  function checkDrained (): void {
+    if (drained !== undefined && inFlight === undefined && pending.length === 0) drained()
+  }
+
+  function write<T> (op: WriteOp): Promise<T> {
+    if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
+    return new Promise<T>((resolve, reject) => {
+      pending.push({ op, resolve, reject })
+      if (!scheduled) {
+        scheduled = true
+        // Everything that arrives before the event loop's check phase joins this batch.
+        setImmediate(send)
+      }
+    })
+  }
+
+  /** A read on this thread's connection; any failure is the store being unavailable. */
+  function read<T> (fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn())
+    } catch (err) {
+      return Promise.reject(new StoreUnavailableError(err, 'the alert store cannot be read'))
+    }
+  }
+
+  // Commits by other processes (a CLI replay, a second bridge on this file): data_version moves.
+  let dataVersion = db.pragma('data_version', { simple: true }) as number
+  const poll = setInterval(() => {
+    if (listeners.size === 0 || closed) return
+    try {
+      const v = db.pragma('data_version', { simple: true }) as number
+      if (v !== dataVersion) { dataVersion = v; emit() }
+    } catch {}
+  }, options.pollMs ?? 1000)
+  poll.unref()
+
+  const lease = (row: Row): Lease => ({ alertId: row.id, token: row.lease_token, owner: row.lease_owner! })
+
+  return {
+    kind: 'sqlite',
+    location: file,
+    alerts: {
+      insert: (alert, meta = {}) => write<InsertResult>({ op: 'insert', alert, sourceIp: meta.sourceIp }),
+      get: id => read(() => {
+        const row = r.get.get(id) as Row | undefined
+        return row === undefined ? undefined : toRecord(row)
+      }),
+      events: id => read(() => {
+        const row = r.receipt.get(id) as { seq: number, received_at: number, test: number } | undefined
+        if (row === undefined) return []
+        // Receipt (and, for a test alert, its immediate completion) is the row itself.
+        const receipt: AlertEvent[] = [{ at: iso(row.received_at)!, state: 'queued', note: 'received' }]
+        if (row.test === 1) receipt.push({ at: iso(row.received_at)!, state: 'done', note: 'test alert: no action' })
+        return receipt.concat((r.events.all(row.seq) as Array<{ at: number, state: AlertState, note: string | null }>)
+          .map(e => ({ at: iso(e.at)!, state: e.state, note: opt(e.note) })))
+      }),
+      list: ({ state, limit = 50 }: ListOptions = {}) => read(() =>
+        ((state === undefined ? r.listAll.all(limit) : r.listState.all(state, limit)) as Row[]).map(toRecord)),
+      countByState: () => read(() => {
+        const out = Object.fromEntries(ALERT_STATES.map(k => [k, 0])) as Record<AlertState, number>
+        for (const c of r.countState.all() as Array<{ state: AlertState, n: number }>) out[c.state] = c.n
+        return out
+      }),
+      countByOutcome: () => read(() =>
+        Object.fromEntries((r.countOutcome.all() as Array<{ outcome: string, n: number }>).map(c => [c.outcome, c.n]))),
+      async purge ({ olderThanMs }) {
+        // In slices, so a large purge never holds the writer (and ingest) for long.
+        let purged = 0
+        for (;;) {
+          const n = await write<number>({ op: 'purge', olderThanMs, limit: 2000 })
+          purged += n
+          if (n < 2000) return { purged }
+        }
+      }
+    },
+    queue: {
+      claim: async (owner, limit, leaseMs) =>
+        (await write<Row[]>({ op: 'claim', owner, limit, leaseMs })).map((row): Claimed => ({ alert: toRecord(row), lease: lease(row) })),
+      renew: (owner, leaseMs) => write({ op: 'renew', owner, leaseMs }),
+      finish: (l, result) => write({ op: 'finish', lease: l, result }),
+      retry: (l, delayMs, error, actions) => write({ op: 'retry', lease: l, delayMs, error, actions }),
+      kill: (l, reason, actions) => write({ op: 'kill', lease: l, reason, actions }),
+      release: (l, refund) => write({ op: 'release', lease: l, refund }),
+      releaseAll: (owner, note, refund) => write({ op: 'releaseAll', owner, note, refund }),
+      leaseOwners: () => read(() => (r.owners.all() as Array<{ owner: string }>).map(o => o.owner)),
+      replay: ids => write({ op: 'replay', ids }),
+      nextDueIn: () => read(() => {
+        const t = (r.nextDue.get() as { t: number | null }).t
+        return t === null ? undefined : t - now()
+      })
+    },
+    changes: {
+      subscribe (listener) {
+        listeners.add(listener)
+        return () => { listeners.delete(listener) }
+      }
+    },
+    kv: {
+      get: key => read(() => (r.getMeta.get(key) as { value: string } | undefined)?.value),
+      set: (key, value) => write({ op: 'kvSet', key, value })
+    },
+    exposures: {
+      get: (exposureId, maxAgeMs) => read(() => {
+        const row = r.getExposure.get(exposureId, now() - maxAgeMs) as { details: string } | undefined
+        return row === undefined ? undefined : JSON.parse(row.details) as ExposureDetails
+      }),
+      put: (exposureId, details) => write({ op: 'exposurePut', exposureId, details })
+    },
+    async ping () {
+      if (identity !== undefined && fileIdentity(file) !== identity) {
+        throw new StoreUnavailableError(new Error(`the database file ${file} was removed or replaced`))
+      }
+      await write({ op: 'kvSet', key: KV.ping, value: String(now()) })
+    },
+    async close () {
+      if (closed) return
+      closed = true
+      clearInterval(poll)
+      listeners.clear()
+      // Every write already accepted gets its commit (or its error) before the connections close.
+      if (inFlight !== undefined || pending.length > 0) {
+        await new Promise<void>(resolve => { drained = resolve; if (!scheduled) send() })
+      }
+      await committer.close()
+      db.close()
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import type Database from 'better-sqlite3'
+import type { ActionLogEntry, AlertState, BreachAlert, ExposureDetails, Finish } from '../../alerts/types.js'
+import { newId } from '../ids.js'
+import { truncate, type InsertResult, type Lease } from '../types.js'
+import type { Row } from './rows.js'
+
+/**
+ * Every write the SQLite store makes, as plain data: the store's writer thread receives a batch of these
+ * and runs them in one immediate transaction (one fsync), each in its own savepoint so one failing write
+ * does not undo the others. Webhook inserts and the worker's transitions share the group commit.
+ */
+export type WriteOp =
+  | { op: 'insert', alert: BreachAlert, sourceIp?: string }
+  | { op: 'claim', owner: string, limit: number, leaseMs: number }
+  | { op: 'renew', owner: string, leaseMs: number }
+  | { op: 'finish', lease: Lease, result: Finish }
+  | { op: 'retry', lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[] }
+  | { op: 'kill', lease: Lease, reason: string, actions: ActionLogEntry[] }
+  | { op: 'release', lease: Lease, refund: boolean }
+  | { op: 'releaseAll', owner: string, note: string, refund: boolean }
+  | { op: 'replay', ids: readonly string[] | 'dead' }
+  | { op: 'kvSet', key: string, value: string | undefined }
+  | { op: 'exposurePut', exposureId: string, details: ExposureDetails }
+  | { op: 'purge', olderThanMs: number, limit: number }
+
+export type OpResult = { ok: true, value: unknown } | { ok: false, error: string }
+
+export interface BatchOutcome {
+  results: OpResult[]
+  /** New (non-duplicate, non-test) alerts or alerts made due now: the worker should look. */
+  wake: boolean
+  inserts: number
+}
+
+/** Does this op's success leave work due now? */
+function wakes (op: WriteOp, value: unknown): boolean {
+  switch (op.op) {
+    case 'insert': { const r = value as InsertResult; return !r.duplicate && !r.test }
+    case 'release': return value === true
+    case 'releaseAll': return (value as number) > 0
+    case 'replay': return (value as string[]).length > 0
+    default: return false
+  }
+}
+
+export function createOperations (db: Database.Database): (ops: readonly WriteOp[], at: number) => BatchOutcome {
+  const s = {
+    insert: db.prepare(`INSERT INTO alerts (id, idempotency_key, test, state, received_at, updated_at, exposure_id, email,
+        username_hash, custom_data, exposure_date, had_password, password_type, password_type_name, exposure_details, extra,
+        warnings, source_ip, last_delivery_at, due_at, outcome, completed_at)
+      VALUES (@id, @key, @test, @state, @now, @now, @exposureId, @email, @usernameHash, @customData, @exposureDate, @hadPassword,
+        @passwordType, @passwordTypeName, @exposureDetails, @extra, @warnings, @sourceIp, @now, @dueAt, @outcome, @completedAt)
+      ON CONFLICT (idempotency_key) DO NOTHING`),
+    duplicate: db.prepare(`UPDATE alerts SET deliveries = deliveries + 1, last_delivery_at = ?
+      WHERE idempotency_key = ? RETURNING id, test`),
+    event: db.prepare('INSERT INTO alert_events (alert_seq, at, state, note) VALUES (?, ?, ?, ?)'),
+    eventById: db.prepare('INSERT INTO alert_events (alert_seq, at, state, note) SELECT seq, ?, ?, ? FROM alerts WHERE id = ?'),
+    // The claim names its partial index: without statistics the planner would walk alerts_state instead.
+    claim: db.prepare(`UPDATE alerts SET state = 'processing', lease_owner = @owner, lease_token = lease_token + 1,
+        due_at = @until, attempts = attempts + 1, updated_at = @now
+      WHERE seq IN (SELECT seq FROM alerts INDEXED BY alerts_due WHERE due_at <= @now ORDER BY due_at LIMIT @limit)
+      RETURNING *`),
+    renew: db.prepare(`UPDATE alerts INDEXED BY alerts_leased SET due_at = @until
+      WHERE lease_owner = @owner AND state = 'processing'`),
+    finish: db.prepare(`UPDATE alerts SET state = 'done', outcome = @outcome, users = @users, actions = @actions,
+        lease_owner = NULL, due_at = NULL, completed_at = @now, updated_at = @now, last_error = NULL
+      WHERE id = @id AND lease_token = @token AND state = 'processing' RETURNING seq, state`),
+    retry: db.prepare(`UPDATE alerts SET state = 'retrying', due_at = @due, last_error = @error, actions = @actions,
+        lease_owner = NULL, updated_at = @now
+      WHERE id = @id AND lease_token = @token AND state = 'processing' RETURNING seq, state`),
+    kill: db.prepare(`UPDATE alerts SET state = 'dead', outcome = 'failed', last_error = @error, actions = @actions,
+        lease_owner = NULL, due_at = NULL, completed_at = @now, updated_at = @now
+      WHERE id = @id AND lease_token = @token AND state = 'processing' RETURNING seq, state`),
+    release: db.prepare(`UPDATE alerts SET state = CASE WHEN attempts - @refund > 0 THEN 'retrying' ELSE 'queued' END,
+        attempts = attempts - @refund, due_at = @now, lease_owner = NULL, updated_at = @now
+      WHERE id = @id AND lease_token = @token AND state = 'processing' RETURNING seq, state`),
+    leasedBy: db.prepare(`SELECT id, lease_token AS token FROM alerts INDEXED BY alerts_leased
+      WHERE lease_owner = ? AND state = 'processing'`),
+    replayOne: db.prepare(`UPDATE alerts SET state = 'queued', attempts = 0, due_at = @now, outcome = NULL,
+        last_error = NULL, completed_at = NULL, updated_at = @now
+      WHERE id = @id AND state = 'dead' AND purged_at IS NULL RETURNING id`),
+    deadIds: db.prepare('SELECT id FROM alerts WHERE state = \'dead\' AND purged_at IS NULL ORDER BY seq'),
+    putExposure: db.prepare(`INSERT INTO exposures (exposure_id, details, fetched_at) VALUES (?, ?, ?)
+      ON CONFLICT (exposure_id) DO UPDATE SET details = excluded.details, fetched_at = excluded.fetched_at`),
+    setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    delMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
+    purgeable: db.prepare(`SELECT seq FROM alerts INDEXED BY alerts_finished
+      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= ? LIMIT ?`),
+    purgeEvents: db.prepare('DELETE FROM alert_events WHERE alert_seq = ?'),
+    purgeRow: db.prepare(`UPDATE alerts SET email = NULL, username_hash = NULL, custom_data = NULL, exposure_details = NULL,
+        extra = NULL, warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = @now
+      WHERE seq = @seq`)
+  }
+
+  /** A lease-guarded state change that records the state it produced. */
+  function transition (stmt: Database.Statement, lease: Lease, at: number, params: Record<string, unknown>, note: string): boolean {
+    const row = stmt.get({ id: lease.alertId, token: lease.token, now: at, ...params }) as { seq: number, state: AlertState } | undefined
+    if (row !== undefined) s.event.run(row.seq, at, row.state, note)
+    return row !== undefined
+  }
+
+  function insert (alert: BreachAlert, sourceIp: string | undefined, at: number): InsertResult {
+    const id = newId(at)
+    // Test alerts need no remediation: they are stored already finished with outcome `test`.
+    const info = s.insert.run({
+      id,
+      key: alert.idempotencyKey,
+      test: alert.test ? 1 : 0,
+      state: alert.test ? 'done' : 'queued',
+      now: at,
+      exposureId: alert.exposureId ?? null,
+      email: alert.email ?? null,
+      usernameHash: alert.usernameHash ?? null,
+      customData: alert.customData ?? null,
+      exposureDate: alert.exposureDate ?? null,
+      hadPassword: alert.hadPassword ? 1 : 0,
+      passwordType: alert.passwordType ?? null,
+      passwordTypeName: alert.passwordTypeName ?? null,
+      exposureDetails: alert.exposureDetails === undefined ? null : JSON.stringify(alert.exposureDetails),
+      extra: alert.extra === undefined ? null : JSON.stringify(alert.extra),
+      warnings: alert.warnings.length === 0 ? null : JSON.stringify(alert.warnings),
+      sourceIp: sourceIp ?? null,
+      dueAt: alert.test ? null : at,
+      outcome: alert.test ? 'test' : null,
+      completedAt: alert.test ? at : null
+    })
+    if (info.changes === 1) return { id, duplicate: false, test: alert.test }
+    const dup = s.duplicate.get(at, alert.idempotencyKey) as { id: string, test: number }
+    return { id: dup.id, duplicate: true, test: dup.test === 1 }
+  }
+
+  function execute (op: WriteOp, at: number): unknown {
+    switch (op.op) {
+      case 'insert': return insert(op.alert, op.sourceIp, at)
+      case 'claim': {
+        const rows = s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as Row[]
+        for (const r of rows) s.event.run(r.seq, at, 'processing', `attempt ${r.attempts} by ${op.owner}`)
+        return rows
+      }
+      case 'renew': return s.renew.run({ owner: op.owner, until: at + op.leaseMs }).changes
+      case 'finish': return transition(s.finish, op.lease, at, {
+        outcome: op.result.outcome, users: JSON.stringify(op.result.users), actions: JSON.stringify(op.result.actions)
+      }, op.result.note ?? `outcome ${op.result.outcome}`)
+      case 'retry': return transition(s.retry, op.lease, at, { due: at + op.delayMs, error: truncate(op.error), actions: JSON.stringify(op.actions) }, truncate(op.error))
+      case 'kill': return transition(s.kill, op.lease, at, { error: truncate(op.reason), actions: JSON.stringify(op.actions) }, truncate(op.reason))
+      case 'release': return transition(s.release, op.lease, at, { refund: op.refund ? 1 : 0 }, op.refund ? 'released (attempt not counted)' : 'released')
+      case 'releaseAll': {
+        let n = 0
+        for (const r of s.leasedBy.all(op.owner) as Array<{ id: string, token: number }>) {
+          if (transition(s.release, { alertId: r.id, token: r.token, owner: op.owner }, at, { refund: op.refund ? 1 : 0 }, op.note)) n++
+        }
+        return n
+      }
+      case 'replay': {
+        const targets = op.ids === 'dead' ? (s.deadIds.all() as Array<{ id: string }>).map(r => r.id) : op.ids
+        const moved: string[] = []
+        for (const id of targets) {
+          if (s.replayOne.get({ id, now: at }) !== undefined) {
+            s.eventById.run(at, 'queued', 'replayed', id)
+            moved.push(id)
+          }
+        }
+        return moved
+      }
+      case 'kvSet':
+        if (op.value === undefined) s.delMeta.run(op.key)
+        else s.setMeta.run(op.key, op.value)
+        return undefined
+      case 'exposurePut':
+        s.putExposure.run(op.exposureId, JSON.stringify(op.details), at)
+        return undefined
+      case 'purge': {
+        const seqs = (s.purgeable.all(at - op.olderThanMs, op.limit) as Array<{ seq: number }>).map(r => r.seq)
+        for (const seq of seqs) {
+          s.purgeEvents.run(seq)
+          s.purgeRow.run({ seq, now: at })
+        }
+        return seqs.length
+      }
+    }
+  }
+
+  const one = (op: WriteOp, at: number): unknown => db.transaction(() => execute(op, at))()
+  const batch = db.transaction((ops: readonly WriteOp[], at: number): BatchOutcome => {
+    const out: BatchOutcome = { results: [], wake: false, inserts: 0 }
+    for (const op of ops) {
+      try {
+        const value = one(op, at) // a savepoint: its failure leaves the rest of the batch intact
+        out.results.push({ ok: true, value })
+        if (wakes(op, value)) out.wake = true
+      } catch (err) {
+        out.results.push({ ok: false, error: (err as Error).message })
+      }
+      if (op.op === 'insert') out.inserts++
+    }
+    return out
+  })
+  // IMMEDIATE: take the write lock before reading, so a busy database makes us wait our turn (busy_timeout)
+  // instead of failing when a read transaction cannot be upgraded.
+  return (ops, at) => batch.immediate(ops, at)
+}

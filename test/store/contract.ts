@@ -1,0 +1,331 @@
+// The store contract (DESIGN §9): every backend runs these same cases against a real database.
+// Durations are real and short (the PostgreSQL backend keeps time by the database's clock).
+import assert from 'node:assert/strict'
+import type { TestContext } from 'node:test'
+import { classify } from '../../src/intake/alert.js'
+import type { BreachAlert, Finish } from '../../src/alerts/types.js'
+import type { Lease, Store } from '../../src/store/types.js'
+import { waitFor } from '../helper.js'
+
+export interface StoreOptions {
+  onCommit?: (inserts: number, seconds: number) => void
+  pollMs?: number
+}
+
+/** A fresh, empty database of one backend; `open` may be called again for a second connection (another process). */
+export interface Backend {
+  fresh (t: TestContext): Promise<{ open (options?: StoreOptions): Promise<Store> }>
+}
+
+/** A parsed alert, as intake hands it to the store. */
+export function alert (payload: Record<string, unknown>): BreachAlert {
+  const c = classify(payload)
+  assert.equal(c.kind, 'alert')
+  return (c as { alert: BreachAlert }).alert
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+const done: Finish = { outcome: 'no-user', users: [], actions: [{ at: '2026-01-01T00:00:00.000Z', action: 'lookup', status: 'skipped' }] }
+const stale = (l: Lease): Lease => ({ ...l, token: l.token - 1 })
+
+export async function storeContract (t: TestContext, backend: Backend): Promise<void> {
+  async function world (st: TestContext, options?: StoreOptions): Promise<{ store: Store, open: (o?: StoreOptions) => Promise<Store> }> {
+    const db = await backend.fresh(st)
+    return { store: await db.open(options), open: db.open }
+  }
+
+  await t.test('insert → get keeps every field; password material was never part of it', async st => {
+    const { store } = await world(st)
+    const before = Date.now()
+    const a = alert({
+      exposureID: 'e1',
+      username: ' Someone@Acme.IO ',
+      customData: 'fusionauth:t1:u1',
+      date: '2017-01-17T04:51:05.1915231Z',
+      plaintextPassword: 'never-stored',
+      passwordType: 'MD5',
+      exposureDetails: { title: 'T', entries: 5 },
+      region: 'eu'
+    })
+    const r = await store.alerts.insert(a, { sourceIp: '203.0.113.9' })
+    assert.deepEqual({ duplicate: r.duplicate, test: r.test }, { duplicate: false, test: false })
+    assert.match(r.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7')
+    const rec = (await store.alerts.get(r.id))!
+    const received = Date.parse(rec.receivedAt)
+    assert.ok(received >= before - 1000 && received <= Date.now() + 1000, 'received now (the database clock)')
+    assert.equal(rec.nextAttemptAt, rec.receivedAt, 'due at once')
+    assert.deepEqual({ ...rec, receivedAt: undefined, updatedAt: undefined, nextAttemptAt: undefined }, {
+      id: r.id,
+      test: false,
+      state: 'queued',
+      receivedAt: undefined,
+      updatedAt: undefined,
+      exposureId: 'e1',
+      email: 'someone@acme.io',
+      usernameHash: a.usernameHash,
+      customData: 'fusionauth:t1:u1',
+      exposureDate: '2017-01-17T04:51:05.191Z',
+      hadPassword: true,
+      passwordType: 1,
+      passwordTypeName: 'MD5',
+      exposureDetails: { title: 'T', entries: 5 },
+      extra: { region: 'eu' },
+      warnings: [],
+      sourceIp: '203.0.113.9',
+      deliveries: 1,
+      attempts: 0,
+      nextAttemptAt: undefined,
+      leaseOwner: undefined,
+      leaseUntil: undefined,
+      outcome: undefined,
+      users: [],
+      actions: [],
+      lastError: undefined,
+      completedAt: undefined,
+      purgedAt: undefined
+    })
+    assert.ok(!JSON.stringify(rec).includes('never-stored'))
+    assert.deepEqual(await store.alerts.events(r.id), [{ at: rec.receivedAt, state: 'queued', note: 'received' }])
+    assert.equal(await store.alerts.get('no-such-id'), undefined)
+    assert.deepEqual(await store.alerts.events('no-such-id'), [])
+  })
+
+  await t.test('inserts made together share one commit; duplicates inside and across batches find the first row', async st => {
+    const commits: number[] = []
+    const { store } = await world(st, { onCommit: n => commits.push(n) })
+    const batch = await Promise.all([
+      store.alerts.insert(alert({ exposureID: 'x', username: 'one@acme.io' })),
+      store.alerts.insert(alert({ exposureID: 'x', username: 'two@acme.io' })),
+      store.alerts.insert(alert({ exposureID: 'x', username: 'ONE@acme.io' })), // same key as the first
+      store.alerts.insert(alert({ exposureID: 'x', username: 'three@example.com' }))
+    ])
+    assert.deepEqual(commits, [4])
+    assert.deepEqual(batch.map(r => [r.duplicate, r.test]), [[false, false], [false, false], [true, false], [false, true]])
+    assert.equal(batch[2]!.id, batch[0]!.id)
+    const again = await store.alerts.insert(alert({ exposureID: 'x', username: 'one@acme.io' }))
+    assert.deepEqual(again, { id: batch[0]!.id, duplicate: true, test: false })
+    assert.deepEqual(commits, [4, 1])
+    assert.equal((await store.alerts.get(batch[0]!.id))!.deliveries, 3)
+    assert.equal((await store.alerts.list()).length, 3)
+    assert.deepEqual(await store.alerts.countByState(), { queued: 2, processing: 0, retrying: 0, done: 1, dead: 0 })
+    assert.deepEqual(await store.alerts.countByOutcome(), { test: 1 })
+    assert.deepEqual((await store.alerts.list({ state: 'done' })).map(r => r.email), ['three@example.com'])
+    assert.deepEqual((await store.alerts.list({ limit: 2 })).map(r => r.email), ['three@example.com', 'two@acme.io'], 'newest first')
+  })
+
+  await t.test('the same alert from two connections at once (two replicas): one row, one id', async st => {
+    const { store, open } = await world(st)
+    const other = await open()
+    const a = alert({ exposureID: 'race', username: 'race@acme.io' })
+    for (let i = 0; i < 5; i++) {
+      const b = alert({ exposureID: `race-${i}`, username: 'race@acme.io' })
+      const [r1, r2] = await Promise.all([store.alerts.insert(b), other.alerts.insert(b)])
+      assert.equal(r1.id, r2.id)
+      assert.deepEqual([r1.duplicate, r2.duplicate].sort(), [false, true])
+    }
+    const [x, y] = await Promise.all([store.alerts.insert(a), other.alerts.insert(a)])
+    assert.equal(x.id, y.id)
+    assert.equal((await store.alerts.list({ limit: 100 })).length, 6)
+    assert.equal((await other.alerts.get(x.id))!.deliveries, 2)
+  })
+
+  await t.test('a test alert is stored finished: done, outcome test, nothing due', async st => {
+    const { store } = await world(st)
+    const r = await store.alerts.insert(alert({ username: 'sample@email.tst' }))
+    const rec = (await store.alerts.get(r.id))!
+    assert.equal(rec.state, 'done')
+    assert.equal(rec.outcome, 'test')
+    assert.ok(rec.completedAt !== undefined)
+    assert.equal(rec.nextAttemptAt, undefined)
+    assert.equal(await store.queue.nextDueIn(), undefined)
+    assert.deepEqual(await store.queue.claim('w', 10, 1000), [])
+    assert.deepEqual((await store.alerts.events(r.id)).map(e => e.state), ['queued', 'done'])
+  })
+
+  await t.test('what was committed survives closing and reopening; close() commits inserts still waiting', async st => {
+    const { store: first, open } = await world(st)
+    const a = await first.alerts.insert(alert({ exposureID: 'p', username: 'persist@acme.io' }))
+    const waiting = first.alerts.insert(alert({ exposureID: 'p', username: 'late@acme.io' })) // not yet flushed
+    await first.close()
+    const late = await waiting
+    await assert.rejects(first.alerts.insert(alert({ username: 'closed@acme.io' })), { name: 'StoreUnavailableError' })
+    await first.close() // idempotent
+
+    const second = await open()
+    assert.equal((await second.alerts.get(a.id))?.email, 'persist@acme.io')
+    assert.equal((await second.alerts.get(late.id))?.email, 'late@acme.io')
+    assert.deepEqual(await second.alerts.insert(alert({ exposureID: 'p', username: 'persist@acme.io' })), { id: a.id, duplicate: true, test: false })
+  })
+
+  await t.test('queue: claim with a fenced lease, finish, retry, dead, replay, release', async st => {
+    const { store } = await world(st)
+    const ids = []
+    for (const x of ['a', 'b', 'c', 'd']) ids.push((await store.alerts.insert(alert({ exposureID: x, username: `${x}@acme.io` }))).id)
+    const due = await store.queue.nextDueIn()
+    assert.ok(due !== undefined && due <= 0, `due now (${due})`)
+
+    const claimed = await store.queue.claim('w1', 3, 60_000)
+    assert.equal(claimed.length, 3)
+    assert.deepEqual(claimed.map(c => c.alert.id), ids.slice(0, 3), 'oldest first')
+    assert.ok(claimed.every(c => c.alert.state === 'processing' && c.alert.leaseOwner === 'w1' && c.alert.attempts === 1 && c.lease.owner === 'w1'))
+    const leaseEnd = Date.parse(claimed[0]!.alert.leaseUntil!)
+    assert.ok(leaseEnd > Date.now() + 50_000 && leaseEnd < Date.now() + 70_000, 'leased for a minute')
+    assert.equal((await store.queue.claim('w2', 10, 60_000)).length, 1, 'only the unclaimed one is left for another worker')
+    assert.deepEqual(await store.queue.claim('w2', 10, 60_000), [])
+    const [a, b, c] = claimed as [typeof claimed[0], typeof claimed[0], typeof claimed[0]]
+
+    // Only the holder of the current token can finish.
+    assert.equal(await store.queue.finish(stale(a.lease), done), false)
+    assert.equal(await store.queue.finish(a.lease, done), true)
+    assert.equal(await store.queue.finish(a.lease, done), false, 'not twice')
+    const fin = (await store.alerts.get(a.alert.id))!
+    assert.deepEqual([fin.state, fin.outcome, fin.leaseOwner], ['done', 'no-user', undefined])
+    assert.deepEqual(fin.actions, done.actions)
+
+    assert.equal(await store.queue.retry(b.lease, 400, 'FusionAuth 503', []), true)
+    const r = (await store.alerts.get(b.alert.id))!
+    assert.deepEqual([r.state, r.lastError], ['retrying', 'FusionAuth 503'])
+    assert.ok(Date.parse(r.nextAttemptAt!) - Date.parse(r.updatedAt) >= 390, 'due after the delay')
+    assert.equal((await store.queue.claim('w1', 10, 60_000)).length, 0, 'not due yet')
+    const wait = (await store.queue.nextDueIn())!
+    assert.ok(wait > 0 && wait <= 400, `next due in ${wait} ms`)
+    await sleep(wait + 50)
+    const again = await store.queue.claim('w1', 10, 60_000)
+    assert.deepEqual(again.map(x => [x.alert.id, x.alert.attempts]), [[b.alert.id, 2]])
+    assert.ok(again[0]!.lease.token > b.lease.token, 'a new claim, a greater token')
+    assert.equal(await store.queue.kill(b.lease, 'old token', []), false)
+    assert.equal(await store.queue.kill(again[0]!.lease, 'retries exhausted', []), true)
+    const dead = (await store.alerts.get(b.alert.id))!
+    assert.deepEqual([dead.state, dead.outcome, dead.lastError], ['dead', 'failed', 'retries exhausted'])
+    assert.deepEqual(await store.queue.replay('dead'), [b.alert.id])
+    const replayed = (await store.alerts.get(b.alert.id))!
+    assert.deepEqual([replayed.state, replayed.attempts, replayed.outcome], ['queued', 0, undefined])
+    assert.deepEqual(await store.queue.replay([b.alert.id, 'no-such-id']), [], 'only dead alerts are replayed')
+
+    // Release: due now again; a refund un-counts the attempt.
+    assert.equal(await store.queue.release(c.lease, true), true)
+    const rel = (await store.alerts.get(c.alert.id))!
+    assert.deepEqual([rel.state, rel.attempts], ['queued', 0])
+    assert.equal(await store.queue.release(c.lease, true), false, 'a released lease is gone')
+    assert.deepEqual(await store.queue.leaseOwners(), ['w2'])
+    assert.equal(await store.queue.releaseAll('w2', 'released at shutdown', true), 1)
+    assert.deepEqual(await store.queue.leaseOwners(), [])
+    assert.deepEqual(await store.alerts.countByState(), { queued: 3, processing: 0, retrying: 0, done: 1, dead: 0 })
+    assert.deepEqual((await store.alerts.events(b.alert.id)).map(e => e.state), ['queued', 'processing', 'retrying', 'processing', 'dead', 'queued'])
+    assert.ok((await store.alerts.events(b.alert.id)).some(e => e.note === 'attempt 2 by w1'), 'history names the holder')
+  })
+
+  await t.test('an expired lease is claimed again; the old holder can no longer change the alert', async st => {
+    const { store } = await world(st)
+    const { id } = await store.alerts.insert(alert({ exposureID: 'lease', username: 'lease@acme.io' }))
+    const [first] = await store.queue.claim('w1', 1, 300)
+    assert.equal(first!.alert.id, id)
+    // Renewal keeps it.
+    await sleep(150)
+    assert.equal(await store.queue.renew('w1', 600), 1)
+    await sleep(250)
+    assert.deepEqual(await store.queue.claim('w2', 1, 60_000), [], 'still leased after the renewal')
+    await sleep(450)
+    const [second] = await store.queue.claim('w2', 1, 60_000)
+    assert.equal(second?.alert.id, id)
+    assert.equal(second!.alert.attempts, 2)
+    assert.equal(await store.queue.renew('w1', 60_000), 0, 'the old holder renews nothing')
+    assert.equal(await store.queue.finish(first!.lease, done), false, 'the old holder lost it')
+    assert.equal(await store.queue.retry(first!.lease, 0, 'x', []), false)
+    assert.equal(await store.queue.release(first!.lease, false), false)
+    assert.equal((await store.alerts.get(id))!.leaseOwner, 'w2')
+    assert.equal(await store.queue.finish(second!.lease, done), true)
+  })
+
+  await t.test('concurrent claimers never share an alert', async st => {
+    const { store, open } = await world(st)
+    const others = [store, await open(), await open()]
+    const n = 60
+    await Promise.all(Array.from({ length: n }, (_, i) => store.alerts.insert(alert({ exposureID: `c${i}`, username: `c${i}@acme.io` }))))
+    const seen = new Map<string, string>()
+    await Promise.all(others.flatMap((s, si) => [0, 1].map(async wi => {
+      const owner = `w${si}.${wi}`
+      for (;;) {
+        const got = await s.queue.claim(owner, 3, 60_000)
+        if (got.length === 0) return
+        for (const g of got) {
+          assert.equal(seen.get(g.alert.id), undefined, `${g.alert.id} claimed twice`)
+          seen.set(g.alert.id, owner)
+          assert.equal(await s.queue.finish(g.lease, done), true)
+        }
+      }
+    })))
+    assert.equal(seen.size, n)
+    assert.deepEqual(await store.alerts.countByState(), { queued: 0, processing: 0, retrying: 0, done: n, dead: 0 })
+  })
+
+  await t.test('change feed: own commits, another connection\'s commits, unsubscribe', async st => {
+    const { store, open } = await world(st, { pollMs: 50 })
+    let calls = 0
+    const off = store.changes.subscribe(() => { calls++ })
+    await sleep(300) // PostgreSQL: the LISTEN connection wakes once when it is up
+    const base = calls
+    await store.alerts.insert(alert({ exposureID: 'f1', username: 'feed@acme.io' }))
+    await waitFor(() => calls > base, 'a wake-up after our own insert', 5000)
+    const other = await open({ pollMs: 50 })
+    const [c] = await other.queue.claim('cli', 1, 60_000)
+    await other.queue.kill(c!.lease, 'x', [])
+    const before = calls
+    assert.deepEqual(await other.queue.replay('dead'), [c!.alert.id]) // e.g. `alerts replay` from the CLI
+    await waitFor(() => calls > before, 'a wake-up after another connection replayed', 5000)
+    off()
+    const after = calls
+    await other.alerts.insert(alert({ exposureID: 'f2', username: 'feed@acme.io' }))
+    await store.alerts.insert(alert({ exposureID: 'f3', username: 'feed@acme.io' }))
+    await sleep(300)
+    assert.equal(calls, after, 'no calls after unsubscribing')
+  })
+
+  await t.test('key/value and the exposure cache', async st => {
+    const { store, open } = await world(st)
+    await store.exposures.put('e1', { title: 'Breach', entries: 3 })
+    assert.deepEqual(await store.exposures.get('e1', 60_000), { title: 'Breach', entries: 3 })
+    await sleep(30)
+    assert.equal(await store.exposures.get('e1', 10), undefined, 'too old')
+    assert.equal(await store.exposures.get('missing', 60_000), undefined)
+    await store.exposures.put('e1', { title: 'Breach v2' })
+    assert.deepEqual(await store.exposures.get('e1', 10_000), { title: 'Breach v2' })
+
+    await store.kv.set('cursor', 'abc')
+    assert.equal(await store.kv.get('cursor'), 'abc')
+    assert.equal(await (await open()).kv.get('cursor'), 'abc', 'visible to another connection')
+    await store.kv.set('cursor', 'def')
+    assert.equal(await store.kv.get('cursor'), 'def')
+    await store.kv.set('cursor', undefined)
+    assert.equal(await store.kv.get('cursor'), undefined)
+    await store.ping()
+  })
+
+  await t.test('purge: finished alerts lose their personal data, the tombstone keeps a re-delivery a duplicate', async st => {
+    const { store } = await world(st)
+    const kept = await store.alerts.insert(alert({ exposureID: 'k', username: 'keep@acme.io' }))
+    const gone = await store.alerts.insert(alert({ exposureID: 'g', username: 'gone@acme.io', customData: 'fusionauth:x:y', exposureDetails: { title: 'Big' }, region: 'eu' }), { sourceIp: '198.51.100.7' })
+    const dead = await store.alerts.insert(alert({ exposureID: 'd', username: 'dead@acme.io' }))
+    const claims = await store.queue.claim('w', 3, 60_000)
+    const lease = (id: string): Lease => claims.find(c => c.alert.id === id)!.lease
+    assert.equal(await store.queue.finish(lease(gone.id), { outcome: 'actioned', users: [{ userId: 'u1', email: 'gone@acme.io', outcome: 'actioned' }], actions: done.actions }), true)
+    assert.equal(await store.queue.kill(lease(dead.id), 'FusionAuth said no about dead@acme.io', []), true)
+    await store.queue.release(lease(kept.id), true)
+
+    assert.deepEqual(await store.alerts.purge({ olderThanMs: 60_000 }), { purged: 0 }, 'nothing old enough')
+    await sleep(20)
+    assert.deepEqual(await store.alerts.purge({ olderThanMs: 10 }), { purged: 2 })
+    const tomb = (await store.alerts.get(gone.id))!
+    assert.ok(tomb.purgedAt !== undefined)
+    assert.deepEqual([tomb.state, tomb.outcome, tomb.exposureId], ['done', 'actioned', 'g'])
+    for (const v of [tomb.email, tomb.usernameHash, tomb.customData, tomb.exposureDetails, tomb.extra, tomb.sourceIp, tomb.lastError]) assert.equal(v, undefined)
+    assert.deepEqual([tomb.users, tomb.actions, tomb.warnings], [[], [], []])
+    const text = JSON.stringify([await store.alerts.list({ limit: 10 }), await store.alerts.events(gone.id), await store.alerts.events(dead.id)])
+    assert.ok(!text.includes('gone@') && !text.includes('dead@'), 'no email left in records or history')
+    assert.ok(text.includes('keep@acme.io'), 'unfinished alerts keep theirs')
+    const again = await store.alerts.insert(alert({ exposureID: 'g', username: 'gone@acme.io', customData: 'fusionauth:x:y' }))
+    assert.deepEqual(again, { id: gone.id, duplicate: true, test: false }, 'a late re-delivery stays a duplicate')
+    assert.deepEqual(await store.queue.replay('dead'), [], 'a purged dead alert cannot be replayed (nothing left to act on)')
+    assert.deepEqual(await store.alerts.purge({ olderThanMs: 10 }), { purged: 0 }, 'purge is idempotent')
+  })
+}
