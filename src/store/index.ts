@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import pg from 'pg'
 import { migrate as migrateSqlite, openDatabase, schemaVersion as sqliteVersion, SCHEMA_VERSION as SQLITE_VERSION } from './sqlite/connection.js'
 import { createSqliteStore } from './sqlite/index.js'
@@ -55,6 +55,7 @@ export interface MigrationReport { kind: 'sqlite' | 'postgres', location: string
 export async function migrateDatabase (database: string): Promise<MigrationReport> {
   if (isPostgresUrl(database)) {
     const client = new pg.Client(clientConfig({ url: database }))
+    client.on('error', () => {}) // a dropped connection fails the query in progress instead
     await client.connect()
     try {
       const from = await postgresVersion(client)

@@ -1,9 +1,14 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { startFusionAuthFake, type FusionAuthFake } from '../fakes/fusionauth.js'
-import { postAlert, startTestBridge, waitFor, type TestBridge } from '../helper.js'
+import { postAlert, startTestBridge, tmpDir, waitFor, type TestBridge } from '../helper.js'
 import { runCli } from '../fixtures/processes.js'
-import type { AlertRecord } from '../../src/alerts/types.js'
+import { join } from 'node:path'
+import { hostname } from 'node:os'
+import Database from 'better-sqlite3'
+import type { AlertRecord, BreachAlert } from '../../src/alerts/types.js'
+import { classify } from '../../src/intake/alert.js'
+import { openStore } from '../../src/store/index.js'
 
 interface World { fa: FusionAuthFake, bridge: TestBridge }
 
@@ -15,7 +20,7 @@ async function world (t: TestContext, env: Record<string, string> = {}, tenants 
     FUSIONAUTH_TIMEOUT_MS: '400',
     BRIDGE_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms',
     ...env
-  }, undefined, { worker: { probeIntervalMs: 100, readinessCacheMs: 0, random: () => 0.5 } })
+  }, undefined, { worker: { probeIntervalMs: 100, readinessCacheMs: 0, random: () => 0.5, storeRetryMs: 200 }, pollMs: 100 })
   // Registered after the bridge's own after-hook, so the bridge closes first.
   t.after(() => fa.close())
   return { fa, bridge }
@@ -334,4 +339,53 @@ test('metrics and the finished-alert log line', async t => {
   assert.ok(line)
   assert.equal(line.alertId, id)
   assert.equal(line.outcome, 'actioned')
+})
+
+test('a store that fails under the worker (locked for seconds): the process stays up, readiness fails, the alert is recorded once it recovers', async t => {
+  const { fa, bridge } = await world(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'rae@acme-corp.io' })
+  fa.setLatency(300)
+  const id = await send(bridge, alertFor('rae@acme-corp.io'))
+  await waitFor(() => fa.journal.some(j => j.method === 'DELETE'), 'the deactivation to be under way')
+  // Another process's transaction holds the write lock longer than the writer's busy time-out (2 s).
+  const other = new Database(bridge.config.database)
+  t.after(() => other.close())
+  other.exec('BEGIN IMMEDIATE')
+  await waitFor(async () => (await fetch(`${bridge.url}/readyz`)).status === 503, 'readiness to fail', 8000, 50)
+  const ready = await (await fetch(`${bridge.url}/readyz`)).json() as { checks: Record<string, string> }
+  assert.match(JSON.stringify(ready.checks), /store/)
+  const refused = await postAlert(bridge.url, alertFor('sam@acme-corp.io'))
+  assert.equal(refused.status, 503, 'intake refuses instead of acknowledging')
+  assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200, 'the process is up')
+  assert.equal(fa.user(u.id)!.active, false, 'FusionAuth was done')
+  other.exec('COMMIT')
+  const a = await settled(bridge, id, 15_000)
+  assert.equal(a.outcome, 'actioned')
+  assert.equal(a.attempts, 1, 'recorded by the same attempt, not repeated')
+  await waitFor(async () => (await fetch(`${bridge.url}/readyz`)).status === 200, 'readiness to recover', 10_000, 50)
+  assert.ok(bridge.logs.some(l => l.includes('store answers again')))
+  assert.equal((await postAlert(bridge.url, alertFor('sam@acme-corp.io'))).status, 200)
+})
+
+test('leases of an earlier process with our own PID (a container restart: PID 1 again) are taken back at start, not at expiry', async t => {
+  const dir = tmpDir(t)
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'pid@acme-corp.io' })
+  const file = join(dir, 'bridge.db')
+  const before = await openStore(file, { role: 'command' })
+  const c = classify(alertFor('pid@acme-corp.io'))
+  assert.equal(c.kind, 'alert')
+  const { id } = await before.alerts.insert((c as { alert: BreachAlert }).alert)
+  const previous = `${hostname()}/${process.pid}/0ld0ld00`
+  assert.equal((await before.queue.claim(previous, 1, 3_600_000)).length, 1, 'leased for an hour by "us", before the restart')
+  await before.close()
+
+  const started = Date.now()
+  const bridge = await startTestBridge(t, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey }, dir)
+  const a = await settled(bridge, id)
+  assert.equal(a.outcome, 'actioned')
+  assert.ok(Date.now() - started < 5000)
+  assert.equal(fa.user(u.id)!.active, false)
+  assert.ok((await bridge.store.alerts.events(id)).some(e => e.note === `released: lease holder ${previous} is gone`))
 })

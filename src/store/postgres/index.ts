@@ -144,6 +144,8 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     await pool.end().catch(() => undefined)
     throw new StoreUnavailableError(err, `cannot connect to ${redactUrl(options.url)}: ${safeMessage(err)}`)
   })
+  const ignore = (): void => {}
+  client.on('error', ignore)
   try {
     if (options.migrations === 'require') {
       const v = await schemaVersion(client)
@@ -151,8 +153,10 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     } else {
       await migrate(client)
     }
+    client.off('error', ignore)
     client.release()
   } catch (err) {
+    client.off('error', ignore)
     client.release(true)
     await pool.end().catch(() => undefined)
     throw err
@@ -204,8 +208,11 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     const json = (v: unknown): string | null => v === undefined ? null : JSON.stringify(v)
     let conn: pg.PoolClient | undefined
     let broken = false
+    // A checked-out connection that dies between two statements emits 'error': unheard, it would end the process.
+    const onError = (): void => { broken = true }
     try {
       conn = await pool.connect()
+      conn.on('error', onError)
       await conn.query('BEGIN')
       const inserted = (await conn.query<{ id: string, key: string, test: boolean }>(SQL.insert, [
         ids, col(p => p.alert.idempotencyKey), col(p => p.alert.test), col(p => p.alert.exposureId ?? null),
@@ -251,6 +258,7 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       const e = unavailable(err, 'the alert store cannot commit')
       for (const p of batch) p.reject(e)
     } finally {
+      conn?.off('error', onError)
       conn?.release(broken ? true : undefined)
     }
   }
