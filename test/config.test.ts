@@ -3,11 +3,10 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ConfigError, loadConfig, parseDuration, type Config } from '../src/config.js'
 import { tmpDir } from './helper.js'
+import { SERVER_ENTRY, TSX_IMPORT } from './fixtures/processes.js'
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const BASE = { ENZOIC_WEBHOOK_CREDENTIALS: 'key:secret' }
 
 /** The problems loadConfig reports for env (fails if it does not throw a ConfigError). */
@@ -189,9 +188,9 @@ test('secrets can be given as NAME_FILE; both set or an unreadable file is a pro
   ])
 })
 
-test('the server entry point exits 1 with one line per problem on stderr, and no value', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
+test('the server entry point exits 1 with one line per problem on stderr, and no value', t => {
+  const r = spawnSync(process.execPath, [...TSX_IMPORT, SERVER_ENTRY], {
+    cwd: tmpDir(t), // empty: no ./.env to read
     env: { PATH: process.env.PATH, PORT: 'SEKRIT-port', FUSIONAUTH_URL: 'SEKRIT-url', BRIDGE_ACTIONS: 'SEKRIT' },
     encoding: 'utf8',
     timeout: 20_000

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { encryptPayload } from '../../src/intake/decrypt.js'
 
 /**
- * A real HTTP server imitating the Enzoic REST API (reference/enzoic.md): webhooks management, the
+ * A real HTTP server imitating the Enzoic REST API (docs/enzoic-api.md): webhooks management, the
  * webhook test call (which POSTs a test alert to the default webhook, optionally encrypted and over
  * mTLS), breach monitoring by user and exposure details. Shapes the docs do not state are marked
  * UNCONFIRMED; the client (src/enzoic/client.ts) tolerates the alternatives.

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { test, type TestContext } from 'node:test'
+import { PATHS } from '../../scripts/trim-openapi.js'
 import { FAKE_ERROR_CODES, SEARCH_WINDOW, startFusionAuthFake, type FusionAuthFake, type FusionAuthFakeOptions } from './fusionauth.js'
-import { loadFusionAuthOpenApi, SPEC_DEVIATIONS } from './openapi.js'
+import { BUNDLED_SPEC_PATH, loadFusionAuthOpenApi, SPEC_DEVIATIONS } from './openapi.js'
 
 const contract = loadFusionAuthOpenApi()
 
@@ -301,6 +303,48 @@ test('the spec deviations handled in openapi.ts are still present in the spec (d
   assert.equal(contract.validateResponse('GET', '/api/user/{userId}', 200, JSON.stringify({ user: { id: randomUUID(), emial: 'x' } })).ok, false)
   assert.equal(contract.validateResponse('GET', '/api/user/{userId}', 200, JSON.stringify({ user: { id: 'not-a-uuid' } })).ok, false)
   assert.equal(contract.validateResponse('GET', '/api/user/{userId}', 500, '').ok, false, 'only 401/404 may be empty')
+})
+
+test('the contract fails a wrong answer: real answers of the fake, slightly broken, are rejected', async t => {
+  const fa = await start(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'wrong@corp.io', firstName: 'W', refreshTokens: 1 })
+  const valid = (method: string, template: string, status: number, body: unknown): boolean =>
+    contract.validateResponse(method, template, status, typeof body === 'string' ? body : JSON.stringify(body)).ok
+
+  const user = (await call(fa, 'GET', `/api/user/${u.id}`)).json
+  assert.ok(valid('GET', '/api/user/{userId}', 200, user), 'the unbroken answer passes')
+  const broken: Array<[string, unknown]> = [
+    ['a field of the wrong type', { user: { ...user.user, active: 'yes' } }],
+    ['an id that is not a UUID', { user: { ...user.user, tenantId: 'tenant-1' } }],
+    ['an invented field', { user: { ...user.user, breached: true } }],
+    ['a misspelt wrapper', { users: user.user }],
+    ['not JSON', '{"user":']
+  ]
+  for (const [what, body] of broken) assert.equal(valid('GET', '/api/user/{userId}', 200, body), false, what)
+  assert.equal(valid('GET', '/api/user/{userId}', 200, ''), false, 'a 200 without its body')
+
+  const tokens = (await call(fa, 'GET', `/api/jwt/refresh?userId=${u.id}`)).json
+  assert.ok(valid('GET', '/api/jwt/refresh', 200, tokens))
+  assert.equal(valid('GET', '/api/jwt/refresh', 200, { refreshTokens: tokens.refreshTokens[0] }), false, 'an object for an array')
+  const error = (await call(fa, 'GET', '/api/user/null')).json
+  assert.ok(valid('GET', '/api/user/{userId}', 400, error))
+  assert.equal(valid('GET', '/api/user/{userId}', 400, { fieldErrors: { userId: [{ code: 7 }] } }), false, 'a numeric error code')
+
+  // Request bodies the bridge could get wrong are caught as well.
+  assert.ok(contract.validateRequest('PATCH', '/api/user/{userId}', { user: { passwordChangeRequired: true } }).ok)
+  assert.equal(contract.validateRequest('PATCH', '/api/user/{userId}', { user: { passwordChangeRequired: 'true' } }).ok, false)
+  assert.equal(contract.validateRequest('POST', '/api/user/comment', { comment: { userId: u.id, comment: 'x' } }).ok, false, 'userComment misspelt')
+  assert.equal(contract.validateResponse('GET', '/api/user/{userId}/nothing', 200, '{}').ok, false, 'an operation the spec lacks')
+})
+
+test('the bundled spec is FusionAuth 1.69.0, says where it comes from, and has every path the fake answers', () => {
+  const text = readFileSync(BUNDLED_SPEC_PATH, 'utf8')
+  assert.match(text, /^# .*github\.com\/FusionAuth\/fusionauth-openapi/m, 'origin')
+  assert.match(text, /^# Licence: +Apache License 2\.0.*© FusionAuth/m, 'licence')
+  assert.match(text, /^# Regenerate: +npx tsx scripts\/trim-openapi\.ts/m, 'how to regenerate')
+  const bundled = loadFusionAuthOpenApi({ file: BUNDLED_SPEC_PATH })
+  assert.equal(bundled.raw.info.version, '1.69.0')
+  assert.deepEqual(Object.keys(bundled.raw.paths).sort(), [...PATHS].sort(), 'scripts/trim-openapi.ts PATHS')
 })
 
 test('401 with an empty body for a missing, unknown, revoked or restricted key, checked before anything else', async t => {

@@ -3,7 +3,7 @@
  * FusionAuth API the bridge uses, with FusionAuth's API-key, tenant and error semantics, plus fault
  * injection (latency, failures, hangs, revoked keys, a stopped listener) for the bridge's tests.
  *
- * Semantics imitated (see ../shared/reference/fusionauth.md and the FusionAuth API docs):
+ * Semantics imitated (see docs/fusionauth-api.md and the FusionAuth API docs):
  * - `Authorization: <key>` (no Bearer). Missing/unknown/revoked key, a key not permitted for the endpoint and
  *   method, or a tenant-bound key used with another tenant's `X-FusionAuth-TenantId` → 401, empty body.
  *   Checked before anything else (but after injected latency and faults, which stand in for the network).

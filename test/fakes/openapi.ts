@@ -1,6 +1,7 @@
 /**
- * Loads FusionAuth's OpenAPI spec (../shared/reference/fusionauth-openapi.yaml, FusionAuth 1.69.0) and validates
- * request and response bodies against the schemas it declares for an operation, with ajv.
+ * Loads FusionAuth's OpenAPI spec (FusionAuth 1.69.0, trimmed to the endpoints the fake implements:
+ * fusionauth-openapi.yaml beside this file, made by scripts/trim-openapi.ts) and validates request and
+ * response bodies against the schemas it declares for an operation, with ajv.
  *
  * Where the spec and the real API disagree, the spec is patched here, in ONE place (SPEC_DEVIATIONS), each
  * deviation named and explained. Every deviation also has a `stillPresent` check against the unpatched spec, so
@@ -14,9 +15,14 @@ import { parse } from 'yaml'
 
 type Json = Record<string, any>
 
-/** Where the spec lives: FUSIONAUTH_OPENAPI, else ../shared/reference/ beside the repository. */
-export const DEFAULT_SPEC_PATH = process.env.FUSIONAUTH_OPENAPI ??
-  fileURLToPath(new URL('../../../shared/reference/fusionauth-openapi.yaml', import.meta.url))
+/** The in-repository copy of the spec (FusionAuth 1.69.0, Apache License 2.0, © FusionAuth). */
+export const BUNDLED_SPEC_PATH = fileURLToPath(new URL('./fusionauth-openapi.yaml', import.meta.url))
+
+/**
+ * Where the spec is read from: always the bundled copy (no environment variable may change a test's result);
+ * `loadFusionAuthOpenApi({ file })` reads another, e.g. a newer full openapi.yaml before regenerating the copy.
+ */
+export const DEFAULT_SPEC_PATH = BUNDLED_SPEC_PATH
 
 export interface SpecDeviation {
   id: string
@@ -126,7 +132,10 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
  */
 export function loadFusionAuthOpenApi (opts: { file?: string, strictProperties?: boolean } = {}): OpenApiContract {
   const file = opts.file ?? DEFAULT_SPEC_PATH
-  if (!existsSync(file)) throw new Error(`FusionAuth OpenAPI spec not found at ${file} (set FUSIONAUTH_OPENAPI)`)
+  if (!existsSync(file)) {
+    throw new Error(`FusionAuth OpenAPI spec not found at ${file}` +
+      (file === BUNDLED_SPEC_PATH ? ' (make it with scripts/trim-openapi.ts)' : ''))
+  }
   const raw = parse(readFileSync(file, 'utf8')) as Json
   const spec = structuredClone(raw)
   for (const d of SPEC_DEVIATIONS) d.apply(spec)

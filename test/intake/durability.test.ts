@@ -4,15 +4,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer, request, type Server } from 'node:http'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { Agent, fetch as undiciFetch } from 'undici'
 import Database from 'better-sqlite3'
 import { AUTH, basic, captureLogger, postAlert, startTestBridge, testConfig, testEnv, tmpDir, WEBHOOK_KEY, freePort } from '../helper.js'
+import { SERVER_ENTRY, TSX_IMPORT } from '../fixtures/processes.js'
 import { encryptPayload } from '../../src/intake/decrypt.js'
 import { startBridge } from '../../src/server.js'
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Every byte the bridge wrote to disk for its database: the main file, the WAL and the shared-memory index. */
 function databaseBytes (file: string): Buffer {
@@ -91,7 +89,8 @@ async function spawnBridge (t: TestContext, dir: string, fusionAuthUrl: string):
     HOME: process.env.HOME,
     ...testEnv(dir, { PORT: String(port), LOG_LEVEL: 'warn', FUSIONAUTH_URL: fusionAuthUrl, FUSIONAUTH_API_KEY: 'test-api-key' })
   }
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // In the test's folder, never the repository: a .env there must not change the result.
+  const proc = spawn(process.execPath, [...TSX_IMPORT, SERVER_ENTRY], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   proc.stderr!.on('data', (c: Buffer) => { err += c.toString() })
   proc.stdout!.resume()
