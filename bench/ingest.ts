@@ -16,13 +16,18 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LoadJob, LoadResult } from './ingest/load.js'
 import { productionNodeFlags } from './production-flags.js'
+import type { TestContext } from 'node:test'
+import { startPostgres } from '../test/fixtures/postgres.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const RSS_ALERTS = Number(process.env.BENCH_RSS_ALERTS ?? 100_000)
-const TARGETS = { ratio: 0.30, p99Ms: 25, rssMb: 150 }
+const TARGETS = { ratio: 0.30, p99Ms: 25, rssMb: 150, pgToSqlite: 0.5 }
+type Backend = 'sqlite' | 'postgres'
+/** Which bridges to measure beside the baseline (BENCH_BACKENDS=sqlite,postgres). */
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'sqlite,postgres').split(',').map(b => b.trim()).filter((b): b is Backend => b === 'sqlite' || b === 'postgres')
 // As deployed (deploy/systemd ExecStart) unless overridden.
 const BRIDGE_FLAGS = process.env.BENCH_BRIDGE_NODE_FLAGS !== undefined
   ? process.env.BENCH_BRIDGE_NODE_FLAGS.split(' ').filter(f => f !== '')
@@ -145,82 +150,118 @@ console.log(`ingest benchmark: ${CONNECTIONS} connections, ${WARMUP} s warm-up +
   `, bridge flags: ${BRIDGE_FLAGS.join(' ') || '(none)'}`)
 const loadAtStart = loadavg()
 if (loadAtStart[0]! > 1) console.log(`warning: load average ${loadAtStart[0]!.toFixed(2)} — other work on this machine will distort the figures`)
-const bridge = await startServer('bridge', 'src/server.ts', {
-  HOST: '127.0.0.1',
-  LOG_LEVEL: 'warn',
-  BRIDGE_DATABASE: join(dir, 'bridge.db'),
-  ENZOIC_WEBHOOK_CREDENTIALS: `${CREDENTIALS.key}:${CREDENTIALS.secret}`,
-  FUSIONAUTH_URL: `http://127.0.0.1:${(fusionAuth.address() as { port: number }).port}`,
-  FUSIONAUTH_API_KEY: 'bench-refused-key'
-})
+
+// PostgreSQL: a throwaway cluster of the bench's own (the test fixture, given a minimal test context).
+const pgCleanups: Array<() => unknown> = []
+const pgContext = { name: 'bench:ingest', after: (fn: () => unknown) => { pgCleanups.push(fn) }, skip: () => undefined }
+cleanups.push(() => { for (const fn of pgCleanups.splice(0).reverse()) Promise.resolve(fn()).catch(() => undefined) })
+const pgc = BACKENDS.includes('postgres') ? await startPostgres(pgContext as unknown as TestContext) : undefined
+if (BACKENDS.includes('postgres') && pgc === undefined) throw new Error('PostgreSQL is not installed (apt-get install postgresql), or run with BENCH_BACKENDS=sqlite')
+
 const baseline = await startServer('baseline', 'bench/ingest/baseline-server.ts', {})
-
-// Baseline first, then the bridge; each server idles while the other is measured.
 const base = await load({ url: baseline.url, connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: SECONDS, runId: 'baseline' })
-// The bridge's warm-up is a run of its own, so the metrics deltas below cover the measured run only.
-if (WARMUP > 0) await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, durationSeconds: WARMUP, runId: 'warmup' })
-const before = await scrape(bridge.url)
-const durable = await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, durationSeconds: SECONDS, runId: 'durable' })
-const after = await scrape(bridge.url)
+baseline.proc.kill('SIGTERM')
 
-const commits = delta(after, before, 'bridge_store_commit_batch_size_count')
-const committed = delta(after, before, 'bridge_store_commit_batch_size_sum')
-const commitSeconds = delta(after, before, 'bridge_store_commit_duration_seconds_sum')
-const cpuSeconds = delta(after, before, 'bridge_process_cpu_seconds_total')
-const run = {
-  accepted: delta(after, before, 'bridge_webhook_requests_total{status="200",outcome="accepted"}'),
-  commits,
-  batchMean: committed / commits,
-  commitMsMean: commitSeconds / commits * 1000,
-  // The main thread is blocked for the whole commit (inserts + fsync): its share of the measured run, and per alert.
-  commitShareOfRun: commitSeconds / durable.seconds,
-  commitMicrosPerAlert: commitSeconds / committed * 1e6,
-  // Process CPU (all threads) per request: what the pipeline costs apart from waiting for the disk.
-  cpuSeconds,
-  cpuMicrosPerRequest: cpuSeconds / durable.requests * 1e6,
-  eventLoopLagP99Ms: (after.bridge_nodejs_eventloop_lag_p99_seconds ?? NaN) * 1000
+interface BridgeRun {
+  backend: Backend
+  load: LoadResult
+  accepted: number
+  commits: number
+  batchMean: number
+  commitMsMean: number
+  commitMicrosPerAlert: number
+  cpuSeconds: number
+  cpuMicrosPerRequest: number
+  eventLoopLagP99Ms: number
+  rss?: { alerts: number, rssMb: number, peakRssMb: number, topUp?: LoadResult }
 }
 
-// Keep ingesting until RSS_ALERTS alerts are stored, then read the bridge's memory.
-const stored = (m: Record<string, number>): number => Object.entries(m)
-  .filter(([k]) => k.startsWith('bridge_alerts{')).reduce((sum, [, v]) => sum + v, 0)
-let total = stored(await scrape(bridge.url))
-let topUp: LoadResult | undefined
-if (total < RSS_ALERTS) {
-  topUp = await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, amount: RSS_ALERTS - total, runId: 'topup' })
-  total = stored(await scrape(bridge.url))
-}
-const memory = procStatus(bridge.proc.pid!)
-const final = await scrape(bridge.url)
-const overall = {
-  batchMean: final.bridge_store_commit_batch_size_sum! / final.bridge_store_commit_batch_size_count!,
-  batchHistogram: Object.fromEntries(Object.entries(final)
-    .filter(([k]) => k.startsWith('bridge_store_commit_batch_size_bucket'))
-    .map(([k, v]) => [/le="([^"]+)"/.exec(k)![1]!, v]))
+/** One bridge process on one backend: warm-up, the measured run, then (SQLite) a top-up to RSS_ALERTS for the memory figure. */
+async function measureBridge (backend: Backend): Promise<BridgeRun> {
+  const database = backend === 'sqlite' ? join(dir, 'bridge.db') : await pgc!.createDatabase()
+  const bridge = await startServer('bridge', 'src/server.ts', {
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    BRIDGE_DATABASE: database,
+    ENZOIC_WEBHOOK_CREDENTIALS: `${CREDENTIALS.key}:${CREDENTIALS.secret}`,
+    FUSIONAUTH_URL: `http://127.0.0.1:${(fusionAuth.address() as { port: number }).port}`,
+    FUSIONAUTH_API_KEY: 'bench-refused-key'
+  })
+  try {
+    // The warm-up is a run of its own, so the metrics deltas below cover the measured run only.
+    if (WARMUP > 0) await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, durationSeconds: WARMUP, runId: `warmup-${backend}` })
+    const before = await scrape(bridge.url)
+    const durable = await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, durationSeconds: SECONDS, runId: `durable-${backend}` })
+    const after = await scrape(bridge.url)
+    const commits = delta(after, before, 'bridge_store_commit_batch_size_count')
+    const committed = delta(after, before, 'bridge_store_commit_batch_size_sum')
+    const commitSeconds = delta(after, before, 'bridge_store_commit_duration_seconds_sum')
+    const cpuSeconds = delta(after, before, 'bridge_process_cpu_seconds_total')
+    const run: BridgeRun = {
+      backend,
+      load: durable,
+      accepted: delta(after, before, 'bridge_webhook_requests_total{status="200",outcome="accepted"}'),
+      commits,
+      batchMean: committed / commits,
+      commitMsMean: commitSeconds / commits * 1000,
+      commitMicrosPerAlert: commitSeconds / committed * 1e6,
+      // Process CPU (all threads) per request: what the pipeline costs apart from waiting for the disk.
+      cpuSeconds,
+      cpuMicrosPerRequest: cpuSeconds / durable.requests * 1e6,
+      eventLoopLagP99Ms: (after.bridge_nodejs_eventloop_lag_p99_seconds ?? NaN) * 1000
+    }
+    if (backend === 'sqlite') {
+      // Keep ingesting until RSS_ALERTS alerts are stored, then read the bridge's memory.
+      const stored = (m: Record<string, number>): number => Object.entries(m)
+        .filter(([k]) => k.startsWith('bridge_alerts{')).reduce((sum, [, v]) => sum + v, 0)
+      let total = stored(await scrape(bridge.url))
+      let topUp: LoadResult | undefined
+      if (total < RSS_ALERTS) {
+        topUp = await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, amount: RSS_ALERTS - total, runId: 'topup' })
+        total = stored(await scrape(bridge.url))
+      }
+      run.rss = { alerts: total, ...procStatus(bridge.proc.pid!), topUp }
+    }
+    return run
+  } finally {
+    bridge.proc.kill('SIGTERM')
+    await new Promise(resolve => bridge.proc.exitCode !== null ? resolve(null) : bridge.proc.once('exit', resolve))
+  }
 }
 
-const ratio = durable.requestsPerSecond / base.requestsPerSecond
-const verdicts = {
-  ratio: { target: `≥ ${TARGETS.ratio}`, value: ratio, pass: ratio >= TARGETS.ratio },
-  p99: { target: `≤ ${TARGETS.p99Ms} ms`, value: durable.latencyMs.p99, pass: durable.latencyMs.p99 <= TARGETS.p99Ms },
-  rss: { target: `≤ ${TARGETS.rssMb} MB`, value: memory.rssMb, pass: memory.rssMb <= TARGETS.rssMb }
-}
+const runs: BridgeRun[] = []
+for (const backend of BACKENDS) runs.push(await measureBridge(backend))
+const sqlite = runs.find(r => r.backend === 'sqlite')
+const postgres = runs.find(r => r.backend === 'postgres')
 
-const rows: Array<[string, LoadResult]> = [['baseline (bare Fastify)', base], ['bridge (durable)', durable]]
+const ratio = (r: BridgeRun | undefined): number => r === undefined ? NaN : r.load.requestsPerSecond / base.requestsPerSecond
+const pgToSqlite = sqlite !== undefined && postgres !== undefined ? postgres.load.requestsPerSecond / sqlite.load.requestsPerSecond : NaN
+const verdicts: Record<string, { target: string, value: number, pass: boolean }> = {}
+if (sqlite !== undefined) {
+  verdicts['SQLite / bare'] = { target: `≥ ${TARGETS.ratio}`, value: ratio(sqlite), pass: ratio(sqlite) >= TARGETS.ratio }
+  verdicts['SQLite p99 ms'] = { target: `≤ ${TARGETS.p99Ms}`, value: sqlite.load.latencyMs.p99, pass: sqlite.load.latencyMs.p99 <= TARGETS.p99Ms }
+  verdicts['SQLite RSS MB'] = { target: `≤ ${TARGETS.rssMb}`, value: sqlite.rss!.rssMb, pass: sqlite.rss!.rssMb <= TARGETS.rssMb }
+}
+if (postgres !== undefined) {
+  verdicts['PostgreSQL p99 ms'] = { target: `≤ ${TARGETS.p99Ms}`, value: postgres.load.latencyMs.p99, pass: postgres.load.latencyMs.p99 <= TARGETS.p99Ms }
+}
+if (Number.isFinite(pgToSqlite)) verdicts['PostgreSQL / SQLite'] = { target: `≥ ${TARGETS.pgToSqlite}`, value: pgToSqlite, pass: pgToSqlite >= TARGETS.pgToSqlite }
+
+const rows: Array<[string, LoadResult, number]> = [['baseline (bare Fastify)', base, 1], ...runs.map((r): [string, LoadResult, number] => [`bridge, ${r.backend}`, r.load, ratio(r)])]
 console.log('')
-console.log(`${'server'.padEnd(24)} ${pad('req/s', 9)} ${pad('p50 ms', 8)} ${pad('p90 ms', 8)} ${pad('p99 ms', 8)} ${pad('max ms', 8)} ${pad('non-2xx', 8)} ${pad('errors', 7)}`)
-for (const [name, r] of rows) {
-  console.log(`${name.padEnd(24)} ${pad(fmt(r.requestsPerSecond, 0), 9)} ${pad(fmt(r.latencyMs.p50), 8)} ${pad(fmt(r.latencyMs.p90), 8)} ${pad(fmt(r.latencyMs.p99), 8)} ${pad(fmt(r.latencyMs.max), 8)} ${pad(String(r.non2xx), 8)} ${pad(String(r.errors + r.timeouts), 7)}`)
+console.log(`${'server'.padEnd(24)} ${pad('req/s', 9)} ${pad('× bare', 7)} ${pad('p50 ms', 8)} ${pad('p90 ms', 8)} ${pad('p99 ms', 8)} ${pad('max ms', 8)} ${pad('non-2xx', 8)} ${pad('errors', 7)}`)
+for (const [name, r, x] of rows) {
+  console.log(`${name.padEnd(24)} ${pad(fmt(r.requestsPerSecond, 0), 9)} ${pad(fmt(x, 3), 7)} ${pad(fmt(r.latencyMs.p50), 8)} ${pad(fmt(r.latencyMs.p90), 8)} ${pad(fmt(r.latencyMs.p99), 8)} ${pad(fmt(r.latencyMs.max), 8)} ${pad(String(r.non2xx), 8)} ${pad(String(r.errors + r.timeouts), 7)}`)
 }
 console.log('')
-console.log(`ratio durable/baseline        ${fmt(ratio, 3)}`)
-console.log(`bridge RSS after ${total} alerts  ${fmt(memory.rssMb)} MB (peak ${fmt(memory.peakRssMb)} MB)`)
-console.log(`commit batch size, mean      ${fmt(run.batchMean, 2)} during the measured run (${run.commits} commits), ${fmt(overall.batchMean, 2)} overall`)
-console.log(`commit duration, mean        ${fmt(run.commitMsMean, 3)} ms (${fmt(run.commitMicrosPerAlert, 0)} µs per alert); the writer thread was committing ${fmt(run.commitShareOfRun * 100)} % of the run`)
-console.log(`bridge CPU during the run    ${fmt(run.cpuSeconds, 2)} s in ${fmt(durable.seconds, 1)} s = ${fmt(run.cpuMicrosPerRequest, 0)} µs per request; event-loop lag p99 ${fmt(run.eventLoopLagP99Ms, 1)} ms`)
+for (const r of runs) {
+  console.log(`${r.backend.padEnd(10)} commit batch mean ${fmt(r.batchMean, 2)} (${r.commits} commits), ${fmt(r.commitMsMean, 3)} ms per commit (${fmt(r.commitMicrosPerAlert, 0)} µs per alert); ` +
+    `CPU ${fmt(r.cpuMicrosPerRequest, 0)} µs per request (all threads); event-loop lag p99 ${fmt(r.eventLoopLagP99Ms, 1)} ms`)
+}
+if (sqlite?.rss !== undefined) console.log(`SQLite bridge RSS after ${sqlite.rss.alerts} alerts: ${fmt(sqlite.rss.rssMb)} MB (peak ${fmt(sqlite.rss.peakRssMb)} MB)`)
 console.log('')
 for (const [name, v] of Object.entries(verdicts)) {
-  console.log(`${v.pass ? 'PASS' : 'FAIL'}  ${name.padEnd(6)} ${fmt(v.value, name === 'ratio' ? 3 : 1).padStart(8)}  (target ${v.target})`)
+  console.log(`${v.pass ? 'PASS' : 'FAIL'}  ${name.padEnd(20)} ${fmt(v.value, name.includes('/') ? 3 : 1).padStart(8)}  (target ${v.target})`)
 }
 
 const resultFile = join(ROOT, 'bench/results/ingest.json')
@@ -232,18 +273,14 @@ writeFileSync(resultFile, JSON.stringify({
   connections: CONNECTIONS,
   warmupSeconds: WARMUP,
   seconds: SECONDS,
-  bridgeNodeFlags: process.env.BENCH_BRIDGE_NODE_FLAGS,
+  bridgeNodeFlags: BRIDGE_FLAGS,
   loadAverageAtStart: loadAtStart,
   baseline: base,
-  durable,
-  ratio,
-  bridgeRun: run,
-  rss: { alerts: total, ...memory, topUp },
-  batch: overall,
+  bridges: runs.map(r => ({ ...r, ratioToBare: ratio(r) })),
+  postgresToSqlite: pgToSqlite,
   verdicts
 }, null, 2) + '\n')
 console.log(`\nwritten to ${resultFile}`)
 
-for (const c of [bridge.proc, baseline.proc]) c.kill('SIGTERM')
-await Promise.all([bridge.proc, baseline.proc].map(c => new Promise(resolve => c.exitCode !== null ? resolve(null) : c.once('exit', resolve))))
+await new Promise(resolve => baseline.proc.exitCode !== null ? resolve(null) : baseline.proc.once('exit', resolve))
 cleanup()

@@ -138,7 +138,7 @@ function parseActions (text: string): ActionSpec[] | Bad {
       if (id !== '') return bad(`"${name}" takes no id`)
       out.push({ label, name })
     } else {
-      // Never echo the value (DESIGN §4): say where the unknown entry is instead.
+      // Never echo the value (docs/design.md §4): say where the unknown entry is instead.
       return bad(`entry ${i + 1} is not a known action (deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>)`)
     }
   }

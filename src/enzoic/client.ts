@@ -4,13 +4,13 @@ import type { ExposureDetails } from '../alerts/types.js'
 import { parseEnzoicDate } from '../alerts/normalise.js'
 
 /**
- * Enzoic REST client (reference/enzoic.md). Talks to the API directly with undici: Basic auth, JSON,
+ * Enzoic REST client (docs/enzoic-api.md). Talks to the API directly with undici: Basic auth, JSON,
  * a time-out per request, retries with back-off. See README.md beside this file.
  */
 
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 // SHAPES — every path, parameter and body field the client depends on. Entries marked UNCONFIRMED
-// are not stated by any public Enzoic source (reference/enzoic.md); change them here and only here.
+// are not stated by any public Enzoic source (docs/enzoic-api.md); change them here and only here.
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 export const SHAPES = {
   /** Documented: POST {url, default} → 201 {webhookID, url, key, secret, default}. */

@@ -3,12 +3,12 @@ import type { BreachAlert, ExposureDetails } from '../alerts/types.js'
 import { normaliseEmail, parseEnzoicDate, sha256Hex } from '../alerts/normalise.js'
 
 /**
- * The lenient reading of an Enzoic webhook body (DESIGN §7). Unknown keys are expected and never fatal;
+ * The lenient reading of an Enzoic webhook body (docs/design.md §7). Unknown keys are expected and never fatal;
  * password material is reduced to `hadPassword` + `passwordType` here, at the first step after parsing,
  * so nothing past this module can store or log it.
  */
 
-/** Enzoic's passwordType codes by name (reference/enzoic.md); the list grows, so unknown codes are fine. */
+/** Enzoic's passwordType codes by name (docs/enzoic-api.md); the list grows, so unknown codes are fine. */
 const PASSWORD_TYPE_NAMES: Record<string, number> = {
   plaintext: 0,
   cleartext: 0,
@@ -120,7 +120,7 @@ export function isTestEmail (email: string): boolean {
   return TEST_TLDS.includes(tld) || TEST_DOMAINS.some(d => domain === d || domain.endsWith(`.${d}`))
 }
 
-/** DESIGN §5: SHA-256 of exposureID, the lower-cased email (or usernameHash) and customData. */
+/** docs/design.md §5: SHA-256 of exposureID, the lower-cased email (or usernameHash) and customData. */
 export function idempotencyKey (exposureId: string | undefined, who: string | undefined, customData: string | undefined): string {
   return sha256Hex(JSON.stringify([exposureId ?? null, who ?? null, customData ?? null]))
 }

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } fr
 
 /**
  * Enzoic's optional payload encryption: AES with a pre-shared key, body = Base64 of the encrypted JSON.
- * Enzoic does not document the mode, so each layout we accept is one entry of LAYOUTS (DESIGN §6);
+ * Enzoic does not document the mode, so each layout we accept is one entry of LAYOUTS (docs/design.md §6);
  * a third layout is one more entry.
  */
 export type CipherLayout = 'cbc' | 'gcm'

@@ -36,7 +36,7 @@ export const WEBHOOK_PATH = '/webhooks/enzoic'
 const RETRY_AFTER_SECONDS = 5
 
 /**
- * The webhook front door (DESIGN §2, steps 1–7). Order matters and is fixed: source/certificate check and
+ * The webhook front door (docs/design.md §2, steps 1–7). Order matters and is fixed: source/certificate check and
  * Basic auth run in onRequest, before the body is read; decryption and parsing only for a caller who
  * passed both; the answer only after the alert's batch is committed.
  */

@@ -23,7 +23,7 @@ export function exposureInstant (alert: Pick<AlertRecord, 'exposureDate' | 'expo
   return undefined
 }
 
-/** DESIGN §7 policy for one matched user, in order: protected, stale, dry-run, act. */
+/** docs/design.md §7 policy for one matched user, in order: protected, stale, dry-run, act. */
 export function decide (config: Config, user: FusionAuthUser, exposureAt: number | undefined): PolicyVerdict {
   const protectedSet = config.protectedUsers
   if (protectedSet.includes(user.id.toLowerCase()) || (user.email !== undefined && protectedSet.includes(user.email))) return 'protected'

@@ -1,7 +1,7 @@
 import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish } from '../alerts/types.js'
 
 /**
- * The store, split by role (DESIGN §9). Every method is asynchronous; two backends implement it (SQLite,
+ * The store, split by role (docs/design.md §9). Every method is asynchronous; two backends implement it (SQLite,
  * the embedded default, and PostgreSQL for several replicas) and one contract suite (test/store/) proves
  * they behave the same. Only store/ touches a database.
  *

@@ -1,4 +1,4 @@
-// Several `serve` replicas on one PostgreSQL database, as real processes (DESIGN §9).
+// Several `serve` replicas on one PostgreSQL database, as real processes (docs/design.md §9).
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { startPostgres, type PgCluster } from '../fixtures/postgres.js'

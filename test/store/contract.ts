@@ -1,4 +1,4 @@
-// The store contract (DESIGN §9): every backend runs these same cases against a real database.
+// The store contract (docs/design.md §9): every backend runs these same cases against a real database.
 // Durations are real and short (the PostgreSQL backend keeps time by the database's clock).
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'

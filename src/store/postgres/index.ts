@@ -129,7 +129,7 @@ const T = {
 }
 
 /**
- * PostgreSQL: one database shared by any number of `serve` replicas (DESIGN §9). Inserts that arrive
+ * PostgreSQL: one database shared by any number of `serve` replicas (docs/design.md §9). Inserts that arrive
  * together share one transaction (group commit) and are answered after COMMIT; claims lock with SKIP
  * LOCKED and no transaction stays open across a FusionAuth call; every due time and lease expiry is the
  * database's now() plus a duration; one NOTIFY per committed batch wakes the replicas.
