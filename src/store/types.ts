@@ -32,6 +32,14 @@ export interface InsertResult {
 
 export interface ListOptions {
   state?: AlertState
+  outcome?: string
+  /** Alerts for this (normalised) email, by email or by its usernameHash. */
+  email?: string
+  /** Received at or after this instant (epoch ms). */
+  since?: number
+  /** Ids that start with this (lower-case hex and dashes), as git accepts abbreviated ids. */
+  idPrefix?: string
+  /** Default 50. */
   limit?: number
 }
 

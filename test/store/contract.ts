@@ -129,6 +129,26 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal((await other.alerts.get(x.id))!.deliveries, 2)
   })
 
+  await t.test('list filters: state, outcome, email (or its hash), since, id prefix', async st => {
+    const { store } = await world(st)
+    const a = await store.alerts.insert(alert({ exposureID: 'f', username: 'Finder@Acme.io' }))
+    const hashOnly = await store.alerts.insert(alert({ exposureID: 'f', usernameHash: alert({ username: 'finder@acme.io' }).usernameHash }))
+    await sleep(20)
+    const cut = Date.now()
+    await sleep(20)
+    const b = await store.alerts.insert(alert({ exposureID: 'f', username: 'other@acme.io' }))
+    const t1 = await store.alerts.insert(alert({ exposureID: 'f', username: 'x@example.com' }))
+    const ids = (list: Array<{ id: string }>): string[] => list.map(r => r.id)
+    assert.deepEqual(ids(await store.alerts.list({ email: ' FINDER@acme.io' })), [hashOnly.id, a.id], 'by email or by its hash')
+    assert.deepEqual(ids(await store.alerts.list({ since: cut })), [t1.id, b.id])
+    assert.deepEqual(ids(await store.alerts.list({ outcome: 'test' })), [t1.id])
+    assert.deepEqual(ids(await store.alerts.list({ state: 'queued', since: cut })), [b.id])
+    assert.deepEqual(ids(await store.alerts.list({ idPrefix: b.id.slice(0, 30) })), [b.id])
+    assert.equal((await store.alerts.list({ idPrefix: b.id.slice(0, 4) })).length, 4, 'all four share the time prefix')
+    assert.deepEqual(await store.alerts.list({ idPrefix: '%' }), [], 'no wildcard of the caller\'s')
+    assert.deepEqual(ids(await store.alerts.list({ limit: 1 })), [t1.id])
+  })
+
   await t.test('a test alert is stored finished: done, outcome test, nothing due', async st => {
     const { store } = await world(st)
     const r = await store.alerts.insert(alert({ username: 'sample@email.tst' }))

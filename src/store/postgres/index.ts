@@ -6,6 +6,7 @@ import {
   KV, SchemaVersionError, StoreUnavailableError, truncate,
   type Claimed, type InsertResult, type Lease, type ListOptions, type Store
 } from '../types.js'
+import { listFilter } from '../filters.js'
 import { clientConfig, redactUrl, safeMessage, type PostgresOptions } from './connection.js'
 import { CHANNEL, startListening } from './listen.js'
 import { migrate, schemaVersion, SCHEMA_VERSION } from './migrate.js'
@@ -56,8 +57,6 @@ const SQL = {
   get: 'SELECT * FROM alerts WHERE id = $1',
   receipt: 'SELECT seq, received_at, test FROM alerts WHERE id = $1',
   events: 'SELECT at, state, note FROM alert_events WHERE alert_seq = $1 ORDER BY event_seq',
-  listAll: 'SELECT * FROM alerts ORDER BY seq DESC LIMIT $1',
-  listState: 'SELECT * FROM alerts WHERE state = $1 ORDER BY seq DESC LIMIT $2',
   countState: 'SELECT state, count(*)::integer AS n FROM alerts GROUP BY state',
   countOutcome: 'SELECT outcome, count(*)::integer AS n FROM alerts WHERE outcome IS NOT NULL GROUP BY outcome',
   // SKIP LOCKED: replicas claiming at once take different alerts; MATERIALIZED keeps the locked set fixed.
@@ -293,8 +292,11 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
         const rest = await q<{ at: Date, state: AlertState, note: string | null }>(SQL.events, [row.seq])
         return receipt.concat(rest.map(e => ({ at: iso(e.at)!, state: e.state, note: e.note ?? undefined })))
       },
-      async list ({ state, limit = 50 }: ListOptions = {}) {
-        const rows = state === undefined ? await q<PgRow>(SQL.listAll, [limit]) : await q<PgRow>(SQL.listState, [state, limit])
+      async list (options: ListOptions = {}) {
+        const params: unknown[] = []
+        const param = (v: unknown): string => { params.push(v); return `$${params.length}` }
+        const where = listFilter(options, param, ms => new Date(ms))
+        const rows = await q<PgRow>(`SELECT * FROM alerts ${where} ORDER BY seq DESC LIMIT ${param(options.limit ?? 50)}`, params)
         return rows.map(toRecord)
       },
       async countByState () {

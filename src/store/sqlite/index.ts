@@ -5,6 +5,7 @@ import {
   KV, StoreUnavailableError,
   type Claimed, type InsertResult, type Lease, type ListOptions, type Store
 } from '../types.js'
+import { listFilter } from '../filters.js'
 import { fileIdentity, migrate, openDatabase } from './connection.js'
 import { createOperations, type BatchOutcome, type WriteOp } from './operations.js'
 import { iso, opt, toRecord, type Row } from './rows.js'
@@ -74,8 +75,6 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     get: db.prepare('SELECT * FROM alerts WHERE id = ?'),
     events: db.prepare('SELECT at, state, note FROM alert_events WHERE alert_seq = ? ORDER BY rowid'),
     receipt: db.prepare('SELECT seq, received_at, test FROM alerts WHERE id = ?'),
-    listAll: db.prepare('SELECT * FROM alerts ORDER BY seq DESC LIMIT ?'),
-    listState: db.prepare('SELECT * FROM alerts WHERE state = ? ORDER BY seq DESC LIMIT ?'),
     countState: db.prepare('SELECT state, count(*) AS n FROM alerts GROUP BY state'),
     countOutcome: db.prepare('SELECT outcome, count(*) AS n FROM alerts WHERE outcome IS NOT NULL GROUP BY outcome'),
     nextDue: db.prepare('SELECT min(due_at) AS t FROM alerts INDEXED BY alerts_due WHERE due_at IS NOT NULL'),
@@ -239,8 +238,12 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
         return receipt.concat((r.events.all(row.seq) as Array<{ at: number, state: AlertState, note: string | null }>)
           .map(e => ({ at: iso(e.at)!, state: e.state, note: opt(e.note) })))
       }),
-      list: ({ state, limit = 50 }: ListOptions = {}) => read(() =>
-        ((state === undefined ? r.listAll.all(limit) : r.listState.all(state, limit)) as Row[]).map(toRecord)),
+      list: (options: ListOptions = {}) => read(() => {
+        const params: unknown[] = []
+        const where = listFilter(options, v => { params.push(v); return '?' }, ms => ms)
+        params.push(options.limit ?? 50)
+        return (db.prepare(`SELECT * FROM alerts ${where} ORDER BY seq DESC LIMIT ?`).all(...params) as Row[]).map(toRecord)
+      }),
       countByState: () => read(() => {
         const out = Object.fromEntries(ALERT_STATES.map(k => [k, 0])) as Record<AlertState, number>
         for (const c of r.countState.all() as Array<{ state: AlertState, n: number }>) out[c.state] = c.n
