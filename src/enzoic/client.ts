@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request, type Dispatcher } from 'undici'
 import type { ExposureDetails } from '../alerts/types.js'
 import { parseEnzoicDate } from '../alerts/normalise.js'
+import { parseRetryAfter } from '../net/retry-after.js'
 
 /**
  * Enzoic REST client (docs/enzoic-api.md). Talks to the API directly with undici: Basic auth, JSON,
@@ -138,15 +139,6 @@ const strings = (v: unknown): string[] | undefined =>
 const date = (v: unknown): string | undefined => { const s = str(v); return parseEnzoicDate(s) ?? s }
 const compact = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
-
-/** `Retry-After` (seconds or an HTTP date) → milliseconds; undefined when absent or unreadable. */
-function parseRetryAfter (value: string | string[] | undefined): number | undefined {
-  const v = (Array.isArray(value) ? value[0] : value)?.trim()
-  if (v === undefined || v === '') return undefined
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000)
-  const at = Date.parse(v)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
-}
 
 function firstArray (json: unknown, keys: readonly string[]): unknown[] | undefined {
   if (Array.isArray(json)) return json

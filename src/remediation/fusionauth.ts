@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { randomUUID } from 'node:crypto'
 import { Agent, request } from 'undici'
+import { parseRetryAfter } from '../net/retry-after.js'
 import { FusionAuthClient, type User } from '@fusionauth/typescript-client'
 import type * as ClientResponseModule from '@fusionauth/typescript-client/build/src/ClientResponse.js'
 import type * as DefaultRESTClientModule from '@fusionauth/typescript-client/build/src/DefaultRESTClient.js'
@@ -39,7 +40,9 @@ export class FusionAuthError extends Error {
     readonly kind: FusionAuthErrorKind,
     /** FusionAuth's own error code, e.g. `[TenantIdRequired]`. */
     readonly fusionAuthCode: string | undefined,
-    message: string
+    message: string,
+    /** How long FusionAuth asked us to wait (`Retry-After` on a 429 or 503). */
+    readonly retryAfterMs?: number
   ) {
     super(message)
     this.name = 'FusionAuthError'
@@ -48,7 +51,7 @@ export class FusionAuthError extends Error {
   get retryable (): boolean { return this.kind === 'retryable' }
 
   toJSON (): Record<string, unknown> {
-    return { name: this.name, code: this.code, operation: this.operation, status: this.status, kind: this.kind, fusionAuthCode: this.fusionAuthCode, message: this.message }
+    return { name: this.name, code: this.code, operation: this.operation, status: this.status, kind: this.kind, fusionAuthCode: this.fusionAuthCode, message: this.message, retryAfterMs: this.retryAfterMs }
   }
 }
 
@@ -83,7 +86,7 @@ function firstErrorCode (body: unknown): { code?: string, message?: string } {
 /** Turns whatever the client rejected with into a FusionAuthError. */
 export function toFusionAuthError (operation: string, rejected: unknown): FusionAuthError {
   if (rejected instanceof FusionAuthError) return rejected
-  const r = rejected as { statusCode?: number, exception?: unknown }
+  const r = rejected as { statusCode?: number, exception?: unknown, retryAfterMs?: number }
   const status = typeof r?.statusCode === 'number' && r.statusCode > 0 ? r.statusCode : undefined
   const exception = r?.exception
   if (status === undefined) {
@@ -95,7 +98,7 @@ export function toFusionAuthError (operation: string, rejected: unknown): Fusion
   const text = kind === 'auth'
     ? `${operation}: FusionAuth refused the API key (${status}): check FUSIONAUTH_API_KEY and its endpoint permissions`
     : `${operation}: HTTP ${status}${code !== undefined ? ` ${code}` : ''}${message !== undefined ? ` ${message}` : ''}`
-  return new FusionAuthError(operation, status, kind, code, text)
+  return new FusionAuthError(operation, status, kind, code, text, r.retryAfterMs)
 }
 
 /**
@@ -128,6 +131,9 @@ function createUndiciBuilder (dispatcher: Agent, timeoutMs: number): IRESTClient
           return out
         }
         out.exception = json as Error
+        if (res.statusCode === 429 || res.statusCode === 503) {
+          (out as { retryAfterMs?: number }).retryAfterMs = parseRetryAfter(res.headers['retry-after'])
+        }
       } catch (err) {
         out.exception = err as Error
       }

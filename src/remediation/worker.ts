@@ -25,6 +25,8 @@ export interface WorkerOptions {
   readinessCacheMs?: number
   /** First wait after a store error (doubles up to 30 s). */
   storeRetryMs?: number
+  /** While FusionAuth is failing (network errors, 5xx): how often to check whether it answers again. */
+  recoveryProbeMs?: number
   exposureDetails?: (alert: AlertRecord) => Promise<ExposureDetails | undefined>
 }
 
@@ -80,6 +82,7 @@ export function createWorker (options: WorkerOptions): Worker {
   const probeIntervalMs = options.probeIntervalMs ?? 30_000
   const pausedLogIntervalMs = options.pausedLogIntervalMs ?? 60_000
   const storeRetryMs = options.storeRetryMs ?? 1000
+  const recoveryProbeMs = options.recoveryProbeMs ?? 5000
   const log = logger.child({ component: 'worker' })
 
   const jobs = new Map<string, Job>()
@@ -96,6 +99,8 @@ export function createWorker (options: WorkerOptions): Worker {
   let unsubscribe: (() => void) | undefined
   let lastPausedLog = 0
   let readyCache: { at: number, error?: Error } | undefined
+  /** Set while FusionAuth fails (not while it only rate-limits): alerts wait for retries meanwhile. */
+  let fusionAuthDown: { since: number, timer: NodeJS.Timeout } | undefined
   /** Set while the store fails: readiness says so, the pump waits for the back-off. */
   let storeError: { since: number, backoffMs: number, lastLog: number } | undefined
 
@@ -216,6 +221,7 @@ export function createWorker (options: WorkerOptions): Worker {
       return
     }
     countActions(alert, result.actions)
+    fusionAuthAnswers() // it answered every call this alert made
     if (await persist('finished', l => store.queue.finish(l, result), job)) {
       finished(alert, result.outcome, alog, { users: result.users, actions: result.actions.slice(alert.actions.length).map(a => `${a.action}:${a.status}`) })
     }
@@ -250,7 +256,8 @@ export function createWorker (options: WorkerOptions): Worker {
       return
     }
     if (failure.kind === 'retryable') {
-      await retryOrKill(job, failure.message, actions, alog)
+      if (failure.status !== 429) fusionAuthFails()
+      await retryOrKill(job, failure.message, actions, alog, failure.retryAfterMs)
       return
     }
     // 400/404 on an action: repeating it will not help.
@@ -260,9 +267,11 @@ export function createWorker (options: WorkerOptions): Worker {
     }
   }
 
-  async function retryOrKill (job: Job, reason: string, actions: ActionLogEntry[], alog: Logger): Promise<void> {
+  async function retryOrKill (job: Job, reason: string, actions: ActionLogEntry[], alog: Logger, retryAfterMs?: number): Promise<void> {
     const { alert } = job
-    const wait = retryDelay(config.retrySchedule, alert.attempts, random)
+    const step = retryDelay(config.retrySchedule, alert.attempts, random)
+    // FusionAuth's Retry-After (429, 503) is a floor: never come back sooner than it asked, at most in an hour.
+    const wait = step === undefined || retryAfterMs === undefined ? step : Math.max(step, Math.min(retryAfterMs, 3_600_000))
     if (wait === undefined) {
       if (await persist('dead', l => store.queue.kill(l, `retry schedule exhausted after ${alert.attempts} attempts: ${reason}`, actions), job)) {
         alog.error({ reason, attempts: alert.attempts }, 'alert dead: retry schedule exhausted')
@@ -273,6 +282,30 @@ export function createWorker (options: WorkerOptions): Worker {
     if (await persist('retrying', l => store.queue.retry(l, wait, reason, actions), job)) {
       alog.warn({ reason, retryInSeconds: Math.round(wait / 1000) }, 'FusionAuth call failed, will retry')
     }
+  }
+
+  /**
+   * FusionAuth failing (network, time-out, 5xx): alerts back off along the schedule. Meanwhile a light probe
+   * looks for its return, so alerts do not sit out a long back-off step once it answers again.
+   */
+  function fusionAuthFails (): void {
+    if (fusionAuthDown !== undefined) return
+    const timer = setInterval(() => {
+      gateway.probe().then(fusionAuthAnswers, () => undefined)
+    }, recoveryProbeMs)
+    timer.unref()
+    fusionAuthDown = { since: Date.now(), timer }
+  }
+
+  /** FusionAuth answers again: every alert waiting for a retry is due now, not at the end of its back-off. */
+  function fusionAuthAnswers (): void {
+    if (fusionAuthDown === undefined) return
+    const { since, timer } = fusionAuthDown
+    clearInterval(timer)
+    fusionAuthDown = undefined
+    store.queue.expedite().then(n => {
+      log.info({ alerts: n, downForSeconds: Math.round((Date.now() - since) / 1000) }, 'FusionAuth answers again: alerts waiting for a retry are due now')
+    }, err => storeFailed(err, 'bringing retries forward'))
   }
 
   function pause (failure: FusionAuthError): void {
@@ -344,7 +377,7 @@ export function createWorker (options: WorkerOptions): Worker {
     async stop () {
       stopping = true
       unsubscribe?.()
-      for (const t of [wakeTimer, heartbeat, probeTimer]) if (t !== undefined) clearTimeout(t)
+      for (const t of [wakeTimer, heartbeat, probeTimer, fusionAuthDown?.timer]) if (t !== undefined) clearTimeout(t)
       // In-flight calls end within their time-out; past that the leases are given back regardless (the
       // shutdown grace is derived from the same time-out) and the next holder repeats the idempotent work.
       const limit = new Promise<void>(resolve => setTimeout(resolve, config.fusionAuthTimeoutMs + 2000).unref())
@@ -366,6 +399,7 @@ export function createWorker (options: WorkerOptions): Worker {
         try {
           await gateway.probe()
           readyCache = { at: Date.now() }
+          fusionAuthAnswers()
         } catch (err) {
           const e = err as FusionAuthError
           readyCache = { at: Date.now(), error: new Error(e.kind === 'auth' ? 'FusionAuth refused the API key' : `FusionAuth unreachable: ${e.message}`) }

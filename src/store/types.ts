@@ -101,6 +101,8 @@ export interface WorkQueue {
   releaseAll (owner: string, note: string, refund: boolean): Promise<number>
   /** Distinct owners of current leases. */
   leaseOwners (): Promise<string[]>
+  /** Alerts waiting for a retry become due now (FusionAuth answers again after an outage). Returns how many. */
+  expedite (): Promise<number>
   /** dead → queued (attempts reset), due now. Returns the ids moved. */
   replay (ids: readonly string[] | 'dead'): Promise<string[]>
   /** Milliseconds until the next alert is due by the database's clock (≤ 0: due now); undefined when none waits. */

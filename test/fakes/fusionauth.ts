@@ -79,7 +79,12 @@ export interface JournalEntry {
 }
 
 export type FaultMatch = (method: string, path: string) => boolean
-export interface FaultOptions { times?: number, match?: FaultMatch }
+export interface FaultOptions {
+  times?: number
+  match?: FaultMatch
+  /** `fail()` only: a Retry-After header (seconds), as FusionAuth's rate limiter and a proxy in maintenance send. */
+  retryAfter?: number
+}
 
 export interface FusionAuthFake {
   url: string
@@ -149,10 +154,10 @@ const YEAR_MS = 365 * 24 * 3600 * 1000
 const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/group/member', '/api/jwt/refresh', '/api/tenant', '/api/group', '/api/user']
 
 type Json = Record<string, unknown>
-interface Reply { status: number, body?: unknown }
+interface Reply { status: number, body?: unknown, headers?: Record<string, string> }
 interface KeyRecord { key: string, tenantId?: string, endpoints?: Map<string, Set<string>>, revoked: boolean }
 interface Scope { tenantId?: string }
-interface Fault { kind: 'fail' | 'hang', status: number, remaining: number, match?: FaultMatch }
+interface Fault { kind: 'fail' | 'hang', status: number, remaining: number, match?: FaultMatch, retryAfter?: number }
 type Pred = (u: FakeUser) => boolean
 interface SortSpec { name: string, order: 'asc' | 'desc', missing: '_first' | '_last' }
 type SortKey = Array<string | number | null>
@@ -407,6 +412,7 @@ class FakeFusionAuth implements FusionAuthFake {
   fail (status: number, opts: FaultOptions = {}): void {
     const fault: Fault = { kind: 'fail', status, remaining: opts.times ?? Infinity }
     if (opts.match !== undefined) fault.match = opts.match
+    if (opts.retryAfter !== undefined) fault.retryAfter = opts.retryAfter
     this.faults.push(fault)
   }
 
@@ -489,6 +495,7 @@ class FakeFusionAuth implements FusionAuthFake {
     let reply: Reply
     if (fault !== undefined) {
       reply = { status: fault.status }
+      if (fault.retryAfter !== undefined) reply.headers = { 'retry-after': String(fault.retryAfter) }
       if (fault.status === 400 || fault.status === 503) {
         reply.body = errorsBody([['[InjectedFault]', `The fake FusionAuth was told to answer ${fault.status}.`]])
       }
@@ -506,11 +513,11 @@ class FakeFusionAuth implements FusionAuthFake {
     entry.status = reply.status
     if (res.destroyed) return
     if (reply.body === undefined) {
-      res.writeHead(reply.status, { 'content-length': '0' })
+      res.writeHead(reply.status, { ...reply.headers, 'content-length': '0' })
       res.end()
     } else {
       const text = JSON.stringify(reply.body)
-      res.writeHead(reply.status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text) })
+      res.writeHead(reply.status, { ...reply.headers, 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text) })
       res.end(text)
     }
   }

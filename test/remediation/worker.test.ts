@@ -389,3 +389,37 @@ test('leases of an earlier process with our own PID (a container restart: PID 1 
   assert.equal(fa.user(u.id)!.active, false)
   assert.ok((await bridge.store.alerts.events(id)).some(e => e.note === `released: lease holder ${previous} is gone`))
 })
+
+test('FusionAuth\'s Retry-After on a 429 is a floor for the next attempt', async t => {
+  const { fa, bridge } = await world(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'tia@acme-corp.io' })
+  fa.fail(429, { times: 1, retryAfter: 1, match: (m, p) => m === 'DELETE' && p.startsWith('/api/user/') })
+  const a = await settled(bridge, await send(bridge, alertFor('tia@acme-corp.io')))
+  assert.equal(a.outcome, 'actioned')
+  assert.equal(a.attempts, 2)
+  const deletes = fa.journal.filter(j => j.method === 'DELETE' && j.path === `/api/user/${u.id}`)
+  assert.deepEqual(deletes.map(j => j.status), [429, 200])
+  // The schedule says 50 ms; FusionAuth said 1 s.
+  assert.ok(deletes[1]!.at - deletes[0]!.at >= 950, `retried after ${deletes[1]!.at - deletes[0]!.at} ms`)
+})
+
+test('after an outage, alerts waiting out a long back-off are retried as soon as FusionAuth answers again', async t => {
+  const { fa, bridge } = await world(t, { BRIDGE_RETRY_SCHEDULE: '50ms,10m,10m' })
+  const u1 = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'uma@acme-corp.io' })
+  const u2 = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'vic@acme-corp.io' })
+  fa.fail(503)
+  const id = await send(bridge, alertFor('uma@acme-corp.io'))
+  // Two failures: the next attempt is ten minutes away.
+  const waiting = await waitFor(async () => { const a = await bridge.store.alerts.get(id); return a?.attempts === 2 && a.state === 'retrying' ? a : undefined }, 'two failed attempts')
+  assert.ok(Date.parse(waiting.nextAttemptAt!) - Date.now() > 5 * 60_000)
+  fa.clearFaults()
+  // FusionAuth is back: a new alert succeeds (or the recovery probe notices) and the waiting one follows at once.
+  const other = await settled(bridge, await send(bridge, alertFor('vic@acme-corp.io')))
+  assert.equal(other.outcome, 'actioned')
+  const a = await settled(bridge, id, 5000)
+  assert.equal(a.outcome, 'actioned')
+  assert.equal(a.attempts, 3)
+  assert.equal(fa.user(u1.id)!.active, false)
+  assert.equal(fa.user(u2.id)!.active, false)
+  assert.ok(bridge.logs.some(l => l.includes('FusionAuth answers again')))
+})

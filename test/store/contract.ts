@@ -235,6 +235,20 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.ok((await store.alerts.events(b.alert.id)).some(e => e.note === 'attempt 2 by w1'), 'history names the holder')
   })
 
+  await t.test('expedite: alerts waiting for a retry become due now, nothing else moves', async st => {
+    const { store } = await world(st)
+    for (const x of ['e1', 'e2', 'e3']) await store.alerts.insert(alert({ exposureID: x, username: 'exp@acme.io' }))
+    const [a, b, c] = await store.queue.claim('w', 3, 60_000) as [Awaited<ReturnType<Store['queue']['claim']>>[0], Awaited<ReturnType<Store['queue']['claim']>>[0], Awaited<ReturnType<Store['queue']['claim']>>[0]]
+    await store.queue.retry(a.lease, 3_600_000, 'FusionAuth down', [])
+    await store.queue.retry(b.lease, 3_600_000, 'FusionAuth down', [])
+    assert.deepEqual(await store.queue.claim('w', 3, 60_000), [])
+    assert.equal(await store.queue.expedite(), 2)
+    assert.equal(await store.queue.expedite(), 0, 'already due')
+    const again = (await store.queue.claim('w', 3, 60_000)).map(x => x.alert.id).sort()
+    assert.deepEqual(again, [a.alert.id, b.alert.id].sort())
+    assert.equal((await store.alerts.get(c.alert.id))!.state, 'processing', 'a leased alert is not touched')
+  })
+
   await t.test('an expired lease is claimed again; the old holder can no longer change the alert', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'lease', username: 'lease@acme.io' }))

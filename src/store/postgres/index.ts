@@ -84,6 +84,10 @@ const SQL = {
       INSERT INTO alert_events (alert_seq, state, note) SELECT seq, 'queued', 'replayed' FROM moved
     ), wake AS (SELECT ${NOTIFY} FROM (SELECT 1 FROM moved LIMIT 1) x)
     SELECT id, (SELECT count(*) FROM wake) AS w FROM moved`,
+  expedite: `WITH moved AS (
+      UPDATE alerts SET due_at = now(), updated_at = now() WHERE due_at > now() AND state = 'retrying' RETURNING 1
+    ), wake AS (SELECT ${NOTIFY} FROM (SELECT 1 FROM moved LIMIT 1) x)
+    SELECT (SELECT count(*) FROM moved)::integer AS n, (SELECT count(*) FROM wake) AS w`,
   getMeta: 'SELECT value FROM meta WHERE key = $1',
   setMeta: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   delMeta: 'DELETE FROM meta WHERE key = $1',
@@ -345,6 +349,9 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       async replay (ids) {
         const rows = await q<{ id: string }>(SQL.replay, [ids === 'dead' ? null : [...ids]], 'the alert store cannot commit')
         return rows.map(r => r.id)
+      },
+      async expedite () {
+        return (await q<{ n: number }>(SQL.expedite, [], 'the alert store cannot commit'))[0]?.n ?? 0
       },
       async nextDueIn () {
         const v = (await q<{ ms: number | null }>(SQL.nextDue))[0]?.ms

@@ -272,6 +272,7 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
       releaseAll: (owner, note, refund) => write({ op: 'releaseAll', owner, note, refund }),
       leaseOwners: () => read(() => (r.owners.all() as Array<{ owner: string }>).map(o => o.owner)),
       replay: ids => write({ op: 'replay', ids }),
+      expedite: () => write({ op: 'expedite' }),
       nextDueIn: () => read(() => {
         const t = (r.nextDue.get() as { t: number | null }).t
         return t === null ? undefined : t - now()

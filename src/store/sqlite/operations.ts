@@ -19,6 +19,7 @@ export type WriteOp =
   | { op: 'release', lease: Lease, refund: boolean }
   | { op: 'releaseAll', owner: string, note: string, refund: boolean }
   | { op: 'replay', ids: readonly string[] | 'dead' }
+  | { op: 'expedite' }
   | { op: 'kvSet', key: string, value: string | undefined }
   | { op: 'exposurePut', exposureId: string, details: ExposureDetails }
   | { op: 'purge', olderThanMs: number, limit: number }
@@ -39,6 +40,7 @@ function wakes (op: WriteOp, value: unknown): boolean {
     case 'release': return value === true
     case 'releaseAll': return (value as number) > 0
     case 'replay': return (value as string[]).length > 0
+    case 'expedite': return (value as number) > 0
     default: return false
   }
 }
@@ -79,6 +81,8 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
     replayOne: db.prepare(`UPDATE alerts SET state = 'queued', attempts = 0, due_at = @now, outcome = NULL,
         last_error = NULL, completed_at = NULL, updated_at = @now
       WHERE id = @id AND state = 'dead' AND purged_at IS NULL RETURNING id`),
+    expedite: db.prepare(`UPDATE alerts INDEXED BY alerts_due SET due_at = @now, updated_at = @now
+      WHERE due_at > @now AND state = 'retrying'`),
     deadIds: db.prepare('SELECT id FROM alerts WHERE state = \'dead\' AND purged_at IS NULL ORDER BY seq'),
     putExposure: db.prepare(`INSERT INTO exposures (exposure_id, details, fetched_at) VALUES (?, ?, ?)
       ON CONFLICT (exposure_id) DO UPDATE SET details = excluded.details, fetched_at = excluded.fetched_at`),
@@ -162,6 +166,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
         }
         return moved
       }
+      case 'expedite': return s.expedite.run({ now: at }).changes
       case 'kvSet':
         if (op.value === undefined) s.delMeta.run(op.key)
         else s.setMeta.run(op.key, op.value)
