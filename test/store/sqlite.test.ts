@@ -170,3 +170,25 @@ test('a writer clock that moves time: due times follow the store clock', async t
   clock.now += 5000
   assert.deepEqual((await store.queue.claim('w', 1, 60_000)).map(x => x.alert.id), [id])
 })
+
+test('wall-clock jumps move due times and leases with them: no hour-long wait after a step back, no stolen lease after a step forward', async t => {
+  const clock = { wall: 1_700_000_000_000, mono: 1000 }
+  const tick = (ms: number): void => { clock.wall += ms; clock.mono += ms }
+  const store = open(t, join(tmpDir(t), 'b.db'), { clock: { wall: () => clock.wall, mono: () => clock.mono } })
+  const back = await store.alerts.insert(alert({ exposureID: 'j1', username: 'back@acme.io' }))
+  await store.alerts.insert(alert({ exposureID: 'j2', username: 'ahead@acme.io' }))
+  const [b, a] = await store.queue.claim('w1', 2, 30_000)
+  assert.equal(b!.alert.id, back.id)
+  assert.equal(await store.queue.retry(b!.lease, 5000, 'FusionAuth 503', []), true)
+
+  clock.wall -= 3_600_000 // NTP steps the clock an hour back
+  tick(5000)
+  await store.ping() // any write applies the shift; reads after it see it
+  assert.deepEqual((await store.queue.claim('w2', 1, 30_000)).map(c => c.alert.id), [back.id], 'due 5 s later, not an hour and 5 s')
+
+  clock.wall += 86_400_000 // and a day forward
+  tick(1000)
+  await store.ping()
+  assert.deepEqual(await store.queue.claim('w2', 5, 30_000), [], 'w1\'s lease (30 s, 6 s old) is still live')
+  assert.equal(await store.queue.finish(a!.lease, { outcome: 'no-user', users: [], actions: [] }), true)
+})

@@ -14,8 +14,14 @@ import type { WriterInit, WriterReply, WriterRequest } from './writer.js'
 export interface SqliteStoreOptions {
   /** Path to the database file; its folder is created. */
   file: string
-  /** Epoch-ms clock (tests move time). It is this store's "database clock". */
+  /** Epoch-ms clock (tests move time). It is this store's "database clock", taken as it is. */
   now?: () => number
+  /**
+   * Without `now`: the wall clock and a monotonic one (tests simulate a jump). A jump of the wall clock
+   * (NTP step, an operator's `date -s`) shifts every due time and lease expiry by as much, so retries keep
+   * their distance and live leases stay live.
+   */
+  clock?: { wall: () => number, mono: () => number }
   /** How long a write waits for another connection's lock before failing (ms). */
   busyTimeoutMs?: number
   /**
@@ -27,6 +33,23 @@ export interface SqliteStoreOptions {
   pollMs?: number
   /** Called after each group commit with its number of inserts and duration (metrics). */
   onCommit?: (inserts: number, seconds: number) => void
+}
+
+/** A wall clock read through a monotonic one: a step of more than 2 s is reported (once) to `onJump`. */
+function steadyClock (clock: { wall: () => number, mono: () => number }, onJump: (deltaMs: number) => void): () => number {
+  let anchorWall = clock.wall()
+  let anchorMono = clock.mono()
+  return () => {
+    const actual = clock.wall()
+    const mono = clock.mono()
+    const jump = actual - (anchorWall + (mono - anchorMono))
+    if (Math.abs(jump) > 2000) {
+      anchorWall = actual
+      anchorMono = mono
+      onJump(jump)
+    }
+    return actual
+  }
 }
 
 /** Starts the writer thread: compiled JavaScript in production; from the sources (tests) through tsx's loader. */
@@ -58,7 +81,11 @@ interface Committer {
  * thread's own connection (WAL readers never wait for the writer).
  */
 export function createSqliteStore (options: SqliteStoreOptions): Store {
-  const now = options.now ?? Date.now
+  const now = options.now ?? steadyClock(options.clock ?? { wall: Date.now, mono: () => performance.now() }, delta => {
+    // First in the next batch, before any claim could read the unshifted times.
+    pending.unshift({ op: { op: 'shiftDue', deltaMs: delta }, resolve: () => undefined, reject: () => undefined })
+    schedule()
+  })
   const busyTimeoutMs = options.busyTimeoutMs ?? 2000
   const file = options.file
   const db = openDatabase(file, busyTimeoutMs)
@@ -149,9 +176,17 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
   function send (): void {
     scheduled = false
     if (inFlight !== undefined || pending.length === 0) { checkDrained(); return }
+    const at = now() // before the batch is taken: a clock jump it notices joins this batch, first
     inFlight = pending
     pending = []
-    committer.send({ seq: ++seq, at: now(), ops: inFlight.map(p => p.op) })
+    committer.send({ seq: ++seq, at, ops: inFlight.map(p => p.op) })
+  }
+
+  function schedule (): void {
+    if (scheduled) return
+    scheduled = true
+    // Everything that arrives before the event loop's check phase joins this batch.
+    setImmediate(send)
   }
 
   function settle (reply: WriterReply): void {
@@ -190,11 +225,7 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
     return new Promise<T>((resolve, reject) => {
       pending.push({ op, resolve, reject })
-      if (!scheduled) {
-        scheduled = true
-        // Everything that arrives before the event loop's check phase joins this batch.
-        setImmediate(send)
-      }
+      schedule()
     })
   }
 

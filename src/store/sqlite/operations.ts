@@ -20,6 +20,7 @@ export type WriteOp =
   | { op: 'releaseAll', owner: string, note: string, refund: boolean }
   | { op: 'replay', ids: readonly string[] | 'dead' }
   | { op: 'expedite' }
+  | { op: 'shiftDue', deltaMs: number }
   | { op: 'kvSet', key: string, value: string | undefined }
   | { op: 'exposurePut', exposureId: string, details: ExposureDetails }
   | { op: 'purge', olderThanMs: number, limit: number }
@@ -81,6 +82,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
     replayOne: db.prepare(`UPDATE alerts SET state = 'queued', attempts = 0, due_at = @now, outcome = NULL,
         last_error = NULL, completed_at = NULL, updated_at = @now
       WHERE id = @id AND state = 'dead' AND purged_at IS NULL RETURNING id`),
+    shiftDue: db.prepare('UPDATE alerts INDEXED BY alerts_due SET due_at = due_at + ? WHERE due_at IS NOT NULL'),
     expedite: db.prepare(`UPDATE alerts INDEXED BY alerts_due SET due_at = @now, updated_at = @now
       WHERE due_at > @now AND state = 'retrying'`),
     deadIds: db.prepare('SELECT id FROM alerts WHERE state = \'dead\' AND purged_at IS NULL ORDER BY seq'),
@@ -167,6 +169,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
         return moved
       }
       case 'expedite': return s.expedite.run({ now: at }).changes
+      case 'shiftDue': return s.shiftDue.run(Math.round(op.deltaMs)).changes
       case 'kvSet':
         if (op.value === undefined) s.delMeta.run(op.key)
         else s.setMeta.run(op.key, op.value)
