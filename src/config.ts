@@ -58,6 +58,10 @@ export interface Config {
   readonly actorUserId?: string
   /** Waits between attempts, in milliseconds. */
   readonly retrySchedule: readonly number[]
+  /** Finished alerts keep their personal data this long (ms), then only a tombstone; undefined = forever. */
+  readonly retentionMs?: number
+  /** `masked` (default): log lines carry `j***@acme.io~3f2a`, enough to correlate, not to harvest. */
+  readonly logEmails: 'masked' | 'full'
   /** How long a claimed alert stays leased without renewal (a replica that dies loses its alerts after this). */
   readonly leaseMs: number
 }
@@ -247,6 +251,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
       const steps = list(v).map(parseDuration)
       return steps.length > 0 && steps.every(s => s !== undefined) ? steps as number[] : bad('must be a list of durations like 5s,30s,2m,1h')
     }) ?? [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400].map(s => s * 1000),
+    retentionMs: (() => {
+      const v = get('BRIDGE_RETENTION')?.trim().toLowerCase() ?? '90d'
+      if (v === 'off') return undefined
+      const d = parseDuration(v)
+      if (d === undefined || d < 86_400_000) { problems.push('BRIDGE_RETENTION: must be a duration of at least 1d (e.g. 90d), or off'); return undefined }
+      return d
+    })(),
+    logEmails: field('BRIDGE_LOG_EMAILS', oneOf('masked', 'full'), 'masked'),
     leaseMs: optional('BRIDGE_LEASE_TTL', v => {
       const d = parseDuration(v)
       return d !== undefined && d >= 1000 && d <= 3_600_000 ? d : bad('must be a duration between 1s and 1h, e.g. 30s')

@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { buildApp } from './app.js'
 import { openStore, describeDatabase } from './store/index.js'
+import { startRetention } from './store/retention.js'
 import { createMetrics } from './observability/metrics.js'
 import { createLogger } from './observability/logger.js'
 import type { Store } from './store/types.js'
@@ -30,6 +31,7 @@ export interface StartOptions {
   busyTimeoutMs?: number
   /** How often the store looks for other processes' commits (SQLite) or polls as a backstop (PostgreSQL). */
   pollMs?: number
+  retention?: { everyMs?: number, firstAfterMs?: number }
 }
 
 /**
@@ -92,6 +94,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const url = `${https === undefined ? 'http' : 'https'}://${host}:${port}`
   logger.info({ url, database: describeDatabase(config.database), store: store.kind, clientCert: config.clientCert, encryption: config.payloadEncryption }, 'bridge listening')
   await worker?.start()
+  const retention = config.retentionMs === undefined ? undefined : startRetention({ store, retentionMs: config.retentionMs, logger, ...options.retention })
 
   let closing: Promise<void> | undefined
   return {
@@ -102,6 +105,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
     url,
     close () {
       closing ??= (async () => {
+        retention?.stop()
         await app.close() // waits for in-flight requests, whose inserts commit before they answer
         await worker?.stop() // lets in-flight alerts finish, releases leases
         await gateway?.close()
@@ -131,7 +135,7 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
     }
     throw err
   }
-  const logger = createLogger(config.logLevel)
+  const logger = createLogger(config.logLevel, undefined, { emails: config.logEmails })
   const bridge = await startBridge(config, logger)
   // Long enough for in-flight FusionAuth calls to end (each bounded by FUSIONAUTH_TIMEOUT_MS) and leases
   // to be given back; the worker stops waiting for its calls before this runs out.

@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
@@ -7,7 +9,8 @@ import type { TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
 import { loadConfig, type Config } from '../src/config.js'
 import { startBridge, type RunningBridge, type StartOptions } from '../src/server.js'
-import { REDACT_PATHS } from '../src/observability/logger.js'
+import { loggerOptions } from '../src/observability/logger.js'
+import { childCwd, SERVER_ENTRY, TSX_IMPORT, type BridgeProcess } from './fixtures/processes.js'
 
 /** The webhook credentials every test bridge accepts (two pairs: rotation). */
 export const WEBHOOK_KEY = 'enzoic-webhook-key'
@@ -43,8 +46,8 @@ export function testConfig (dir: string, overrides: Record<string, string | unde
   return loadConfig(testEnv(dir, overrides), ['webhook'])
 }
 
-/** A pino logger (with the production redaction) whose JSON lines are kept in `lines`. */
-export function captureLogger (level = 'debug'): { logger: Logger, lines: string[] } {
+/** A pino logger (with the production redaction and email masking) whose JSON lines are kept in `lines`. */
+export function captureLogger (level = 'debug', emails: 'masked' | 'full' = 'masked'): { logger: Logger, lines: string[] } {
   const lines: string[] = []
   const stream = new Writable({
     write (chunk: Buffer, _enc, cb) {
@@ -52,7 +55,7 @@ export function captureLogger (level = 'debug'): { logger: Logger, lines: string
       cb()
     }
   })
-  const logger = pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream)
+  const logger = pino({ ...loggerOptions(level, { emails }), transport: undefined }, stream)
   return { logger, lines }
 }
 
@@ -65,7 +68,7 @@ export interface TestBridge extends RunningBridge {
 /** Starts the real bridge (store, app, HTTP listener on 127.0.0.1:0) and closes it after the test. */
 export async function startTestBridge (t: TestContext, overrides: Record<string, string | undefined> = {}, dir = tmpDir(t), options: StartOptions = {}): Promise<TestBridge> {
   const config = testConfig(dir, overrides)
-  const { logger, lines } = captureLogger()
+  const { logger, lines } = captureLogger('debug', config.logEmails)
   const bridge = await startBridge(config, logger, options)
   t.after(() => bridge.close())
   return { ...bridge, dir, config, logs: lines }
@@ -102,4 +105,74 @@ export async function freePort (): Promise<number> {
   const port = (srv.address() as { port: number }).port
   await new Promise(resolve => srv.close(resolve))
   return port
+}
+
+/** The shipped systemd unit (deploy/systemd/enzoic-bridge.service), as text. */
+export function systemdUnit (): string {
+  return readFileSync(new URL('../deploy/systemd/enzoic-bridge.service', import.meta.url), 'utf8')
+}
+
+/** The node flags of the unit's `ExecStart=… node --flag … ` line (the production heap caps). */
+export function productionNodeFlags (): string[] {
+  const exec = /^ExecStart=\S*node((?:\s+--\S+)*)\s/m.exec(systemdUnit())
+  if (exec === null) throw new Error('deploy/systemd/enzoic-bridge.service: no `ExecStart=…node --flags…` line')
+  return exec[1]!.trim().split(/\s+/).filter(f => f !== '')
+}
+
+/** The unit's `MemoryMax=` in bytes, or undefined when it sets none. */
+export function productionMemoryMax (): number | undefined {
+  const m = /^MemoryMax=(\d+)([KMG]?)\s*$/m.exec(systemdUnit())
+  if (m === null) return undefined
+  return Number(m[1]) * ({ '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]!]!
+}
+
+export interface BridgeChild extends BridgeProcess {
+  /** What the process wrote to stderr so far. */
+  stderr (): string
+  /** True while the process has neither exited nor been killed by a signal (e.g. SIGABRT on heap exhaustion). */
+  alive (): boolean
+}
+
+/**
+ * Like `spawnBridge` (fixtures/processes.ts): `src/server.ts` as a real process on 127.0.0.1 in an empty
+ * working directory, but with extra node arguments (e.g. `productionNodeFlags()`), and ready once `/healthz`
+ * answers (so any LOG_LEVEL works; plain HTTP only). Killed after the test.
+ */
+export async function spawnBridgeWithNodeArgs (t: TestContext, env: NodeJS.ProcessEnv, nodeArgs: readonly string[], timeoutMs = 20_000): Promise<BridgeChild> {
+  const dir = childCwd()
+  const port = await freePort()
+  const child = spawn(process.execPath, [...nodeArgs, ...TSX_IMPORT, SERVER_ENTRY], {
+    cwd: dir.cwd,
+    env: { PATH: process.env.PATH, CI: 'true', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null
+  t.after(() => { if (alive()) child.kill('SIGKILL') })
+  const logs: string[] = []
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+  createInterface({ input: child.stdout! }).on('line', line => logs.push(line))
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => { dir.release(); resolve(code) }))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (!alive()) throw new Error(`bridge exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr}`)
+    try {
+      if ((await fetch(`${url}/healthz`)).status === 200) break
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`bridge did not start in ${timeoutMs} ms: ${stderr}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return { child, url, logs, exited, stderr: () => stderr, alive }
+}
+
+/** Resident set size now and at its peak (`VmRSS`, `VmHWM` of /proc/PID/status), in bytes; Linux only. */
+export function processMemory (pid: number): { rss: number, peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') }
+  } catch {
+    return undefined
+  }
 }

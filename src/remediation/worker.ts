@@ -223,7 +223,7 @@ export function createWorker (options: WorkerOptions): Worker {
     countActions(alert, result.actions)
     fusionAuthAnswers() // it answered every call this alert made
     if (await persist('finished', l => store.queue.finish(l, result), job)) {
-      finished(alert, result.outcome, alog, { users: result.users, actions: result.actions.slice(alert.actions.length).map(a => `${a.action}:${a.status}`) })
+      finished(alert, result.outcome, alog, { users: result.users.map(u => ({ userId: u.userId, tenantId: u.tenantId, outcome: u.outcome })), actions: result.actions.slice(alert.actions.length).map(a => `${a.action}:${a.status}`) })
     }
   }
 

@@ -1,6 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { captureLogger } from '../helper.js'
+import { captureLogger, postAlert, startTestBridge, waitFor } from '../helper.js'
+import { startFusionAuthFake } from '../fakes/fusionauth.js'
+import { maskEmail } from '../../src/observability/logger.js'
 
 // Password fields are dropped at parse time and never handed to a logger; redaction is the second line
 // of defence, and this proves it holds for the shapes it covers.
@@ -21,4 +23,25 @@ test('the logger blanks credentials and password fields wherever they are expect
   assert.equal(line.alert.passwordHash, '[redacted]')
   assert.equal(line.alert.username, 'kept@acme.io')
   assert.equal(line.req.headers.authorization, '[redacted]')
+})
+
+test('emails are masked in every log line by default: enough to correlate, not to harvest; BRIDGE_LOG_EMAILS=full logs them whole', async t => {
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'jane.doe@acme-corp.io' })
+  const masked = await startTestBridge(t, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
+  const r = await postAlert(masked.url, { username: 'Jane.Doe@acme-corp.io', exposureID: 'e-mask' })
+  await waitFor(async () => (await masked.store.alerts.get(r.body.alertId as string))?.state === 'done', 'the alert to finish')
+  const text = masked.logs.join('\n')
+  assert.ok(!text.includes('jane.doe'), 'no full address in any line')
+  const lines = masked.logs.map(l => JSON.parse(l) as Record<string, unknown>)
+  const stored = lines.find(l => l.msg === 'alert stored')!
+  const finished = lines.find(l => l.msg === 'alert finished')!
+  assert.match(String(stored.email), /^j\*\*\*@acme-corp\.io~[0-9a-f]{4}$/)
+  assert.equal(finished.email, stored.email, 'the same address masks the same way')
+  assert.equal(maskEmail('john.roe@acme-corp.io') === stored.email, false, 'another address with the same initial differs')
+
+  const full = await startTestBridge(t, { BRIDGE_LOG_EMAILS: 'full' })
+  await postAlert(full.url, { username: 'Jane.Doe@acme-corp.io', exposureID: 'e-full' })
+  assert.ok(full.logs.some(l => l.includes('"email":"jane.doe@acme-corp.io"')))
 })
