@@ -39,17 +39,68 @@ export interface BreachAlert {
 
 /**
  * Delivery guarantee: at-least-once. An alert acknowledged with a 2xx is committed; the worker may run it
- * more than once (after a crash, a lost lease), so every action is idempotent.
+ * more than once (after a crash, a lost lease), so every step is recorded as it completes and every
+ * action is idempotent.
  *
  *   queued → processing → done
  *                       → retrying → processing → …
+ *                       → waiting (grace period) → processing at the deadline → …
  *                       → dead      (replay → queued)
  */
-export type AlertState = 'queued' | 'processing' | 'retrying' | 'done' | 'dead'
-export const ALERT_STATES: readonly AlertState[] = ['queued', 'processing', 'retrying', 'done', 'dead']
+export type AlertState = 'queued' | 'processing' | 'retrying' | 'waiting' | 'done' | 'dead'
+export const ALERT_STATES: readonly AlertState[] = ['queued', 'processing', 'retrying', 'waiting', 'done', 'dead']
 
-/** The alert-level outcome; `stale`, `protected`, … also appear per user in `users`. */
-export type Outcome = 'actioned' | 'no-user' | 'test' | 'protected' | 'dry-run' | 'stale' | 'mixed' | 'failed'
+/** The alert-level outcome, derived from its users' verdicts and its steps; most also appear per user. */
+export type Outcome = 'actioned' | 'no-user' | 'test' | 'protected' | 'dry-run' | 'stale' | 'mismatch' |
+  'self-remediated' | 'cancelled' | 'restored' | 'partial' | 'mixed' | 'failed'
+
+/**
+ * One (matched user, action) of an alert: planned when the users are resolved, due at once or when the
+ * grace period ends, recorded the moment it completes.
+ */
+export type StepState = 'pending' | 'done' | 'skipped' | 'failed' | 'cancelled' | 'undone'
+export const STEP_STATES: readonly StepState[] = ['pending', 'done', 'skipped', 'failed', 'cancelled', 'undone']
+
+export interface Step {
+  id: number
+  userId: string
+  tenantId?: string
+  email?: string
+  /** The action label, e.g. `deactivate`, `user-action:<id>`, `notify-user:<templateId>`. */
+  action: string
+  /** `immediate` (BRIDGE_ACTIONS) or `grace` (BRIDGE_GRACE_ACTIONS, due when the grace period ends). */
+  phase: 'immediate' | 'grace'
+  dueAt: string
+  state: StepState
+  /** Why it was skipped, failed, cancelled or undone (e.g. `self-remediated`, `already inactive`). */
+  detail?: string
+  httpStatus?: number
+  /** What FusionAuth answered that matters later, e.g. `{ actionId }`. */
+  result?: Record<string, unknown>
+  /** What undo needs, e.g. `{ wasActive: true }`; absent when there is nothing to undo. */
+  undo?: Record<string, unknown>
+  updatedAt: string
+}
+
+export interface NewStep {
+  userId: string
+  tenantId?: string
+  email?: string
+  action: string
+  phase: 'immediate' | 'grace'
+  /** From now, by the store's clock. */
+  dueInMs: number
+  /** Planned already decided (a protected user, a dry run): recorded as `skipped` with this detail. */
+  skipped?: string
+}
+
+export interface StepChange {
+  state: StepState
+  detail?: string
+  httpStatus?: number
+  result?: Record<string, unknown>
+  undo?: Record<string, unknown>
+}
 
 export interface ActionLogEntry {
   /** When the action ran (ISO). */
@@ -67,7 +118,9 @@ export interface UserOutcome {
   userId: string
   tenantId?: string
   email?: string
-  outcome: Exclude<Outcome, 'mixed' | 'failed' | 'no-user' | 'test'>
+  outcome: Exclude<Outcome, 'mixed' | 'failed' | 'no-user' | 'test' | 'partial'>
+  /** Why (e.g. the customData/email disagreement for `mismatch`). */
+  detail?: string
 }
 
 export interface AlertRecord {

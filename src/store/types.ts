@@ -1,4 +1,4 @@
-import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish } from '../alerts/types.js'
+import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, Step, StepChange, UserOutcome } from '../alerts/types.js'
 
 /**
  * The store, split by role (docs/design.md §9). Every method is asynchronous; two backends implement it (SQLite,
@@ -15,9 +15,11 @@ export interface Store {
   readonly location: string
   readonly alerts: AlertRecords
   readonly queue: WorkQueue
+  readonly steps: Steps
   readonly changes: ChangeFeed
   readonly kv: KeyValue
   readonly exposures: ExposureCache
+  readonly outbox: Outbox
   /** Proves the store can commit now (readiness). Rejects with StoreUnavailableError. */
   ping (): Promise<void>
   /** Commits (or refuses) every insert already accepted, then closes its connections. Idempotent. */
@@ -68,6 +70,18 @@ export interface AlertRecords {
    * (idempotency key, state, outcome, dates) so a late re-delivery stays a duplicate.
    */
   purge (options: { olderThanMs: number }): Promise<PurgeResult>
+  /** What finished in [from, to) (epoch ms, the store's clock), for the operator digest. */
+  summary (fromMs: number, toMs: number, first: number): Promise<Summary>
+}
+
+export interface Summary {
+  /** Alerts finished in the window, by outcome. */
+  byOutcome: Record<string, number>
+  /** The first few of them, oldest first. */
+  alerts: Array<{ id: string, outcome?: string, state: AlertState, email?: string, exposureId?: string, users: UserOutcome[] }>
+  /** Right now: alerts dead, and alerts waiting out a grace period. */
+  dead: number
+  waiting: number
 }
 
 /** A claim on one alert. Every later transition presents it; a stale holder's transition changes nothing. */
@@ -97,6 +111,13 @@ export interface WorkQueue {
   kill (lease: Lease, reason: string, actions: ActionLogEntry[]): Promise<boolean>
   /** Gives a leased alert back, due now; `refund` un-counts the attempt (the worker paused). */
   release (lease: Lease, refund: boolean): Promise<boolean>
+  /** The alert's due steps are done and others are due later (a grace period): it waits until `dueInMs`. */
+  wait (lease: Lease, dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string): Promise<boolean>
+  /**
+   * An operator's claim (cancel, restore) on an alert in any state but under another live lease: it is
+   * `processing` for `leaseMs` under `owner`, no attempt counted. `busy` when a worker holds it now.
+   */
+  takeover (alertId: string, owner: string, leaseMs: number): Promise<Claimed | 'busy' | undefined>
   /** Gives back every lease of `owner` (its shutdown, or a holder known to be gone), due now. */
   releaseAll (owner: string, note: string, refund: boolean): Promise<number>
   /** Distinct owners of current leases. */
@@ -123,6 +144,50 @@ export interface KeyValue {
   get (key: string): Promise<string | undefined>
   /** `undefined` deletes. */
   set (key: string, value: string | undefined): Promise<void>
+  /** Sets it only when absent; true when this call set it (a ledger entry claimed once, across replicas). */
+  putIfAbsent (key: string, value: string): Promise<boolean>
+}
+
+/** The steps of alerts (docs/design.md §10). Changes present the alert's lease: a stale holder changes nothing. */
+export interface Steps {
+  /** Adds the steps not planned yet (one per alert, user and action); returns all of the alert's steps (undefined: lease lost). */
+  plan (lease: Lease, steps: NewStep[]): Promise<Step[] | undefined>
+  /** The alert's steps, in plan order. */
+  list (alertId: string): Promise<Step[]>
+  update (lease: Lease, stepId: number, change: StepChange): Promise<boolean>
+  /** One row per user and exposure (the compromised-users report), newest first. */
+  report (filter: { sinceMs?: number, tenantId?: string, limit?: number }): Promise<UserExposure[]>
+}
+
+export interface UserExposure {
+  userId: string
+  tenantId?: string
+  email?: string
+  exposureId?: string
+  /** The alerts that carried this exposure for this user, newest first. */
+  alertIds: string[]
+  firstSeen: string
+  lastChange: string
+  steps: Array<Pick<Step, 'action' | 'phase' | 'state' | 'detail' | 'dueAt'>>
+}
+
+/** Messages to deliver at least once (the operator digest): kept until sent, whatever crashes meanwhile. */
+export interface Outbox {
+  /** Adds a message unless one with this key exists (one digest per interval, whichever replica builds it). */
+  add (key: string, kind: string, payload: unknown): Promise<boolean>
+  claim (owner: string, limit: number, leaseMs: number): Promise<OutboxItem[]>
+  sent (lease: Lease): Promise<boolean>
+  retry (lease: Lease, delayMs: number, error: string): Promise<boolean>
+}
+
+export interface OutboxItem {
+  key: string
+  kind: string
+  payload: unknown
+  attempts: number
+  createdAt: string
+  /** `alertId` here is the outbox key. */
+  lease: Lease
 }
 
 /** Exposure details fetched from Enzoic (it allows caching them ~30 days). */

@@ -107,7 +107,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(commits, [4, 1])
     assert.equal((await store.alerts.get(batch[0]!.id))!.deliveries, 3)
     assert.equal((await store.alerts.list()).length, 3)
-    assert.deepEqual(await store.alerts.countByState(), { queued: 2, processing: 0, retrying: 0, done: 1, dead: 0 })
+    assert.deepEqual(await store.alerts.countByState(), { queued: 2, processing: 0, retrying: 0, waiting: 0, done: 1, dead: 0 })
     assert.deepEqual(await store.alerts.countByOutcome(), { test: 1 })
     assert.deepEqual((await store.alerts.list({ state: 'done' })).map(r => r.email), ['three@example.com'])
     assert.deepEqual((await store.alerts.list({ limit: 2 })).map(r => r.email), ['three@example.com', 'two@acme.io'], 'newest first')
@@ -230,7 +230,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(await store.queue.leaseOwners(), ['w2'])
     assert.equal(await store.queue.releaseAll('w2', 'released at shutdown', true), 1)
     assert.deepEqual(await store.queue.leaseOwners(), [])
-    assert.deepEqual(await store.alerts.countByState(), { queued: 3, processing: 0, retrying: 0, done: 1, dead: 0 })
+    assert.deepEqual(await store.alerts.countByState(), { queued: 3, processing: 0, retrying: 0, waiting: 0, done: 1, dead: 0 })
     assert.deepEqual((await store.alerts.events(b.alert.id)).map(e => e.state), ['queued', 'processing', 'retrying', 'processing', 'dead', 'queued'])
     assert.ok((await store.alerts.events(b.alert.id)).some(e => e.note === 'attempt 2 by w1'), 'history names the holder')
   })
@@ -290,7 +290,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
       }
     })))
     assert.equal(seen.size, n)
-    assert.deepEqual(await store.alerts.countByState(), { queued: 0, processing: 0, retrying: 0, done: n, dead: 0 })
+    assert.deepEqual(await store.alerts.countByState(), { queued: 0, processing: 0, retrying: 0, waiting: 0, done: n, dead: 0 })
   })
 
   await t.test('change feed: own commits, another connection\'s commits, unsubscribe', async st => {
@@ -315,6 +315,110 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(calls, after, 'no calls after unsubscribing')
   })
 
+  await t.test('steps: planned once per user and action under the lease, updated only by the holder, reported per user and exposure', async st => {
+    const { store } = await world(st)
+    const { id } = await store.alerts.insert(alert({ exposureID: 'steps', username: 'steps@acme.io' }))
+    const [c] = await store.queue.claim('w1', 1, 60_000)
+    const plan = [
+      { userId: 'u1', tenantId: 't1', email: 'steps@acme.io', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0 },
+      { userId: 'u1', tenantId: 't1', email: 'steps@acme.io', action: 'revoke-sessions', phase: 'immediate' as const, dueInMs: 0 },
+      { userId: 'u2', tenantId: 't2', email: 'steps@acme.io', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0, skipped: 'protected user' },
+      { userId: 'u1', tenantId: 't1', email: 'steps@acme.io', action: 'deactivate-later', phase: 'grace' as const, dueInMs: 3_600_000 }
+    ]
+    const steps = (await store.steps.plan(c!.lease, plan))!
+    assert.deepEqual(steps.map(x => [x.userId, x.action, x.phase, x.state, x.detail]), [
+      ['u1', 'deactivate', 'immediate', 'pending', undefined],
+      ['u1', 'revoke-sessions', 'immediate', 'pending', undefined],
+      ['u2', 'deactivate', 'immediate', 'skipped', 'protected user'],
+      ['u1', 'deactivate-later', 'grace', 'pending', undefined]
+    ])
+    const grace = Date.parse(steps[3]!.dueAt) - Date.parse(steps[0]!.dueAt)
+    assert.ok(grace > 3_500_000 && grace < 3_700_000, `grace step due an hour later (${grace})`)
+    assert.equal((await store.steps.plan(c!.lease, plan))!.length, 4, 'planning again adds nothing')
+    assert.equal(await store.steps.plan(stale(c!.lease), plan), undefined, 'a stale lease plans nothing')
+
+    assert.equal(await store.steps.update(c!.lease, steps[0]!.id, { state: 'done', httpStatus: 200, undo: { wasActive: true } }), true)
+    assert.equal(await store.steps.update(stale(c!.lease), steps[1]!.id, { state: 'done' }), false, 'only the lease holder records')
+    await store.steps.update(c!.lease, steps[1]!.id, { state: 'failed', detail: 'HTTP 400 [NotAllowed]', httpStatus: 400 })
+    const listed = await store.steps.list(id)
+    assert.deepEqual(listed.map(x => [x.state, x.httpStatus ?? null, x.undo ?? null]), [['done', 200, { wasActive: true }], ['failed', 400, null], ['skipped', null, null], ['pending', null, null]])
+    assert.deepEqual(await store.steps.list('no-such-alert'), [])
+
+    // The alert waits for its grace step; it is not claimable until then.
+    assert.equal(await store.queue.wait(c!.lease, 400, [{ userId: 'u1', tenantId: 't1', outcome: 'actioned' }], [], 'grace period: deactivate-later due later'), true)
+    const waiting = (await store.alerts.get(id))!
+    assert.deepEqual([waiting.state, waiting.users.length], ['waiting', 1])
+    assert.deepEqual(await store.alerts.countByState(), { queued: 0, processing: 0, retrying: 0, waiting: 1, done: 0, dead: 0 })
+    assert.deepEqual(await store.queue.claim('w2', 1, 60_000), [])
+    await sleep(450)
+    const [again] = await store.queue.claim('w2', 1, 60_000)
+    assert.equal(again?.alert.id, id, 'claimed at the deadline like any due work')
+    assert.equal(again!.alert.attempts, 2)
+
+    const report = await store.steps.report({})
+    assert.deepEqual(report.map(r => [r.userId, r.tenantId, r.exposureId, r.alertIds, r.steps.map(x => x.state)]), [
+      ['u1', 't1', 'steps', [id], ['done', 'failed', 'pending']],
+      ['u2', 't2', 'steps', [id], ['skipped']]
+    ])
+    assert.deepEqual((await store.steps.report({ tenantId: 't2' })).map(r => r.userId), ['u2'])
+    assert.deepEqual(await store.steps.report({ sinceMs: Date.now() + 60_000 }), [])
+  })
+
+  await t.test('takeover: an operator claims an alert in any state unless a worker holds it now', async st => {
+    const { store } = await world(st)
+    const { id } = await store.alerts.insert(alert({ exposureID: 'op', username: 'op@acme.io' }))
+    const [c] = await store.queue.claim('worker', 1, 60_000)
+    assert.equal(await store.queue.takeover(id, 'cli/alice', 30_000), 'busy')
+    assert.equal(await store.queue.takeover('no-such-alert', 'cli/alice', 30_000), undefined)
+    await store.queue.finish(c!.lease, done)
+    const taken = await store.queue.takeover(id, 'cli/alice', 30_000)
+    assert.ok(taken !== undefined && taken !== 'busy')
+    assert.deepEqual([taken.alert.state, taken.alert.attempts, taken.lease.owner], ['processing', 1, 'cli/alice'], 'no attempt counted')
+    assert.equal(await store.queue.finish(c!.lease, done), false, 'the worker\'s old lease is void')
+    assert.equal(await store.queue.finish(taken.lease, { outcome: 'restored', users: [], actions: [], note: 'restored by alice: false positive' }), true)
+    const history = await store.alerts.events(id)
+    assert.ok(history.some(e => e.note === 'taken over by cli/alice'))
+    assert.equal(history.at(-1)!.note, 'restored by alice: false positive')
+    assert.equal((await store.alerts.get(id))!.outcome, 'restored')
+  })
+
+  await t.test('outbox: each key once, delivered at least once under a lease, retried until sent', async st => {
+    const { store, open } = await world(st)
+    assert.equal(await store.outbox.add('digest:1', 'digest', { n: 1 }), true)
+    assert.equal(await store.outbox.add('digest:1', 'digest', { n: 'again' }), false, 'one message per key, whichever replica adds it')
+    await store.outbox.add('dead:a', 'dead', { id: 'a' })
+    const other = await open()
+    const [first] = await store.outbox.claim('r1', 1, 60_000)
+    assert.deepEqual([first!.key, first!.payload, first!.attempts], ['digest:1', { n: 1 }, 1])
+    const rest = await other.outbox.claim('r2', 5, 60_000)
+    assert.deepEqual(rest.map(o => o.key), ['dead:a'], 'another replica gets the others')
+    assert.equal(await store.outbox.retry(first!.lease, 300, 'receiver answered 502'), true)
+    assert.deepEqual(await store.outbox.claim('r1', 5, 60_000), [], 'not due yet')
+    await sleep(350)
+    const [again] = await other.outbox.claim('r2', 5, 60_000)
+    assert.deepEqual([again!.key, again!.attempts], ['digest:1', 2])
+    assert.equal(await store.outbox.sent(first!.lease), false, 'a stale lease cannot mark it sent')
+    assert.equal(await other.outbox.sent(again!.lease), true)
+    assert.equal(await other.outbox.sent(rest[0]!.lease), true)
+    await sleep(20)
+    assert.deepEqual(await store.outbox.claim('r1', 5, 0), [], 'sent messages are never claimed again')
+  })
+
+  await t.test('summary: what finished in a window, by outcome, with the first few alerts and their users', async st => {
+    const { store } = await world(st)
+    const from = Date.now() - 1000
+    for (const x of ['s1', 's2', 's3']) await store.alerts.insert(alert({ exposureID: x, username: `${x}@acme.io` }))
+    const claimed = await store.queue.claim('w', 3, 60_000)
+    await store.queue.finish(claimed[0]!.lease, { outcome: 'actioned', users: [{ userId: 'u1', email: 's1@acme.io', outcome: 'actioned' }], actions: [] })
+    await store.queue.finish(claimed[1]!.lease, { outcome: 'no-user', users: [], actions: [] })
+    await store.queue.kill(claimed[2]!.lease, 'HTTP 400', [])
+    const sum = await store.alerts.summary(from, Date.now() + 1000, 2)
+    assert.deepEqual(sum.byOutcome, { actioned: 1, 'no-user': 1, failed: 1 })
+    assert.deepEqual(sum.alerts.map(a => [a.id, a.outcome, a.users.map(u => u.userId)]), [[claimed[0]!.alert.id, 'actioned', ['u1']], [claimed[1]!.alert.id, 'no-user', []]])
+    assert.deepEqual([sum.dead, sum.waiting], [1, 0])
+    assert.deepEqual((await store.alerts.summary(from - 60_000, from, 5)).byOutcome, {}, 'nothing before the window')
+  })
+
   await t.test('key/value and the exposure cache', async st => {
     const { store, open } = await world(st)
     await store.exposures.put('e1', { title: 'Breach', entries: 3 })
@@ -332,6 +436,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(await store.kv.get('cursor'), 'def')
     await store.kv.set('cursor', undefined)
     assert.equal(await store.kv.get('cursor'), undefined)
+    const twice = await Promise.all([store.kv.putIfAbsent('notified:u1:e1', 'a'), (await open()).kv.putIfAbsent('notified:u1:e1', 'b')])
+    assert.deepEqual(twice.sort(), [false, true], 'exactly one claim wins')
+    assert.ok(['a', 'b'].includes((await store.kv.get('notified:u1:e1'))!))
     await store.ping()
   })
 

@@ -4,13 +4,14 @@ import { ALERT_STATES } from '../../alerts/types.js'
 import { newId } from '../ids.js'
 import {
   KV, SchemaVersionError, StoreUnavailableError, truncate,
-  type Claimed, type InsertResult, type Lease, type ListOptions, type Store
+  type Claimed, type InsertResult, type Lease, type ListOptions, type OutboxItem, type Store
 } from '../types.js'
 import { listFilter } from '../filters.js'
+import { groupReport } from '../report.js'
 import { clientConfig, redactUrl, safeMessage, type PostgresOptions } from './connection.js'
 import { CHANNEL, startListening } from './listen.js'
 import { migrate, schemaVersion, SCHEMA_VERSION } from './migrate.js'
-import { iso, toRecord, type PgRow } from './rows.js'
+import { iso, toRecord, toStep, type PgRow, type PgStepRow } from './rows.js'
 
 export interface PostgresStoreOptions extends PostgresOptions {
   /** `apply` (serve, migrate): bring the schema up to date. `require`: refuse a schema that is not current. */
@@ -88,6 +89,55 @@ const SQL = {
       UPDATE alerts SET due_at = now(), updated_at = now() WHERE due_at > now() AND state = 'retrying' RETURNING 1
     ), wake AS (SELECT ${NOTIFY} FROM (SELECT 1 FROM moved LIMIT 1) x)
     SELECT (SELECT count(*) FROM moved)::integer AS n, (SELECT count(*) FROM wake) AS w`,
+  takeover: `WITH t AS (
+      UPDATE alerts SET state = 'processing', lease_owner = $2, lease_token = lease_token + 1,
+        due_at = now() + ${interval(3)}, updated_at = now()
+      WHERE id = $1 AND NOT (state = 'processing' AND due_at > now()) AND purged_at IS NULL
+      RETURNING *
+    ), ev AS (
+      INSERT INTO alert_events (alert_seq, state, note) SELECT seq, 'processing', 'taken over by ' || $2 FROM t
+    )
+    SELECT * FROM t`,
+  exists: 'SELECT 1 FROM alerts WHERE id = $1',
+  // Steps change only under the alert's current lease: the lease check and the change are one statement.
+  plan: `WITH a AS (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing'),
+    ins AS (
+      INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail)
+      SELECT a.seq, s.user_id, s.tenant_id, s.email, s.action, s.phase, now() + make_interval(secs => s.due_ms / 1000),
+        CASE WHEN s.skipped IS NULL THEN 'pending' ELSE 'skipped' END, s.skipped
+      FROM a, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::double precision[], $9::text[])
+        WITH ORDINALITY AS s(user_id, tenant_id, email, action, phase, due_ms, skipped, ord)
+      ORDER BY s.ord
+      ON CONFLICT (alert_seq, user_id, action) DO NOTHING
+    )
+    SELECT (SELECT count(*) FROM a)::integer AS leased`,
+  stepsOf: 'SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = $1 ORDER BY steps.seq',
+  stepUpdate: `UPDATE steps SET state = $4, detail = $5, http_status = $6, result = coalesce($7::jsonb, result),
+      undo = coalesce($8::jsonb, undo), updated_at = now()
+    WHERE seq = $3 AND alert_seq = (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing')`,
+  report: `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.received_at AS received_at
+    FROM steps JOIN alerts ON alerts.seq = steps.alert_seq
+    WHERE alerts.received_at >= $1 AND ($2::text IS NULL OR steps.tenant_id = $2)
+    ORDER BY alerts.seq DESC, steps.seq LIMIT $3`,
+  summaryCounts: `SELECT coalesce(outcome, 'none') AS outcome, count(*)::integer AS n FROM alerts
+    WHERE completed_at >= $1 AND completed_at < $2 AND purged_at IS NULL GROUP BY outcome`,
+  summaryFirst: `SELECT * FROM alerts WHERE completed_at >= $1 AND completed_at < $2 AND purged_at IS NULL
+    ORDER BY completed_at LIMIT $3`,
+  countWaitingDead: `SELECT count(*) FILTER (WHERE state = 'dead')::integer AS dead,
+    count(*) FILTER (WHERE state = 'waiting')::integer AS waiting FROM alerts WHERE state IN ('dead', 'waiting')`,
+  putIfAbsent: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING',
+  outboxAdd: 'INSERT INTO outbox (key, kind, payload, due_at) VALUES ($1, $2, $3, now()) ON CONFLICT (key) DO NOTHING',
+  outboxClaim: `WITH due AS MATERIALIZED (
+      SELECT seq FROM outbox WHERE due_at <= now() ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox o SET lease_owner = $1, lease_token = o.lease_token + 1, due_at = now() + ${interval(3)},
+      attempts = o.attempts + 1
+    FROM due WHERE o.seq = due.seq
+    RETURNING o.key, o.kind, o.payload, o.attempts, o.created_at, o.lease_owner, o.lease_token`,
+  outboxSent: `UPDATE outbox SET sent_at = now(), due_at = NULL, lease_owner = NULL, last_error = NULL
+    WHERE key = $1 AND lease_token = $2 AND sent_at IS NULL`,
+  outboxRetry: `UPDATE outbox SET due_at = now() + ${interval(3)}, lease_owner = NULL, last_error = $4
+    WHERE key = $1 AND lease_token = $2 AND sent_at IS NULL`,
   getMeta: 'SELECT value FROM meta WHERE key = $1',
   setMeta: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   delMeta: 'DELETE FROM meta WHERE key = $1',
@@ -99,6 +149,8 @@ const SQL = {
       LIMIT $2 FOR UPDATE SKIP LOCKED
     ), e AS (
       DELETE FROM alert_events WHERE alert_seq IN (SELECT seq FROM p)
+    ), st AS (
+      DELETE FROM steps WHERE alert_seq IN (SELECT seq FROM p)
     ), u AS (
       UPDATE alerts a SET email = NULL, username_hash = NULL, custom_data = NULL, exposure_details = NULL, extra = NULL,
         warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = now()
@@ -127,6 +179,7 @@ const T = {
   retry: transitionSql(`state = 'retrying', due_at = now() + ${interval(3)}, last_error = $4, actions = $5, lease_owner = NULL`, 6),
   kill: transitionSql(`state = 'dead', outcome = 'failed', last_error = $3, actions = $4, lease_owner = NULL, due_at = NULL,
     completed_at = now()`, 5),
+  wait: transitionSql(`state = 'waiting', due_at = now() + ${interval(3)}, users = $4, actions = $5, lease_owner = NULL`, 6),
   release: transitionSql(`state = CASE WHEN attempts - $3 > 0 THEN 'retrying' ELSE 'queued' END, attempts = attempts - $3,
     due_at = now(), lease_owner = NULL`, 4, true)
 }
@@ -172,6 +225,15 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       return (await pool.query<R>(text, values)).rows
     } catch (err) {
       throw unavailable(err, what)
+    }
+  }
+
+  /** A write: how many rows it changed. */
+  async function changed (text: string, values: unknown[]): Promise<number> {
+    try {
+      return (await pool.query(text, values)).rowCount ?? 0
+    } catch (err) {
+      throw unavailable(err, 'the alert store cannot commit')
     }
   }
 
@@ -311,6 +373,14 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       async countByOutcome () {
         return Object.fromEntries((await q<{ outcome: string, n: number }>(SQL.countOutcome)).map(c => [c.outcome, c.n]))
       },
+      async summary (fromMs, toMs, first) {
+        const [from, to] = [new Date(fromMs), new Date(toMs)]
+        const byOutcome = Object.fromEntries((await q<{ outcome: string, n: number }>(SQL.summaryCounts, [from, to])).map(c => [c.outcome, c.n]))
+        const alerts = (await q<PgRow>(SQL.summaryFirst, [from, to, first])).map(toRecord)
+          .map(a => ({ id: a.id, outcome: a.outcome, state: a.state, email: a.email, exposureId: a.exposureId, users: a.users }))
+        const counts = (await q<{ dead: number, waiting: number }>(SQL.countWaitingDead))[0]!
+        return { byOutcome, alerts, dead: counts.dead, waiting: counts.waiting }
+      },
       async purge ({ olderThanMs }) {
         let purged = 0
         for (;;) {
@@ -325,17 +395,17 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
         const rows = await q<PgRow>(SQL.claim, [owner, limit, leaseMs], 'the alert store cannot commit')
         return rows.map((row): Claimed => ({ alert: toRecord(row), lease: leaseOf(row) }))
       },
-      async renew (owner, leaseMs) {
-        try {
-          return (await pool.query(SQL.renew, [owner, leaseMs])).rowCount ?? 0
-        } catch (err) {
-          throw unavailable(err, 'the alert store cannot commit')
-        }
-      },
+      renew: (owner, leaseMs) => changed(SQL.renew, [owner, leaseMs]),
       finish: (l, r) => one(T.finish, [l.alertId, l.token, r.outcome, JSON.stringify(r.users), JSON.stringify(r.actions), r.note ?? `outcome ${r.outcome}`]),
       retry: (l, delayMs, error, actions) => one(T.retry, [l.alertId, l.token, delayMs, truncate(error), JSON.stringify(actions), truncate(error)]),
       kill: (l, reason, actions) => one(T.kill, [l.alertId, l.token, truncate(reason), JSON.stringify(actions), truncate(reason)]),
       release: (l, refund) => one(T.release, [l.alertId, l.token, refund ? 1 : 0, refund ? 'released (attempt not counted)' : 'released']),
+      wait: (l, dueInMs, users, actions, note) => one(T.wait, [l.alertId, l.token, dueInMs, JSON.stringify(users), JSON.stringify(actions), truncate(note)]),
+      async takeover (alertId, owner, leaseMs) {
+        const row = (await q<PgRow>(SQL.takeover, [alertId, owner, leaseMs], 'the alert store cannot commit'))[0]
+        if (row !== undefined) return { alert: toRecord(row), lease: leaseOf(row) }
+        return (await q(SQL.exists, [alertId])).length === 0 ? undefined : 'busy'
+      },
       async releaseAll (owner, note, refund) {
         let n = 0
         for (const r of await q<{ id: string, lease_token: number }>(SQL.leasedBy, [owner])) {
@@ -358,6 +428,27 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
         return v === null || v === undefined ? undefined : v
       }
     },
+    steps: {
+      async plan (l, steps) {
+        const col = <T>(f: (st: typeof steps[number]) => T): T[] => steps.map(f)
+        const [{ leased }] = await q<{ leased: number }>(SQL.plan, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
+          col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null)], 'the alert store cannot commit') as [{ leased: number }]
+        if (leased === 0) return undefined
+        return (await q<PgStepRow>(SQL.stepsOf, [l.alertId])).map(toStep)
+      },
+      async list (alertId) {
+        return (await q<PgStepRow>(SQL.stepsOf, [alertId])).map(toStep)
+      },
+      async update (l, stepId, c) {
+        return await changed(SQL.stepUpdate, [l.alertId, l.token, stepId, c.state, c.detail === undefined ? null : truncate(c.detail),
+          c.httpStatus ?? null, c.result === undefined ? null : JSON.stringify(c.result), c.undo === undefined ? null : JSON.stringify(c.undo)]) === 1
+      },
+      async report ({ sinceMs, tenantId, limit = 1000 }) {
+        const rows = await q<PgStepRow & { alert_id: string, exposure_id: string | null, received_at: Date }>(SQL.report,
+          [new Date(sinceMs ?? 0), tenantId ?? null, limit * 20])
+        return groupReport(rows, row => ({ step: toStep(row), alertId: row.alert_id, exposureId: row.exposure_id ?? undefined, receivedAt: iso(row.received_at)! }), limit)
+      }
+    },
     changes: {
       subscribe (listener) {
         listeners.add(listener)
@@ -372,7 +463,18 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       async set (key, value) {
         if (value === undefined) await q(SQL.delMeta, [key], 'the alert store cannot commit')
         else await q(SQL.setMeta, [key, value], 'the alert store cannot commit')
-      }
+      },
+      putIfAbsent: async (key, value) => await changed(SQL.putIfAbsent, [key, value]) === 1
+    },
+    outbox: {
+      add: async (key, kind, payload) => await changed(SQL.outboxAdd, [key, kind, JSON.stringify(payload)]) === 1,
+      async claim (owner, limit, leaseMs) {
+        const rows = await q<{ key: string, kind: string, payload: unknown, attempts: number, created_at: Date, lease_owner: string, lease_token: number }>(
+          SQL.outboxClaim, [owner, limit, leaseMs], 'the alert store cannot commit')
+        return rows.map((o): OutboxItem => ({ key: o.key, kind: o.kind, payload: o.payload, attempts: o.attempts, createdAt: iso(o.created_at)!, lease: { alertId: o.key, token: o.lease_token, owner: o.lease_owner } }))
+      },
+      sent: async l => await changed(SQL.outboxSent, [l.alertId, l.token]) === 1,
+      retry: async (l, delayMs, error) => await changed(SQL.outboxRetry, [l.alertId, l.token, delayMs, truncate(error)]) === 1
     },
     exposures: {
       async get (exposureId, maxAgeMs) {

@@ -1,4 +1,4 @@
-import type { AlertRecord, AlertState } from '../../alerts/types.js'
+import type { AlertRecord, AlertState, Step } from '../../alerts/types.js'
 
 /** An `alerts` row as node-postgres returns it (timestamptz → Date, jsonb → value). */
 export interface PgRow {
@@ -67,5 +67,40 @@ export function toRecord (r: PgRow): AlertRecord {
     lastError: opt(r.last_error),
     completedAt: iso(r.completed_at),
     purgedAt: iso(r.purged_at)
+  }
+}
+
+/** A `steps` row as node-postgres returns it. */
+export interface PgStepRow {
+  seq: string
+  user_id: string
+  tenant_id: string | null
+  email: string | null
+  action: string
+  phase: 'immediate' | 'grace'
+  due_at: Date
+  state: Step['state']
+  detail: string | null
+  http_status: number | null
+  result: Record<string, unknown> | null
+  undo: Record<string, unknown> | null
+  updated_at: Date
+}
+
+export function toStep (r: PgStepRow): Step {
+  return {
+    id: Number(r.seq),
+    userId: r.user_id,
+    tenantId: opt(r.tenant_id),
+    email: opt(r.email),
+    action: r.action,
+    phase: r.phase,
+    dueAt: iso(r.due_at)!,
+    state: r.state,
+    detail: opt(r.detail),
+    httpStatus: opt(r.http_status),
+    result: opt(r.result),
+    undo: opt(r.undo),
+    updatedAt: iso(r.updated_at)!
   }
 }

@@ -3,12 +3,13 @@ import type { AlertEvent, AlertState, ExposureDetails } from '../../alerts/types
 import { ALERT_STATES } from '../../alerts/types.js'
 import {
   KV, StoreUnavailableError,
-  type Claimed, type InsertResult, type Lease, type ListOptions, type Store
+  type Claimed, type InsertResult, type Lease, type ListOptions, type OutboxItem, type Store, type Summary
 } from '../types.js'
 import { listFilter } from '../filters.js'
+import { groupReport } from '../report.js'
 import { fileIdentity, migrate, openDatabase } from './connection.js'
 import { createOperations, type BatchOutcome, type WriteOp } from './operations.js'
-import { iso, opt, toRecord, type Row } from './rows.js'
+import { iso, opt, toRecord, toStep, type OutboxRow, type Row, type StepRow } from './rows.js'
 import type { WriterInit, WriterReply, WriterRequest } from './writer.js'
 
 export interface SqliteStoreOptions {
@@ -107,7 +108,17 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     nextDue: db.prepare('SELECT min(due_at) AS t FROM alerts INDEXED BY alerts_due WHERE due_at IS NOT NULL'),
     owners: db.prepare('SELECT DISTINCT lease_owner AS owner FROM alerts INDEXED BY alerts_leased WHERE state = \'processing\' AND lease_owner IS NOT NULL'),
     getExposure: db.prepare('SELECT details FROM exposures WHERE exposure_id = ? AND fetched_at >= ?'),
-    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?')
+    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    stepsOf: db.prepare('SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = ? ORDER BY steps.seq'),
+    summaryCounts: db.prepare(`SELECT outcome, count(*) AS n FROM alerts INDEXED BY alerts_finished
+      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at >= ? AND completed_at < ? GROUP BY outcome`),
+    summaryFirst: db.prepare(`SELECT * FROM alerts INDEXED BY alerts_finished
+      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at >= ? AND completed_at < ? ORDER BY completed_at LIMIT ?`),
+    countOf: db.prepare('SELECT count(*) AS n FROM alerts WHERE state = ?'),
+    report: db.prepare(`SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.received_at AS received_at
+      FROM steps JOIN alerts ON alerts.seq = steps.alert_seq
+      WHERE alerts.received_at >= @since AND (@tenant IS NULL OR steps.tenant_id = @tenant)
+      ORDER BY alerts.seq DESC, steps.seq`)
   }
 
   const listeners = new Set<() => void>()
@@ -282,6 +293,14 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
       }),
       countByOutcome: () => read(() =>
         Object.fromEntries((r.countOutcome.all() as Array<{ outcome: string, n: number }>).map(c => [c.outcome, c.n]))),
+      summary: (fromMs, toMs, first) => read((): Summary => {
+        const byOutcome = Object.fromEntries((r.summaryCounts.all(fromMs, toMs) as Array<{ outcome: string | null, n: number }>)
+          .map(c => [c.outcome ?? 'none', c.n]))
+        const alerts = (r.summaryFirst.all(fromMs, toMs, first) as Row[]).map(toRecord)
+          .map(a => ({ id: a.id, outcome: a.outcome, state: a.state, email: a.email, exposureId: a.exposureId, users: a.users }))
+        const count = (state: string): number => (r.countOf.get(state) as { n: number }).n
+        return { byOutcome, alerts, dead: count('dead'), waiting: count('waiting') }
+      }),
       async purge ({ olderThanMs }) {
         // In slices, so a large purge never holds the writer (and ingest) for long.
         let purged = 0
@@ -300,6 +319,11 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
       retry: (l, delayMs, error, actions) => write({ op: 'retry', lease: l, delayMs, error, actions }),
       kill: (l, reason, actions) => write({ op: 'kill', lease: l, reason, actions }),
       release: (l, refund) => write({ op: 'release', lease: l, refund }),
+      wait: (l, dueInMs, users, actions, note) => write({ op: 'wait', lease: l, dueInMs, users, actions, note }),
+      async takeover (alertId, owner, leaseMs) {
+        const row = await write<Row | 'busy' | undefined>({ op: 'takeover', alertId, owner, leaseMs })
+        return row === undefined || row === 'busy' ? row : { alert: toRecord(row), lease: lease(row) }
+      },
       releaseAll: (owner, note, refund) => write({ op: 'releaseAll', owner, note, refund }),
       leaseOwners: () => read(() => (r.owners.all() as Array<{ owner: string }>).map(o => o.owner)),
       replay: ids => write({ op: 'replay', ids }),
@@ -309,6 +333,18 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
         return t === null ? undefined : t - now()
       })
     },
+    steps: {
+      async plan (l, steps) {
+        const rows = await write<StepRow[] | undefined>({ op: 'plan', lease: l, steps })
+        return rows?.map(toStep)
+      },
+      list: alertId => read(() => (r.stepsOf.all(alertId) as StepRow[]).map(toStep)),
+      update: (l, stepId, change) => write({ op: 'stepUpdate', lease: l, stepId, change }),
+      report: ({ sinceMs, tenantId, limit = 1000 }) => read(() => groupReport(
+        r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<StepRow & { alert_id: string, exposure_id: string | null, received_at: number }>,
+        row => ({ step: toStep(row), alertId: row.alert_id, exposureId: opt(row.exposure_id), receivedAt: iso(row.received_at)! }),
+        limit))
+    },
     changes: {
       subscribe (listener) {
         listeners.add(listener)
@@ -317,7 +353,23 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     },
     kv: {
       get: key => read(() => (r.getMeta.get(key) as { value: string } | undefined)?.value),
-      set: (key, value) => write({ op: 'kvSet', key, value })
+      set: (key, value) => write({ op: 'kvSet', key, value }),
+      putIfAbsent: (key, value) => write({ op: 'kvPutIfAbsent', key, value })
+    },
+    outbox: {
+      add: (key, kind, payload) => write({ op: 'outboxAdd', key, kind, payload: JSON.stringify(payload) }),
+      async claim (owner, limit, leaseMs) {
+        return (await write<OutboxRow[]>({ op: 'outboxClaim', owner, limit, leaseMs })).map((o): OutboxItem => ({
+          key: o.key,
+          kind: o.kind,
+          payload: JSON.parse(o.payload),
+          attempts: o.attempts,
+          createdAt: iso(o.created_at)!,
+          lease: { alertId: o.key, token: o.lease_token, owner: o.lease_owner! }
+        }))
+      },
+      sent: l => write({ op: 'outboxSent', lease: l }),
+      retry: (l, delayMs, error) => write({ op: 'outboxRetry', lease: l, delayMs, error })
     },
     exposures: {
       get: (exposureId, maxAgeMs) => read(() => {

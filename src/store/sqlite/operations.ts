@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3'
-import type { ActionLogEntry, AlertState, BreachAlert, ExposureDetails, Finish } from '../../alerts/types.js'
+import type { ActionLogEntry, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, StepChange, UserOutcome } from '../../alerts/types.js'
 import { newId } from '../ids.js'
 import { truncate, type InsertResult, type Lease } from '../types.js'
-import type { Row } from './rows.js'
+import type { OutboxRow, Row, StepRow } from './rows.js'
 
 /**
  * Every write the SQLite store makes, as plain data: the store's writer thread receives a batch of these
@@ -21,6 +21,15 @@ export type WriteOp =
   | { op: 'replay', ids: readonly string[] | 'dead' }
   | { op: 'expedite' }
   | { op: 'shiftDue', deltaMs: number }
+  | { op: 'wait', lease: Lease, dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string }
+  | { op: 'takeover', alertId: string, owner: string, leaseMs: number }
+  | { op: 'plan', lease: Lease, steps: NewStep[] }
+  | { op: 'stepUpdate', lease: Lease, stepId: number, change: StepChange }
+  | { op: 'kvPutIfAbsent', key: string, value: string }
+  | { op: 'outboxAdd', key: string, kind: string, payload: string }
+  | { op: 'outboxClaim', owner: string, limit: number, leaseMs: number }
+  | { op: 'outboxSent', lease: Lease }
+  | { op: 'outboxRetry', lease: Lease, delayMs: number, error: string }
   | { op: 'kvSet', key: string, value: string | undefined }
   | { op: 'exposurePut', exposureId: string, details: ExposureDetails }
   | { op: 'purge', olderThanMs: number, limit: number }
@@ -42,6 +51,7 @@ function wakes (op: WriteOp, value: unknown): boolean {
     case 'releaseAll': return (value as number) > 0
     case 'replay': return (value as string[]).length > 0
     case 'expedite': return (value as number) > 0
+    case 'takeover': return false
     default: return false
   }
 }
@@ -86,6 +96,33 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
     expedite: db.prepare(`UPDATE alerts INDEXED BY alerts_due SET due_at = @now, updated_at = @now
       WHERE due_at > @now AND state = 'retrying'`),
     deadIds: db.prepare('SELECT id FROM alerts WHERE state = \'dead\' AND purged_at IS NULL ORDER BY seq'),
+    wait: db.prepare(`UPDATE alerts SET state = 'waiting', due_at = @due, users = @users, actions = @actions,
+        lease_owner = NULL, updated_at = @now
+      WHERE id = @id AND lease_token = @token AND state = 'processing' RETURNING seq, state`),
+    takeover: db.prepare(`UPDATE alerts SET state = 'processing', lease_owner = @owner, lease_token = lease_token + 1,
+        due_at = @until, updated_at = @now
+      WHERE id = @id AND NOT (state = 'processing' AND due_at > @now) AND purged_at IS NULL RETURNING *`),
+    exists: db.prepare('SELECT 1 FROM alerts WHERE id = ?'),
+    leased: db.prepare('SELECT seq FROM alerts WHERE id = ? AND lease_token = ? AND state = \'processing\''),
+    planStep: db.prepare(`INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, updated_at)
+      VALUES (@alertSeq, @userId, @tenantId, @email, @action, @phase, @due, @state, @detail, @now)
+      ON CONFLICT (alert_seq, user_id, action) DO NOTHING`),
+    stepsOf: db.prepare('SELECT * FROM steps WHERE alert_seq = ? ORDER BY seq'),
+    stepUpdate: db.prepare(`UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus,
+        result = coalesce(@result, result), undo = coalesce(@undo, undo), updated_at = @now
+      WHERE seq = @stepId AND alert_seq = @alertSeq`),
+    putIfAbsent: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
+    outboxAdd: db.prepare(`INSERT INTO outbox (key, kind, payload, created_at, due_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (key) DO NOTHING`),
+    outboxClaim: db.prepare(`UPDATE outbox SET lease_owner = @owner, lease_token = lease_token + 1, due_at = @until,
+        attempts = attempts + 1
+      WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_due WHERE due_at <= @now ORDER BY due_at LIMIT @limit)
+      RETURNING key, kind, payload, attempts, created_at, lease_owner, lease_token`),
+    outboxSent: db.prepare(`UPDATE outbox SET sent_at = @now, due_at = NULL, lease_owner = NULL, last_error = NULL
+      WHERE key = @key AND lease_token = @token AND sent_at IS NULL`),
+    outboxRetry: db.prepare(`UPDATE outbox SET due_at = @due, lease_owner = NULL, last_error = @error
+      WHERE key = @key AND lease_token = @token AND sent_at IS NULL`),
+    purgeSteps: db.prepare('DELETE FROM steps WHERE alert_seq = ?'),
     putExposure: db.prepare(`INSERT INTO exposures (exposure_id, details, fetched_at) VALUES (?, ?, ?)
       ON CONFLICT (exposure_id) DO UPDATE SET details = excluded.details, fetched_at = excluded.fetched_at`),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -170,6 +207,52 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
       }
       case 'expedite': return s.expedite.run({ now: at }).changes
       case 'shiftDue': return s.shiftDue.run(Math.round(op.deltaMs)).changes
+      case 'wait': return transition(s.wait, op.lease, at, { due: at + op.dueInMs, users: JSON.stringify(op.users), actions: JSON.stringify(op.actions) }, truncate(op.note))
+      case 'takeover': {
+        const row = s.takeover.get({ id: op.alertId, owner: op.owner, until: at + op.leaseMs, now: at }) as Row | undefined
+        if (row === undefined) return s.exists.get(op.alertId) === undefined ? undefined : 'busy'
+        s.event.run(row.seq, at, 'processing', `taken over by ${op.owner}`)
+        return row
+      }
+      case 'plan': {
+        const alert = s.leased.get(op.lease.alertId, op.lease.token) as { seq: number } | undefined
+        if (alert === undefined) return undefined
+        for (const st of op.steps) {
+          s.planStep.run({
+            alertSeq: alert.seq,
+            userId: st.userId,
+            tenantId: st.tenantId ?? null,
+            email: st.email ?? null,
+            action: st.action,
+            phase: st.phase,
+            due: at + st.dueInMs,
+            state: st.skipped === undefined ? 'pending' : 'skipped',
+            detail: st.skipped ?? null,
+            now: at
+          })
+        }
+        return s.stepsOf.all(alert.seq) as StepRow[]
+      }
+      case 'stepUpdate': {
+        const alert = s.leased.get(op.lease.alertId, op.lease.token) as { seq: number } | undefined
+        if (alert === undefined) return false
+        const c = op.change
+        return s.stepUpdate.run({
+          stepId: op.stepId,
+          alertSeq: alert.seq,
+          state: c.state,
+          detail: c.detail === undefined ? null : truncate(c.detail),
+          httpStatus: c.httpStatus ?? null,
+          result: c.result === undefined ? null : JSON.stringify(c.result),
+          undo: c.undo === undefined ? null : JSON.stringify(c.undo),
+          now: at
+        }).changes === 1
+      }
+      case 'kvPutIfAbsent': return s.putIfAbsent.run(op.key, op.value).changes === 1
+      case 'outboxAdd': return s.outboxAdd.run(op.key, op.kind, op.payload, at, at).changes === 1
+      case 'outboxClaim': return s.outboxClaim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as OutboxRow[]
+      case 'outboxSent': return s.outboxSent.run({ key: op.lease.alertId, token: op.lease.token, now: at }).changes === 1
+      case 'outboxRetry': return s.outboxRetry.run({ key: op.lease.alertId, token: op.lease.token, due: at + op.delayMs, error: truncate(op.error) }).changes === 1
       case 'kvSet':
         if (op.value === undefined) s.delMeta.run(op.key)
         else s.setMeta.run(op.key, op.value)
@@ -181,6 +264,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
         const seqs = (s.purgeable.all(at - op.olderThanMs, op.limit) as Array<{ seq: number }>).map(r => r.seq)
         for (const seq of seqs) {
           s.purgeEvents.run(seq)
+          s.purgeSteps.run(seq)
           s.purgeRow.run({ seq, now: at })
         }
         return seqs.length

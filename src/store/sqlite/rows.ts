@@ -1,4 +1,4 @@
-import type { AlertRecord, AlertState } from '../../alerts/types.js'
+import type { AlertRecord, AlertState, Step } from '../../alerts/types.js'
 
 /** An `alerts` row as SQLite returns it (times in epoch ms). */
 export interface Row {
@@ -69,4 +69,50 @@ export function toRecord (r: Row): AlertRecord {
     completedAt: iso(r.completed_at),
     purgedAt: iso(r.purged_at)
   }
+}
+
+/** A `steps` row as SQLite returns it. */
+export interface StepRow {
+  seq: number
+  user_id: string
+  tenant_id: string | null
+  email: string | null
+  action: string
+  phase: 'immediate' | 'grace'
+  due_at: number
+  state: Step['state']
+  detail: string | null
+  http_status: number | null
+  result: string | null
+  undo: string | null
+  updated_at: number
+}
+
+export function toStep (r: StepRow): Step {
+  return {
+    id: r.seq,
+    userId: r.user_id,
+    tenantId: opt(r.tenant_id),
+    email: opt(r.email),
+    action: r.action,
+    phase: r.phase,
+    dueAt: iso(r.due_at)!,
+    state: r.state,
+    detail: opt(r.detail),
+    httpStatus: opt(r.http_status),
+    result: json(r.result, undefined),
+    undo: json(r.undo, undefined),
+    updatedAt: iso(r.updated_at)!
+  }
+}
+
+/** An `outbox` row as SQLite returns it. */
+export interface OutboxRow {
+  key: string
+  kind: string
+  payload: string
+  attempts: number
+  created_at: number
+  lease_owner: string | null
+  lease_token: number
 }

@@ -1,9 +1,11 @@
 import m0001 from './0001-initial.js'
+import m0002 from './0002-steps-outbox.js'
 
 /**
  * PostgreSQL schema migrations, one file each, applied in order; version = position + 1. Append only: a
  * released migration is never edited (databases in the field have run it).
  */
 export const MIGRATIONS: ReadonlyArray<{ version: number, name: string, sql: string }> = [
-  { version: 1, name: 'initial', sql: m0001 }
+  { version: 1, name: 'initial', sql: m0001 },
+  { version: 2, name: 'steps-outbox', sql: m0002 }
 ]

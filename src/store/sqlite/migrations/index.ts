@@ -1,8 +1,9 @@
 import m0001 from './0001-initial.js'
 import m0002 from './0002-queue-due-at.js'
+import m0003 from './0003-steps-outbox.js'
 
 /**
  * SQLite schema migrations, one file each; position + 1 = PRAGMA user_version after it ran. Append only:
  * a released migration is never edited (databases in the field have run it).
  */
-export const MIGRATIONS: readonly string[] = [m0001, m0002]
+export const MIGRATIONS: readonly string[] = [m0001, m0002, m0003]
