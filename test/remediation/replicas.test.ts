@@ -112,7 +112,7 @@ test('three replicas: one alert posted to two at once is one row; 2,000 alerts d
 
   await waitFor(async () => (await store.alerts.countByState()).done === N + 5, `all ${N} alerts done`, 90_000, 100)
   const counts = await store.alerts.countByState()
-  assert.deepEqual(counts, { queued: 0, processing: 0, retrying: 0, done: N + 5, dead: 0 })
+  assert.deepEqual(counts, { queued: 0, processing: 0, retrying: 0, waiting: 0, done: N + 5, dead: 0 })
   assert.equal(acked.size, N)
 
   // Every acknowledged alert was remediated.
