@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { parsePayloadKey } from './intake/decrypt.js'
+import { parseDuration } from './duration.js'
+import { parseActionList, type ActionSpec } from './remediation/actions/index.js'
+import { allActions, loadPolicies, type Policies } from './remediation/policy.js'
 
 /** Environment variables that hold secrets; each may also be given as `NAME_FILE` (a path). */
 export const SECRET_VARIABLES = [
@@ -11,17 +14,11 @@ export const SECRET_VARIABLES = [
   'ENZOIC_PAYLOAD_KEY',
   'ENZOIC_API_KEY',
   'ENZOIC_API_SECRET',
-  'FUSIONAUTH_API_KEY'
+  'FUSIONAUTH_API_KEY',
+  'BRIDGE_NOTIFY_SECRET'
 ] as const
 
-export type ActionName = 'deactivate' | 'revoke-sessions' | 'require-password-change' | 'comment' | 'user-action' | 'group'
-export interface ActionSpec {
-  /** As written in BRIDGE_ACTIONS, e.g. `user-action:5d7a…` — the name recorded in the action log. */
-  readonly label: string
-  readonly name: ActionName
-  /** The user action or group id for `user-action:` and `group:`. */
-  readonly id?: string
-}
+export type { ActionSpec }
 
 export interface WebhookCredential { readonly key: string, readonly secret: string }
 
@@ -51,10 +48,17 @@ export interface Config {
   readonly tenantIds?: readonly string[]
   readonly fusionAuthTimeoutMs: number
   readonly fusionAuthConcurrency: number
+  /** The default policy's values, from the environment (per-tenant policies: `policies`). */
   readonly actions: readonly ActionSpec[]
   readonly dryRun: boolean
   readonly protectedUsers: readonly string[]
   readonly skipIfPasswordChangedAfterExposure: boolean
+  readonly graceMs?: number
+  readonly graceActions: readonly ActionSpec[]
+  /** The environment's policy overlaid by BRIDGE_POLICY_FILE (default and per tenant). */
+  readonly policies: Policies
+  /** The operator digest: where, how often, signed with what (Standard Webhooks). */
+  readonly notify?: { readonly url: string, readonly intervalMs: number, readonly secret?: string }
   readonly actorUserId?: string
   /** Waits between attempts, in milliseconds. */
   readonly retrySchedule: readonly number[]
@@ -64,6 +68,12 @@ export interface Config {
   readonly logEmails: 'masked' | 'full'
   /** How long a claimed alert stays leased without renewal (a replica that dies loses its alerts after this). */
   readonly leaseMs: number
+  /** Webhook requests admitted at once (reading, parsing or waiting for their commit); past it, 503. */
+  readonly maxInFlight: number
+  /** Body bytes admitted at once (declared Content-Length, else BRIDGE_MAX_BODY_BYTES per request); past it, 503. */
+  readonly maxInFlightBytes: number
+  /** The longest a sender may take to send one whole request, headers and body (then 408 and the connection closed). */
+  readonly requestTimeoutMs: number
 }
 
 /** What a command needs beyond the always-valid defaults. */
@@ -93,14 +103,7 @@ const int = (min: number, max: number) => z.string().trim()
 class Bad { constructor (readonly message: string) {} }
 const bad = (message: string): Bad => new Bad(message)
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
-/** `5s`, `2m`, `1h`, `250ms`, `1d` → milliseconds; undefined when malformed. */
-export function parseDuration (text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim())
-  if (m === null) return undefined
-  return Math.round(Number(m[1]) * UNITS[m[2]!]!)
-}
+export { parseDuration }
 
 function parseCredentials (text: string): WebhookCredential[] | Bad {
   const pairs = list(text)
@@ -131,22 +134,8 @@ function parseDatabase (text: string): string | Bad {
 }
 
 function parseActions (text: string): ActionSpec[] | Bad {
-  const out: ActionSpec[] = []
-  for (const [i, label] of list(text).entries()) {
-    const [name, ...rest] = label.split(':')
-    const id = rest.join(':')
-    if (name === 'user-action' || name === 'group') {
-      if (id === '') return bad(`"${name}" needs an id, e.g. ${name}:<uuid>`)
-      out.push({ label, name, id })
-    } else if (name === 'deactivate' || name === 'revoke-sessions' || name === 'require-password-change' || name === 'comment') {
-      if (id !== '') return bad(`"${name}" takes no id`)
-      out.push({ label, name })
-    } else {
-      // Never echo the value (docs/design.md §4): say where the unknown entry is instead.
-      return bad(`entry ${i + 1} is not a known action (deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>)`)
-    }
-  }
-  return out
+  const r = parseActionList(text)
+  return typeof r === 'string' ? bad(r) : r
 }
 
 const DEFAULT_ACTIONS: ActionSpec[] = [{ label: 'deactivate', name: 'deactivate' }, { label: 'revoke-sessions', name: 'revoke-sessions' }]
@@ -246,6 +235,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
     dryRun: field('BRIDGE_DRY_RUN', bool, 'false'),
     protectedUsers: list(get('BRIDGE_PROTECTED_USERS')).map(u => u.toLowerCase()),
     skipIfPasswordChangedAfterExposure: field('BRIDGE_SKIP_IF_PASSWORD_CHANGED_AFTER_EXPOSURE', bool, 'false'),
+    graceMs: optional('BRIDGE_GRACE_PERIOD', v => {
+      if (v.trim().toLowerCase() === 'none') return undefined
+      const d = parseDuration(v)
+      return d !== undefined && d >= 1000 ? d : bad('must be a duration like 72h or 3d, or none')
+    }),
+    graceActions: optional('BRIDGE_GRACE_ACTIONS', parseActions) ?? [],
+    policies: undefined as unknown as Policies,
+    notify: undefined,
     actorUserId: optional('FUSIONAUTH_ACTOR_USER_ID', v => UUID.test(v.trim()) ? v.trim() : bad('must be a user id (UUID)')),
     retrySchedule: optional('BRIDGE_RETRY_SCHEDULE', v => {
       const steps = list(v).map(parseDuration)
@@ -262,8 +259,45 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
     leaseMs: optional('BRIDGE_LEASE_TTL', v => {
       const d = parseDuration(v)
       return d !== undefined && d >= 1000 && d <= 3_600_000 ? d : bad('must be a duration between 1s and 1h, e.g. 30s')
+    }) ?? 30_000,
+    maxInFlight: field('BRIDGE_MAX_IN_FLIGHT', int(1, 100_000), '64'),
+    maxInFlightBytes: field('BRIDGE_MAX_IN_FLIGHT_BYTES', int(1024, 1024 * 1024 * 1024), '2097152'),
+    requestTimeoutMs: optional('BRIDGE_REQUEST_TIMEOUT', v => {
+      const d = parseDuration(v)
+      return d !== undefined && d >= 100 && d <= 600_000 ? d : bad('must be a duration between 100ms and 10m, e.g. 30s')
     }) ?? 30_000
   }
+
+  // Policies: the environment's, overlaid by BRIDGE_POLICY_FILE per tenant.
+  const envPolicy = {
+    actions: config.actions,
+    graceMs: config.graceMs,
+    graceActions: config.graceActions,
+    protectedUsers: config.protectedUsers,
+    protectedGroupIds: [],
+    dryRun: config.dryRun,
+    skipIfPasswordChangedAfterExposure: config.skipIfPasswordChangedAfterExposure
+  }
+  const policy = loadPolicies(get('BRIDGE_POLICY_FILE'), envPolicy)
+  problems.push(...policy.problems.map(p => p.startsWith('BRIDGE_POLICY_FILE') ? p : p.replace(/^policy: /, 'BRIDGE_ACTIONS/BRIDGE_GRACE_PERIOD/BRIDGE_GRACE_ACTIONS: ')))
+  ;(config as { policies: Policies }).policies = policy.policies
+
+  // The operator digest.
+  const notifyUrl = optional('BRIDGE_NOTIFY_URL', v => {
+    try {
+      const u = new URL(v.trim())
+      if (u.protocol !== 'https:' && !(u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))) return bad('must be an https URL')
+      return u.toString()
+    } catch { return bad('must be a URL') }
+  })
+  const notifyInterval = optional('BRIDGE_NOTIFY_INTERVAL', v => {
+    const d = parseDuration(v)
+    return d !== undefined && d >= 1000 ? d : bad('must be a duration like 15m')
+  }) ?? 900_000
+  const notifySecret = get('BRIDGE_NOTIFY_SECRET')
+  if (notifySecret !== undefined && notifyUrl === undefined && get('BRIDGE_NOTIFY_URL') === undefined) problems.push('BRIDGE_NOTIFY_SECRET: set without BRIDGE_NOTIFY_URL')
+  if (notifySecret !== undefined && /^whsec_/.test(notifySecret) && !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(notifySecret.trim())) problems.push('BRIDGE_NOTIFY_SECRET: a whsec_ secret must be Base64 after the prefix')
+  if (notifyUrl !== undefined) (config as { notify?: Config['notify'] }).notify = { url: notifyUrl, intervalMs: notifyInterval, secret: notifySecret?.trim() }
 
   // Rules that tie several variables together.
   if (config.payloadEncryption !== 'off' && config.payloadKey === undefined && get('ENZOIC_PAYLOAD_KEY') === undefined) {
@@ -274,7 +308,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
       if (get(name) === undefined) problems.push(`${name}: required when ENZOIC_CLIENT_CERT is direct`)
     }
   }
-  const needActor = config.actions.filter(a => a.name === 'comment' || a.name === 'user-action')
+  const needActor = allActions(config.policies).filter(a => a.name === 'comment' || a.name === 'user-action')
   if (needActor.length > 0 && config.actorUserId === undefined) {
     // FusionAuth requires the commenter / actioner to be an existing user.
     problems.push(`FUSIONAUTH_ACTOR_USER_ID: required by the ${[...new Set(needActor.map(a => a.name))].join(' and ')} action${needActor.length > 1 ? 's' : ''}`)

@@ -54,7 +54,7 @@ test('values are parsed: credentials split at the first colon, lists, durations,
     FUSIONAUTH_URL: 'https://auth.acme.io/',
     FUSIONAUTH_API_KEY: 'fa-key',
     FUSIONAUTH_TENANT_IDS: '3f1e7c1a-52f6-4f5e-9a57-1234567890ab',
-    BRIDGE_ACTIONS: 'require-password-change, comment ,user-action:5d7a0000-0000-4000-8000-000000000001,group:g1',
+    BRIDGE_ACTIONS: 'require-password-change, comment ,user-action:5d7a0000-0000-4000-8000-000000000001,group:6A000000-0000-4000-8000-0000000000AA',
     FUSIONAUTH_ACTOR_USER_ID: '00000000-0000-4000-8000-000000000abc',
     BRIDGE_DRY_RUN: 'yes',
     BRIDGE_PROTECTED_USERS: 'Admin@Acme.io, 9b0c',
@@ -72,7 +72,7 @@ test('values are parsed: credentials split at the first colon, lists, durations,
     { label: 'require-password-change', name: 'require-password-change' },
     { label: 'comment', name: 'comment' },
     { label: 'user-action:5d7a0000-0000-4000-8000-000000000001', name: 'user-action', id: '5d7a0000-0000-4000-8000-000000000001' },
-    { label: 'group:g1', name: 'group', id: 'g1' }
+    { label: 'group:6a000000-0000-4000-8000-0000000000aa', name: 'group', id: '6a000000-0000-4000-8000-0000000000aa' }
   ])
   assert.equal(c.dryRun, true)
   assert.deepEqual(c.protectedUsers, ['admin@acme.io', '9b0c'])
@@ -138,7 +138,8 @@ test('single bad values are reported on their own', () => {
   }
   assert.match(one({ ENZOIC_PAYLOAD_KEY: 'base64:@@@@' })[0]!, /^ENZOIC_PAYLOAD_KEY: base64: key is not valid Base64$/)
   assert.match(one({ ENZOIC_PAYLOAD_KEY: 'hex:xyz' })[0]!, /^ENZOIC_PAYLOAD_KEY: hex: key is not valid hex$/)
-  assert.match(one({ BRIDGE_ACTIONS: 'user-action' })[0]!, /^BRIDGE_ACTIONS: .*needs an id/)
+  assert.match(one({ BRIDGE_ACTIONS: 'user-action' })[0]!, /^BRIDGE_ACTIONS: "user-action" needs a user action id \(a UUID\)/)
+  assert.match(one({ BRIDGE_ACTIONS: 'group:not-a-uuid' })[0]!, /^BRIDGE_ACTIONS: "group" needs a group id \(a UUID\)/)
   assert.match(one({ BRIDGE_ACTIONS: 'deactivate:x' })[0]!, /^BRIDGE_ACTIONS: .*takes no id/)
   assert.deepEqual(one({ ENZOIC_WEBHOOK_CREDENTIALS: 'a:b,:nokey' }), ['ENZOIC_WEBHOOK_CREDENTIALS: pair 2 is not key:secret'])
   assert.deepEqual(one({ ENZOIC_WEBHOOK_CREDENTIALS: 'a:' }), ['ENZOIC_WEBHOOK_CREDENTIALS: pair 1 is not key:secret'])
@@ -208,7 +209,7 @@ test('the server entry point exits 1 with one line per problem on stderr, and no
 
 test('list variables point at the bad entry by position', () => {
   assert.deepEqual(problems({ ...BASE, BRIDGE_ACTIONS: 'deactivate, explode' }), [
-    'BRIDGE_ACTIONS: entry 2 is not a known action (deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>)'
+    'BRIDGE_ACTIONS: entry 2 is not a known action (deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>, notify-user:<id>)'
   ])
   assert.deepEqual(problems({ ...BASE, TRUSTED_PROXIES: '10.0.0.1,::1,nginx' }), ['TRUSTED_PROXIES: entry 3 is not an IP address'])
   assert.deepEqual(problems({ ...BASE, ENZOIC_ALLOWED_IPS: '10.0.0.300' }), ['ENZOIC_ALLOWED_IPS: entry 1 is not an IP address'])

@@ -92,6 +92,8 @@ export interface NewStep {
   dueInMs: number
   /** Planned already decided (a protected user, a dry run): recorded as `skipped` with this detail. */
   skipped?: string
+  /** The user's verdict when it is not to act (`protected`, `stale`, `dry-run`, `mismatch`), kept as `result.verdict`. */
+  verdict?: string
 }
 
 export interface StepChange {

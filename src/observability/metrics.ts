@@ -55,7 +55,7 @@ export function createMetrics (options: { defaults?: boolean } = {}): Metrics {
     }),
     actions: new Counter({
       name: 'bridge_actions_total',
-      help: 'FusionAuth actions by name and result (ok, skipped, planned, failed)',
+      help: 'Remediation steps recorded, by action and result (done, skipped, failed)',
       labelNames: ['action', 'result'],
       registers
     }),

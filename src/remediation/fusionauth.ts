@@ -22,6 +22,9 @@ export interface FusionAuthUser {
   active: boolean
   /** Epoch ms of the last password change, when FusionAuth reports it. */
   passwordLastUpdateInstant?: number
+  passwordChangeRequired?: boolean
+  /** The groups the user is a member of. */
+  groupIds?: string[]
 }
 
 export interface Tenant { id: string, name?: string }
@@ -169,8 +172,19 @@ export interface FusionAuthGateway {
   revokeSessions (user: FusionAuthUser): Promise<void>
   requirePasswordChange (user: FusionAuthUser): Promise<void>
   comment (user: FusionAuthUser, commenterId: string, text: string): Promise<void>
-  userAction (user: FusionAuthUser, userActionId: string, actionerUserId: string, comment: string): Promise<void>
+  /** The action FusionAuth created (`actionId`), or nothing when the same one was already in effect. */
+  userAction (user: FusionAuthUser, userActionId: string, actionerUserId: string, comment: string): Promise<{ actionId?: string }>
   addToGroup (user: FusionAuthUser, groupId: string): Promise<void>
+  /** Undo of deactivate: `PUT /api/user/{id}?reactivate=true`. */
+  reactivate (user: FusionAuthUser): Promise<void>
+  /** Undo of a user action: `DELETE /api/user/action/{actionId}`. */
+  cancelUserAction (user: FusionAuthUser, actionId: string, actionerUserId: string, comment: string): Promise<void>
+  /** Undo of group membership: `DELETE /api/group/member`. */
+  removeFromGroup (user: FusionAuthUser, groupId: string): Promise<void>
+  /** Undo of require-password-change. */
+  clearPasswordChange (user: FusionAuthUser): Promise<void>
+  /** `POST /api/email/send/{templateId}` to one user; resolves with FusionAuth's per-user template errors, if any. */
+  sendEmail (user: FusionAuthUser, templateId: string, requestData: Record<string, unknown>): Promise<{ templateErrors?: string }>
   listTenants (): Promise<Tenant[]>
   /** One page of users (for `monitor sync`): `nextResults` continues past FusionAuth's 10,000 window. */
   searchUsers (opts: { tenantId?: string, pageSize: number, nextResults?: string, startRow?: number }): Promise<UserSearchPage>
@@ -184,10 +198,50 @@ export interface FusionAuthGateway {
   close (): Promise<void>
 }
 
+/** A request `breach-bridge check` sends to learn what the server is (see FusionAuthProbes.inspect). */
+export interface InspectRequest {
+  method?: 'GET' | 'POST'
+  /** From the base URL, e.g. `/api/status`. */
+  path: string
+  /** Send no API key (FusionAuth's anonymous endpoints). */
+  anonymous?: boolean
+  tenantId?: string
+  body?: unknown
+}
+
+/** What came back, as raw facts: nothing is interpreted, nothing thrown. */
+export interface InspectAnswer {
+  /** Undefined when no HTTP answer came (`error` says why). */
+  status?: number
+  contentType?: string
+  /** The parsed body when it was JSON (by content type). */
+  json?: unknown
+  /** Length of the body in bytes. */
+  bodyBytes?: number
+  /** No answer: `ECONNREFUSED`, `time-out`, … */
+  error?: string
+}
+
+export interface FusionAuthGroup { id: string, name?: string, tenantId?: string }
+export interface FusionAuthUserAction { id: string, name?: string, active?: boolean, temporal?: boolean, preventLogin?: boolean }
+
+/**
+ * Read-only calls for `breach-bridge check` (and nothing else): they change nothing in FusionAuth.
+ * `getGroup` and `getUserAction` reject with FusionAuthError like the gateway's other methods.
+ */
+export interface FusionAuthProbes {
+  /** One request through the gateway's pool and time-out; never rejects. */
+  inspect (request: InspectRequest): Promise<InspectAnswer>
+  /** `GET /api/group/{id}`; undefined when FusionAuth has no such group. */
+  getGroup (groupId: string): Promise<FusionAuthGroup | undefined>
+  /** `GET /api/user-action/{id}`; undefined when FusionAuth has no such user action. */
+  getUserAction (userActionId: string): Promise<FusionAuthUserAction | undefined>
+}
+
 /** Java's "forever" (2^63−1) is no JS number: 9999-12-31 is as good for a breach lock. */
 export const FOREVER = Date.UTC(9999, 11, 31, 23, 59, 59)
 
-export type PermissionProbe = 'lookup' | 'deactivate' | 'revoke-sessions' | 'require-password-change' | 'comment' | 'user-action' | 'group' | 'search' | 'tenants'
+export type PermissionProbe = 'lookup' | 'deactivate' | 'revoke-sessions' | 'require-password-change' | 'comment' | 'user-action' | 'group' | 'email' | 'search' | 'tenants'
 
 function toUser (u: User | undefined): FusionAuthUser | undefined {
   if (u?.id === undefined || u.tenantId === undefined) return undefined
@@ -196,11 +250,13 @@ function toUser (u: User | undefined): FusionAuthUser | undefined {
     tenantId: u.tenantId,
     email: u.email?.toLowerCase(),
     active: u.active !== false,
-    passwordLastUpdateInstant: typeof u.passwordLastUpdateInstant === 'number' ? u.passwordLastUpdateInstant : undefined
+    passwordLastUpdateInstant: typeof u.passwordLastUpdateInstant === 'number' ? u.passwordLastUpdateInstant : undefined,
+    passwordChangeRequired: u.passwordChangeRequired === true,
+    groupIds: (u.memberships ?? []).map(m => m.groupId).filter((g): g is string => typeof g === 'string')
   }
 }
 
-export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGateway {
+export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGateway & FusionAuthProbes {
   // undici drops a connection `keepAliveTimeoutThreshold` (default 2 s) before the server's advertised keep-alive
   // ends: a server announcing `Keep-Alive: timeout=2` would cost a new TCP connection per call. 1 s keeps the margin.
   const dispatcher = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 30_000, keepAliveTimeoutThreshold: 1000, connect: { timeout: options.timeoutMs } })
@@ -288,27 +344,48 @@ export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGat
       await call('user.comment', () => client(user.tenantId).commentOnUser({ userComment: { userId: user.id, commenterId, comment: text } }))
     },
     async userAction (user, userActionId, actionerUserId, comment) {
-      const send = (expiry?: number): Promise<unknown> => call('user.action', () => client(user.tenantId).actionUser({
-        action: { actioneeUserId: user.id, actionerUserId, userActionId, comment, expiry }
-      }))
+      const send = async (expiry?: number): Promise<{ actionId?: string }> => {
+        const r = await call('user.action', () => client(user.tenantId).actionUser({
+          action: { actioneeUserId: user.id, actionerUserId, userActionId, comment, expiry }
+        }))
+        return { actionId: r.action?.id }
+      }
       try {
-        await send()
+        return await send()
       } catch (err) {
         // The same time-based action still in effect (an earlier delivery or attempt applied it): done.
-        if (err instanceof FusionAuthError && err.status === 400 && err.fusionAuthCode === '[UserAlreadyActioned]') return
+        if (err instanceof FusionAuthError && err.status === 400 && err.fusionAuthCode === '[UserAlreadyActioned]') return {}
         // A time-based (temporal) action, e.g. a lock with preventLogin, needs an expiry; a plain one refuses
         // it. Rather than read the action's definition (another permission), ask again with "forever".
         if (!(err instanceof FusionAuthError) || err.status !== 400 || !/\]action\.expiry$/.test(err.fusionAuthCode ?? '')) throw err
         try {
-          await send(FOREVER)
+          return await send(FOREVER)
         } catch (again) {
-          if (again instanceof FusionAuthError && again.fusionAuthCode === '[UserAlreadyActioned]') return
+          if (again instanceof FusionAuthError && again.fusionAuthCode === '[UserAlreadyActioned]') return {}
           throw again
         }
       }
     },
     async addToGroup (user, groupId) {
       await call('group.member.add', () => client(user.tenantId).createGroupMembers({ members: { [groupId]: [{ userId: user.id }] } }))
+    },
+    async reactivate (user) {
+      await call('user.reactivate', () => client(user.tenantId).reactivateUser(user.id))
+    },
+    async cancelUserAction (user, actionId, actionerUserId, comment) {
+      await call('user.action.cancel', () => client(user.tenantId).cancelAction(actionId, { action: { actionerUserId, comment } }))
+    },
+    async removeFromGroup (user, groupId) {
+      await call('group.member.remove', () => client(user.tenantId).deleteGroupMembers({ members: { [groupId]: [user.id] } }))
+    },
+    async clearPasswordChange (user) {
+      await call('user.clear-password-change', () => client(user.tenantId).patchUser(user.id, { user: { passwordChangeRequired: false } }))
+    },
+    async sendEmail (user, templateId, requestData) {
+      const r = await call('email.send', () => client(user.tenantId).sendEmail(templateId, { userIds: [user.id], requestData }))
+      const errors = r?.results?.[user.id]
+      const text = errors === undefined ? undefined : JSON.stringify(errors)
+      return text === undefined || text === '{}' ? {} : { templateErrors: text }
     },
     async listTenants () {
       if (tenantCache !== undefined && Date.now() - tenantCache.at < (options.tenantCacheMs ?? 300_000)) return tenantCache.tenants
@@ -342,6 +419,7 @@ export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGat
         comment: () => call('user.comment', () => client().commentOnUser({ userComment: { userId: ghost.id, commenterId: ghost.id, comment: 'permission probe' } })),
         'user-action': () => call('user.action', () => client().actionUser({ action: { actioneeUserId: ghost.id, userActionId: randomUUID() } })),
         group: () => call('group.member.add', () => client().createGroupMembers({ members: { [randomUUID()]: [{ userId: ghost.id }] } })),
+        email: () => call('email.send', () => client().sendEmail(randomUUID(), { userIds: [ghost.id] })),
         search: () => call('user.search', () => client().searchUsersByQuery({ search: { queryString: '*', numberOfResults: 1 } })),
         tenants: () => call('tenant.list', () => client().retrieveTenants())
       }
@@ -359,5 +437,54 @@ export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGat
       await dispatcher.close()
     }
   }
-  return gateway
+  const probes: FusionAuthProbes = {
+    async inspect ({ method = 'GET', path, anonymous = false, tenantId, body }) {
+      const headers: Record<string, string> = { accept: 'application/json' }
+      if (!anonymous) headers.authorization = options.apiKey
+      if (tenantId !== undefined) headers['x-fusionauth-tenantid'] = tenantId
+      if (body !== undefined) headers['content-type'] = 'application/json'
+      try {
+        const res = await request(`${host}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          dispatcher,
+          signal: AbortSignal.timeout(options.timeoutMs),
+          headersTimeout: options.timeoutMs,
+          bodyTimeout: options.timeoutMs
+        })
+        const text = await res.body.text()
+        const contentType = String(res.headers['content-type'] ?? '')
+        let json: unknown
+        if (text !== '' && contentType.startsWith('application/json')) {
+          try { json = JSON.parse(text) } catch { json = undefined }
+        }
+        return { status: res.statusCode, contentType, json, bodyBytes: Buffer.byteLength(text) }
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException
+        return { error: e.name === 'TimeoutError' || e.name === 'AbortError' ? 'time-out' : e.code ?? e.message }
+      }
+    },
+    async getGroup (groupId) {
+      try {
+        const r = await call('group.get', () => client().retrieveGroup(groupId))
+        const g = r.group
+        return g?.id === undefined ? undefined : { id: g.id, name: g.name, tenantId: g.tenantId }
+      } catch (err) {
+        if (err instanceof FusionAuthError && err.kind === 'not-found') return undefined
+        throw err
+      }
+    },
+    async getUserAction (userActionId) {
+      try {
+        const r = await call('user-action.get', () => client().retrieveUserAction(userActionId))
+        const a = r.userAction
+        return a?.id === undefined ? undefined : { id: a.id, name: a.name, active: a.active, temporal: a.temporal, preventLogin: a.preventLogin }
+      } catch (err) {
+        if (err instanceof FusionAuthError && err.kind === 'not-found') return undefined
+        throw err
+      }
+    }
+  }
+  return Object.assign(gateway, probes)
 }

@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import type { ActionLogEntry, AlertRecord, ExposureDetails, Finish } from '../alerts/types.js'
+import type { ActionLogEntry, AlertRecord, ExposureDetails, UserOutcome } from '../alerts/types.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Claimed, Lease, Store } from '../store/types.js'
 import { FusionAuthError, type FusionAuthGateway } from './fusionauth.js'
-import { ActionFailedError, remediate } from './remediate.js'
+import { ActionFailedError, remediate, type Remediation } from './remediate.js'
+import { logEvent } from '../observability/events.js'
+
+const briefUser = (u: UserOutcome): Record<string, unknown> => ({ userId: u.userId, tenantId: u.tenantId, outcome: u.outcome })
 
 export interface WorkerOptions {
   config: Config
@@ -185,64 +188,93 @@ export function createWorker (options: WorkerOptions): Worker {
   }
 
   /**
-   * Records a transition, retrying while the store fails (the FusionAuth work is done; losing its record
-   * would repeat it). Gives up after a lease's worth of time: the lease then expires and another attempt
-   * repeats the (idempotent) actions.
+   * A store call made while FusionAuth work is done or under way: retried while the store fails (losing the
+   * record would repeat the work), for at most a lease's worth of time — after that the lease has expired
+   * anyway and the next holder repeats what was not recorded.
    */
-  async function persist (what: string, fn: (lease: Lease) => Promise<boolean>, job: Job): Promise<boolean> {
+  async function storeCall<T> (what: string, fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + leaseMs
     let wait = storeRetryMs
     for (;;) {
       try {
-        const ok = await fn(job.lease)
+        const v = await fn()
         storeRecovered()
-        if (!ok) log.warn({ alertId: job.alert.id }, `lease lost before the alert could be ${what}; another attempt will repeat it (actions are idempotent)`)
-        return ok
+        return v
       } catch (err) {
-        storeFailed(err, `recording an alert as ${what}`)
-        if (Date.now() + wait > deadline || stopping) {
-          log.error({ err, alertId: job.alert.id }, `could not record the alert as ${what}; it will run again when its lease expires`)
-          return false
-        }
+        storeFailed(err, what)
+        if (Date.now() + wait > deadline || stopping) throw err
         await sleep(wait)
         wait = Math.min(wait * 2, 30_000)
       }
     }
   }
 
+  /** Records the alert's next state under its lease; false when the lease was lost or the store never came back. */
+  async function persist (what: string, fn: (lease: Lease) => Promise<boolean>, job: Job): Promise<boolean> {
+    let ok: boolean
+    try {
+      ok = await storeCall(`recording an alert as ${what}`, () => fn(job.lease))
+    } catch (err) {
+      log.error({ err, alertId: job.alert.id }, `could not record the alert as ${what}; it will run again when its lease expires`)
+      return false
+    }
+    if (!ok) log.warn({ alertId: job.alert.id }, `lease lost before the alert could be ${what}; its new holder carries on`)
+    return ok
+  }
+
   async function processAlert (job: Job): Promise<void> {
     const { alert } = job
     const alog = log.child({ alertId: alert.id, attempt: alert.attempts })
-    let result: Finish
+    let r: Remediation
     try {
-      result = await remediate(alert, { config, gateway, exposureDetails: options.exposureDetails })
+      r = await remediate(alert, {
+        config,
+        gateway,
+        store,
+        lease: () => job.lease,
+        log: alog,
+        exposureDetails: options.exposureDetails,
+        onStep: (action, state) => metrics.actions.inc({ action, result: state }),
+        storeCall
+      })
     } catch (err) {
       await handleFailure(job, err, alog)
       return
     }
-    countActions(alert, result.actions)
     fusionAuthAnswers() // it answered every call this alert made
-    if (await persist('finished', l => store.queue.finish(l, result), job)) {
-      finished(alert, result.outcome, alog, { users: result.users.map(u => ({ userId: u.userId, tenantId: u.tenantId, outcome: u.outcome })), actions: result.actions.slice(alert.actions.length).map(a => `${a.action}:${a.status}`) })
+    switch (r.kind) {
+      case 'lease-lost':
+        alog.warn('alert lease lost while it ran; its holder carries on (recorded steps are not repeated)')
+        return
+      case 'waiting':
+        if (await persist('waiting', l => store.queue.wait(l, r.dueInMs, r.users, r.actions, r.note), job)) {
+          logEvent(alog, 'alert.waiting', { dueAt: new Date(Date.now() + r.dueInMs).toISOString(), users: r.users.map(briefUser) }, r.note)
+        }
+        return
+      case 'dead':
+        if (await persist('dead', l => store.queue.kill(l, r.reason, r.actions, { outcome: r.outcome, users: r.users }), job)) {
+          logEvent(alog, 'alert.dead', { reason: r.reason, outcome: r.outcome }, 'alert dead: FusionAuth refused a step (alerts replay retries it)')
+          finished(alert, r.outcome, alog, { users: r.users.map(briefUser) })
+        }
+        return
+      case 'finished':
+        if (await persist('finished', l => store.queue.finish(l, { outcome: r.outcome, users: r.users, actions: r.actions, note: r.note }), job)) {
+          finished(alert, r.outcome, alog, { users: r.users.map(briefUser) })
+        }
     }
-  }
-
-  function countActions (alert: AlertRecord, actions: ActionLogEntry[]): void {
-    for (const e of actions.slice(alert.actions.length)) metrics.actions.inc({ action: e.action, result: e.status })
   }
 
   function finished (alert: AlertRecord, outcome: string, alog: Logger, extra: Record<string, unknown>): void {
     const ageSeconds = (Date.now() - Date.parse(alert.receivedAt)) / 1000
     metrics.alertsFinished.inc({ outcome })
     metrics.alertAge.observe({ outcome }, ageSeconds)
-    alog.info({ outcome, email: alert.email, exposureId: alert.exposureId, attempts: alert.attempts, ageSeconds, ...extra }, 'alert finished')
+    logEvent(alog, 'alert.finished', { outcome, email: alert.email, exposureId: alert.exposureId, attempts: alert.attempts, ageSeconds, ...extra }, 'alert finished')
   }
 
   async function handleFailure (job: Job, err: unknown, alog: Logger): Promise<void> {
     const { alert } = job
     const failure = err instanceof ActionFailedError ? err.failure : err instanceof FusionAuthError ? err : undefined
     const actions = err instanceof ActionFailedError ? err.actions : alert.actions
-    countActions(alert, actions)
     if (failure === undefined) {
       // A bug, not FusionAuth: keep the alert, retry later, make it loud.
       alog.error({ err }, 'unexpected error while remediating; will retry')
@@ -262,7 +294,7 @@ export function createWorker (options: WorkerOptions): Worker {
     }
     // 400/404 on an action: repeating it will not help.
     if (await persist('dead', l => store.queue.kill(l, failure.message, actions), job)) {
-      alog.error({ err: failure }, 'alert dead: FusionAuth rejected an action')
+      logEvent(alog, 'alert.dead', { reason: failure.message, outcome: 'failed' }, 'alert dead: FusionAuth refused the lookup')
       finished(alert, 'failed', alog, { reason: failure.message })
     }
   }
@@ -274,13 +306,13 @@ export function createWorker (options: WorkerOptions): Worker {
     const wait = step === undefined || retryAfterMs === undefined ? step : Math.max(step, Math.min(retryAfterMs, 3_600_000))
     if (wait === undefined) {
       if (await persist('dead', l => store.queue.kill(l, `retry schedule exhausted after ${alert.attempts} attempts: ${reason}`, actions), job)) {
-        alog.error({ reason, attempts: alert.attempts }, 'alert dead: retry schedule exhausted')
+        logEvent(alog, 'alert.dead', { reason, attempts: alert.attempts, outcome: 'failed' }, 'alert dead: retry schedule exhausted')
         finished(alert, 'failed', alog, { reason })
       }
       return
     }
     if (await persist('retrying', l => store.queue.retry(l, wait, reason, actions), job)) {
-      alog.warn({ reason, retryInSeconds: Math.round(wait / 1000) }, 'FusionAuth call failed, will retry')
+      logEvent(alog, 'alert.retrying', { reason, retryInSeconds: Math.round(wait / 1000) }, 'FusionAuth call failed, will retry')
     }
   }
 
@@ -313,7 +345,7 @@ export function createWorker (options: WorkerOptions): Worker {
       paused = true
       metrics.workerPaused.set(1)
       lastPausedLog = Date.now()
-      log.error({ err: failure }, 'FusionAuth refused the API key: worker paused, alerts stay queued; probing every %d s', Math.round(probeIntervalMs / 1000))
+      logEvent(log, 'worker.paused', { reason: failure.message }, `FusionAuth refused the API key: worker paused, alerts stay queued; probing every ${Math.round(probeIntervalMs / 1000)} s`)
       probeTimer = setInterval(() => { probe().catch(() => undefined) }, probeIntervalMs)
       probeTimer.unref()
     }
@@ -335,7 +367,7 @@ export function createWorker (options: WorkerOptions): Worker {
     readyCache = undefined
     if (probeTimer !== undefined) clearInterval(probeTimer)
     probeTimer = undefined
-    log.info('FusionAuth accepts the API key again: worker resumed')
+    logEvent(log, 'worker.resumed', {}, 'FusionAuth accepts the API key again: worker resumed')
     pump()
   }
 

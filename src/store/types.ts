@@ -1,4 +1,4 @@
-import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, Step, StepChange, UserOutcome } from '../alerts/types.js'
+import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, Outcome, Step, StepChange, UserOutcome } from '../alerts/types.js'
 
 /**
  * The store, split by role (docs/design.md §9). Every method is asynchronous; two backends implement it (SQLite,
@@ -108,7 +108,8 @@ export interface WorkQueue {
   renew (owner: string, leaseMs: number): Promise<number>
   finish (lease: Lease, result: Finish): Promise<boolean>
   retry (lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[]): Promise<boolean>
-  kill (lease: Lease, reason: string, actions: ActionLogEntry[]): Promise<boolean>
+  /** Dead: replay brings it back (failed steps become pending again). `outcome` defaults to `failed`. */
+  kill (lease: Lease, reason: string, actions: ActionLogEntry[], extra?: { outcome?: Outcome, users?: UserOutcome[] }): Promise<boolean>
   /** Gives a leased alert back, due now; `refund` un-counts the attempt (the worker paused). */
   release (lease: Lease, refund: boolean): Promise<boolean>
   /** The alert's due steps are done and others are due later (a grace period): it waits until `dueInMs`. */

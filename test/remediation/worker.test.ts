@@ -8,6 +8,7 @@ import { hostname } from 'node:os'
 import Database from 'better-sqlite3'
 import type { AlertRecord, BreachAlert } from '../../src/alerts/types.js'
 import { classify } from '../../src/intake/alert.js'
+import { usernameHash } from '../../src/alerts/normalise.js'
 import { openStore } from '../../src/store/index.js'
 
 interface World { fa: FusionAuthFake, bridge: TestBridge }
@@ -48,6 +49,11 @@ async function settled (bridge: TestBridge, id: string, timeoutMs = 10_000): Pro
   }, `alert ${id} to finish`, timeoutMs)
 }
 
+/** The alert's steps as [action, state, detail]. */
+async function stepsOf (bridge: TestBridge, id: string): Promise<Array<[string, string, string | undefined]>> {
+  return (await bridge.store.steps.list(id)).map(s => [s.action, s.state, s.detail])
+}
+
 const calls = (fa: FusionAuthFake, method: string, prefix: string): number =>
   fa.journal.filter(j => j.method === method && j.path.startsWith(prefix)).length
 
@@ -64,7 +70,7 @@ test('an alert deactivates the user and revokes their refresh tokens, with no lo
   assert.deepEqual(a.users.map(u => [u.userId, u.outcome]), [[user.id, 'actioned']])
   assert.equal(fa.user(user.id)!.active, false)
   assert.equal(fa.user(user.id)!.refreshTokens.length, 0)
-  assert.deepEqual(a.actions.map(e => [e.action, e.status]), [['deactivate', 'ok'], ['revoke-sessions', 'ok']])
+  assert.deepEqual(await stepsOf(bridge, id), [['deactivate', 'done', undefined], ['revoke-sessions', 'done', undefined]])
   // Soft delete only: hardDelete is never sent.
   const del = fa.journal.find(j => j.method === 'DELETE' && j.path === `/api/user/${user.id}`)
   assert.ok(del)
@@ -108,7 +114,7 @@ test('customData fusionauth:<tenant>:<user> maps straight to the user', async t 
   const { fa, bridge } = await world(t, {}, 2)
   const target = fa.addUser({ tenantId: fa.tenants[1]!.id, email: 'erin@acme-corp.io' })
   const a = await settled(bridge, await send(bridge, {
-    usernameHash: 'a'.repeat(64),
+    usernameHash: usernameHash('Erin@acme-corp.io'), // as monitor sync enrolled her
     exposureID: 'exp-custom',
     customData: `fusionauth:${target.tenantId}:${target.id}`
   }))
@@ -116,6 +122,25 @@ test('customData fusionauth:<tenant>:<user> maps straight to the user', async t 
   assert.equal(fa.user(target.id)!.active, false)
   assert.equal(calls(fa, 'GET', `/api/user/${target.id}`), 1)
   assert.equal(fa.journal.filter(j => j.path === '/api/user').length, 0, 'no email lookup')
+})
+
+test('customData naming a user whose address is not the alert\'s: recorded as mismatch, nobody actioned', async t => {
+  const { fa, bridge } = await world(t, {}, 2)
+  const named = fa.addUser({ tenantId: fa.tenants[1]!.id, email: 'ceo@acme-corp.io' })
+  const sender = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'mallory@acme-corp.io' })
+  for (const body of [
+    { username: 'mallory@acme-corp.io', exposureID: 'exp-forged', customData: `fusionauth:${named.tenantId}:${named.id}` },
+    { usernameHash: usernameHash('mallory@acme-corp.io'), exposureID: 'exp-forged-2', customData: `fusionauth:${named.tenantId}:${named.id}` }
+  ]) {
+    const a = await settled(bridge, await send(bridge, body))
+    assert.equal(a.outcome, 'mismatch')
+    assert.deepEqual(a.users.map(u => [u.userId, u.outcome]), [[named.id, 'mismatch']])
+    assert.match(a.users[0]!.detail ?? '', /customData names user .* but the alert's (email|usernameHash) is not this user's address/)
+    assert.deepEqual((await stepsOf(bridge, a.id)).map(s => s[1]), ['skipped', 'skipped'])
+  }
+  assert.equal(fa.user(named.id)!.active, true)
+  assert.equal(fa.user(sender.id)!.active, true, 'and the email is not looked up instead')
+  assert.deepEqual(fa.mutatingCalls(), [])
 })
 
 test('no matching user: outcome no-user, nothing changed', async t => {
@@ -142,7 +167,7 @@ test('dry run records the plan and makes no mutating call', async t => {
   const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'frank@acme-corp.io', refreshTokens: 1 })
   const a = await settled(bridge, await send(bridge, alertFor('frank@acme-corp.io')))
   assert.equal(a.outcome, 'dry-run')
-  assert.deepEqual(a.actions.map(e => [e.action, e.status]), [['deactivate', 'planned'], ['revoke-sessions', 'planned']])
+  assert.deepEqual(await stepsOf(bridge, a.id), [['deactivate', 'skipped', 'dry run: planned, not done'], ['revoke-sessions', 'skipped', 'dry run: planned, not done']])
   assert.deepEqual(fa.mutatingCalls(), [])
   assert.equal(fa.user(u.id)!.active, true)
 })
@@ -155,7 +180,7 @@ test('an inactive user is not deactivated again, but their sessions are revoked'
   assert.equal(calls(fa, 'DELETE', '/api/user/'), 0)
   assert.equal(calls(fa, 'DELETE', '/api/jwt/refresh'), 1)
   assert.equal(fa.user(u.id)!.refreshTokens.length, 0)
-  assert.deepEqual(a.actions.map(e => [e.action, e.status, e.detail]), [['deactivate', 'skipped', 'already inactive'], ['revoke-sessions', 'ok', undefined]])
+  assert.deepEqual(await stepsOf(bridge, a.id), [['deactivate', 'skipped', 'already inactive'], ['revoke-sessions', 'done', undefined]])
 })
 
 test('password changed after the exposure: stale, when the policy is on', async t => {
@@ -331,7 +356,7 @@ test('metrics and the finished-alert log line', async t => {
   await settled(bridge, id)
   const text = await (await fetch(`${bridge.url}/metrics`)).text()
   assert.match(text, /bridge_alerts_finished_total\{outcome="actioned"\} 1/)
-  assert.match(text, /bridge_actions_total\{action="deactivate",result="ok"\} 1/)
+  assert.match(text, /bridge_actions_total\{action="deactivate",result="done"\} 1/)
   assert.match(text, /bridge_fusionauth_call_duration_seconds_count\{operation="user.deactivate",status="200"\} 1/)
   assert.match(text, /bridge_alerts\{state="done"\} 1/)
   assert.match(text, /bridge_alert_age_seconds_count\{outcome="actioned"\} 1/)

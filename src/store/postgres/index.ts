@@ -83,6 +83,9 @@ const SQL = {
       RETURNING seq, id
     ), ev AS (
       INSERT INTO alert_events (alert_seq, state, note) SELECT seq, 'queued', 'replayed' FROM moved
+    ), st AS (
+      UPDATE steps SET state = 'pending', detail = 'replayed after: ' || coalesce(detail, 'failure'), due_at = now(), updated_at = now()
+      WHERE alert_seq IN (SELECT seq FROM moved) AND state = 'failed'
     ), wake AS (SELECT ${NOTIFY} FROM (SELECT 1 FROM moved LIMIT 1) x)
     SELECT id, (SELECT count(*) FROM wake) AS w FROM moved`,
   expedite: `WITH moved AS (
@@ -102,11 +105,12 @@ const SQL = {
   // Steps change only under the alert's current lease: the lease check and the change are one statement.
   plan: `WITH a AS (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing'),
     ins AS (
-      INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail)
+      INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, result)
       SELECT a.seq, s.user_id, s.tenant_id, s.email, s.action, s.phase, now() + make_interval(secs => s.due_ms / 1000),
-        CASE WHEN s.skipped IS NULL THEN 'pending' ELSE 'skipped' END, s.skipped
-      FROM a, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::double precision[], $9::text[])
-        WITH ORDINALITY AS s(user_id, tenant_id, email, action, phase, due_ms, skipped, ord)
+        CASE WHEN s.skipped IS NULL THEN 'pending' ELSE 'skipped' END, s.skipped,
+        CASE WHEN s.verdict IS NULL THEN NULL ELSE jsonb_build_object('verdict', s.verdict) END
+      FROM a, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::double precision[], $9::text[], $10::text[])
+        WITH ORDINALITY AS s(user_id, tenant_id, email, action, phase, due_ms, skipped, verdict, ord)
       ORDER BY s.ord
       ON CONFLICT (alert_seq, user_id, action) DO NOTHING
     )
@@ -177,8 +181,8 @@ const T = {
   finish: transitionSql(`state = 'done', outcome = $3, users = $4, actions = $5, lease_owner = NULL, due_at = NULL,
     completed_at = now(), last_error = NULL`, 6),
   retry: transitionSql(`state = 'retrying', due_at = now() + ${interval(3)}, last_error = $4, actions = $5, lease_owner = NULL`, 6),
-  kill: transitionSql(`state = 'dead', outcome = 'failed', last_error = $3, actions = $4, lease_owner = NULL, due_at = NULL,
-    completed_at = now()`, 5),
+  kill: transitionSql(`state = 'dead', outcome = $6, users = coalesce($7::jsonb, users), last_error = $3, actions = $4, lease_owner = NULL,
+    due_at = NULL, completed_at = now()`, 5),
   wait: transitionSql(`state = 'waiting', due_at = now() + ${interval(3)}, users = $4, actions = $5, lease_owner = NULL`, 6),
   release: transitionSql(`state = CASE WHEN attempts - $3 > 0 THEN 'retrying' ELSE 'queued' END, attempts = attempts - $3,
     due_at = now(), lease_owner = NULL`, 4, true)
@@ -398,7 +402,8 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       renew: (owner, leaseMs) => changed(SQL.renew, [owner, leaseMs]),
       finish: (l, r) => one(T.finish, [l.alertId, l.token, r.outcome, JSON.stringify(r.users), JSON.stringify(r.actions), r.note ?? `outcome ${r.outcome}`]),
       retry: (l, delayMs, error, actions) => one(T.retry, [l.alertId, l.token, delayMs, truncate(error), JSON.stringify(actions), truncate(error)]),
-      kill: (l, reason, actions) => one(T.kill, [l.alertId, l.token, truncate(reason), JSON.stringify(actions), truncate(reason)]),
+      kill: (l, reason, actions, extra = {}) => one(T.kill, [l.alertId, l.token, truncate(reason), JSON.stringify(actions), truncate(reason),
+        extra.outcome ?? 'failed', extra.users === undefined ? null : JSON.stringify(extra.users)]),
       release: (l, refund) => one(T.release, [l.alertId, l.token, refund ? 1 : 0, refund ? 'released (attempt not counted)' : 'released']),
       wait: (l, dueInMs, users, actions, note) => one(T.wait, [l.alertId, l.token, dueInMs, JSON.stringify(users), JSON.stringify(actions), truncate(note)]),
       async takeover (alertId, owner, leaseMs) {
@@ -432,7 +437,7 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       async plan (l, steps) {
         const col = <T>(f: (st: typeof steps[number]) => T): T[] => steps.map(f)
         const [{ leased }] = await q<{ leased: number }>(SQL.plan, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
-          col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null)], 'the alert store cannot commit') as [{ leased: number }]
+          col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null), col(st => st.verdict ?? null)], 'the alert store cannot commit') as [{ leased: number }]
         if (leased === 0) return undefined
         return (await q<PgStepRow>(SQL.stepsOf, [l.alertId])).map(toStep)
       },

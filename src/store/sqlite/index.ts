@@ -317,7 +317,7 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
       renew: (owner, leaseMs) => write({ op: 'renew', owner, leaseMs }),
       finish: (l, result) => write({ op: 'finish', lease: l, result }),
       retry: (l, delayMs, error, actions) => write({ op: 'retry', lease: l, delayMs, error, actions }),
-      kill: (l, reason, actions) => write({ op: 'kill', lease: l, reason, actions }),
+      kill: (l, reason, actions, extra = {}) => write({ op: 'kill', lease: l, reason, actions, outcome: extra.outcome, users: extra.users }),
       release: (l, refund) => write({ op: 'release', lease: l, refund }),
       wait: (l, dueInMs, users, actions, note) => write({ op: 'wait', lease: l, dueInMs, users, actions, note }),
       async takeover (alertId, owner, leaseMs) {

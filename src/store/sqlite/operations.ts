@@ -15,7 +15,7 @@ export type WriteOp =
   | { op: 'renew', owner: string, leaseMs: number }
   | { op: 'finish', lease: Lease, result: Finish }
   | { op: 'retry', lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[] }
-  | { op: 'kill', lease: Lease, reason: string, actions: ActionLogEntry[] }
+  | { op: 'kill', lease: Lease, reason: string, actions: ActionLogEntry[], outcome?: string, users?: UserOutcome[] }
   | { op: 'release', lease: Lease, refund: boolean }
   | { op: 'releaseAll', owner: string, note: string, refund: boolean }
   | { op: 'replay', ids: readonly string[] | 'dead' }
@@ -81,7 +81,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
     retry: db.prepare(`UPDATE alerts SET state = 'retrying', due_at = @due, last_error = @error, actions = @actions,
         lease_owner = NULL, updated_at = @now
       WHERE id = @id AND lease_token = @token AND state = 'processing' RETURNING seq, state`),
-    kill: db.prepare(`UPDATE alerts SET state = 'dead', outcome = 'failed', last_error = @error, actions = @actions,
+    kill: db.prepare(`UPDATE alerts SET state = 'dead', outcome = @outcome, users = coalesce(@users, users), last_error = @error, actions = @actions,
         lease_owner = NULL, due_at = NULL, completed_at = @now, updated_at = @now
       WHERE id = @id AND lease_token = @token AND state = 'processing' RETURNING seq, state`),
     release: db.prepare(`UPDATE alerts SET state = CASE WHEN attempts - @refund > 0 THEN 'retrying' ELSE 'queued' END,
@@ -91,7 +91,9 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
       WHERE lease_owner = ? AND state = 'processing'`),
     replayOne: db.prepare(`UPDATE alerts SET state = 'queued', attempts = 0, due_at = @now, outcome = NULL,
         last_error = NULL, completed_at = NULL, updated_at = @now
-      WHERE id = @id AND state = 'dead' AND purged_at IS NULL RETURNING id`),
+      WHERE id = @id AND state = 'dead' AND purged_at IS NULL RETURNING id, seq`),
+    replaySteps: db.prepare(`UPDATE steps SET state = 'pending', detail = 'replayed after: ' || coalesce(detail, 'failure'), due_at = @now, updated_at = @now
+      WHERE alert_seq = @seq AND state = 'failed'`),
     shiftDue: db.prepare('UPDATE alerts INDEXED BY alerts_due SET due_at = due_at + ? WHERE due_at IS NOT NULL'),
     expedite: db.prepare(`UPDATE alerts INDEXED BY alerts_due SET due_at = @now, updated_at = @now
       WHERE due_at > @now AND state = 'retrying'`),
@@ -104,8 +106,8 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
       WHERE id = @id AND NOT (state = 'processing' AND due_at > @now) AND purged_at IS NULL RETURNING *`),
     exists: db.prepare('SELECT 1 FROM alerts WHERE id = ?'),
     leased: db.prepare('SELECT seq FROM alerts WHERE id = ? AND lease_token = ? AND state = \'processing\''),
-    planStep: db.prepare(`INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, updated_at)
-      VALUES (@alertSeq, @userId, @tenantId, @email, @action, @phase, @due, @state, @detail, @now)
+    planStep: db.prepare(`INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, result, updated_at)
+      VALUES (@alertSeq, @userId, @tenantId, @email, @action, @phase, @due, @state, @detail, @result, @now)
       ON CONFLICT (alert_seq, user_id, action) DO NOTHING`),
     stepsOf: db.prepare('SELECT * FROM steps WHERE alert_seq = ? ORDER BY seq'),
     stepUpdate: db.prepare(`UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus,
@@ -185,7 +187,9 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
         outcome: op.result.outcome, users: JSON.stringify(op.result.users), actions: JSON.stringify(op.result.actions)
       }, op.result.note ?? `outcome ${op.result.outcome}`)
       case 'retry': return transition(s.retry, op.lease, at, { due: at + op.delayMs, error: truncate(op.error), actions: JSON.stringify(op.actions) }, truncate(op.error))
-      case 'kill': return transition(s.kill, op.lease, at, { error: truncate(op.reason), actions: JSON.stringify(op.actions) }, truncate(op.reason))
+      case 'kill': return transition(s.kill, op.lease, at, {
+        error: truncate(op.reason), actions: JSON.stringify(op.actions), outcome: op.outcome ?? 'failed', users: op.users === undefined ? null : JSON.stringify(op.users)
+      }, truncate(op.reason))
       case 'release': return transition(s.release, op.lease, at, { refund: op.refund ? 1 : 0 }, op.refund ? 'released (attempt not counted)' : 'released')
       case 'releaseAll': {
         let n = 0
@@ -198,7 +202,9 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
         const targets = op.ids === 'dead' ? (s.deadIds.all() as Array<{ id: string }>).map(r => r.id) : op.ids
         const moved: string[] = []
         for (const id of targets) {
-          if (s.replayOne.get({ id, now: at }) !== undefined) {
+          const row = s.replayOne.get({ id, now: at }) as { seq: number } | undefined
+          if (row !== undefined) {
+            s.replaySteps.run({ seq: row.seq, now: at })
             s.eventById.run(at, 'queued', 'replayed', id)
             moved.push(id)
           }
@@ -228,6 +234,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
             due: at + st.dueInMs,
             state: st.skipped === undefined ? 'pending' : 'skipped',
             detail: st.skipped ?? null,
+            result: st.verdict === undefined ? null : JSON.stringify({ verdict: st.verdict }),
             now: at
           })
         }

@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { parseDuration } from '../duration.js'
+import { parseActionList, type ActionSpec } from './actions/index.js'
+import type { FusionAuthUser } from './fusionauth.js'
+
+/** What happens to a breached user of one tenant (docs/design.md §10). */
+export interface Policy {
+  /** Due at once (BRIDGE_ACTIONS). */
+  readonly actions: readonly ActionSpec[]
+  /** Between the alert and the grace actions (BRIDGE_GRACE_PERIOD); undefined: no grace period. */
+  readonly graceMs?: number
+  /** Due when the grace period ends, unless the user changed their password meanwhile (BRIDGE_GRACE_ACTIONS). */
+  readonly graceActions: readonly ActionSpec[]
+  /** User ids or emails, lower-cased, never actioned (break-glass accounts). */
+  readonly protectedUsers: readonly string[]
+  /** Members of these groups are never actioned. */
+  readonly protectedGroupIds: readonly string[]
+  readonly dryRun: boolean
+  readonly skipIfPasswordChangedAfterExposure: boolean
+}
+
+export interface Policies {
+  /** The environment, overlaid by the policy file's `default`. */
+  readonly default: Policy
+  readonly tenants: ReadonlyMap<string, Policy & { name?: string }>
+  /** BRIDGE_POLICY_FILE, when one was read. */
+  readonly file?: string
+}
+
+export function policyFor (policies: Policies, tenantId: string | undefined): Policy {
+  return (tenantId === undefined ? undefined : policies.tenants.get(tenantId.toLowerCase())) ?? policies.default
+}
+
+/** Every action any policy may run (what `check` probes and FUSIONAUTH_ACTOR_USER_ID is needed for). */
+export function allActions (policies: Policies): ActionSpec[] {
+  const out = new Map<string, ActionSpec>()
+  for (const p of [policies.default, ...policies.tenants.values()]) for (const a of [...p.actions, ...p.graceActions]) out.set(a.label, a)
+  return [...out.values()]
+}
+
+export type Verdict = 'protected' | 'stale' | 'dry-run' | 'act'
+
+/** For one matched user, in order: protected, stale, dry run, act. */
+export function decide (policy: Policy, user: FusionAuthUser, exposureAt: number | undefined): { verdict: Verdict, detail?: string } {
+  if (policy.protectedUsers.includes(user.id.toLowerCase()) || (user.email !== undefined && policy.protectedUsers.includes(user.email))) {
+    return { verdict: 'protected', detail: 'protected user' }
+  }
+  const group = user.groupIds?.find(g => policy.protectedGroupIds.includes(g.toLowerCase()))
+  if (group !== undefined) return { verdict: 'protected', detail: `member of protected group ${group}` }
+  if (policy.skipIfPasswordChangedAfterExposure && exposureAt !== undefined &&
+      user.passwordLastUpdateInstant !== undefined && user.passwordLastUpdateInstant > exposureAt) {
+    return { verdict: 'stale', detail: 'password changed after the exposure' }
+  }
+  if (policy.dryRun) return { verdict: 'dry-run', detail: 'dry run: planned, not done' }
+  return { verdict: 'act' }
+}
+
+// ── BRIDGE_POLICY_FILE ─────────────────────────────────────────────────────────────────────────────────────
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const stringList = z.union([z.string(), z.array(z.string())]).transform(v => typeof v === 'string' ? v.split(',').map(x => x.trim()).filter(x => x !== '') : v)
+const actionList = stringList.transform((v, ctx) => {
+  const r = parseActionList(v)
+  if (typeof r === 'string') { ctx.addIssue({ code: 'custom', message: r }); return z.NEVER }
+  return r
+})
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  if (v === 'none' || v === 'off' || v === 0 || v === '0') return null
+  const ms = typeof v === 'number' ? undefined : parseDuration(v)
+  if (ms === undefined) { ctx.addIssue({ code: 'custom', message: 'must be a duration like 72h or 3d, or none' }); return z.NEVER }
+  return ms
+})
+const policySchema = z.strictObject({
+  name: z.string().optional(),
+  actions: actionList.optional(),
+  gracePeriod: duration.optional(),
+  graceActions: actionList.optional(),
+  protectedUsers: stringList.optional(),
+  protectedGroupIds: stringList.refine(v => v.every(g => UUID.test(g)), 'must be group ids (UUIDs)').optional(),
+  dryRun: z.boolean().optional(),
+  skipIfPasswordChangedAfterExposure: z.boolean().optional()
+})
+const fileSchema = z.strictObject({
+  default: policySchema.optional(),
+  tenants: z.record(z.string().regex(UUID, 'tenant ids are UUIDs'), policySchema).optional()
+})
+
+type PolicyInput = z.infer<typeof policySchema>
+
+function overlay (base: Policy, over: PolicyInput | undefined): Policy & { name?: string } {
+  if (over === undefined) return base
+  return {
+    name: over.name,
+    actions: over.actions ?? base.actions,
+    graceMs: over.gracePeriod === undefined ? base.graceMs : over.gracePeriod ?? undefined,
+    graceActions: over.graceActions ?? base.graceActions,
+    protectedUsers: over.protectedUsers?.map(u => u.trim().toLowerCase()) ?? base.protectedUsers,
+    protectedGroupIds: over.protectedGroupIds?.map(g => g.toLowerCase()) ?? base.protectedGroupIds,
+    dryRun: over.dryRun ?? base.dryRun,
+    skipIfPasswordChangedAfterExposure: over.skipIfPasswordChangedAfterExposure ?? base.skipIfPasswordChangedAfterExposure
+  }
+}
+
+/** The rules a policy must keep, wherever it comes from. */
+export function policyProblems (p: Policy, where: string): string[] {
+  const out: string[] = []
+  if (p.actions.length === 0 && p.graceActions.length === 0) out.push(`${where}: no actions: nothing would be done`)
+  if (p.graceActions.length > 0 && p.graceMs === undefined) out.push(`${where}: grace actions need a grace period`)
+  if (p.graceMs !== undefined && p.graceActions.length === 0) out.push(`${where}: a grace period needs grace actions (what happens when it ends)`)
+  return out
+}
+
+/**
+ * BRIDGE_POLICY_FILE (YAML or JSON): the environment's policy overlaid by `default`, then by `tenants.<id>`.
+ * Every problem names the file, the path inside it, and what is wrong.
+ */
+export function loadPolicies (file: string | undefined, env: Policy): { policies: Policies, problems: string[] } {
+  const none = { policies: { default: env, tenants: new Map() }, problems: [] as string[] }
+  if (file === undefined) return { ...none, problems: policyProblems(env, 'policy') }
+  const label = `BRIDGE_POLICY_FILE ${file}`
+  let raw: unknown
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    return { ...none, problems: [`${label}: ${code !== undefined ? `cannot read the file (${code})` : `not YAML or JSON: ${(err as Error).message.split('\n')[0]}`}`] }
+  }
+  const r = fileSchema.safeParse(raw ?? {})
+  if (!r.success) {
+    return { ...none, problems: r.error.issues.map(i => `${label}: ${i.path.length === 0 ? '(top level)' : i.path.join('.')}: ${i.message}`) }
+  }
+  const def = overlay(env, r.data.default)
+  const tenants = new Map(Object.entries(r.data.tenants ?? {}).map(([id, p]) => [id.toLowerCase(), overlay(def, p)]))
+  const problems = [...policyProblems(def, `${label}: default`), ...[...tenants].flatMap(([id, p]) => policyProblems(p, `${label}: tenants.${id}`))]
+  return { policies: { default: def, tenants, file }, problems }
+}
