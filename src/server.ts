@@ -1,4 +1,6 @@
+import { constants as cryptoConstants } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
@@ -7,6 +9,8 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { buildApp } from './app.js'
 import { openStore, describeDatabase } from './store/index.js'
 import { startRetention } from './store/retention.js'
+import { createDigest, type Digest } from './digest/index.js'
+import { maskEmail } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import { createLogger } from './observability/logger.js'
 import type { Store } from './store/types.js'
@@ -19,6 +23,8 @@ export interface RunningBridge {
   store: Store
   /** Absent when FusionAuth is not configured (intake only). */
   worker?: Worker
+  /** Present when BRIDGE_NOTIFY_URL is set. */
+  digest?: Digest
   gateway?: FusionAuthGateway
   url: string
   /** Stops taking requests, lets in-flight ones finish and commit, then closes the store. */
@@ -32,7 +38,14 @@ export interface StartOptions {
   /** How often the store looks for other processes' commits (SQLite) or polls as a backstop (PostgreSQL). */
   pollMs?: number
   retention?: { everyMs?: number, firstAfterMs?: number }
+  /** The operator digest's tick (tests drive it by hand with a long one). */
+  digest?: { tickMs?: number, backoffMs?: number[] }
+  /** ENZOIC_CLIENT_CERT=direct: how long a TLS handshake may take (default TLS_HANDSHAKE_TIMEOUT_MS; tests shorten it). */
+  tlsHandshakeTimeoutMs?: number
 }
+
+/** ENZOIC_CLIENT_CERT=direct: a connection that has not completed its TLS handshake by then is closed (nginx: 10 s). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000
 
 /**
  * Wires config → store → app → worker and listens. The worker runs when FusionAuth is configured.
@@ -58,11 +71,16 @@ export async function startBridge (config: Config, logger: Logger, options: Star
         // Ask for a certificate but answer a bad one with a 403 rather than a TLS alert: clearer for operators.
         requestCert: true,
         rejectUnauthorized: false,
-        minVersion: 'TLSv1.2' as const
+        minVersion: 'TLSv1.2' as const,
+        // As nginx: a connection that has not finished its handshake in 10 s is closed (Node's default: 120 s),
+        // and a client may not renegotiate (Node allows 3 renegotiations per 10 minutes; app.ts also refuses).
+        handshakeTimeout: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
+        secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION
       }
     : undefined
   let gateway: FusionAuthGateway | undefined
   let worker: Worker | undefined
+  let digest: Digest | undefined
   let exposures: ExposureLookup | undefined
   if (config.fusionAuthUrl !== undefined && config.fusionAuthApiKey !== undefined) {
     gateway = createFusionAuthGateway({
@@ -76,7 +94,18 @@ export async function startBridge (config: Config, logger: Logger, options: Star
     exposures = config.enzoicApiKey !== undefined && config.enzoicApiSecret !== undefined
       ? createExposureLookup(config, store, logger)
       : undefined
-    worker = createWorker({ config, store, gateway, logger, metrics, exposureDetails: exposures?.lookup, ...options.worker })
+    digest = config.notify === undefined
+      ? undefined
+      : createDigest({
+        store,
+        notify: config.notify,
+        logger,
+        owner: `${hostname()}/${process.pid}/digest`,
+        email: e => config.logEmails === 'full' ? e : maskEmail(e) as string | undefined,
+        tickMs: options.digest?.tickMs,
+        backoffMs: options.digest?.backoffMs
+      })
+    worker = createWorker({ config, store, gateway, logger, metrics, exposureDetails: exposures?.lookup, notify: digest, ...options.worker })
   }
   const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
   const app = await buildApp({ config, store, logger, metrics, https, readiness })
@@ -94,6 +123,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const url = `${https === undefined ? 'http' : 'https'}://${host}:${port}`
   logger.info({ url, database: describeDatabase(config.database), store: store.kind, clientCert: config.clientCert, encryption: config.payloadEncryption }, 'bridge listening')
   await worker?.start()
+  digest?.start()
   const retention = config.retentionMs === undefined ? undefined : startRetention({ store, retentionMs: config.retentionMs, logger, ...options.retention })
 
   let closing: Promise<void> | undefined
@@ -102,12 +132,14 @@ export async function startBridge (config: Config, logger: Logger, options: Star
     store,
     worker,
     gateway,
+    digest,
     url,
     close () {
       closing ??= (async () => {
         retention?.stop()
         await app.close() // waits for in-flight requests, whose inserts commit before they answer
         await worker?.stop() // lets in-flight alerts finish, releases leases
+        await digest?.stop()
         await gateway?.close()
         await exposures?.close()
         await store.close()

@@ -31,6 +31,8 @@ export interface WorkerOptions {
   /** While FusionAuth is failing (network errors, 5xx): how often to check whether it answers again. */
   recoveryProbeMs?: number
   exposureDetails?: (alert: AlertRecord) => Promise<ExposureDetails | undefined>
+  /** Told at once when an alert dies or the worker pauses (the operator digest). */
+  notify?: { dead (alertId: string, reason: string): void, paused (reason: string): void }
 }
 
 export interface Worker {
@@ -254,6 +256,7 @@ export function createWorker (options: WorkerOptions): Worker {
       case 'dead':
         if (await persist('dead', l => store.queue.kill(l, r.reason, r.actions, { outcome: r.outcome, users: r.users }), job)) {
           logEvent(alog, 'alert.dead', { reason: r.reason, outcome: r.outcome }, 'alert dead: FusionAuth refused a step (alerts replay retries it)')
+          options.notify?.dead(alert.id, r.reason)
           finished(alert, r.outcome, alog, { users: r.users.map(briefUser) })
         }
         return
@@ -295,6 +298,7 @@ export function createWorker (options: WorkerOptions): Worker {
     // 400/404 on an action: repeating it will not help.
     if (await persist('dead', l => store.queue.kill(l, failure.message, actions), job)) {
       logEvent(alog, 'alert.dead', { reason: failure.message, outcome: 'failed' }, 'alert dead: FusionAuth refused the lookup')
+      options.notify?.dead(alert.id, failure.message)
       finished(alert, 'failed', alog, { reason: failure.message })
     }
   }
@@ -307,6 +311,7 @@ export function createWorker (options: WorkerOptions): Worker {
     if (wait === undefined) {
       if (await persist('dead', l => store.queue.kill(l, `retry schedule exhausted after ${alert.attempts} attempts: ${reason}`, actions), job)) {
         logEvent(alog, 'alert.dead', { reason, attempts: alert.attempts, outcome: 'failed' }, 'alert dead: retry schedule exhausted')
+        options.notify?.dead(alert.id, `retry schedule exhausted: ${reason}`)
         finished(alert, 'failed', alog, { reason })
       }
       return
@@ -345,6 +350,7 @@ export function createWorker (options: WorkerOptions): Worker {
       paused = true
       metrics.workerPaused.set(1)
       lastPausedLog = Date.now()
+      options.notify?.paused(failure.message)
       logEvent(log, 'worker.paused', { reason: failure.message }, `FusionAuth refused the API key: worker paused, alerts stay queued; probing every ${Math.round(probeIntervalMs / 1000)} s`)
       probeTimer = setInterval(() => { probe().catch(() => undefined) }, probeIntervalMs)
       probeTimer.unref()

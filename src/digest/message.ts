@@ -1,0 +1,51 @@
+import type { Summary } from '../store/types.js'
+
+/** What the bridge sends to BRIDGE_NOTIFY_URL. `text` is what chat tools (Slack, Teams, Mattermost) show. */
+export interface NotifyMessage {
+  text: string
+  type: 'digest' | 'dead' | 'paused'
+  [k: string]: unknown
+}
+
+export interface DigestOptions {
+  /** Masks an email for the receiver (BRIDGE_LOG_EMAILS applies to the digest too). */
+  email: (e: string | undefined) => string | undefined
+}
+
+const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`
+
+/** The summary of one window, or undefined when nothing happened in it (no message then). */
+export function digestMessage (summary: Summary, window: { from: string, to: string }, opts: DigestOptions): NotifyMessage | undefined {
+  const total = Object.values(summary.byOutcome).reduce((a, b) => a + b, 0)
+  if (total === 0) return undefined
+  const counts = Object.entries(summary.byOutcome).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
+  const lines = [`enzoic-fusionauth-bridge: ${plural(total, 'alert')} finished since ${window.from} — ${counts}.`]
+  for (const a of summary.alerts) {
+    const users = a.users.length === 0 ? 'no user' : a.users.map(u => `${u.userId} (${u.outcome})`).join(', ')
+    lines.push(`• ${a.id}: ${a.outcome ?? a.state} — ${opts.email(a.email) ?? 'hash only'}: ${users}`)
+  }
+  if (total > summary.alerts.length) lines.push(`… and ${total - summary.alerts.length} more (breach-bridge alerts list --since ${window.from}).`)
+  if (summary.dead > 0) lines.push(`⚠ ${plural(summary.dead, 'alert')} dead now: breach-bridge alerts list --state dead`)
+  if (summary.waiting > 0) lines.push(`${plural(summary.waiting, 'alert')} waiting out a grace period.`)
+  return {
+    text: lines.join('\n'),
+    type: 'digest',
+    window,
+    byOutcome: summary.byOutcome,
+    alerts: summary.alerts.map(a => ({
+      ...a,
+      email: opts.email(a.email),
+      users: a.users.map(u => ({ userId: u.userId, tenantId: u.tenantId, outcome: u.outcome }))
+    })),
+    dead: summary.dead,
+    waiting: summary.waiting
+  }
+}
+
+export function deadMessage (alertId: string, reason: string): NotifyMessage {
+  return { text: `⚠ enzoic-fusionauth-bridge: alert ${alertId} is dead — ${reason}. Fix the cause, then: breach-bridge alerts replay ${alertId}`, type: 'dead', alertId, reason }
+}
+
+export function pausedMessage (reason: string, since: string): NotifyMessage {
+  return { text: `⚠ enzoic-fusionauth-bridge paused: ${reason}. Alerts wait (nothing is lost) until FusionAuth accepts the API key again.`, type: 'paused', reason, since }
+}
