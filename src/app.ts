@@ -1,6 +1,8 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
-import type { SecureContextOptions } from 'node:tls'
+import type { TLSSocket, TlsOptions } from 'node:tls'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Config } from './config.js'
 import type { Store } from './store/types.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
@@ -19,7 +21,7 @@ export interface AppDeps {
   /** Extra readiness checks by name (the worker adds `fusionauth`). */
   readiness?: Record<string, ReadinessCheck>
   /** TLS options for ENZOIC_CLIENT_CERT=direct. */
-  https?: SecureContextOptions & { requestCert: boolean, rejectUnauthorized: boolean }
+  https?: TlsOptions & { requestCert: boolean, rejectUnauthorized: boolean }
 }
 
 declare module 'fastify' {
@@ -35,23 +37,62 @@ const STATUS_BODIES: Record<number, { error: string, outcome: string }> = {
   413: { error: 'payload too large', outcome: 'too-large' }
 }
 
+/**
+ * Node's request time-outs, enforced for real: Node checks them only every `connectionsCheckingInterval`
+ * (30 s by default, so a 30 s request time-out used to cut a trickling sender after 30–90 s). Headers must
+ * arrive within 10 s as behind nginx (`client_header_timeout`); the whole request within `requestTimeoutMs`.
+ */
+export function serverTimeouts (requestTimeoutMs: number): { requestTimeout: number, headersTimeout: number, connectionsCheckingInterval: number } {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(10_000, requestTimeoutMs),
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 10)))
+  }
+}
+
+/**
+ * Requests Node refuses before Fastify sees them (the request time-out, oversized headers, malformed HTTP):
+ * the same `{"error": …}` bodies as every other answer, and the connection closed.
+ */
+function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+  const body = JSON.stringify({ error: status === 408 ? 'request timeout' : status === 431 ? 'headers too large' : 'bad request' })
+  this.log.debug({ code: err.code, status }, 'client error')
+  // Only when no answer has started on this connection (as Node does): never write into the middle of one.
+  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (socket.writable && current?.headersSent !== true) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
+}
+
 /** Builds the HTTP application; no port is opened here (server.ts listens, tests inject or listen on 0). */
 export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   const { config, store } = deps
   const metrics = deps.metrics ?? createMetrics()
-  const options: FastifyServerOptions = {
+  const timeouts = serverTimeouts(config.requestTimeoutMs)
+  const options = {
     loggerInstance: deps.logger,
     // Explicit time-outs: a slow or stalled sender cannot hold a connection for long.
-    connectionTimeout: 30_000,
+    connectionTimeout: 30_000, // idle socket (no byte either way)
     keepAliveTimeout: 10_000,
-    requestTimeout: 30_000,
+    requestTimeout: timeouts.requestTimeout,
+    // No route reads more than the webhook may (Fastify's default is 1 MiB).
+    bodyLimit: config.maxBodyBytes,
+    // Node's own server options (http.createServer); the HTTPS server takes the same ones beside its TLS options.
+    http: timeouts,
+    clientErrorHandler,
     return503OnClosing: true
-  }
+  } as FastifyServerOptions
   // Fastify's typings split HTTP and HTTPS servers; the app itself is the same either way.
   const app = (deps.https === undefined
     ? Fastify(options)
-    : Fastify({ ...options, https: deps.https } as FastifyServerOptions)) as unknown as FastifyInstance
+    : Fastify({ ...options, https: { ...deps.https, ...timeouts } } as FastifyServerOptions)) as unknown as FastifyInstance
   app.decorate('metrics', metrics)
+  // Direct TLS: a client-initiated renegotiation ends the connection (secureOptions already has OpenSSL refuse
+  // it; this also covers a TLS library that ignores the refusal).
+  if (deps.https !== undefined) app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation())
 
   app.setErrorHandler((err: FastifyError | IntakeError, req, reply) => {
     const status = err.statusCode ?? 500
@@ -68,13 +109,20 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(status).send({ error: message })
   })
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }))
+  // An unknown path or method is answered before its body is read (the not-found route would parse it first).
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.is404) return reply.code(404).send({ error: 'not found' })
+  })
 
   // During close(), answers to the requests still in flight end their keep-alive connection: otherwise
   // server.close() waits for the client (or keepAliveTimeout) to drop the idle connection, seconds later.
   let draining = false
   app.addHook('preClose', async () => { draining = true })
-  app.addHook('onSend', async (_req, reply, payload) => {
-    if (draining) reply.header('connection', 'close')
+  app.addHook('onSend', async (req, reply, payload) => {
+    // An answer sent before the request's body was all received (401, 403, 404, 413, 503 …) ends the
+    // connection: otherwise Node would read and discard the rest of the body, however long, to reach the
+    // next request on it. Node closes the socket as soon as this answer is written.
+    if (draining || !req.raw.complete) reply.header('connection', 'close')
     return payload
   })
 

@@ -260,7 +260,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, require: reado
       const d = parseDuration(v)
       return d !== undefined && d >= 1000 && d <= 3_600_000 ? d : bad('must be a duration between 1s and 1h, e.g. 30s')
     }) ?? 30_000,
-    maxInFlight: field('BRIDGE_MAX_IN_FLIGHT', int(1, 100_000), '64'),
+    maxInFlight: field('BRIDGE_MAX_IN_FLIGHT', int(1, 100_000), '512'),
     maxInFlightBytes: field('BRIDGE_MAX_IN_FLIGHT_BYTES', int(1024, 1024 * 1024 * 1024), '2097152'),
     requestTimeoutMs: optional('BRIDGE_REQUEST_TIMEOUT', v => {
       const d = parseDuration(v)

@@ -76,14 +76,43 @@ export function parsePayloadKey (text: string): Buffer | string {
   return key
 }
 
-const BASE64_BODY = /^[A-Za-z0-9+/\r\n]+={0,2}\s*$/
+/**
+ * Base64 text → bytes, or undefined when it is not Base64. Whitespace anywhere is skipped (MIME encoders wrap
+ * lines: .NET's `Base64FormattingOptions.InsertLineBreaks`, Java's `getMimeEncoder`), both alphabets are
+ * taken (`+/` and the URL-safe `-_`), padding is optional but only at the end. One pass, no regular
+ * expression: the work is linear in the body whatever it holds.
+ */
+export function base64Bytes (text: string): Buffer | undefined {
+  const kept = Buffer.allocUnsafe(text.length)
+  let n = 0
+  let padding = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0b || c === 0x0c) continue
+    if (c === 0x3d /* = */) {
+      if (++padding > 2) return undefined
+      continue
+    }
+    const base64 = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) ||
+      c === 0x2b || c === 0x2f || c === 0x2d || c === 0x5f
+    if (!base64 || padding > 0) return undefined
+    kept[n++] = c
+  }
+  if (n === 0 || n % 4 === 1) return undefined
+  return Buffer.from(kept.toString('latin1', 0, n), 'base64')
+}
 
-/** Base64 body → plaintext bytes. Throws DecryptError, whatever went wrong. */
-export function decryptPayload (body: Buffer, key: Buffer, layout: CipherLayout): Buffer {
+/**
+ * Base64 body (one pair of surrounding quotes and any whitespace allowed) → plaintext bytes. Throws
+ * DecryptError, whatever went wrong.
+ */
+export function decryptPayload (body: Buffer | string, key: Buffer, layout: CipherLayout): Buffer {
   try {
-    const text = body.toString('latin1').trim().replace(/^"|"$/g, '')
-    if (!BASE64_BODY.test(text)) throw new Error('not base64')
-    return LAYOUTS[layout].decrypt(key, Buffer.from(text, 'base64'))
+    let text = (typeof body === 'string' ? body : body.toString('latin1')).trim()
+    if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1)
+    const data = base64Bytes(text)
+    if (data === undefined) throw new Error('not base64')
+    return LAYOUTS[layout].decrypt(key, data)
   } catch {
     throw new DecryptError()
   }

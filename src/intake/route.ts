@@ -9,6 +9,8 @@ import { classify } from './alert.js'
 import { createCredentialCheck } from './credentials.js'
 import { createSourceGuard } from './client-cert.js'
 import { DecryptError, decryptPayload } from './decrypt.js'
+import { bodyReservation, createAdmission } from './limits.js'
+import { BodyError, bodyText, contentDecode, unwrap } from './body.js'
 
 export interface IntakeOptions {
   config: Config
@@ -21,7 +23,17 @@ declare module 'fastify' {
     /** The intake outcome, for metrics: accepted, duplicate, test, ignored, unauthorized, … */
     intakeOutcome?: string
     sourceAddress?: string
+    /** The in-flight slot this request holds (limits.ts), from admission until its answer and its work are done. */
+    inFlight?: InFlightSlot
   }
+}
+
+interface InFlightSlot {
+  /** The handler is running (parsing, or waiting for the commit). */
+  working: boolean
+  /** The response is closed: sent, or the connection is gone. */
+  closed: boolean
+  release: () => void
 }
 
 /** A 4xx with a short, uniform reason; the error handler renders `{"error": reason}`. */
@@ -34,6 +46,8 @@ export class IntakeError extends Error {
 
 export const WEBHOOK_PATH = '/webhooks/enzoic'
 const RETRY_AFTER_SECONDS = 5
+/** At most one "overloaded" warning per this many milliseconds (with the count refused since). */
+const OVERLOAD_LOG_MS = 10_000
 
 /**
  * The webhook front door (docs/design.md §2, steps 1–7). Order matters and is fixed: source/certificate check and
@@ -43,6 +57,10 @@ const RETRY_AFTER_SECONDS = 5
 export async function intakeRoutes (app: FastifyInstance, { config, store, metrics }: IntakeOptions): Promise<void> {
   const guard = createSourceGuard(config)
   const check = createCredentialCheck(config.webhookCredentials)
+  // The byte bound never refuses a body the body limit allows when nothing else is in flight (limits.ts).
+  const admission = createAdmission({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes })
+  let overloadLoggedAt = 0
+  let refusedSinceLog = 0
 
   await app.register(basicAuth, {
     authenticate: { realm: 'enzoic' },
@@ -67,23 +85,62 @@ export async function intakeRoutes (app: FastifyInstance, { config, store, metri
     }
   }
 
-  function decode (raw: Buffer): unknown {
-    const first = raw.find(b => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09)
-    const looksJson = first === 0x7b /* { */ || first === 0x5b /* [ */
-    if (looksJson) {
+  /**
+   * After authentication, before the body is read: admit the request within the in-flight bound, or answer
+   * 503 + Retry-After at once and close the connection (its body is never read).
+   */
+  async function admit (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const release = admission.tryAcquire(bodyReservation(req.headers, config.maxBodyBytes))
+    if (release === undefined) {
+      req.intakeOutcome = 'overloaded'
+      refusedSinceLog++
+      const now = Date.now()
+      if (now - overloadLoggedAt >= OVERLOAD_LOG_MS) {
+        req.log.warn({ refused: refusedSinceLog, inFlight: admission.requests, inFlightBytes: admission.bytes }, 'webhook overloaded: answering 503 so Enzoic retries')
+        overloadLoggedAt = now
+        refusedSinceLog = 0
+      }
+      return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).header('connection', 'close').send({ error: 'overloaded' })
+    }
+    const slot: InFlightSlot = { working: false, closed: false, release }
+    req.inFlight = slot
+    reply.raw.once('close', () => {
+      slot.closed = true
+      if (!slot.working) release()
+    })
+  }
+
+  const parseJson = (text: string): unknown => sjson.parse(text, null, { protoAction: 'remove', constructorAction: 'remove' })
+
+  /**
+   * The raw body → the JSON value, through whatever wrappers a mainstream sender adds (body.ts): content
+   * coding, BOM or charset, whitespace, a JSON string around the JSON or the ciphertext. Every failure is a
+   * 400 (413 when a compressed body inflates past the limit) with a short reason.
+   */
+  function decode (req: FastifyRequest, raw: Buffer): unknown {
+    let body
+    try {
+      const bytes = contentDecode(raw, req.headers['content-encoding'], config.maxBodyBytes)
+      body = unwrap(bodyText(bytes, req.headers['content-type']))
+    } catch (err) {
+      if (err instanceof BodyError) throw new IntakeError(err.statusCode, err.message, err.statusCode === 413 ? 'too-large' : 'invalid')
+      throw err
+    }
+    if (body.kind === 'empty') throw new IntakeError(400, 'empty body', 'invalid')
+    if (body.kind === 'json') {
       if (config.payloadEncryption === 'required') throw new IntakeError(400, 'encryption required', 'invalid')
       try {
-        return sjson.parse(raw.toString('utf8'), null, { protoAction: 'remove', constructorAction: 'remove' })
+        return parseJson(body.text)
       } catch {
         throw new IntakeError(400, 'not JSON', 'invalid')
       }
     }
-    if (config.payloadEncryption === 'off' || config.payloadKey === undefined) {
-      throw new IntakeError(400, raw.length === 0 ? 'empty body' : 'not JSON', 'invalid')
-    }
+    if (config.payloadEncryption === 'off' || config.payloadKey === undefined) throw new IntakeError(400, 'not JSON', 'invalid')
     try {
-      const plain = decryptPayload(raw, config.payloadKey, config.payloadCipher)
-      return sjson.parse(plain.toString('utf8'), null, { protoAction: 'remove', constructorAction: 'remove' })
+      // The plaintext may carry the same wrappers (a BOM, whitespace, a JSON string), never a second ciphertext.
+      const plain = unwrap(bodyText(decryptPayload(body.text, config.payloadKey, config.payloadCipher)))
+      if (plain.kind !== 'json') throw new DecryptError()
+      return parseJson(plain.text)
     } catch {
       // A wrong key can still unpad to garbage: every failure is the same answer.
       throw new IntakeError(400, new DecryptError().message, 'invalid')
@@ -91,10 +148,25 @@ export async function intakeRoutes (app: FastifyInstance, { config, store, metri
   }
 
   app.post(WEBHOOK_PATH, {
-    onRequest: [sourceCheck, app.basicAuth],
+    onRequest: [sourceCheck, app.basicAuth, admit],
     bodyLimit: config.maxBodyBytes
   }, async (req: FastifyRequest, reply: FastifyReply) => {
-    const json = decode((req.body as Buffer | undefined) ?? Buffer.alloc(0))
+    // The slot is held until this handler is done as well as the answer sent: a sender that hangs up while
+    // its alert waits for the commit does not free memory that is still in use.
+    const slot = req.inFlight
+    if (slot !== undefined) slot.working = true
+    try {
+      return await handle(req, reply)
+    } finally {
+      if (slot !== undefined) {
+        slot.working = false
+        if (slot.closed) slot.release()
+      }
+    }
+  })
+
+  async function handle (req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const json = decode(req, (req.body as Buffer | undefined) ?? Buffer.alloc(0))
     const c = classify(json)
     if (c.kind === 'invalid') throw new IntakeError(400, c.reason, 'invalid')
     if (c.kind === 'ignored') {
@@ -126,7 +198,7 @@ export async function intakeRoutes (app: FastifyInstance, { config, store, metri
     const body: Record<string, unknown> = { status: result.duplicate ? 'duplicate' : 'accepted', alertId: result.id }
     if (result.test) body.test = true
     return body
-  })
+  }
 
   app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.url !== WEBHOOK_PATH) return

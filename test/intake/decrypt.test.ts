@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { postAlert, startTestBridge } from '../helper.js'
 import { decryptPayload, encryptPayload, parsePayloadKey, type CipherLayout } from '../../src/intake/decrypt.js'
 
@@ -114,4 +115,37 @@ test('ENZOIC_PAYLOAD_ENCRYPTION=off refuses a non-JSON (e.g. encrypted) body', a
   assert.deepEqual(res.body, { error: 'not JSON' })
   assert.deepEqual((await b.store.alerts.list()), [])
   assert.equal((await postAlert(b.url, alert('off'))).status, 200, 'plain JSON is still taken')
+})
+
+test('CBC has no MAC: whoever holds one ciphertext can flip bits of its IV and change the username; GCM refuses the same edit', async t => {
+  // Documents a property of Enzoic's CBC layout (not something the bridge can fix), and why the README
+  // recommends GCM where Enzoic offers it.
+  const key = randomBytes(32)
+  const original = { username: 'alice@acme.io', exposureID: 'exp-malleable' }
+  const plaintext = Buffer.from(JSON.stringify(original))
+  // `{"username":"alice…`: the plaintext byte at 13 is the `a` of alice; make it an `m`.
+  const at = plaintext.indexOf('alice')
+  assert.ok(at < 16, 'the edited byte is in the first block, which the IV alone controls')
+  const edit = 'a'.charCodeAt(0) ^ 'm'.charCodeAt(0)
+
+  const cbcBridge = await startTestBridge(t, { ENZOIC_PAYLOAD_ENCRYPTION: 'required', ENZOIC_PAYLOAD_CIPHER: 'cbc', ENZOIC_PAYLOAD_KEY: `base64:${key.toString('base64')}` })
+  const cbc = Buffer.from(encryptPayload(plaintext, key, 'cbc'), 'base64')
+  cbc[at]! ^= edit // IV byte `at` flips plaintext byte `at` of block 1; nothing else changes
+  const forged = await postAlert(cbcBridge.url, cbc.toString('base64'), TEXT)
+  assert.equal(forged.status, 200, JSON.stringify(forged.body))
+  assert.equal((await cbcBridge.store.alerts.get(forged.body.alertId))?.email, 'mlice@acme.io', 'the forged username was accepted')
+
+  const gcmBridge = await startTestBridge(t, { ENZOIC_PAYLOAD_ENCRYPTION: 'required', ENZOIC_PAYLOAD_CIPHER: 'gcm', ENZOIC_PAYLOAD_KEY: `base64:${key.toString('base64')}` })
+  const gcm = Buffer.from(encryptPayload(plaintext, key, 'gcm'), 'base64')
+  gcm[12 + at]! ^= edit // GCM is a stream mode: the same edit of the ciphertext would make the same `mlice`…
+  const refused = await postAlert(gcmBridge.url, gcm.toString('base64'), TEXT)
+  assert.equal(refused.status, 400) // …but the tag no longer matches
+  assert.deepEqual(refused.body, { error: 'cannot decrypt' })
+  assert.deepEqual(await gcmBridge.store.alerts.list(), [])
+
+  // The README says so, and recommends GCM.
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const security = readme.slice(readme.indexOf('## Security'), readme.indexOf('\n## ', readme.indexOf('## Security') + 1))
+  assert.match(security, /CBC[^\n]*(?:\n[^\n]+)*MAC/, 'the security notes explain that CBC bodies carry no MAC')
+  assert.match(security, /ENZOIC_PAYLOAD_CIPHER=gcm/, 'and recommend GCM')
 })
