@@ -20,3 +20,11 @@ test('the README shows the test command and CI runs it', () => {
   assert.match(read('README.md'), /npm test/)
   assert.match(read('.ci/run'), /^npm test$/m)
 })
+
+test('the README\'s table of lifecycle events is the one src/observability/events.ts defines', async () => {
+  const { eventsTable } = await import('../scripts/events-table.js')
+  const readme = read('README.md')
+  const between = /<!-- events:start -->\n([\s\S]*?)<!-- events:end -->/.exec(readme)
+  assert.ok(between !== null, 'the README marks its events table')
+  assert.equal(between[1]!.trim(), eventsTable().trim(), 'regenerate it: npx tsx scripts/events-table.ts')
+})

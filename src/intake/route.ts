@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { logEvent } from '../observability/events.js'
 import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
 import type { Config } from '../config.js'
@@ -187,9 +188,8 @@ export async function intakeRoutes (app: FastifyInstance, { config, store, metri
       return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'unavailable' })
     }
     req.intakeOutcome = result.duplicate ? 'duplicate' : result.test ? 'test' : 'accepted'
-    req.log.info({
+    logEvent(req.log, result.duplicate ? 'alert.duplicate' : 'alert.received', {
       alertId: result.id,
-      duplicate: result.duplicate,
       test: result.test,
       exposureId: alert.exposureId,
       email: alert.email,

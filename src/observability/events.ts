@@ -1,5 +1,3 @@
-import type { Logger } from 'pino'
-
 /**
  * Typed lifecycle events: every transition logs one JSON line with a stable `event` name and the fields
  * listed here, so a SIEM rule can be written against them. The README's table is generated from this list
@@ -30,7 +28,10 @@ export const EVENTS = {
 
 export type EventName = keyof typeof EVENTS
 
+/** Any pino-like logger (the app's, a child, Fastify's request logger). */
+export type EventLogger = Record<'info' | 'warn' | 'error', (obj: object, msg: string) => void>
+
 /** Logs `event` at its level with its fields; `msg` is a short human summary. */
-export function logEvent (log: Logger, event: EventName, fields: Record<string, unknown>, msg: string): void {
+export function logEvent (log: EventLogger, event: EventName, fields: Record<string, unknown>, msg: string): void {
   log[EVENTS[event].level]({ event, ...fields }, msg)
 }

@@ -24,7 +24,7 @@ export function createMetrics (options: { defaults?: boolean } = {}): Metrics {
     registry,
     webhookRequests: new Counter({
       name: 'bridge_webhook_requests_total',
-      help: 'Webhook requests by HTTP status and outcome (accepted, duplicate, test, ignored, unauthorized, forbidden, invalid, too-large, unavailable)',
+      help: 'Webhook requests by HTTP status and outcome (accepted, duplicate, test, ignored, unauthorized, forbidden, invalid, too-large, overloaded, unavailable)',
       labelNames: ['status', 'outcome'],
       registers
     }),

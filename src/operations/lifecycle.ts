@@ -1,0 +1,159 @@
+import { hostname } from 'node:os'
+import type { Config } from '../config.js'
+import type { AlertRecord, Step } from '../alerts/types.js'
+import { plainText } from '../alerts/text.js'
+import { logEvent, type EventLogger } from '../observability/events.js'
+import { ACTIONS } from '../remediation/actions/index.js'
+import { FusionAuthError, type FusionAuthGateway } from '../remediation/fusionauth.js'
+import { alertOutcome, userOutcomes } from '../remediation/outcome.js'
+import type { Claimed, Store } from '../store/types.js'
+
+/** An operator's cancel or restore, as the CLI renders it. */
+export interface OperatorRequest {
+  /** Who (the OS user, or --operator). */
+  operator: string
+  /** Why (recorded with the alert). */
+  reason: string
+  /** Restore only what was done to this user. */
+  userId?: string
+}
+
+export class OperatorActionError extends Error {
+  readonly code: 'BRIDGE_NO_SUCH_ALERT' | 'BRIDGE_ALERT_BUSY' | 'BRIDGE_RESTORE_INCOMPLETE'
+  constructor (code: OperatorActionError['code'], message: string) {
+    super(message)
+    this.name = 'OperatorActionError'
+    this.code = code
+  }
+
+  toJSON (): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message }
+  }
+}
+
+export interface LifecycleDeps {
+  store: Store
+  config: Config
+  /** Needed by restore only (undo talks to FusionAuth). */
+  gateway?: FusionAuthGateway
+  log?: EventLogger
+}
+
+export interface CancelResult {
+  alert: AlertRecord
+  /** Steps that were pending and will not run. */
+  cancelled: Step[]
+  /** The alert had not been processed yet (no steps): it will not be. */
+  stoppedBeforeProcessing: boolean
+  /** Nothing was pending: nothing changed (a second cancel). */
+  nothingToDo: boolean
+}
+
+export interface RestoreResult {
+  alert: AlertRecord
+  undone: Array<{ step: Step, detail: string }>
+  /** Done steps left as they are, and why (cannot be undone, or nothing to undo). */
+  kept: Array<{ step: Step, detail: string }>
+  cancelled: Step[]
+  nothingToDo: boolean
+}
+
+const LEASE_MS = 120_000
+const who = (r: OperatorRequest): string => `${plainText(r.operator, 64) ?? 'operator'}: ${plainText(r.reason, 300) ?? '(no reason)'}`
+
+async function take (store: Store, alertId: string, operator: string): Promise<Claimed> {
+  const c = await store.queue.takeover(alertId, `operator/${plainText(operator, 64) ?? 'operator'}@${hostname()}`, LEASE_MS)
+  if (c === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId} (or its data was purged)`)
+  if (c === 'busy') throw new OperatorActionError('BRIDGE_ALERT_BUSY', `alert ${alertId} is being processed right now: try again in a moment`)
+  return c
+}
+
+/**
+ * `alerts cancel`: the alert's pending steps will not run (a false positive caught in the grace period);
+ * an alert not processed yet will not be. Idempotent: with nothing pending, nothing changes.
+ */
+export async function cancelAlert ({ store, log }: LifecycleDeps, alertId: string, req: OperatorRequest): Promise<CancelResult> {
+  const alert = await store.alerts.get(alertId)
+  if (alert === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId}`)
+  const before = await store.steps.list(alertId)
+  const unprocessed = before.length === 0 && ['queued', 'retrying', 'dead', 'processing'].includes(alert.state)
+  if (!unprocessed && !before.some(s => s.state === 'pending')) return { alert, cancelled: [], stoppedBeforeProcessing: false, nothingToDo: true }
+  const { lease } = await take(store, alertId, req.operator)
+  const steps = await store.steps.list(alertId)
+  const cancelled: Step[] = []
+  for (const s of steps.filter(x => x.state === 'pending')) {
+    if (await store.steps.update(lease, s.id, { state: 'cancelled', detail: `cancelled by ${who(req)}` })) cancelled.push({ ...s, state: 'cancelled' })
+  }
+  const after = await store.steps.list(alertId)
+  const note = `cancelled by ${who(req)}`
+  await store.queue.finish(lease, { outcome: after.length === 0 ? 'cancelled' : alertOutcome(after), users: userOutcomes(after), actions: alert.actions, note })
+  if (log !== undefined) logEvent(log, 'alert.cancelled', { alertId, operator: req.operator, reason: req.reason, steps: cancelled.length }, note)
+  return { alert: (await store.alerts.get(alertId))!, cancelled, stoppedBeforeProcessing: steps.length === 0, nothingToDo: false }
+}
+
+/**
+ * `alerts restore`: undoes exactly what the bridge did for the alert, newest first, and nothing else —
+ * each action's own undo decides (reactivate only a user the bridge deactivated, …); pending steps are
+ * cancelled. Idempotent: a second restore finds nothing left to undo and changes nothing.
+ */
+export async function restoreAlert ({ store, gateway, config, log }: LifecycleDeps, alertId: string, req: OperatorRequest): Promise<RestoreResult> {
+  if (gateway === undefined) throw new Error('restore needs the FusionAuth gateway')
+  const alert = await store.alerts.get(alertId)
+  if (alert === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId}`)
+  const mine = (s: Step): boolean => req.userId === undefined || s.userId === req.userId.toLowerCase()
+  const before = (await store.steps.list(alertId)).filter(mine)
+  if (!before.some(s => s.state === 'done' || s.state === 'pending')) {
+    return { alert, undone: [], kept: [], cancelled: [], nothingToDo: true }
+  }
+  const { lease } = await take(store, alertId, req.operator)
+  const steps = (await store.steps.list(alertId)).filter(mine)
+  const result: RestoreResult = { alert, undone: [], kept: [], cancelled: [], nothingToDo: false }
+  let incomplete: string | undefined
+  try {
+    for (const s of steps.filter(x => x.state === 'pending')) {
+      if (await store.steps.update(lease, s.id, { state: 'cancelled', detail: `cancelled by the restore of ${who(req)}` })) result.cancelled.push(s)
+    }
+    // Newest first: the reverse of the order the bridge acted in.
+    const done = steps.filter(x => x.state === 'done').sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || b.id - a.id)
+    const users = new Map<string, Awaited<ReturnType<FusionAuthGateway['getUser']>>>()
+    for (const step of done) {
+      const name = step.action.split(':')[0]!
+      const module = ACTIONS.get(name)
+      if (module?.undo === undefined) {
+        result.kept.push({ step, detail: module?.cannotUndo ?? 'this bridge no longer knows the action' })
+        continue
+      }
+      if (!users.has(step.userId)) users.set(step.userId, await gateway.getUser(step.userId, step.tenantId))
+      const user = users.get(step.userId)
+      if (user === undefined) {
+        result.kept.push({ step, detail: 'the user no longer exists' })
+        continue
+      }
+      const id = step.action.includes(':') ? step.action.slice(step.action.indexOf(':') + 1) : undefined
+      const r = await module.undo({ user, alert, gateway, id, actorUserId: config.actorUserId, labels: [], kv: store.kv }, step)
+      if (r.state === 'kept') {
+        result.kept.push({ step, detail: r.detail })
+        continue
+      }
+      await store.steps.update(lease, step.id, { state: 'undone', detail: `${r.detail}, by ${who(req)}` })
+      result.undone.push({ step, detail: r.detail })
+      users.set(step.userId, await gateway.getUser(step.userId, step.tenantId)) // its state changed
+      if (log !== undefined) {
+        logEvent(log, 'step.undone', { alertId, userId: step.userId, tenantId: step.tenantId, action: step.action, detail: r.detail, operator: req.operator }, `${step.action} undone`)
+        if (name === 'deactivate') logEvent(log, 'user.reactivated', { alertId, userId: step.userId, tenantId: step.tenantId, operator: req.operator }, 'user reactivated')
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof FusionAuthError)) throw err
+    incomplete = err.message
+  }
+  const after = await store.steps.list(alertId)
+  const note = incomplete === undefined
+    ? `restored by ${who(req)}${req.userId === undefined ? '' : ` (user ${req.userId})`}`
+    : `restore incomplete (${incomplete}), by ${who(req)}: run it again`
+  await store.queue.finish(lease, { outcome: alertOutcome(after), users: userOutcomes(after), actions: alert.actions, note })
+  if (log !== undefined) logEvent(log, 'alert.restored', { alertId, operator: req.operator, reason: req.reason, undone: result.undone.length, kept: result.kept.length }, note)
+  if (incomplete !== undefined) throw new OperatorActionError('BRIDGE_RESTORE_INCOMPLETE', `${note} (undone so far: ${result.undone.length})`)
+  result.alert = (await store.alerts.get(alertId))!
+  return result
+}
