@@ -32,7 +32,11 @@ export const PATHS = [
   '/api/group/member', // POST
   '/api/jwt/refresh', // GET ?userId=, DELETE ?userId=
   '/api/tenant', // the fake answers GET, which the spec lacks (deviation 'get-api-tenant-missing')
-  '/api/tenant/{tenantId}' // GET
+  '/api/tenant/{tenantId}', // GET
+  '/api/group/{groupId}', // GET (breach-bridge check: does a group of BRIDGE_ACTIONS exist?)
+  '/api/user-action/{userActionId}', // GET (breach-bridge check: does a user action of BRIDGE_ACTIONS exist?)
+  '/api/system/version', // GET (breach-bridge check: is this FusionAuth?)
+  '/api/status' // GET, anonymous (breach-bridge check: is this FusionAuth?)
 ]
 
 /** Schemas test/fakes/openapi.ts uses when it patches the spec, referenced by nothing kept. */

@@ -195,7 +195,16 @@ function describeStatus (status: number, detail: string): { message: string, ret
 
 export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
   const base = opts.baseUrl.trim().replace(/\/+$/, '')
-  const host = (() => { try { return new URL(base).host } catch { return 'the configured URL' } })()
+  // Where the API is, as error messages name it: the base URL without any user:password in it.
+  const where = (() => {
+    try {
+      const u = new URL(base)
+      u.username = ''
+      u.password = ''
+      return u.toString().replace(/\/+$/, '')
+    } catch { return 'the configured URL' }
+  })()
+  const check = 'check ENZOIC_API_URL (the API base URL, ending in /v1) and the network'
   const timeoutMs = opts.timeoutMs ?? 15000
   const retries = Math.max(0, opts.retries ?? 3)
   const retryBaseMs = opts.retryBaseMs ?? 500
@@ -251,12 +260,12 @@ export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
     } catch (err) {
       if (closing.signal.aborted) return { ok: false, error: new EnzoicApiError(call, undefined, `${call}: the client was closed`, false) }
       if (timer.signal.aborted) {
-        return { ok: false, error: new EnzoicApiError(call, undefined, `${call}: no answer from Enzoic within ${timeoutMs} ms`, true) }
+        return { ok: false, error: new EnzoicApiError(call, undefined, `${call}: no answer from Enzoic within ${timeoutMs} ms at ${where}: ${check}`, true) }
       }
       const code = (err as { code?: string }).code ?? (err as Error).name ?? 'error'
       return {
         ok: false,
-        error: new EnzoicApiError(call, undefined, `${call}: cannot reach Enzoic at ${host} (${code})`, true),
+        error: new EnzoicApiError(call, undefined, `${call}: cannot reach Enzoic at ${where} (${code}): ${check}`, true),
         notSent: NOT_SENT.has(code)
       }
     } finally {

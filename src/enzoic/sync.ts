@@ -34,13 +34,21 @@ export interface SyncProgress {
   tenantId: string
   tenantIndex: number
   tenants: number
-  /** Users read so far in this pass (including those before a resume). */
+  /**
+   * Users read so far in this pass (including those before a resume). Always
+   * `seen = enrolled + alreadyExisted + skipped + pending`.
+   */
   seen: number
   /** Users of all tenants, when FusionAuth reported totals. */
   total?: number
+  /** Newly enrolled by Enzoic (a dry run: would be enrolled, i.e. sent in a batch that was not sent). */
   enrolled: number
+  /** Sent, but Enzoic already monitored them. */
   alreadyExisted: number
+  /** Inactive or without an email: not sent. */
   skipped: number
+  /** Eligible users read but not sent yet (the batch being filled); 0 in a summary and after an interruption. */
+  pending: number
   batches: number
 }
 
@@ -72,8 +80,10 @@ export interface SyncOptions {
 
 export class SyncInterruptedError extends Error {
   readonly code = 'BRIDGE_SYNC_INTERRUPTED'
-  constructor (readonly progress: SyncProgress) {
-    super(`sync interrupted after ${progress.enrolled + progress.alreadyExisted} enrolled users: run it again to resume`)
+  constructor (readonly progress: SyncProgress, readonly dryRun = false) {
+    super(dryRun
+      ? `dry run interrupted after ${progress.seen} users read (${progress.enrolled} would be enrolled, ${progress.skipped} skipped): nothing was changed`
+      : `sync interrupted after ${progress.seen} users read (${progress.enrolled} enrolled, ${progress.alreadyExisted} already monitored, ${progress.skipped} skipped): run it again to resume`)
     this.name = 'SyncInterruptedError'
   }
 }
@@ -90,7 +100,12 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
   const batchSize = Math.min(opts.batchSize ?? ENZOIC_MAX_BATCH, ENZOIC_MAX_BATCH)
   const dryRun = opts.dryRun === true
 
-  if (opts.restart === true) await store.kv.set(CHECKPOINT_KEY, undefined)
+  // The Enzoic credentials first (one cheap authenticated read): a wrong key must not cost a pass over
+  // FusionAuth's users before the first batch is refused.
+  await enzoic.listMonitoredUsers({ pageSize: 1 })
+
+  // A dry run changes nothing, not even the checkpoint of an interrupted real run.
+  if (opts.restart === true && !dryRun) await store.kv.set(CHECKPOINT_KEY, undefined)
   const saved = dryRun ? undefined : await store.kv.get(CHECKPOINT_KEY)
   let cp: SyncCheckpoint
   const resumed = saved !== undefined
@@ -111,6 +126,7 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
     enrolled: cp.enrolled,
     alreadyExisted: cp.alreadyExisted,
     skipped: cp.skipped,
+    pending: 0,
     batches: 0
   }
   const totals = new Map<string, number>()
@@ -151,7 +167,7 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
     for (;;) {
       if (opts.signal?.aborted === true) {
         await flush()
-        throw new SyncInterruptedError(progress)
+        throw new SyncInterruptedError({ ...progress }, dryRun)
       }
       const page = await gateway.searchUsers({ tenantId, pageSize, nextResults, startRow })
       if (page.total !== undefined && !totals.has(tenantId)) {
@@ -169,7 +185,9 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
       nextResults = page.nextResults
       const more = page.nextResults !== undefined ? page.users.length > 0 : page.users.length === pageSize && (page.total === undefined || startRow < page.total)
       position = more ? { tenantIndex: ti, nextResults, startRow } : { tenantIndex: ti + 1, nextResults: undefined, startRow: 0 }
-      opts.onProgress?.({ ...progress, enrolled: progress.enrolled + batch.length })
+      // Skipped users of the unsent batch are counted when it is sent (the checkpoint holds only sent
+      // pages), but shown now, so that what is shown always adds up to what was read.
+      opts.onProgress?.({ ...progress, skipped: progress.skipped + pendingSkipped, pending: batch.length })
       if (!more) break
     }
   }

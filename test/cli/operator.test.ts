@@ -34,7 +34,9 @@ test('alerts list / show / stats: readable, complete, and without a password', a
   assert.match(list.stdout, new RegExp(`${id}\\s+\\S+ \\S+\\s+done\\s+actioned\\s+1\\s+ruth@acme-corp.io\\s+exp-cli`))
 
   const json = await runCli(['alerts', 'list', '--state', 'done', '--json'], env)
-  assert.equal(JSON.parse(json.stdout.trim()).id, id)
+  const listed = JSON.parse(json.stdout) as Array<{ id: string }>
+  assert.ok(Array.isArray(listed), 'one JSON document: an array')
+  assert.deepEqual(listed.map(a => a.id), [id])
   assert.match((await runCli(['alerts', 'list', '--state', 'dead'], env)).stdout, /No dead alerts/)
 
   const show = await runCli(['alerts', 'show', id], env)
@@ -42,8 +44,8 @@ test('alerts list / show / stats: readable, complete, and without a password', a
   assert.match(show.stdout, /Outcome:\s+actioned/)
   assert.match(show.stdout, /Exposure title:\s+CLI Breach/)
   assert.match(show.stdout, /Had password:\s+yes \(not stored\)/)
-  assert.match(show.stdout, new RegExp(`${user.id}.*deactivate\\s+ok\\s+200`))
-  assert.match(show.stdout, /revoke-sessions\s+ok\s+200/)
+  assert.match(show.stdout, new RegExp(`^Steps:[\\s\\S]*${user.id}\\s+deactivate\\s+immediate\\s+done\\s+200`, 'm'))
+  assert.match(show.stdout, /revoke-sessions\s+immediate\s+done\s+200/)
   assert.match(show.stdout, /History:[\s\S]*queued[\s\S]*processing[\s\S]*done/)
   const showJson = await runCli(['alerts', 'show', id, '--json'], env)
   for (const output of [list.stdout, json.stdout, show.stdout, showJson.stdout]) {
@@ -51,7 +53,10 @@ test('alerts list / show / stats: readable, complete, and without a password', a
   }
 
   const stats = await runCli(['alerts', 'stats', '--json'], env)
-  assert.deepEqual(JSON.parse(stats.stdout), { byState: { queued: 0, processing: 0, retrying: 0, done: 1, dead: 0 }, byOutcome: { actioned: 1 } })
+  const counts = JSON.parse(stats.stdout) as { byState: Record<string, number>, byOutcome: Record<string, number> }
+  assert.deepEqual(Object.entries(counts.byState).filter(([, n]) => n > 0), [['done', 1]])
+  for (const state of ['queued', 'processing', 'retrying', 'done', 'dead']) assert.equal(typeof counts.byState[state], 'number', state)
+  assert.deepEqual(counts.byOutcome, { actioned: 1 })
 
   // And not in the database files either (the intake tests check the same for intake alone).
   for (const f of readdirSync(bridge.dir).filter(n => n.startsWith('bridge.db'))) {
@@ -74,14 +79,20 @@ test('alerts commands: clear errors for bad input', async t => {
   const noIds = await runCli(['alerts', 'replay'], env)
   assert.equal(noIds.code, 2)
   assert.match(noIds.stderr, /give alert ids or --dead/)
-  const notDead = await runCli(['alerts', 'replay', 'abc'], env)
-  assert.equal(notDead.code, 1)
-  assert.match(notDead.stderr, /not replayed \(unknown, or not dead\): abc/)
+  const unknownReplay = await runCli(['alerts', 'replay', 'abcd'], env)
+  assert.equal(unknownReplay.code, 1)
+  assert.match(unknownReplay.stderr, /no alert abcd/)
+  const tooShort = await runCli(['alerts', 'replay', 'abc'], env)
+  assert.equal(tooShort.code, 2)
+  assert.match(tooShort.stderr, /abc: alert id prefix too short: give at least 4 characters/)
+  const notHex = await runCli(['alerts', 'show', 'xyz!'], env)
+  assert.equal(notHex.code, 2)
+  assert.match(notHex.stderr, /not an alert id/)
   const badLimit = await runCli(['alerts', 'list', '--limit', 'x'], env)
   assert.equal(badLimit.code, 2)
   const badState = await runCli(['alerts', 'list', '--state', 'nope'], env)
-  assert.notEqual(badState.code, 0)
-  assert.match(badState.stderr, /Allowed choices are queued, processing, retrying, done, dead/)
+  assert.equal(badState.code, 2, 'a usage error, as every other')
+  assert.match(badState.stderr, /Allowed choices are queued, processing, retrying, (\w+, )*done, dead/)
 })
 
 test('check: one OK line per check, and FAIL with exit 1 for a missing permission', async t => {
@@ -91,12 +102,14 @@ test('check: one OK line per check, and FAIL with exit 1 for a missing permissio
   const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, BRIDGE_ACTIONS: 'deactivate,revoke-sessions,require-password-change' })
   const ok = await runCli(['check'], env)
   assert.equal(ok.code, 0, ok.stdout + ok.stderr)
-  for (const what of ['configuration', 'database', 'payload encryption', 'FusionAuth', 'permission lookup', 'permission deactivate', 'permission revoke-sessions', 'permission require-password-change', 'permission tenants']) {
+  for (const what of ['configuration', 'database', 'payload encryption', 'FusionAuth', 'tenants', 'permission lookup', 'permission deactivate', 'permission revoke-sessions', 'permission require-password-change', 'permission search']) {
     assert.match(ok.stdout, new RegExp(`^OK\\s+${what}\\s`, 'm'), what)
   }
   assert.match(ok.stdout, /^WARN\s+client certificate\s+off/m)
   assert.equal(fa.users().length, 0)
-  assert.equal(fa.journal.filter(j => j.status === 200 && j.method !== 'GET').length, 0, 'the probes changed nothing')
+  assert.match(ok.stdout, /^OK\s+FusionAuth\s+http:\/\/127\.0\.0\.1:\d+ is FusionAuth 1\.69\.0 and accepts the API key$/m)
+  assert.match(ok.stdout, /^OK\s+tenants\s+2 tenants/m)
+  assert.equal(fa.mutatingCalls().filter(j => j.status >= 200 && j.status < 300).length, 0, 'the probes changed nothing')
 
   // A key that may look users up but not deactivate them.
   fa.addApiKey('limited-key', { endpoints: { '/api/user': ['GET'], '/api/jwt/refresh': ['DELETE'], '/api/tenant': ['GET'] } })

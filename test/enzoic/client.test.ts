@@ -318,15 +318,16 @@ test('a time-out is retried, then reported', async t => {
   assert.equal(fake.journal.length, 2, 'both attempts reached the server')
 })
 
-test('an unreachable API is a network error naming the call', async t => {
+test('an unreachable API is a network error naming the call, the URL (without credentials) and ENZOIC_API_URL', async t => {
   const { fake } = await setup(t)
   const url = fake.url
   await fake.close()
-  const client = createEnzoicClient({ baseUrl: url, apiKey: 'k', apiSecret: 's', retries: 1, retryBaseMs: 5 })
+  const client = createEnzoicClient({ baseUrl: url.replace('http://', 'http://user:Url-Pw-77@'), apiKey: 'k', apiSecret: 's', retries: 1, retryBaseMs: 5 })
   t.after(() => client.close())
   const err = await rejects(client.listWebhooks())
   assert.equal(err.call, 'GET /webhooks')
-  assert.match(err.message, /cannot reach Enzoic at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
+  assert.match(err.message, /cannot reach Enzoic at http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED\): check ENZOIC_API_URL \(the API base URL, ending in \/v1\) and the network$/)
+  assert.ok(!err.message.includes('Url-Pw-77'))
   assert.equal(err.attempts, 2)
 })
 

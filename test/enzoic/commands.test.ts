@@ -46,7 +46,7 @@ test('register → list → test --wait, end to end through the real bridge', as
   const bridge = await startTestBridge(t, { PORT: String(port), ENZOIC_WEBHOOK_CREDENTIALS: `${hook.key}:${hook.secret}` }, dir)
   const tested = await runCli(['enzoic', 'webhooks', 'test', '--wait', '10s'], env)
   assert.equal(tested.code, 0, tested.stdout + tested.stderr)
-  assert.match(tested.stdout, /Received after [\d.]+ s: alert \S+, classified as a test alert/)
+  assert.match(tested.stdout, /Received after [\d.]+ s: alert \S+ for sample@email\.tst, exposure \S+, classified as a test alert/)
   const delivery = await ez.waitForDelivery(1)
   assert.equal(delivery.status, 200)
   const stored = (await bridge.store.alerts.list())
@@ -82,12 +82,12 @@ test('test --wait times out with the likely causes when the bridge refuses the c
   assert.equal((await bridge.store.alerts.list()).length, 0)
 })
 
-test('a bad Enzoic key: a message that names ENZOIC_API_KEY and never the secret', async t => {
+test('a bad Enzoic key: a message that names ENZOIC_API_KEY and never the secret; exit 2 (fix the configuration)', async t => {
   const ez = await startEnzoicFake()
   t.after(() => ez.close())
   const dir = tmpDir(t)
   const r = await runCli(['enzoic', 'webhooks', 'list'], { ...enzoicEnv(ez), ENZOIC_API_SECRET: 'not-the-secret-42', BRIDGE_DATABASE: join(dir, 'b.db') })
-  assert.equal(r.code, 1)
+  assert.equal(r.code, 2)
   assert.match(r.stderr, /ENZOIC_API_KEY/)
   assert.ok(!(r.stdout + r.stderr).includes('not-the-secret-42'))
   const missing = await runCli(['enzoic', 'webhooks', 'list'], { BRIDGE_DATABASE: join(dir, 'b.db') })

@@ -7,6 +7,8 @@ import { FAKE_ERROR_CODES, SEARCH_WINDOW, startFusionAuthFake, type FusionAuthFa
 import { BUNDLED_SPEC_PATH, loadFusionAuthOpenApi, SPEC_DEVIATIONS } from './openapi.js'
 
 const contract = loadFusionAuthOpenApi()
+/** The spec as published, objects left open (for schemas that declare no properties at all). */
+const openContract = loadFusionAuthOpenApi({ strictProperties: false })
 
 interface Res { status: number, text: string, json: any, contentType: string | null }
 interface CallOpts { body?: unknown, key?: string | null, tenant?: string, signal?: AbortSignal }
@@ -279,10 +281,66 @@ test('contract: every endpoint the bridge uses answers what the OpenAPI spec dec
     assert.equal(r.status, 401)
   })
 
+  await t.test('GET /api/group/{groupId} (retrieveGroup)', async () => {
+    let r = await call(fa, 'GET', `/api/group/${group}`)
+    check('GET', '/api/group/{groupId}', r)
+    assert.equal(r.status, 200)
+    assert.equal(r.json.group.id, group)
+    assert.equal(r.json.group.name, 'Breached')
+    r = await call(fa, 'GET', `/api/group/${ghost()}`)
+    check('GET', '/api/group/{groupId}', r)
+    assert.equal(r.status, 404)
+    r = await call(fa, 'GET', '/api/group/not-a-uuid')
+    check('GET', '/api/group/{groupId}', r)
+    assert.equal(r.status, 400)
+    assert.equal(r.json.fieldErrors.groupId[0].code, '[couldNotConvert]groupId')
+    r = await call(fa, 'GET', `/api/group/${group}`, { key: 'wrong' })
+    check('GET', '/api/group/{groupId}', r)
+    assert.equal(r.status, 401)
+  })
+
+  await t.test('GET /api/user-action/{userActionId} (retrieveUserAction)', async () => {
+    let r = await call(fa, 'GET', `/api/user-action/${lock}`)
+    check('GET', '/api/user-action/{userActionId}', r)
+    assert.equal(r.status, 200)
+    assert.deepEqual([r.json.userAction.id, r.json.userAction.name, r.json.userAction.temporal, r.json.userAction.preventLogin], [lock, 'Breach lock', true, true])
+    r = await call(fa, 'GET', `/api/user-action/${flag}`)
+    check('GET', '/api/user-action/{userActionId}', r)
+    assert.equal(r.json.userAction.temporal, false)
+    r = await call(fa, 'GET', `/api/user-action/${ghost()}`)
+    check('GET', '/api/user-action/{userActionId}', r)
+    assert.equal(r.status, 404)
+    r = await call(fa, 'GET', `/api/user-action/${lock}`, { key: null })
+    check('GET', '/api/user-action/{userActionId}', r)
+    assert.equal(r.status, 401)
+  })
+
+  await t.test('GET /api/system/version (retrieveVersion)', async () => {
+    let r = await call(fa, 'GET', '/api/system/version')
+    check('GET', '/api/system/version', r)
+    assert.equal(r.status, 200)
+    assert.equal(r.json.version, '1.69.0')
+    r = await call(fa, 'GET', '/api/system/version', { key: 'wrong' })
+    check('GET', '/api/system/version', r)
+    assert.equal(r.status, 401)
+  })
+
+  await t.test('GET /api/status (retrieveSystemStatus): anonymous, a JSON object', async () => {
+    // StatusResponse declares `properties: {}`: an open object, which the strict (closed-objects) contract
+    // would read as "only {}". FusionAuth's anonymous answer holds one health value, so it is checked
+    // against the spec as published.
+    const r = await call(fa, 'GET', '/api/status', { key: null })
+    const v = openContract.validateResponse('GET', '/api/status', r.status, r.text)
+    assert.ok(v.ok, v.errors.join('; '))
+    assert.equal(r.status, 200)
+    assert.match(r.contentType ?? '', /^application\/json/)
+    assert.deepEqual(r.json, { status: 'ok' })
+  })
+
   await t.test('every operation was validated with a success and an error answer', () => {
     const ops = ['GET /api/user', 'GET /api/user/{userId}', 'POST /api/user/search', 'PATCH /api/user/{userId}', 'DELETE /api/user/{userId}',
       'PUT /api/user/{userId}', 'GET /api/jwt/refresh', 'DELETE /api/jwt/refresh', 'POST /api/user/action', 'POST /api/user/comment',
-      'POST /api/group/member', 'GET /api/tenant']
+      'POST /api/group/member', 'GET /api/tenant', 'GET /api/group/{groupId}', 'GET /api/user-action/{userActionId}', 'GET /api/system/version']
     for (const op of ops) {
       const statuses = [...(covered.get(op) ?? [])]
       assert.ok(statuses.some(s => s >= 200 && s < 300), `${op}: no success validated`)

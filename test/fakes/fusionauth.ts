@@ -18,6 +18,9 @@
  *   returns a `nextResults` token; a request carrying that token (plus, optionally, `numberOfResults` — nothing
  *   else) continues after the last user of the previous page, past 10,000, until a page comes back empty.
  *   `searchEngine: 'database'` imitates the database engine instead (no window, no tokens, exact totals).
+ * - What `breach-bridge check` reads to tell FusionAuth from any other server and to verify BRIDGE_ACTIONS:
+ *   `GET /api/status` without a key (`{"status":"ok"}`), `GET /api/system/version` (`{"version":…}`), and
+ *   `GET /api/group/{id}`, `GET /api/user-action/{id}` (404 when unknown; `[couldNotConvert]` for a non-UUID).
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -61,7 +64,7 @@ export interface NewFakeUser {
 }
 
 export interface FakeUserAction { id: string, name: string, preventLogin: boolean, temporal: boolean }
-export interface FakeGroup { id: string, name: string }
+export interface FakeGroup { id: string, name: string, tenantId?: string }
 
 export interface JournalEntry {
   method: string
@@ -130,6 +133,8 @@ export interface FusionAuthFakeOptions {
   latencyMs?: number
   /** Which FusionAuth search engine to imitate (default 'elasticsearch'). */
   searchEngine?: 'elasticsearch' | 'database'
+  /** What `GET /api/system/version` answers (default '1.69.0'). */
+  version?: string
 }
 
 /** Elasticsearch's max_result_window, which FusionAuth's user search inherits. */
@@ -151,7 +156,7 @@ const CHANGE_PASSWORD_REASONS = new Set(['Administrative', 'Breached', 'Expired'
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const YEAR_MS = 365 * 24 * 3600 * 1000
 /** API-key permission endpoints, longest first: a request path maps to the longest one it starts with. */
-const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/group/member', '/api/jwt/refresh', '/api/tenant', '/api/group', '/api/user']
+const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/user-action', '/api/group/member', '/api/jwt/refresh', '/api/system/version', '/api/tenant', '/api/group', '/api/user']
 
 type Json = Record<string, unknown>
 interface Reply { status: number, body?: unknown, headers?: Record<string, string> }
@@ -270,6 +275,7 @@ class FakeFusionAuth implements FusionAuthFake {
 
   private readonly server: Server
   private readonly engine: 'elasticsearch' | 'database'
+  private readonly productVersion: string
   private readonly applicationId = randomUUID()
   private readonly usersById = new Map<string, FakeUser>()
   private readonly emailIndex = new Map<string, Map<string, FakeUser>>() // tenantId → email → user
@@ -291,6 +297,7 @@ class FakeFusionAuth implements FusionAuthFake {
     this.apiKey = opts.apiKey ?? `fake-fa-key-${randomUUID()}`
     this.latencyMs = opts.latencyMs ?? 0
     this.engine = opts.searchEngine ?? 'elasticsearch'
+    this.productVersion = opts.version ?? '1.69.0'
     this.keys.set(this.apiKey, { key: this.apiKey, revoked: false })
     const n = opts.tenants ?? 1
     for (let i = 0; i < n; i++) this.addTenant(i === 0 ? 'Default' : `Tenant ${i + 1}`)
@@ -544,6 +551,9 @@ class FakeFusionAuth implements FusionAuthFake {
   }
 
   private route (req: IncomingMessage, method: string, path: string, q: URLSearchParams, raw: string, body: unknown): Reply {
+    // The Status API answers without an API key: a health value only (FusionAuth adds version and metrics
+    // for a key, which the fake does not model).
+    if (method === 'GET' && path === '/api/status') return { status: 200, body: { status: 'ok' } }
     const key = this.authorize(req, method, path)
     if (key === undefined) return unauthorized
     const scope = this.scopeOf(req, key)
@@ -563,6 +573,9 @@ class FakeFusionAuth implements FusionAuthFake {
       if (t === undefined) throw notFound()
       return { status: 200, body: { tenant: { ...t } } }
     }
+    if (route === 'GET /system/version' && seg.length === 3) return { status: 200, body: { version: this.productVersion } }
+    if (resource === 'group' && sub !== undefined && seg.length === 3 && method === 'GET' && sub !== 'member') return this.retrieveGroup(sub, scope)
+    if (resource === 'user-action' && sub !== undefined && seg.length === 3 && method === 'GET') return this.retrieveUserAction(sub)
     if (resource === 'user' && sub === undefined && method === 'GET') return this.retrieveByLogin(q, scope)
     switch (route) {
       case 'POST /user/search': return this.search(body, scope)
@@ -583,6 +596,38 @@ class FakeFusionAuth implements FusionAuthFake {
       }
     }
     throw notFound()
+  }
+
+  private retrieveGroup (id: string, scope: Scope): Reply {
+    if (!isUuid(id)) throw couldNotConvert('groupId', id)
+    const g = this.groups.get(id.toLowerCase())
+    const tenantId = g?.tenantId ?? this.tenants[0]?.id
+    if (g === undefined || (scope.tenantId !== undefined && tenantId !== scope.tenantId)) throw notFound()
+    const json: Json = { id: g.id, name: g.name, roles: [] }
+    if (tenantId !== undefined) json.tenantId = tenantId
+    return { status: 200, body: { group: json } }
+  }
+
+  private retrieveUserAction (id: string): Reply {
+    if (!isUuid(id)) throw couldNotConvert('userActionId', id)
+    const a = this.userActions.get(id.toLowerCase())
+    if (a === undefined) throw notFound()
+    return {
+      status: 200,
+      body: {
+        userAction: {
+          id: a.id,
+          name: a.name,
+          active: true,
+          preventLogin: a.preventLogin,
+          temporal: a.temporal,
+          includeEmailInEventJSON: false,
+          sendEndEvent: false,
+          userEmailingEnabled: false,
+          userNotificationsEnabled: false
+        }
+      }
+    }
   }
 
   private scopedUser (id: string, scope: Scope): FakeUser {

@@ -1,0 +1,405 @@
+/**
+ * `breach-bridge check`: a doctor that never says OK falsely. Every check is one line (OK, FAIL, WARN or
+ * SKIP); every problem is reported in one run (a configuration problem does not stop the FusionAuth
+ * checks); nothing changes in FusionAuth or Enzoic; no secret, and no URL with credentials in it, is
+ * ever part of a line.
+ *
+ * FusionAuth is first proven to be FusionAuth, by answers only FusionAuth gives (a static file server
+ * answers 404 to everything, which would otherwise read as "the key may call this"), then probed for what
+ * the worker and the commands will need: the tenant list when several tenants exist, each permission of the
+ * configured actions, the user search of `monitor sync`, the actor user, the groups and user actions
+ * named in BRIDGE_ACTIONS.
+ */
+import { randomUUID } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { createSecureContext } from 'node:tls'
+import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../config.js'
+import { createEnzoicClient } from '../enzoic/client.js'
+import { createFusionAuthGateway, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer, type PermissionProbe } from '../remediation/fusionauth.js'
+import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
+import { unknownVariables } from './variables.js'
+
+export type Level = 'OK' | 'FAIL' | 'WARN' | 'SKIP'
+export interface CheckLine { level: Level, what: string, detail: string }
+export interface CheckReport {
+  /** No FAIL. */
+  ok: boolean
+  checks: CheckLine[]
+}
+
+export interface CheckOptions {
+  /** Per request to FusionAuth and Enzoic; default: FUSIONAUTH_TIMEOUT_MS, 10 s for Enzoic. */
+  timeoutMs?: number
+}
+
+/** A URL as it may be printed: any user:password replaced by `***:***`. */
+export function safeUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.username === '' && u.password === '') return url
+    u.username = '***'
+    u.password = '***'
+    return u.toString().replace(/\/$/, url.endsWith('/') ? '/' : '')
+  } catch {
+    return '(a URL that cannot be parsed)'
+  }
+}
+
+const COMMON = ['password', 'passwort', 'secret', 'changeme', 'letmein', 'enzoic', 'webhook', 'qwerty', 'admin', '123456', 'abcdef']
+
+/** Why a webhook secret is weak, or undefined. Never returns (part of) the secret. */
+export function secretWeakness (secret: string): string | undefined {
+  if (secret.length < 16) return `is short (${secret.length} characters): use at least 16, better 32 random characters`
+  const counts = new Map<string, number>()
+  for (const c of secret) counts.set(c, (counts.get(c) ?? 0) + 1)
+  let bitsPerChar = 0
+  for (const n of counts.values()) { const p = n / secret.length; bitsPerChar -= p * Math.log2(p) }
+  const lower = secret.toLowerCase()
+  if (counts.size < 8 || bitsPerChar * secret.length < 64 || COMMON.some(w => lower.includes(w))) {
+    return 'has low entropy (repetitive, or built from common words): use a long random secret'
+  }
+  return undefined
+}
+
+/** Placeholder so the FusionAuth checks can run when FUSIONAUTH_ACTOR_USER_ID is the problem. */
+const PLACEHOLDER_USER = '00000000-0000-0000-0000-000000000000'
+
+/** Fixes that let a configuration with problems still load, so the checks that do not depend on them run. */
+const WORKAROUNDS: Record<string, (e: NodeJS.ProcessEnv) => void> = {
+  ENZOIC_PAYLOAD_KEY: e => { delete e.ENZOIC_PAYLOAD_ENCRYPTION },
+  TLS_CERT_FILE: e => { delete e.ENZOIC_CLIENT_CERT },
+  TLS_KEY_FILE: e => { delete e.ENZOIC_CLIENT_CERT },
+  ENZOIC_CLIENT_CA_FILE: e => { delete e.ENZOIC_CLIENT_CERT },
+  FUSIONAUTH_ACTOR_USER_ID: e => { e.FUSIONAUTH_ACTOR_USER_ID = PLACEHOLDER_USER }
+}
+
+const variableOf = (problem: string): string | undefined => /^([A-Z][A-Z0-9_]*)\b/.exec(problem)?.[1]
+
+/**
+ * The configuration as `serve` needs it; when it has problems, every problem, plus the configuration that
+ * loads once the variables at fault are set aside (their defaults), and their names.
+ */
+export function configForChecks (env: NodeJS.ProcessEnv): { config?: Config, problems: string[], broken: Set<string> } {
+  const broken = new Set<string>()
+  let problems: string[]
+  try {
+    return { config: loadConfig(env, ['webhook', 'fusionauth']), problems: [], broken }
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    problems = err.problems
+  }
+  for (const p of problems) { const v = variableOf(p); if (v !== undefined) broken.add(v) }
+  const e: NodeJS.ProcessEnv = { ...env }
+  for (let round = 0; round < 10; round++) {
+    try {
+      return { config: loadConfig(e, []), problems, broken }
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      let changed = false
+      for (const p of err.problems) {
+        const name = variableOf(p)
+        if (name === undefined) continue
+        broken.add(name)
+        if (/both set/.test(p) && e[`${name}_FILE`] !== undefined) { delete e[`${name}_FILE`]; changed = true } else if (e[name] !== undefined) { delete e[name]; changed = true } else if (WORKAROUNDS[name] !== undefined) { WORKAROUNDS[name](e); changed = true }
+      }
+      if (!changed) break
+    }
+  }
+  return { problems, broken }
+}
+
+/** Every secret value this run could meet, to be scrubbed from any line (a last line of defence). */
+function secretsOf (env: NodeJS.ProcessEnv, config: Config | undefined): string[] {
+  const out = new Set<string>()
+  const add = (s: string | undefined): void => { if (s !== undefined && s.length >= 3) out.add(s) }
+  for (const name of SECRET_VARIABLES) if (name !== 'BRIDGE_DATABASE') add(env[name])
+  for (const c of config?.webhookCredentials ?? []) add(c.secret)
+  add(config?.fusionAuthApiKey)
+  add(config?.enzoicApiKey)
+  add(config?.enzoicApiSecret)
+  for (const url of [env.FUSIONAUTH_URL, env.ENZOIC_API_URL, env.BRIDGE_DATABASE, config?.database, config?.fusionAuthUrl, config?.enzoicApiUrl]) {
+    if (url === undefined) continue
+    try {
+      const u = new URL(url)
+      add(u.password)
+      try { add(decodeURIComponent(u.password)) } catch {}
+    } catch {}
+  }
+  return [...out].sort((a, b) => b.length - a.length)
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function errorCodes (json: unknown): string[] {
+  if (!isObject(json)) return []
+  const codes: string[] = []
+  const general = json.generalErrors
+  if (Array.isArray(general)) for (const g of general) if (isObject(g) && typeof g.code === 'string') codes.push(g.code)
+  const fields = json.fieldErrors
+  const lists = Array.isArray(fields) ? [fields] : isObject(fields) ? Object.values(fields) : []
+  for (const l of lists) if (Array.isArray(l)) for (const f of l) if (isObject(f) && typeof f.code === 'string') codes.push(f.code)
+  return codes
+}
+
+const describe = (a: InspectAnswer): string =>
+  a.status === undefined
+    ? `no answer (${a.error ?? 'error'})`
+    : `${a.status}${a.contentType === undefined || a.contentType === '' ? '' : ` ${a.contentType.split(';')[0]}`}${(a.bodyBytes ?? 0) > 0 && a.json === undefined ? `, ${a.bodyBytes} bytes` : ''}`
+
+interface Identity { ok: boolean, detail: string, statusWarning?: string }
+
+/**
+ * Whether the server at FUSIONAUTH_URL is FusionAuth and takes the key. Evidence, any of:
+ * - `GET /api/system/version` answers `{"version": "…"}` (with the key);
+ * - `GET /api/user/<not a UUID>` answers FusionAuth's `[couldNotConvert]userId` error (with the key);
+ * - `GET /api/status` (anonymous) answers a JSON object AND `GET /api/user/<random id>` answers 404 with an
+ *   empty body, as FusionAuth's "not found" is.
+ */
+async function identify (gw: FusionAuthProbes, shown: string): Promise<Identity> {
+  const [status, version, convert, lookup] = await Promise.all([
+    gw.inspect({ path: '/api/status', anonymous: true }),
+    gw.inspect({ path: '/api/system/version' }),
+    gw.inspect({ path: '/api/user/bridge-check' }),
+    gw.inspect({ path: `/api/user/${randomUUID()}` })
+  ])
+  if (lookup.status === undefined && status.status === undefined) {
+    return { ok: false, detail: `cannot reach ${shown} (${lookup.error ?? status.error ?? 'error'}): check FUSIONAUTH_URL and the network` }
+  }
+  const versionText = version.status === 200 && isObject(version.json) && typeof version.json.version === 'string' ? version.json.version : undefined
+  const converts = convert.status === 400 && errorCodes(convert.json).some(c => c.startsWith('[couldNotConvert]'))
+  const statusJson = status.status !== undefined && isObject(status.json)
+  const emptyNotFound = lookup.status === 404 && (lookup.bodyBytes ?? 0) === 0
+  const isFusionAuth = versionText !== undefined || converts || (statusJson && status.status! < 300 && emptyNotFound)
+  const statusWarning = statusJson && status.status! >= 300
+    ? `GET /api/status answered ${status.status}: FusionAuth reports a problem (its database or search index?)`
+    : undefined
+  if (isFusionAuth) {
+    if (versionText !== undefined || converts || emptyNotFound) {
+      return { ok: true, detail: `${shown} is FusionAuth${versionText === undefined ? '' : ` ${versionText}`} and accepts the API key`, statusWarning }
+    }
+  }
+  const refused = [version, convert, lookup].every(a => a.status === 401)
+  if (refused && (statusJson || status.status === 401)) {
+    return { ok: false, detail: `${shown} refused FUSIONAUTH_API_KEY (401 to every call): check the key (a new key can take a minute to work) and that it may call GET /api/user` }
+  }
+  return {
+    ok: false,
+    detail: `${shown} does not answer like FusionAuth (GET /api/status → ${describe(status)}; GET /api/user/{id} → ${describe(lookup)}): ` +
+      'FUSIONAUTH_URL must be FusionAuth\'s base URL, e.g. https://auth.example.com'
+  }
+}
+
+const PERMISSIONS: Record<string, [PermissionProbe, string]> = {
+  deactivate: ['deactivate', 'DELETE /api/user/{id}'],
+  'revoke-sessions': ['revoke-sessions', 'DELETE /api/jwt/refresh'],
+  'require-password-change': ['require-password-change', 'PATCH /api/user/{id}'],
+  comment: ['comment', 'POST /api/user/comment'],
+  'user-action': ['user-action', 'POST /api/user/action'],
+  group: ['group', 'POST /api/group/member']
+}
+
+type Add = (level: Level, what: string, detail: string) => void
+
+async function checkTenants (gw: FusionAuthGateway & FusionAuthProbes, config: Config, add: Add): Promise<void> {
+  const email = `bridge-check-${randomUUID().slice(0, 8)}@check.invalid`
+  const path = `/api/user?email=${encodeURIComponent(email)}`
+  if (config.tenantIds !== undefined) {
+    for (const tenantId of config.tenantIds) {
+      const r = await gw.inspect({ path, tenantId })
+      if (r.status === 404) add('OK', 'tenant', `${tenantId} (FUSIONAUTH_TENANT_IDS): users can be looked up in it`)
+      else if (r.status === 401) add('FAIL', 'tenant', `${tenantId} (FUSIONAUTH_TENANT_IDS): the key may not look users up in it (401): a key bound to another tenant, or one without GET /api/user`)
+      else if (r.status === 400) add('FAIL', 'tenant', `${tenantId} (FUSIONAUTH_TENANT_IDS): FusionAuth refused it (400 ${errorCodes(r.json).join(' ')}): is it a tenant id of this FusionAuth?`)
+      else add('FAIL', 'tenant', `${tenantId} (FUSIONAUTH_TENANT_IDS): a lookup answered ${describe(r)}`)
+    }
+    return
+  }
+  const r = await gw.inspect({ path })
+  if (r.status === 404) {
+    add('OK', 'tenants', 'email lookups need no tenant header (one tenant, or a key bound to one): GET /api/tenant is not needed')
+    return
+  }
+  if (r.status === 401) {
+    add('SKIP', 'tenants', 'not checked: the key may not look users up (see permission lookup)')
+    return
+  }
+  if (r.status !== 400 || !errorCodes(r.json).includes('[TenantIdRequired]')) {
+    add('WARN', 'tenants', `a lookup by email without tenant header answered ${describe(r)}`)
+    return
+  }
+  const list = await gw.inspect({ path: '/api/tenant' })
+  const tenants = isObject(list.json) && Array.isArray(list.json.tenants) ? list.json.tenants.length : undefined
+  if (list.status === 200 && tenants !== undefined) {
+    add('OK', 'tenants', `${tenants} tenants: each email is looked up in every one, and the key may list them (GET /api/tenant)`)
+  } else if (list.status === 401) {
+    add('FAIL', 'tenants', 'several tenants, and the key may not list them (GET /api/tenant → 401): the worker would pause at the first alert. ' +
+      'Allow GET /api/tenant for the key, or set FUSIONAUTH_TENANT_IDS')
+  } else {
+    add('FAIL', 'tenants', `several tenants, and GET /api/tenant answered ${describe(list)}: set FUSIONAUTH_TENANT_IDS`)
+  }
+}
+
+async function checkFusionAuth (config: Config, broken: Set<string>, add: Add, timeoutMs: number): Promise<void> {
+  const shown = safeUrl(config.fusionAuthUrl!)
+  const gw = createFusionAuthGateway({ url: config.fusionAuthUrl!, apiKey: config.fusionAuthApiKey!, timeoutMs, tenantIds: config.tenantIds })
+  try {
+    const id = await identify(gw, shown)
+    if (!id.ok) {
+      add('FAIL', 'FusionAuth', id.detail)
+      add('SKIP', 'FusionAuth checks', 'tenants, permissions, actor, groups and user actions not checked: FusionAuth must answer first')
+      return
+    }
+    add('OK', 'FusionAuth', id.detail)
+    if (id.statusWarning !== undefined) add('WARN', 'FusionAuth health', id.statusWarning)
+
+    await checkTenants(gw, config, add)
+
+    const needed: Array<[PermissionProbe, string]> = [['lookup', 'GET /api/user']]
+    for (const a of config.actions) {
+      const p = PERMISSIONS[a.name]!
+      if (!needed.some(n => n[0] === p[0])) needed.push(p)
+    }
+    for (const [probe, endpoint] of needed) {
+      const r = await gw.mayCall(probe)
+      if (r.allowed) add('OK', `permission ${probe}`, `${endpoint} allowed`)
+      else add('FAIL', `permission ${probe}`, `${endpoint}: ${r.detail ?? 'refused'}`)
+    }
+    const search = await gw.mayCall('search')
+    if (search.allowed) add('OK', 'permission search', 'POST /api/user/search allowed (enzoic monitor sync)')
+    else add('WARN', 'permission search', `POST /api/user/search: ${search.detail ?? 'refused'}: \`enzoic monitor sync\` needs it`)
+
+    if (config.actorUserId !== undefined && !broken.has('FUSIONAUTH_ACTOR_USER_ID')) {
+      try {
+        const actor = await gw.getUser(config.actorUserId)
+        if (actor !== undefined) add('OK', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${actor.email ?? actor.id} exists`)
+        else add('FAIL', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${config.actorUserId}: no such user (FusionAuth requires the commenter/actioner to exist)`)
+      } catch (err) {
+        add('FAIL', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${config.actorUserId}: ${(err as Error).message}`)
+      }
+    }
+
+    for (const a of config.actions) {
+      if (a.name !== 'group' && a.name !== 'user-action') continue
+      const kind = a.name === 'group' ? 'group' : 'user action'
+      const endpoint = a.name === 'group' ? 'GET /api/group/{id}' : 'GET /api/user-action/{id}'
+      try {
+        if (a.name === 'group') {
+          const g = await gw.getGroup(a.id!)
+          if (g === undefined) add('FAIL', a.label, 'no such group: every alert would fail with 400 and go dead — fix BRIDGE_ACTIONS')
+          else add('OK', a.label, `group${g.name === undefined ? '' : ` "${g.name}"`} exists`)
+        } else {
+          const u = await gw.getUserAction(a.id!)
+          if (u === undefined) add('FAIL', a.label, 'no such user action: every alert would fail with 400 and go dead — fix BRIDGE_ACTIONS')
+          else if (u.active === false) add('FAIL', a.label, `user action${u.name === undefined ? '' : ` "${u.name}"`} is inactive: FusionAuth refuses to apply it`)
+          else add('OK', a.label, `user action${u.name === undefined ? '' : ` "${u.name}"`} exists${u.temporal === true ? ` (time-based${u.preventLogin === true ? ', prevents login' : ''})` : ''}`)
+        }
+      } catch (err) {
+        if (err instanceof FusionAuthError && err.kind === 'auth') {
+          add('WARN', a.label, `cannot tell whether the ${kind} exists: the key may not call ${endpoint} (401); allow it, or check the id in FusionAuth's admin UI`)
+        } else {
+          add('FAIL', a.label, `cannot tell whether the ${kind} exists: ${(err as Error).message}`)
+        }
+      }
+    }
+  } finally {
+    await gw.close()
+  }
+}
+
+async function checkEnzoic (config: Config, add: Add, timeoutMs: number): Promise<void> {
+  const api = createEnzoicClient({ baseUrl: config.enzoicApiUrl, apiKey: config.enzoicApiKey!, apiSecret: config.enzoicApiSecret!, retries: 0, timeoutMs })
+  try {
+    const page = await api.listMonitoredUsers({ pageSize: 1 })
+    add('OK', 'Enzoic API', `${safeUrl(config.enzoicApiUrl)} accepts ENZOIC_API_KEY/ENZOIC_API_SECRET; ${page.count} user(s) monitored`)
+  } catch (err) {
+    add('FAIL', 'Enzoic API', (err as Error).message)
+  } finally {
+    await api.close()
+  }
+}
+
+/** Every check, in order. Never throws for a problem it finds: that is a FAIL line. */
+export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions = {}): Promise<CheckReport> {
+  const lines: CheckLine[] = []
+  const add: Add = (level, what, detail) => { lines.push({ level, what, detail }) }
+
+  for (const u of unknownVariables(env)) {
+    add('WARN', 'environment', `${u.name} is set, but the bridge reads no such variable (it is ignored)${u.closest === undefined ? '' : `: did you mean ${u.closest}?`}`)
+  }
+
+  const { config, problems, broken } = configForChecks(env)
+  const secrets = secretsOf(env, config)
+  const done = (): CheckReport => {
+    const checks = lines.map(l => ({ ...l, detail: secrets.reduce((d, s) => d.split(s).join('***'), l.detail) }))
+    return { ok: !checks.some(l => l.level === 'FAIL'), checks }
+  }
+  const isBroken = (...names: string[]): boolean => names.some(n => broken.has(n) || broken.has(`${n}_FILE`))
+
+  if (problems.length === 0 && config !== undefined) {
+    add('OK', 'configuration', `${config.webhookCredentials.length} webhook credential pair(s); actions ${config.actions.map(a => a.label).join(',')}${config.dryRun ? ' (dry run)' : ''}`)
+  }
+  for (const p of problems) add('FAIL', 'configuration', p)
+  if (config === undefined) {
+    add('SKIP', 'everything else', 'the configuration does not load: fix the problems above')
+    return done()
+  }
+
+  for (const [i, c] of config.webhookCredentials.entries()) {
+    const weak = secretWeakness(c.secret)
+    if (weak !== undefined) add('WARN', 'webhook secret', `pair ${i + 1} of ENZOIC_WEBHOOK_CREDENTIALS ${weak} (\`enzoic webhooks register\` makes a strong one)`)
+  }
+
+  const where = describeDatabase(config.database)
+  if (isBroken('BRIDGE_DATABASE')) {
+    add('SKIP', 'database', 'not checked: BRIDGE_DATABASE has a problem (above)')
+  } else {
+    try {
+      const created = !isPostgresUrl(config.database) && !existsSync(config.database)
+      // As `serve` opens it: a new SQLite file or an empty PostgreSQL database gets the schema.
+      const store = await openStore(config.database, { role: 'serve' })
+      try {
+        await store.ping()
+        const counts = await store.alerts.countByState()
+        add('OK', 'database', `${store.kind} ${where}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
+      } finally {
+        await store.close()
+      }
+    } catch (err) {
+      const cause = (err as Error).cause as Error | undefined
+      add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
+    }
+  }
+
+  if (isBroken('ENZOIC_PAYLOAD_ENCRYPTION', 'ENZOIC_PAYLOAD_KEY', 'ENZOIC_PAYLOAD_CIPHER')) {
+    add('SKIP', 'payload encryption', 'not checked: a problem above')
+  } else {
+    add('OK', 'payload encryption', config.payloadEncryption === 'off' ? 'off' : `${config.payloadEncryption}, AES-${config.payloadKey!.length * 8}-${config.payloadCipher}`)
+  }
+
+  if (isBroken('ENZOIC_CLIENT_CERT', 'ENZOIC_CLIENT_CERT_CN', 'TRUSTED_PROXIES', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'ENZOIC_CLIENT_CA_FILE')) {
+    add('SKIP', 'client certificate', 'not checked: a problem above')
+  } else if (config.clientCert === 'off') {
+    add('WARN', 'client certificate', 'off: Basic auth only (set ENZOIC_CLIENT_CERT=proxy behind nginx)')
+  } else if (config.clientCert === 'proxy') {
+    add('OK', 'client certificate', `proxy: nginx verdict headers trusted from ${config.trustedProxies.join(', ')}; CN must be ${config.clientCertCN}`)
+  } else {
+    try {
+      createSecureContext({ cert: readFileSync(config.tlsCertFile!), key: readFileSync(config.tlsKeyFile!), ca: readFileSync(config.clientCaFile!) })
+      add('OK', 'client certificate', `direct: TLS certificate, key and client CA load; CN must be ${config.clientCertCN}`)
+    } catch (err) {
+      add('FAIL', 'client certificate', `direct: cannot load TLS_CERT_FILE/TLS_KEY_FILE/ENZOIC_CLIENT_CA_FILE: ${(err as Error).message}`)
+    }
+  }
+
+  if (config.fusionAuthUrl === undefined || config.fusionAuthApiKey === undefined || isBroken('FUSIONAUTH_URL', 'FUSIONAUTH_API_KEY', 'FUSIONAUTH_TENANT_IDS')) {
+    add('SKIP', 'FusionAuth', 'not checked: FUSIONAUTH_URL and FUSIONAUTH_API_KEY must be set and valid (above)')
+  } else {
+    await checkFusionAuth(config, broken, add, options.timeoutMs ?? config.fusionAuthTimeoutMs)
+  }
+
+  if (config.enzoicApiKey === undefined || config.enzoicApiSecret === undefined || isBroken('ENZOIC_API_URL', 'ENZOIC_API_KEY', 'ENZOIC_API_SECRET')) {
+    add('SKIP', 'Enzoic API', 'not checked: ENZOIC_API_KEY and ENZOIC_API_SECRET are not both set (needed by the `enzoic` commands and for exposure details)')
+  } else {
+    await checkEnzoic(config, add, options.timeoutMs ?? 10_000)
+  }
+  return done()
+}

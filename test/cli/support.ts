@@ -1,0 +1,80 @@
+/**
+ * Helpers for the CLI tests beside fixtures/processes.ts's `runCli`: the CLI as a long-running child a
+ * test can signal, and the CLI under a file-size limit. Children get only the environment a test passes
+ * (plus PATH) and run in a new empty folder (see fixtures/processes.ts for why).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { childCwd, CLI_ENTRY, TSX_IMPORT, type CliResult } from '../fixtures/processes.js'
+
+/** The control characters no terminal output of the CLI may contain raw (see src/cli/terminal.ts). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+export const RAW_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u
+
+export interface CliChild {
+  child: ChildProcess
+  stdout (): string
+  stderr (): string
+  /** Resolves once stderr matches (or rejects after timeoutMs). */
+  waitForStderr (pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+export function spawnCli (args: string[], env: NodeJS.ProcessEnv): CliChild {
+  const dir = childCwd()
+  const child = spawn(process.execPath, [...TSX_IMPORT, CLI_ENTRY, ...args], {
+    cwd: dir.cwd,
+    env: { PATH: process.env.PATH, CI: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  const listeners = new Set<() => void>()
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); for (const l of listeners) l() })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
+    child.on('close', (code, signal) => { dir.release(); resolve({ code, signal }) })
+  })
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    async waitForStderr (pattern, timeoutMs = 30_000) {
+      return await new Promise((resolve, reject) => {
+        let done = false
+        const finish = (): void => { done = true; clearTimeout(timer); listeners.delete(check) }
+        const check = (): void => {
+          const m = done ? null : stderr.match(pattern)
+          if (m !== null) { finish(); resolve(m) }
+        }
+        const timer = setTimeout(() => { finish(); reject(new Error(`stderr never matched ${String(pattern)}:\n${stderr}`)) }, timeoutMs)
+        listeners.add(check)
+        exited.then(() => {
+          check()
+          if (!done) { finish(); reject(new Error(`the CLI exited before stderr matched ${String(pattern)}:\n${stderr}`)) }
+        }, () => undefined)
+        check()
+      })
+    }
+  }
+}
+
+/** Runs the CLI under `ulimit -f <blocks>` (bash's unit: 1024 bytes): a write that would pass it fails (EFBIG). */
+export async function runCliWithFileLimit (args: string[], env: NodeJS.ProcessEnv, blocks: number): Promise<CliResult> {
+  const dir = childCwd()
+  try {
+    const child = spawn('bash', ['-c', `ulimit -f ${blocks}; exec "$@"`, 'bash', process.execPath, ...TSX_IMPORT, CLI_ENTRY, ...args], {
+      cwd: dir.cwd,
+      env: { PATH: process.env.PATH, CI: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const code = await new Promise<number | null>((resolve, reject) => { child.on('close', resolve); child.on('error', reject) })
+    return { code, stdout, stderr }
+  } finally {
+    dir.release()
+  }
+}

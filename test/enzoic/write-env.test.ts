@@ -1,0 +1,79 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startEnzoicFake, type EnzoicFake } from '../fakes/enzoic.js'
+import { tmpDir } from '../helper.js'
+import { runCli } from '../fixtures/processes.js'
+import { runCliWithFileLimit } from '../cli/support.js'
+
+const enzoicEnv = (ez: EnzoicFake): Record<string, string> => ({ ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret })
+const URL = 'https://bridge.example.com/webhooks/enzoic'
+
+test('--write-env refuses a symbolic link (even a dangling one); its target is untouched and nothing is registered', async t => {
+  const ez = await startEnzoicFake()
+  t.after(() => ez.close())
+  const dir = tmpDir(t)
+  const target = join(dir, 'authorized_keys')
+  writeFileSync(target, 'ORIGINAL CONTENT\n', { mode: 0o644 })
+  const link = join(dir, 'bridge.env')
+  symlinkSync(target, link)
+  const dangling = join(dir, 'dangling.env')
+  symlinkSync(join(dir, 'not-there-yet'), dangling)
+
+  for (const file of [link, dangling]) {
+    const r = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez))
+    assert.equal(r.code, 2, r.stdout + r.stderr)
+    assert.match(r.stderr, /is a symbolic link: refusing to write a secret through it/)
+    assert.ok(lstatSync(file).isSymbolicLink())
+  }
+  assert.equal(readFileSync(target, 'utf8'), 'ORIGINAL CONTENT\n')
+  assert.equal(statSync(target).mode & 0o777, 0o644, 'the target\'s mode is not changed either')
+  assert.throws(() => statSync(join(dir, 'not-there-yet')), { code: 'ENOENT' }, 'nothing created through the dangling link')
+  assert.equal(ez.webhooks.length, 0, 'nothing registered: the file is checked first')
+})
+
+test('--write-env makes an existing 0644 file 0600 before the secret is written (shown by a write that fails)', async t => {
+  const ez = await startEnzoicFake()
+  t.after(() => ez.close())
+  const dir = tmpDir(t)
+  const file = join(dir, 'bridge.env')
+  // Exactly at the file-size limit the CLI runs under (1 KiB): reading and opening work, appending fails (EFBIG).
+  // The file's mode after the run tells whether it was tightened before that write or only after it.
+  const existing = `LOG_LEVEL=info\n${'#'.repeat(1024 - 'LOG_LEVEL=info\n'.length - 1)}\n`
+  assert.equal(existing.length, 1024)
+  writeFileSync(file, existing, { mode: 0o644 })
+  assert.equal(statSync(file).mode & 0o777, 0o644)
+
+  const r = await runCliWithFileLimit(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez), 1)
+  assert.equal(readFileSync(file, 'utf8'), existing, 'no partial secret in the file')
+  assert.equal(statSync(file).mode & 0o777, 0o600, 'mode 0600 before the secret was to be written')
+  assert.equal(r.code, 1, r.stdout + r.stderr)
+  assert.match(r.stderr, /cannot write .*bridge\.env \(EFBIG\): the webhook was deleted again, nothing changed/)
+  assert.equal(ez.webhooks.length, 0, 'a webhook whose secret could not be stored is taken back')
+  assert.ok(!(r.stdout + r.stderr).includes('ENZOIC_WEBHOOK_CREDENTIALS='), 'the secret is not printed instead')
+
+  // Without the limit: written, 0600, and the rest of the file kept.
+  const ok = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez))
+  assert.equal(ok.code, 0, ok.stderr)
+  const hook = ez.webhooks[0]!
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+  const text = readFileSync(file, 'utf8')
+  assert.ok(text.startsWith(existing))
+  assert.match(text, new RegExp(`^ENZOIC_WEBHOOK_CREDENTIALS=${hook.key}:${hook.secret}$`, 'm'))
+  assert.ok(!ok.stdout.includes(hook.secret))
+})
+
+test('--write-env creates a missing file 0600; a failed registration leaves no empty file behind', async t => {
+  const ez = await startEnzoicFake()
+  t.after(() => ez.close())
+  const dir = tmpDir(t)
+  const file = join(dir, 'new.env')
+  ez.fail(500, { times: 1 })
+  const failed = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez))
+  assert.equal(failed.code, 3, failed.stderr)
+  assert.throws(() => statSync(file), { code: 'ENOENT' })
+  const ok = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez))
+  assert.equal(ok.code, 0, ok.stderr)
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+})
