@@ -28,8 +28,10 @@ export const PATHS = [
   '/api/user/{userId}', // GET, DELETE (deactivate, ?hardDelete), PUT ?reactivate=true, PATCH
   '/api/user/search', // GET, POST
   '/api/user/action', // POST
+  '/api/user/action/{actionId}', // DELETE (undo of user-action: cancelAction)
+  '/api/email/send/{emailTemplateId}', // POST (notify-user: sendEmail)
   '/api/user/comment', // POST
-  '/api/group/member', // POST
+  '/api/group/member', // POST, DELETE (undo of group:)
   '/api/jwt/refresh', // GET ?userId=, DELETE ?userId=
   '/api/tenant', // the fake answers GET, which the spec lacks (deviation 'get-api-tenant-missing')
   '/api/tenant/{tenantId}', // GET

@@ -59,6 +59,9 @@ export interface RestoreResult {
 }
 
 const LEASE_MS = 120_000
+
+/** A done step the bridge can take back: its action has an undo, and the step recorded what undo needs. */
+const undoable = (s: Step): boolean => ACTIONS.get(s.action.split(':')[0]!)?.undo !== undefined && s.undo !== undefined
 const who = (r: OperatorRequest): string => `${plainText(r.operator, 64) ?? 'operator'}: ${plainText(r.reason, 300) ?? '(no reason)'}`
 
 async function take (store: Store, alertId: string, operator: string): Promise<Claimed> {
@@ -102,8 +105,9 @@ export async function restoreAlert ({ store, gateway, config, log }: LifecycleDe
   if (alert === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId}`)
   const mine = (s: Step): boolean => req.userId === undefined || s.userId === req.userId.toLowerCase()
   const before = (await store.steps.list(alertId)).filter(mine)
-  if (!before.some(s => s.state === 'done' || s.state === 'pending')) {
-    return { alert, undone: [], kept: [], cancelled: [], nothingToDo: true }
+  if (!before.some(s => s.state === 'pending' || (s.state === 'done' && undoable(s)))) {
+    const kept = before.filter(s => s.state === 'done').map(step => ({ step, detail: ACTIONS.get(step.action.split(':')[0]!)?.cannotUndo ?? 'nothing the bridge recorded to undo' }))
+    return { alert, undone: [], kept, cancelled: [], nothingToDo: true }
   }
   const { lease } = await take(store, alertId, req.operator)
   const steps = (await store.steps.list(alertId)).filter(mine)
@@ -119,8 +123,8 @@ export async function restoreAlert ({ store, gateway, config, log }: LifecycleDe
     for (const step of done) {
       const name = step.action.split(':')[0]!
       const module = ACTIONS.get(name)
-      if (module?.undo === undefined) {
-        result.kept.push({ step, detail: module?.cannotUndo ?? 'this bridge no longer knows the action' })
+      if (module?.undo === undefined || step.undo === undefined) {
+        result.kept.push({ step, detail: module?.cannotUndo ?? (module === undefined ? 'this bridge no longer knows the action' : 'nothing the bridge recorded to undo') })
         continue
       }
       if (!users.has(step.userId)) users.set(step.userId, await gateway.getUser(step.userId, step.tenantId))

@@ -120,16 +120,23 @@ export function loadPolicies (file: string | undefined, env: Policy): { policies
   const none = { policies: { default: env, tenants: new Map() }, problems: [] as string[] }
   if (file === undefined) return { ...none, problems: policyProblems(env, 'policy') }
   const label = `BRIDGE_POLICY_FILE ${file}`
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    return { ...none, problems: [`${label}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`] }
+  }
   let raw: unknown
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'))
+    raw = parseYaml(text)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    return { ...none, problems: [`${label}: ${code !== undefined ? `cannot read the file (${code})` : `not YAML or JSON: ${(err as Error).message.split('\n')[0]}`}`] }
+    return { ...none, problems: [`${label}: not YAML or JSON: ${(err as Error).message.split('\n')[0]}`] }
   }
   const r = fileSchema.safeParse(raw ?? {})
   if (!r.success) {
-    return { ...none, problems: r.error.issues.map(i => `${label}: ${i.path.length === 0 ? '(top level)' : i.path.join('.')}: ${i.message}`) }
+    // A bad record key is reported with the key's own message (zod nests it).
+    const message = (i: z.core.$ZodIssue): string => i.code === 'invalid_key' && i.issues[0] !== undefined ? i.issues[0].message : i.message
+    return { ...none, problems: r.error.issues.map(i => `${label}: ${i.path.length === 0 ? '(top level)' : i.path.join('.')}: ${message(i)}`) }
   }
   const def = overlay(env, r.data.default)
   const tenants = new Map(Object.entries(r.data.tenants ?? {}).map(([id, p]) => [id.toLowerCase(), overlay(def, p)]))

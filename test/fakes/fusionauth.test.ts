@@ -271,6 +271,54 @@ test('contract: every endpoint the bridge uses answers what the OpenAPI spec dec
     assert.equal(r.status, 400)
   })
 
+  await t.test('DELETE /api/user/action/{actionId} (cancelAction)', async () => {
+    let r = await call(fa, 'POST', '/api/user/action', { body: { action: { actioneeUserId: bob.id, actionerUserId: actor.id, userActionId: flag } } })
+    const actionId = r.json.action.id as string
+    const body = { action: { actionerUserId: actor.id, comment: 'Cancelled: alert restored' } }
+    req('DELETE', '/api/user/action/{actionId}', body)
+    r = await call(fa, 'DELETE', `/api/user/action/${actionId}`, { body })
+    check('DELETE', '/api/user/action/{actionId}', r)
+    assert.equal(r.status, 200, r.text)
+    assert.equal(r.json.action.id, actionId)
+    assert.equal(fa.user(bob.id)?.actions.find(a => a.id === actionId)?.cancelled, true)
+    r = await call(fa, 'DELETE', `/api/user/action/${actionId}`, { body })
+    check('DELETE', '/api/user/action/{actionId}', r)
+    assert.equal(r.status, 400, 'cancelled already')
+    r = await call(fa, 'DELETE', `/api/user/action/${ghost()}`, { body })
+    check('DELETE', '/api/user/action/{actionId}', r)
+    assert.equal(r.status, 404)
+  })
+
+  await t.test('DELETE /api/group/member (deleteGroupMembers)', async () => {
+    await call(fa, 'POST', '/api/group/member', { body: { members: { [group]: [{ userId: bob.id }] } } })
+    assert.equal(fa.user(bob.id)?.memberships.length, 1)
+    const body = { members: { [group]: [bob.id] } }
+    req('DELETE', '/api/group/member', body)
+    let r = await call(fa, 'DELETE', '/api/group/member', { body })
+    check('DELETE', '/api/group/member', r)
+    assert.equal(r.status, 200)
+    assert.equal(fa.user(bob.id)?.memberships.length, 0)
+    r = await call(fa, 'DELETE', '/api/group/member', { body: {} })
+    check('DELETE', '/api/group/member', r)
+    assert.equal(r.status, 400)
+  })
+
+  await t.test('POST /api/email/send/{emailTemplateId} (sendEmail)', async () => {
+    const template = fa.addEmailTemplate('Breach notice')
+    const body = { userIds: [alice.id], requestData: { exposureTitle: 'Example breach', exposedData: ['Emails'], alertId: 'a1' } }
+    req('POST', '/api/email/send/{emailTemplateId}', body)
+    let r = await call(fa, 'POST', `/api/email/send/${template}`, { body })
+    check('POST', '/api/email/send/{emailTemplateId}', r)
+    assert.equal(r.status, 200, r.text)
+    assert.deepEqual(fa.sentEmails().map(e => [e.templateId, e.userIds, e.requestData?.exposureTitle]), [[template, [alice.id], 'Example breach']])
+    r = await call(fa, 'POST', `/api/email/send/${ghost()}`, { body })
+    check('POST', '/api/email/send/{emailTemplateId}', r)
+    assert.equal(r.status, 404, 'no such template')
+    r = await call(fa, 'POST', `/api/email/send/${template}`, { body: { userIds: [ghost()] } })
+    check('POST', '/api/email/send/{emailTemplateId}', r)
+    assert.equal(r.status, 400)
+  })
+
   await t.test('GET /api/tenant (retrieveTenants)', async () => {
     let r = await call(fa, 'GET', '/api/tenant')
     check('GET', '/api/tenant', r)
@@ -340,7 +388,8 @@ test('contract: every endpoint the bridge uses answers what the OpenAPI spec dec
   await t.test('every operation was validated with a success and an error answer', () => {
     const ops = ['GET /api/user', 'GET /api/user/{userId}', 'POST /api/user/search', 'PATCH /api/user/{userId}', 'DELETE /api/user/{userId}',
       'PUT /api/user/{userId}', 'GET /api/jwt/refresh', 'DELETE /api/jwt/refresh', 'POST /api/user/action', 'POST /api/user/comment',
-      'POST /api/group/member', 'GET /api/tenant', 'GET /api/group/{groupId}', 'GET /api/user-action/{userActionId}', 'GET /api/system/version']
+      'POST /api/group/member', 'GET /api/tenant', 'GET /api/group/{groupId}', 'GET /api/user-action/{userActionId}', 'GET /api/system/version',
+      'DELETE /api/user/action/{actionId}', 'DELETE /api/group/member', 'POST /api/email/send/{emailTemplateId}']
     for (const op of ops) {
       const statuses = [...(covered.get(op) ?? [])]
       assert.ok(statuses.some(s => s >= 200 && s < 300), `${op}: no success validated`)

@@ -46,8 +46,11 @@ export interface FakeUser {
   refreshTokens: Array<{ id: string, token: string, insertInstant: number, applicationId: string }>
   memberships: Array<{ id: string, groupId: string, insertInstant: number }>
   comments: Array<{ id: string, commenterId: string, comment: string, insertInstant: number }>
-  actions: Array<{ id: string, userActionId: string, actionerUserId?: string, comment?: string, insertInstant: number, expiry?: number }>
+  actions: Array<{ id: string, userActionId: string, actionerUserId?: string, comment?: string, insertInstant: number, expiry?: number, cancelled?: boolean }>
 }
+
+/** An email FusionAuth was asked to send (POST /api/email/send/{templateId}). */
+export interface SentEmail { templateId: string, userIds: string[], requestData?: Record<string, unknown>, at: number }
 
 export interface NewFakeUser {
   tenantId: string
@@ -100,6 +103,12 @@ export interface FusionAuthFake {
   addGroup (id?: string, name?: string): string
   /** `preventLogin` implies `temporal` (as in FusionAuth): actioning with it then requires a future `expiry`. */
   addUserAction (opts?: { id?: string, name?: string, preventLogin?: boolean, temporal?: boolean }): string
+  /** An email template (Customizations → Email Templates); returns its id. */
+  addEmailTemplate (name?: string, id?: string): string
+  /** Makes a user a member of a group, as an administrator would. */
+  addMember (groupId: string, userId: string): void
+  /** Every email FusionAuth was asked to send, in order. */
+  sentEmails (): SentEmail[]
   /** An extra API key; `tenantId` binds it to one tenant (then no tenant header is needed); `endpoints` restricts it, e.g. { '/api/user': ['GET'], '/api/jwt/refresh': ['DELETE'] } — any other endpoint/method → 401. */
   addApiKey (key: string, opts?: { tenantId?: string, endpoints?: Record<string, string[]> }): void
   user (id: string): FakeUser | undefined
@@ -156,7 +165,7 @@ const CHANGE_PASSWORD_REASONS = new Set(['Administrative', 'Breached', 'Expired'
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const YEAR_MS = 365 * 24 * 3600 * 1000
 /** API-key permission endpoints, longest first: a request path maps to the longest one it starts with. */
-const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/user-action', '/api/group/member', '/api/jwt/refresh', '/api/system/version', '/api/tenant', '/api/group', '/api/user']
+const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/user-action', '/api/group/member', '/api/email/send', '/api/jwt/refresh', '/api/system/version', '/api/tenant', '/api/group', '/api/user']
 
 type Json = Record<string, unknown>
 interface Reply { status: number, body?: unknown, headers?: Record<string, string> }
@@ -280,6 +289,8 @@ class FakeFusionAuth implements FusionAuthFake {
   private readonly usersById = new Map<string, FakeUser>()
   private readonly emailIndex = new Map<string, Map<string, FakeUser>>() // tenantId → email → user
   private readonly groups = new Map<string, FakeGroup>()
+  private readonly emailTemplates = new Map<string, string>()
+  private readonly sent: SentEmail[] = []
   private readonly userActions = new Map<string, FakeUserAction>()
   private readonly keys = new Map<string, KeyRecord>()
   private readonly sockets = new Set<Socket>()
@@ -386,6 +397,19 @@ class FakeFusionAuth implements FusionAuthFake {
     this.groups.set(group.id, group)
     return group.id
   }
+
+  addEmailTemplate (name = 'Template', id: string = randomUUID()): string {
+    this.emailTemplates.set(id.toLowerCase(), name)
+    return id.toLowerCase()
+  }
+
+  addMember (groupId: string, userId: string): void {
+    const u = this.usersById.get(userId)
+    if (u === undefined || !this.groups.has(groupId)) throw new Error('addMember: no such user or group')
+    if (!u.memberships.some(m => m.groupId === groupId)) u.memberships.push({ id: randomUUID(), groupId, insertInstant: Date.now() })
+  }
+
+  sentEmails (): SentEmail[] { return [...this.sent] }
 
   addUserAction (opts: { id?: string, name?: string, preventLogin?: boolean, temporal?: boolean } = {}): string {
     const preventLogin = opts.preventLogin ?? false
@@ -583,6 +607,9 @@ class FakeFusionAuth implements FusionAuthFake {
       case 'POST /user/action': if (seg.length === 3) return this.actionUser(body, scope); break
       case 'POST /user/comment': if (seg.length === 3) return this.commentOnUser(body, scope); break
       case 'POST /group/member': if (seg.length === 3) return this.addMembers(body, scope); break
+      case 'DELETE /group/member': if (seg.length === 3) return this.removeMembers(body, scope); break
+      case 'DELETE /user/action': if (seg.length === 4) return this.cancelAction(seg[3]!, body, scope); break
+      case 'POST /email/send': if (seg.length === 4) return this.sendEmail(seg[3]!, body, scope); break
       case 'GET /jwt/refresh': if (seg.length === 3) return this.retrieveRefreshTokens(q, scope); break
       case 'DELETE /jwt/refresh': if (seg.length === 3) return this.revokeRefreshTokens(q, body, scope); break
     }
@@ -1110,7 +1137,7 @@ class FakeFusionAuth implements FusionAuthFake {
     const user = actionee as FakeUser
     const action = ua as FakeUserAction
     const now = Date.now()
-    if (action.temporal && user.actions.some(l => l.userActionId === action.id && (l.expiry ?? 0) > now)) {
+    if (action.temporal && user.actions.some(l => l.userActionId === action.id && l.cancelled !== true && (l.expiry ?? 0) > now)) {
       throw generalError(FAKE_ERROR_CODES.userAlreadyActioned, `The user is already actioned with [${action.name}] and that action has not ended.`)
     }
     const log: FakeUser['actions'][number] = { id: randomUUID(), userActionId: action.id, actionerUserId: (actioner as FakeUser).id, insertInstant: now }
@@ -1136,6 +1163,62 @@ class FakeFusionAuth implements FusionAuthFake {
       json.endEventSent = false
     }
     return { status: 200, body: { action: json } }
+  }
+
+  /** DELETE /api/user/action/{actionId}: cancels an action in effect (FusionAuth keeps its log, ended). */
+  private cancelAction (actionId: string, body: unknown, scope: Scope): Reply {
+    if (!isUuid(actionId)) throw couldNotConvert('actionId', actionId)
+    const a = isObject(body) ? body.action : undefined
+    if (!isObject(a) || !isUuid(a.actionerUserId)) throw fieldError('action.actionerUserId', '[missing]action.actionerUserId', 'You must specify the action.actionerUserId.')
+    const id = actionId.toLowerCase()
+    for (const u of this.usersById.values()) {
+      const log = u.actions.find(l => l.id === id)
+      if (log === undefined || (scope.tenantId !== undefined && u.tenantId !== scope.tenantId)) continue
+      const ua = this.userActions.get(log.userActionId)
+      if (log.cancelled === true || ua === undefined) throw generalError('[ActionNotActive]', 'The action is no longer in effect.')
+      log.cancelled = true
+      this.touch(u)
+      const json: Json = { id: log.id, actioneeUserId: u.id, actionerUserId: log.actionerUserId, userActionId: log.userActionId, name: ua.name, localizedName: ua.name, applicationIds: [], emailUserOnEnd: false, notifyUserOnEnd: false, insertInstant: log.insertInstant }
+      if (log.comment !== undefined) json.comment = log.comment
+      if (log.expiry !== undefined) { json.expiry = log.expiry; json.endEventSent = false }
+      return { status: 200, body: { action: json } }
+    }
+    throw notFound()
+  }
+
+  /** DELETE /api/group/member with `members: { groupId: [userId] }` (or `memberIds`). */
+  private removeMembers (body: unknown, scope: Scope): Reply {
+    const b = isObject(body) ? body : {}
+    const members = isObject(b.members) ? b.members : undefined
+    const memberIds = Array.isArray(b.memberIds) ? b.memberIds : undefined
+    if (members === undefined && memberIds === undefined) throw fieldError('members', '[missing]members', 'You must specify either the memberIds or the members to delete.')
+    for (const [groupId, list] of Object.entries(members ?? {})) {
+      for (const userId of Array.isArray(list) ? list : []) {
+        const u = this.findUser(userId, scope)
+        if (u === undefined) continue
+        const before = u.memberships.length
+        u.memberships = u.memberships.filter(m => m.groupId !== String(groupId).toLowerCase())
+        if (u.memberships.length !== before) this.touch(u)
+      }
+    }
+    for (const id of memberIds ?? []) {
+      for (const u of this.usersById.values()) u.memberships = u.memberships.filter(m => m.id !== id)
+    }
+    return { status: 200 }
+  }
+
+  /** POST /api/email/send/{emailTemplateId}: queues the template for each user. */
+  private sendEmail (templateId: string, body: unknown, scope: Scope): Reply {
+    if (!isUuid(templateId)) throw couldNotConvert('emailTemplateId', templateId)
+    if (!this.emailTemplates.has(templateId.toLowerCase())) throw notFound()
+    const b = isObject(body) ? body : {}
+    const userIds = Array.isArray(b.userIds) ? b.userIds.map(String) : []
+    if (userIds.length === 0 && !Array.isArray(b.toAddresses)) throw fieldError('userIds', '[missing]userIds', 'You must specify at least one userId or toAddress.')
+    for (const id of userIds) if (this.findUser(id, scope) === undefined) throw fieldError('userIds', '[invalid]userIds', `The user [${id}] does not exist.`)
+    const sent: SentEmail = { templateId: templateId.toLowerCase(), userIds: userIds.map(x => x.toLowerCase()), at: Date.now() }
+    if (isObject(b.requestData)) sent.requestData = structuredClone(b.requestData)
+    this.sent.push(sent)
+    return { status: 200, body: { anonymousResults: {}, results: {} } }
   }
 
   private commentOnUser (body: unknown, scope: Scope): Reply {

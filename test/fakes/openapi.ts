@@ -64,6 +64,27 @@ export const SPEC_DEVIATIONS: SpecDeviation[] = [
     }
   },
   {
+    id: 'group-member-delete-keyed-by-group-id',
+    description: 'MemberDeleteRequest.members: the spec says an array of UUIDs; the client libraries (Record<UUID, UUID[]>) ' +
+      'and FusionAuth take an object keyed by group id, each value the user ids to remove: {"members":{"<groupId>":["<userId>"]}}.',
+    stillPresent: spec => spec.components.schemas.MemberDeleteRequest?.properties?.members?.type === 'array',
+    apply: spec => {
+      spec.components.schemas.MemberDeleteRequest.properties.members = {
+        type: 'object',
+        additionalProperties: { type: 'array', items: { type: 'string', format: 'uuid' } }
+      }
+    }
+  },
+  {
+    id: 'send-request-data-any-value',
+    description: 'SendRequest.requestData: the spec types every value as an object; it is a Map<String, Object> of any JSON ' +
+      'value (strings, numbers, lists) made available to the template as requestData.*.',
+    stillPresent: spec => spec.components.schemas.SendRequest?.properties?.requestData?.additionalProperties?.type === 'object',
+    apply: spec => {
+      spec.components.schemas.SendRequest.properties.requestData = { type: 'object', additionalProperties: {} }
+    }
+  },
+  {
     id: 'get-api-tenant-missing',
     description: 'GET /api/tenant (retrieveTenants, in every client library) is absent from the spec, which lists only ' +
       'POST /api/tenant. It answers a TenantResponse ({"tenants":[…]}), as GET /api/tenant/{tenantId} does.',
