@@ -14,7 +14,7 @@ export const PROBE_PREFIX = 'probe-'
 export interface DrainFakeJob { users: number, latencyMs: number }
 
 export interface DrainFakeStats {
-  /** Calls answered, by operation (`lookup`, `deactivate`, `revoke`, `other`); probes apart. */
+  /** Calls answered, by operation (`lookup`, `deactivate`, `revoke`, `get user`, `other …`); probes apart. */
   byOp: Record<string, number>
   alertCalls: number
   probeCalls: number
@@ -37,6 +37,8 @@ function operation (e: JournalEntry): string {
   if (e.method === 'GET' && e.path === '/api/user' && e.query.email !== undefined) return e.query.email.startsWith(PROBE_PREFIX) ? 'probe' : 'lookup'
   if (e.method === 'DELETE' && e.path.startsWith('/api/user/')) return 'deactivate'
   if (e.method === 'DELETE' && e.path === '/api/jwt/refresh') return 'revoke'
+  // The bridge's key probe asks for a user that does not exist (404 means the key works).
+  if (e.method === 'GET' && e.path.startsWith('/api/user/')) return 'get user'
   return `other ${e.method} ${e.path}`
 }
 

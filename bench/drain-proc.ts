@@ -108,6 +108,24 @@ export function procMemory (pid: number): { rss: number, hwm: number } | undefin
   }
 }
 
+/** CPU time (user + system) a process has used so far, in seconds (Linux /proc, 100 clock ticks a second). */
+export function procCpuSeconds (pid: number): number | undefined {
+  try {
+    // After "pid (name) " the fields start at proc(5)'s third (state): utime and stime are its 14th and 15th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
+}
+
+/** The whole machine's CPU time so far, busy and in all, in clock ticks (Linux /proc/stat). */
+export function machineCpu (): { busy: number, total: number } {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = ticks.reduce((a, b) => a + b, 0)
+  return { busy: total - ticks[3]! - ticks[4]!, total }
+}
+
 export interface RssSampler {
   stop (): { peak: number, last: number, samples: number, hwm: number, series: number[] }
 }
@@ -169,12 +187,16 @@ export function table (rows: Array<Array<string | number>>): string {
   return [line(cells[0]!), widths.map(w => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n')
 }
 
-/** Kills the children and exits 1 when the benchmark overruns (it must stop by itself). */
-export function watchdog (ms: number, children: () => ChildProcess[]): NodeJS.Timeout {
+/**
+ * Kills the children and exits 1 when the benchmark overruns (it must stop by itself), after `cleanup`
+ * (e.g. stopping a PostgreSQL cluster), which gets 30 s.
+ */
+export function watchdog (ms: number, children: () => ChildProcess[], cleanup?: () => Promise<void>): NodeJS.Timeout {
   const t = setTimeout(() => {
     console.error(`benchmark did not finish within ${Math.round(ms / 1000)} s: stopping`)
     for (const c of children()) c.kill('SIGKILL')
-    process.exit(1)
+    setTimeout(() => process.exit(1), 30_000).unref()
+    Promise.resolve(cleanup?.()).catch(err => console.error(err)).finally(() => process.exit(1))
   }, ms)
   t.unref()
   return t

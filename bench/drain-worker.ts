@@ -1,47 +1,78 @@
-// The measured process of bench/drain.ts: the real bridge (startBridge: store, app, worker, gateway over
-// HTTP) draining a queue seeded by the parent. Counts finished alerts from its own log lines (no polling
-// of the database on the measured event loop) and reports timings, client-side call latency (the
-// bridge's own metrics), event-loop delay and peak RSS.
+// A measured process of bench/drain.ts: the real bridge (startBridge: store, app, worker, gateway over
+// HTTP) draining a queue seeded by the parent, alone or as one of several replicas sharing a PostgreSQL
+// database. It does not decide when the queue is drained (another replica may finish the last alert): the
+// parent polls the store, then asks each replica for its result. Counts the alerts it finished from its own
+// log lines (no polling of the database on the measured event loop) and reports when its worker started,
+// client-side call latency (the bridge's own metrics), event-loop delay and peak RSS.
+//
+// Over IPC: sends `probed` (idle call latency), then `progress` every `progressMs`; answers `go` (start the
+// bridge; replies with the worker's start time), `result`, and `close` (stops the bridge, then exits).
 import { performance } from 'node:perf_hooks'
 import { pino } from 'pino'
 import { loadConfig } from '../src/config.js'
 import { loggerOptions } from '../src/observability/logger.js'
 import { createFusionAuthGateway } from '../src/remediation/fusionauth.js'
-import { startBridge } from '../src/server.js'
+import { startBridge, type RunningBridge } from '../src/server.js'
 import { PROBE_PREFIX, startDrainFake, type DrainFake, type DrainFakeJob, type DrainFakeStats } from './drain-fake.js'
-import { jobOf, loopMonitor, mb, round, send } from './drain-proc.js'
+import { jobOf, loopMonitor, mb, round, send, serveRequests } from './drain-proc.js'
 
 export interface DrainWorkerJob {
   database: string
-  alerts: number
   concurrency: number
   /** A fake already running elsewhere, or one to start in this process. */
   fake: { url: string, apiKey: string } | { inProcess: DrainFakeJob }
   /** Sequential look-ups made before the run, to measure one call's latency on an idle event loop. */
   probeCalls: number
+  progressMs: number
 }
 
 export interface CallLatency { calls: number, meanMs: number }
 
-export interface DrainWorkerResult {
-  type: 'result'
-  seconds: number
+export interface DrainWorkerProgress {
+  type: 'progress'
   finished: number
-  states: Record<string, number>
-  outcomes: Record<string, number>
+  rssMb: number
+  heapUsedMb: number
+  heapTotalMb: number
+  externalMb: number
+}
+
+export interface DrainWorkerStarted {
+  /** Epoch ms of the worker's `worker started` log line. */
+  startedAt: number
+  owner: string
+}
+
+/** The answer to `result`. */
+export interface DrainWorkerResult {
+  /** Alerts this replica finished (its `alert finished` log lines). */
+  finished: number
+  startedAt: number
+  /** Epoch ms of its last `alert finished` line. */
+  lastFinishedAt: number
+  /** Log lines at warn and at error level, and the first error line (a bridge problem shows here). */
+  warnings: number
+  errors: number
+  firstError?: string
   idle: CallLatency & { p50Ms: number }
-  /** Client-side, during the run, from bridge_fusionauth_call_duration_seconds; by operation and overall. */
+  /** Client-side, during the run, from the bridge's FusionAuth call histogram; by operation and overall. */
   inRun: CallLatency & { byOperation: Record<string, CallLatency> }
   loop: ReturnType<ReturnType<typeof loopMonitor>['stop']>
+  /** CPU time (user + system) of the process from `go` to `result`. */
+  cpuSeconds: number
   maxRssBytes: number
   heapUsedBytes: number
+}
+
+/** The answer to `close`. */
+export interface DrainWorkerClosed {
   fakeStats?: DrainFakeStats
 }
 
-/** Sum and count of the FusionAuth call histogram in Prometheus text, by operation. */
+/** Sum and count of the FusionAuth call histogram in Prometheus text (`…fusionauth_…_duration_seconds`), by operation. */
 function callLatency (text: string): DrainWorkerResult['inRun'] {
   const acc: Record<string, { sum: number, count: number }> = {}
-  for (const m of text.matchAll(/^bridge_fusionauth_call_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm)) {
+  for (const m of text.matchAll(/^\w*fusionauth_\w+_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm)) {
     const op = /operation="([^"]*)"/.exec(m[2]!)?.[1] ?? '?'
     const a = acc[op] ??= { sum: 0, count: 0 }
     if (m[1] === 'sum') a.sum += Number(m[3])
@@ -59,7 +90,6 @@ function callLatency (text: string): DrainWorkerResult['inRun'] {
 }
 
 const job = jobOf<DrainWorkerJob>()
-process.on('disconnect', () => process.exit(1))
 
 let fake: DrainFake | undefined
 if ('inProcess' in job.fake) fake = await startDrainFake(job.fake.inProcess)
@@ -81,20 +111,26 @@ const idle = {
   meanMs: round(probeTimes.reduce((a, b) => a + b, 0) / probeTimes.length, 3),
   p50Ms: round(probeTimes[Math.floor(probeTimes.length / 2)]!, 3)
 }
-send({ type: 'probed', idle })
 
 // Logs are written (as in production: JSON lines) to a sink that only counts finished alerts.
-let started = 0
+let startedAt = 0
 let finished = 0
-let ended = 0
-let onAllDone: () => void = () => undefined
-const allDone = new Promise<void>(resolve => { onAllDone = resolve })
+let lastFinishedAt = 0
+let warnings = 0
+let errors = 0
+let firstError: string | undefined
 const sink = {
   write (line: string): void {
     if (line.includes('"msg":"alert finished"')) {
-      if (++finished === job.alerts) { ended = performance.now(); onAllDone() }
+      finished++
+      lastFinishedAt = Date.now()
     } else if (line.includes('"msg":"worker started"')) {
-      started = performance.now()
+      startedAt = Date.now()
+    } else if (line.startsWith('{"level":40')) {
+      warnings++
+    } else if (line.startsWith('{"level":50') || line.startsWith('{"level":60')) {
+      errors++
+      firstError ??= line.slice(0, 600)
     }
   }
 }
@@ -110,35 +146,47 @@ const config = loadConfig({
   FUSIONAUTH_CONCURRENCY: String(job.concurrency)
 }, ['webhook', 'fusionauth'])
 
-const progress = setInterval(() => {
-  const m = process.memoryUsage()
-  send({ type: 'progress', finished, seconds: round((performance.now() - started) / 1000, 1), rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) })
-}, 5000)
-const loop = loopMonitor()
-const bridge = await startBridge(config, logger)
-await allDone
-const loopStats = loop.stop()
-clearInterval(progress)
+let bridge: RunningBridge | undefined
+let loop: ReturnType<typeof loopMonitor> | undefined
+let progress: NodeJS.Timeout | undefined
+let cpuAtGo: NodeJS.CpuUsage | undefined
 
-const metrics = await bridge.app.inject({ method: 'GET', url: '/metrics' })
-const states = (await bridge.store.alerts.countByState())
-const outcomes = (await bridge.store.alerts.countByOutcome())
-await bridge.close()
-const fakeStats = fake?.stats()
-await fake?.close()
-
-const result: DrainWorkerResult = {
-  type: 'result',
-  seconds: (ended - started) / 1000,
-  finished,
-  states,
-  outcomes,
-  idle,
-  inRun: callLatency(metrics.body),
-  loop: loopStats,
-  maxRssBytes: process.resourceUsage().maxRSS * 1024,
-  heapUsedBytes: process.memoryUsage().heapUsed,
-  fakeStats
-}
-send(result)
-process.disconnect()
+serveRequests({
+  go: async (): Promise<DrainWorkerStarted> => {
+    progress = setInterval(() => {
+      const m = process.memoryUsage()
+      send<DrainWorkerProgress>({ type: 'progress', finished, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) })
+    }, job.progressMs)
+    loop = loopMonitor()
+    cpuAtGo = process.cpuUsage()
+    bridge = await startBridge(config, logger)
+    return { startedAt, owner: bridge.worker!.owner }
+  },
+  result: async (): Promise<DrainWorkerResult> => {
+    const loopStats = loop!.stop()
+    const cpu = process.cpuUsage(cpuAtGo)
+    clearInterval(progress)
+    const metrics = await bridge!.app.inject({ method: 'GET', url: '/metrics' })
+    return {
+      finished,
+      startedAt,
+      lastFinishedAt,
+      warnings,
+      errors,
+      firstError,
+      idle,
+      inRun: callLatency(metrics.body),
+      loop: loopStats,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      heapUsedBytes: process.memoryUsage().heapUsed
+    }
+  },
+  close: async (): Promise<DrainWorkerClosed & { exit: true }> => {
+    await bridge?.close()
+    const fakeStats = fake?.stats()
+    await fake?.close()
+    return { fakeStats, exit: true }
+  }
+})
+send({ type: 'probed', idle })

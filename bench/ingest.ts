@@ -193,14 +193,14 @@ async function measureBridge (backend: Backend): Promise<BridgeRun> {
     const before = await scrape(bridge.url)
     const durable = await load({ url: bridge.url, authorization: AUTHORIZATION, connections: CONNECTIONS, warmupSeconds: 0, durationSeconds: SECONDS, runId: `durable-${backend}` })
     const after = await scrape(bridge.url)
-    const commits = delta(after, before, 'bridge_store_commit_batch_size_count')
-    const committed = delta(after, before, 'bridge_store_commit_batch_size_sum')
-    const commitSeconds = delta(after, before, 'bridge_store_commit_duration_seconds_sum')
-    const cpuSeconds = delta(after, before, 'bridge_process_cpu_seconds_total')
+    const commits = delta(after, before, 'enzoic_bridge_store_commit_batch_alerts_count')
+    const committed = delta(after, before, 'enzoic_bridge_store_commit_batch_alerts_sum')
+    const commitSeconds = delta(after, before, 'enzoic_bridge_store_commit_duration_seconds_sum')
+    const cpuSeconds = delta(after, before, 'process_cpu_seconds_total')
     const run: BridgeRun = {
       backend,
       load: durable,
-      accepted: delta(after, before, 'bridge_webhook_requests_total{status="200",outcome="accepted"}'),
+      accepted: delta(after, before, 'enzoic_bridge_webhook_requests_total{status="200",outcome="accepted"}'),
       commits,
       batchMean: committed / commits,
       commitMsMean: commitSeconds / commits * 1000,
@@ -208,12 +208,12 @@ async function measureBridge (backend: Backend): Promise<BridgeRun> {
       // Process CPU (all threads) per request: what the pipeline costs apart from waiting for the disk.
       cpuSeconds,
       cpuMicrosPerRequest: cpuSeconds / durable.requests * 1e6,
-      eventLoopLagP99Ms: (after.bridge_nodejs_eventloop_lag_p99_seconds ?? NaN) * 1000
+      eventLoopLagP99Ms: (after.nodejs_eventloop_lag_p99_seconds ?? NaN) * 1000
     }
     if (backend === 'sqlite') {
       // Keep ingesting until RSS_ALERTS alerts are stored, then read the bridge's memory.
       const stored = (m: Record<string, number>): number => Object.entries(m)
-        .filter(([k]) => k.startsWith('bridge_alerts{')).reduce((sum, [, v]) => sum + v, 0)
+        .filter(([k]) => k.startsWith('enzoic_bridge_stored_alerts{')).reduce((sum, [, v]) => sum + v, 0)
       let total = stored(await scrape(bridge.url))
       let topUp: LoadResult | undefined
       if (total < RSS_ALERTS) {

@@ -10,6 +10,7 @@ import {
   purgeAlerts, PURGE_MIN_MS, replayAlerts, showAlert
 } from '../operations/alerts.js'
 import { classify, CliError, EXIT } from './exit.js'
+import { addLifecycleCommands } from './lifecycle.js'
 import { STORE_ENV, withHelp } from './help.js'
 import { err, fieldLine, inert, out, outCsv, outJson, shortTime, table } from './output.js'
 
@@ -244,6 +245,8 @@ export function alertsCommand (): Command {
     examples: ['breach-bridge alerts stats', 'breach-bridge alerts stats --json'],
     env: STORE_ENV
   })
+
+  addLifecycleCommands(alerts)
 
   withHelp(alerts.command('purge')
     .description('remove the personal data (email, hash, custom data, users, actions, history) of alerts finished longer ago than a duration; a tombstone stays so a late re-delivery is still a duplicate')

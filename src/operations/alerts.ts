@@ -5,7 +5,7 @@
 import { ALERT_STATES, type AlertEvent, type AlertRecord, type AlertState, type Outcome, type Step } from '../alerts/types.js'
 import type { ListOptions, Store } from '../store/types.js'
 
-export const OUTCOMES: readonly Outcome[] = ['actioned', 'no-user', 'test', 'protected', 'dry-run', 'stale', 'mixed', 'failed']
+export const OUTCOMES: readonly Outcome[] = ['actioned', 'no-user', 'test', 'protected', 'dry-run', 'stale', 'mismatch', 'self-remediated', 'cancelled', 'restored', 'partial', 'mixed', 'failed']
 export { ALERT_STATES }
 
 /** An id (or prefix) that is not hex and dashes, or too short to mean anything. */

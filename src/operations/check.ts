@@ -18,6 +18,8 @@ import { createEnzoicClient } from '../enzoic/client.js'
 import { createFusionAuthGateway, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer, type PermissionProbe } from '../remediation/fusionauth.js'
 import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
 import { unknownVariables } from './variables.js'
+import { ACTIONS } from '../remediation/actions/index.js'
+import { allActions, type Policies, type Policy } from '../remediation/policy.js'
 
 export type Level = 'OK' | 'FAIL' | 'WARN' | 'SKIP'
 export interface CheckLine { level: Level, what: string, detail: string }
@@ -189,16 +191,26 @@ async function identify (gw: FusionAuthProbes, shown: string): Promise<Identity>
   }
 }
 
-const PERMISSIONS: Record<string, [PermissionProbe, string]> = {
-  deactivate: ['deactivate', 'DELETE /api/user/{id}'],
-  'revoke-sessions': ['revoke-sessions', 'DELETE /api/jwt/refresh'],
-  'require-password-change': ['require-password-change', 'PATCH /api/user/{id}'],
-  comment: ['comment', 'POST /api/user/comment'],
-  'user-action': ['user-action', 'POST /api/user/action'],
-  group: ['group', 'POST /api/group/member']
-}
-
 type Add = (level: Level, what: string, detail: string) => void
+
+const days = (ms: number): string => ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 1000)}s`
+
+/** One line per policy: the default, then each tenant of BRIDGE_POLICY_FILE — what an alert will do there. */
+export function describePolicies (policies: Policies): Array<{ what: string, detail: string }> {
+  const text = (p: Policy): string => [
+    `actions ${p.actions.map(a => a.label).join(',') || '(none)'}`,
+    p.graceMs === undefined ? 'no grace period' : `grace ${days(p.graceMs)} then ${p.graceActions.map(a => a.label).join(',')} unless the password changed`,
+    p.protectedUsers.length > 0 ? `${p.protectedUsers.length} protected user(s)` : '',
+    p.protectedGroupIds.length > 0 ? `protected groups ${p.protectedGroupIds.join(',')}` : '',
+    p.skipIfPasswordChangedAfterExposure ? 'skip when the password changed after the exposure' : '',
+    p.dryRun ? 'DRY RUN (nothing changed)' : ''
+  ].filter(x => x !== '').join('; ')
+  const source = policies.file === undefined ? 'from the environment' : `environment + ${policies.file}`
+  return [
+    { what: 'policy (default)', detail: `${text(policies.default)} (${source})` },
+    ...[...policies.tenants].map(([id, p]) => ({ what: `policy tenant ${p.name ?? id}`, detail: `${p.name === undefined ? '' : `${id}: `}${text(p)}` }))
+  ]
+}
 
 async function checkTenants (gw: FusionAuthGateway & FusionAuthProbes, config: Config, add: Add): Promise<void> {
   const email = `bridge-check-${randomUUID().slice(0, 8)}@check.invalid`
@@ -253,10 +265,11 @@ async function checkFusionAuth (config: Config, broken: Set<string>, add: Add, t
 
     await checkTenants(gw, config, add)
 
+    // What every tenant's policy may run (the registry says which endpoints each action calls).
+    const actions = allActions(config.policies)
     const needed: Array<[PermissionProbe, string]> = [['lookup', 'GET /api/user']]
-    for (const a of config.actions) {
-      const p = PERMISSIONS[a.name]!
-      if (!needed.some(n => n[0] === p[0])) needed.push(p)
+    for (const a of actions) {
+      for (const p of ACTIONS.get(a.name)?.probes ?? []) if (!needed.some(n => n[0] === p.probe)) needed.push([p.probe, p.endpoint])
     }
     for (const [probe, endpoint] of needed) {
       const r = await gw.mayCall(probe)
@@ -277,7 +290,7 @@ async function checkFusionAuth (config: Config, broken: Set<string>, add: Add, t
       }
     }
 
-    for (const a of config.actions) {
+    for (const a of actions) {
       if (a.name !== 'group' && a.name !== 'user-action') continue
       const kind = a.name === 'group' ? 'group' : 'user action'
       const endpoint = a.name === 'group' ? 'GET /api/group/{id}' : 'GET /api/user-action/{id}'
@@ -335,7 +348,8 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
   const isBroken = (...names: string[]): boolean => names.some(n => broken.has(n) || broken.has(`${n}_FILE`))
 
   if (problems.length === 0 && config !== undefined) {
-    add('OK', 'configuration', `${config.webhookCredentials.length} webhook credential pair(s); actions ${config.actions.map(a => a.label).join(',')}${config.dryRun ? ' (dry run)' : ''}`)
+    add('OK', 'configuration', `${config.webhookCredentials.length} webhook credential pair(s)`)
+    for (const line of describePolicies(config.policies)) add('OK', line.what, line.detail)
   }
   for (const p of problems) add('FAIL', 'configuration', p)
   if (config === undefined) {
