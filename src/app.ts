@@ -1,13 +1,13 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import type { TLSSocket, TlsOptions } from 'node:tls'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Config } from './config.js'
 import type { Store } from './store/types.js'
-import { createMetrics, type Metrics } from './observability/metrics.js'
+import { bridgeVersion, createMetrics, type Metrics } from './observability/metrics.js'
 import { intakeRoutes, IntakeError, WEBHOOK_PATH } from './intake/route.js'
-import { ALERT_STATES } from './alerts/types.js'
+import { ALERT_STATES, type AlertState } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
 
 /** A readiness check: resolves when healthy, rejects with a short reason otherwise. */
@@ -28,6 +28,63 @@ declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics
   }
+  interface FastifyRequest {
+    /** Why a request was refused (the `error` of its 4xx body), for its log line. */
+    refusal?: { reason: string, code?: string, detail?: string }
+  }
+}
+
+/** The operational endpoints: polled every few seconds by probes and Prometheus. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
+
+/**
+ * One log line per request, written when it is answered, instead of Fastify's two info lines ("incoming
+ * request", "request completed"). The webhook's line carries its status, outcome, the reason of a refusal
+ * and the time taken. Probes (/healthz, /readyz, /metrics) log only at debug: a scrape every few seconds
+ * must not fill the log (a probe refused in direct mode, 404, is still logged).
+ */
+class RequestLog extends LogController {
+  override incomingRequest (req: FastifyRequest): void {
+    if (!PROBE_PATHS.has(req.routeOptions.url ?? '')) req.log.debug({ req }, 'incoming request')
+  }
+
+  override requestCompleted (error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    const status = reply.statusCode
+    const fields: Record<string, unknown> = { method: req.method, url: req.url, status, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 }
+    if (error !== null && error !== undefined) {
+      reply.log.error({ ...fields, err: error }, 'response failed')
+      return
+    }
+    const route = req.routeOptions.url
+    if (route === WEBHOOK_PATH) {
+      const outcome = req.intakeOutcome ?? 'error'
+      // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning.
+      const level = status < 400 || outcome === 'overloaded' ? 'info' : 'warn'
+      reply.log[level]({ ...fields, outcome, ...req.refusal, address: req.sourceAddress }, 'webhook answered')
+    } else if (route !== undefined && PROBE_PATHS.has(route) && status !== 404) {
+      reply.log.debug(fields, 'request completed')
+    } else {
+      reply.log.info(fields, 'request completed')
+    }
+  }
+}
+
+/** Alerts still to be processed: their age is how far behind remediation is. */
+const QUEUED_STATES: readonly AlertState[] = ['queued', 'retrying']
+/** At most this many alerts per state are read to find the oldest (alerts.list is newest first). */
+const OLDEST_SCAN_LIMIT = 1000
+
+/**
+ * Seconds since the oldest queued or retrying alert was received (0 when none). With more than
+ * OLDEST_SCAN_LIMIT alerts in a state, the newest of them only are read: the value is then a lower bound.
+ */
+async function oldestQueuedAgeSeconds (store: Store, counts: Record<AlertState, number>): Promise<number> {
+  let oldest = Infinity
+  for (const state of QUEUED_STATES) {
+    if (counts[state] === 0) continue
+    for (const a of await store.alerts.list({ state, limit: OLDEST_SCAN_LIMIT })) oldest = Math.min(oldest, Date.parse(a.receivedAt))
+  }
+  return oldest === Infinity ? 0 : Math.max(0, (Date.now() - oldest) / 1000)
 }
 
 const STATUS_BODIES: Record<number, { error: string, outcome: string }> = {
@@ -57,8 +114,9 @@ export function serverTimeouts (requestTimeoutMs: number): { requestTimeout: num
 function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
-  const body = JSON.stringify({ error: status === 408 ? 'request timeout' : status === 431 ? 'headers too large' : 'bad request' })
-  this.log.debug({ code: err.code, status }, 'client error')
+  const reason = status === 408 ? 'request timeout' : status === 431 ? 'headers too large' : 'bad request'
+  const body = JSON.stringify({ error: reason })
+  this.log.info({ status, reason, code: err.code, address: socket.remoteAddress }, 'request refused before it was read')
   // Only when no answer has started on this connection (as Node does): never write into the middle of one.
   const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
   if (socket.writable && current?.headersSent !== true) {
@@ -83,6 +141,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     // Node's own server options (http.createServer); the HTTPS server takes the same ones beside its TLS options.
     http: timeouts,
     clientErrorHandler,
+    logController: new RequestLog(),
     return503OnClosing: true
   } as FastifyServerOptions
   // Fastify's typings split HTTP and HTTPS servers; the app itself is the same either way.
@@ -90,6 +149,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     ? Fastify(options)
     : Fastify({ ...options, https: { ...deps.https, ...timeouts } } as FastifyServerOptions)) as unknown as FastifyInstance
   app.decorate('metrics', metrics)
+  metrics.buildInfo.set({ version: bridgeVersion(), nodejs_version: process.version, store: store.kind }, 1)
   // Direct TLS: a client-initiated renegotiation ends the connection (secureOptions already has OpenSSL refuse
   // it; this also covers a TLS library that ignores the refusal).
   if (deps.https !== undefined) app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation())
@@ -104,8 +164,10 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     }
     req.intakeOutcome = known?.outcome ?? (err instanceof IntakeError ? err.outcome : 'invalid')
     if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Basic realm="enzoic"')
-    // Our own 4xx carry a short reason; framework 4xx (bad headers, aborted bodies) get a generic one.
+    // Our own 4xx carry a short reason; framework 4xx (bad headers, aborted bodies) get a generic one, and
+    // their own message goes to the log only.
     const message = known?.error ?? (err instanceof IntakeError ? err.message : 'bad request')
+    req.refusal = known === undefined && !(err instanceof IntakeError) ? { reason: message, code: (err as FastifyError).code, detail: err.message } : { reason: message }
     return reply.code(status).send({ error: message })
   })
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }))
@@ -138,24 +200,44 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 
+  const readinessChecks: Record<string, ReadinessCheck> = { store: () => store.ping(), ...deps.readiness }
+  let readinessRun: Promise<{ ready: boolean, checks: Record<string, string> }> | undefined
+  /** Runs every readiness check (calls at the same time share one run) and sets enzoic_bridge_ready. */
+  function evaluateReadiness (): Promise<{ ready: boolean, checks: Record<string, string> }> {
+    readinessRun ??= (async () => {
+      const checks: Record<string, string> = {}
+      await Promise.all(Object.entries(readinessChecks).map(async ([name, check]) => {
+        try {
+          await check()
+          checks[name] = 'ok'
+        } catch (err) {
+          checks[name] = (err as Error).message
+        }
+      }))
+      const ready = Object.values(checks).every(v => v === 'ok')
+      metrics.ready.set(ready ? 1 : 0)
+      return { ready, checks }
+    })().finally(() => { readinessRun = undefined })
+    return readinessRun
+  }
+
   app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, string> = {}
-    const all: Record<string, ReadinessCheck> = { store: () => store.ping(), ...deps.readiness }
-    await Promise.all(Object.entries(all).map(async ([name, check]) => {
-      try {
-        await check()
-        checks[name] = 'ok'
-      } catch (err) {
-        checks[name] = (err as Error).message
-      }
-    }))
-    const ready = Object.values(checks).every(v => v === 'ok')
+    const { ready, checks } = await evaluateReadiness()
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks })
   })
 
   app.get('/metrics', async (_req, reply) => {
+    // enzoic_bridge_ready is evaluated here too (the checks cache FusionAuth's answer), but a scrape waits at
+    // most a second for it: a hanging check keeps the last value and sets the gauge when it ends.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([evaluateReadiness(), new Promise(resolve => { timer = setTimeout(resolve, 1000) })])
+    clearTimeout(timer)
     const counts = await store.alerts.countByState().catch(() => undefined)
-    if (counts !== undefined) for (const state of ALERT_STATES) metrics.queueDepth.set({ state }, counts[state])
+    if (counts !== undefined) {
+      for (const state of ALERT_STATES) metrics.queueDepth.set({ state }, counts[state])
+      const age = await oldestQueuedAgeSeconds(store, counts).catch(() => undefined)
+      if (age !== undefined) metrics.oldestQueuedAge.set(age)
+    }
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 

@@ -8,6 +8,7 @@ import { classify, CliError, EXIT } from './cli/exit.js'
 import { STORE_ENV, withHelp } from './cli/help.js'
 import { alertsCommand } from './cli/alerts.js'
 import { checkCommand } from './cli/check.js'
+import { usersCommand } from './cli/lifecycle.js'
 import { completionCommand } from './cli/completion.js'
 import { enzoicCommand } from './cli/enzoic.js'
 
@@ -113,6 +114,7 @@ export function createProgram (): Command {
   })
 
   program.addCommand(alertsCommand())
+  program.addCommand(usersCommand())
   program.addCommand(checkCommand())
   program.addCommand(enzoicCommand())
   program.addCommand(completionCommand(() => program))

@@ -270,7 +270,7 @@ export function createWorker (options: WorkerOptions): Worker {
   function finished (alert: AlertRecord, outcome: string, alog: Logger, extra: Record<string, unknown>): void {
     const ageSeconds = (Date.now() - Date.parse(alert.receivedAt)) / 1000
     metrics.alertsFinished.inc({ outcome })
-    metrics.alertAge.observe({ outcome }, ageSeconds)
+    metrics.alertCompletion.observe({ outcome }, ageSeconds)
     logEvent(alog, 'alert.finished', { outcome, email: alert.email, exposureId: alert.exposureId, attempts: alert.attempts, ageSeconds, ...extra }, 'alert finished')
   }
 
@@ -364,7 +364,8 @@ export function createWorker (options: WorkerOptions): Worker {
     } catch (err) {
       if (Date.now() - lastPausedLog >= pausedLogIntervalMs) {
         lastPausedLog = Date.now()
-        log.error({ err }, 'still paused: FusionAuth refuses the API key')
+        // The expected case (FusionAuth still refusing, or not answering) is its reason, without a stack.
+        log.error(err instanceof FusionAuthError ? { reason: err.message, httpStatus: err.status } : { err }, 'still paused: FusionAuth refuses the API key')
       }
       return
     }

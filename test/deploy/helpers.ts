@@ -31,10 +31,8 @@ function findExecutable (candidates: readonly string[]): string | undefined {
   return candidates.find(p => existsSync(p))
 }
 
-/** NGINX_BIN overrides the usual places (and, pointed at nothing, shows what a machine without nginx does). */
-export const NGINX = findExecutable(process.env.NGINX_BIN !== undefined
-  ? [process.env.NGINX_BIN]
-  : ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/nginx/sbin/nginx'])
+/** Where Debian and source builds put nginx (no variable chooses it: tests are hermetic). */
+export const NGINX = findExecutable(['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/nginx/sbin/nginx'])
 export const OPENSSL = findExecutable(['/usr/bin/openssl', '/usr/local/bin/openssl', '/bin/openssl'])
 
 /**

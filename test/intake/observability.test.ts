@@ -54,7 +54,7 @@ test('/metrics counts webhook requests by status and outcome, and alerts by stat
   assert.equal(res.status, 200)
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain/)
   const text = await res.text()
-  const count = (status: string, outcome: string): number | undefined => sample(text, 'bridge_webhook_requests_total', { status, outcome })
+  const count = (status: string, outcome: string): number | undefined => sample(text, 'enzoic_bridge_webhook_requests_total', { status, outcome })
   assert.equal(count('200', 'accepted'), 1)
   assert.equal(count('200', 'duplicate'), 2)
   assert.equal(count('200', 'test'), 1)
@@ -62,14 +62,16 @@ test('/metrics counts webhook requests by status and outcome, and alerts by stat
   assert.equal(count('400', 'invalid'), 1)
   assert.equal(count('401', 'unauthorized'), 2)
   assert.equal(count('413', 'too-large'), 1)
-  assert.equal(sample(text, 'bridge_webhook_duration_seconds_count', { status: '200' }), 5)
-  assert.equal(sample(text, 'bridge_alerts', { state: 'queued' }), 1)
-  assert.equal(sample(text, 'bridge_alerts', { state: 'done' }), 1)
+  assert.equal(sample(text, 'enzoic_bridge_webhook_request_duration_seconds_count', { status: '200' }), 5)
+  assert.equal(sample(text, 'enzoic_bridge_stored_alerts', { state: 'queued' }), 1)
+  assert.equal(sample(text, 'enzoic_bridge_stored_alerts', { state: 'done' }), 1)
+  assert.equal(sample(text, 'enzoic_bridge_stored_alerts', { state: 'waiting' }), 0, 'every state, the grace period included')
+  assert.ok((sample(text, 'enzoic_bridge_oldest_queued_alert_age_seconds') ?? -1) >= 0, 'the queued alert has an age')
   // Health and metrics calls are not webhook requests.
   await fetch(`${b.url}/healthz`)
   const again = await (await fetch(`${b.url}/metrics`)).text()
-  assert.equal(sample(again, 'bridge_webhook_requests_total', { status: '200', outcome: 'accepted' }), 1)
-  assert.ok((sample(again, 'bridge_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are exported')
+  assert.equal(sample(again, 'enzoic_bridge_webhook_requests_total', { status: '200', outcome: 'accepted' }), 1)
+  assert.ok((sample(again, 'process_resident_memory_bytes') ?? 0) > 0, 'process metrics are exported under their standard names')
   // The metrics never carry an email or a credential.
   assert.ok(!again.includes('metrics@acme.io'))
   assert.ok(!again.includes(AUTH.slice(6)))
@@ -111,14 +113,14 @@ test('a concurrent burst of 100 alerts is group-committed: batches larger than o
   assert.equal((await b.store.alerts.countByState()).queued, 100)
 
   const text = await (await fetch(`${b.url}/metrics`)).text()
-  const commits = sample(text, 'bridge_store_commit_batch_size_count')!
-  const alerts = sample(text, 'bridge_store_commit_batch_size_sum')!
-  const single = sample(text, 'bridge_store_commit_batch_size_bucket', { le: '1' })!
+  const commits = sample(text, 'enzoic_bridge_store_commit_batch_alerts_count')!
+  const alerts = sample(text, 'enzoic_bridge_store_commit_batch_alerts_sum')!
+  const single = sample(text, 'enzoic_bridge_store_commit_batch_alerts_bucket', { le: '1' })!
   t.diagnostic(`${alerts} alerts in ${commits} commits (${single} of size 1)`)
   assert.equal(alerts, 100)
   assert.ok(commits < 50, 'far fewer commits than alerts')
   assert.ok(single < commits, 'batches held more than one alert')
-  assert.equal(sample(text, 'bridge_store_commit_duration_seconds_count'), commits)
+  assert.equal(sample(text, 'enzoic_bridge_store_commit_duration_seconds_count'), commits)
 })
 
 test('request logs carry the outcome but never the Authorization header', async t => {
@@ -130,5 +132,9 @@ test('request logs carry the outcome but never the Authorization header', async 
   assert.match(String(stored.email), /^l\*\*\*@acme\.io~[0-9a-f]{4}$/, 'masked by default (BRIDGE_LOG_EMAILS)')
   assert.deepEqual(stored.warnings, ['passwordType name not recognised'])
   assert.ok(typeof stored.alertId === 'string')
+  const answered = logs.filter(l => l.msg === 'webhook answered')
+  assert.equal(answered.length, 1, 'one line for the request')
+  assert.equal(answered[0]!.outcome, 'accepted')
+  assert.equal(answered[0]!.status, 200)
   assert.ok(!b.logs.join('\n').includes(AUTH.slice(6)), 'the Basic credentials are not logged')
 })
