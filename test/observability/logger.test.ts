@@ -32,6 +32,7 @@ test('emails are masked in every log line by default: enough to correlate, not t
   const masked = await startTestBridge(t, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
   const r = await postAlert(masked.url, { username: 'Jane.Doe@acme-corp.io', exposureID: 'e-mask' })
   await waitFor(async () => (await masked.store.alerts.get(r.body.alertId as string))?.state === 'done', 'the alert to finish')
+  await waitFor(() => masked.logs.some(l => l.includes('"msg":"alert finished"')), 'the finished line (logged just after the commit)')
   const text = masked.logs.join('\n')
   assert.ok(!text.includes('jane.doe'), 'no full address in any line')
   const lines = masked.logs.map(l => JSON.parse(l) as Record<string, unknown>)

@@ -354,6 +354,8 @@ test('metrics and the finished-alert log line', async t => {
   fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'quinn@acme-corp.io' })
   const id = await send(bridge, alertFor('quinn@acme-corp.io'))
   await settled(bridge, id)
+  // Counted and logged just after the commit that `settled` sees.
+  await waitFor(() => bridge.logs.some(l => l.includes('"msg":"alert finished"')), 'the finished line')
   const text = await (await fetch(`${bridge.url}/metrics`)).text()
   assert.match(text, /^enzoic_bridge_alerts_finished_total\{outcome="actioned"\} 1$/m)
   assert.match(text, /^enzoic_bridge_remediation_steps_total\{action="deactivate",result="done"\} 1$/m)
