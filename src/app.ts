@@ -7,7 +7,7 @@ import type { Config } from './config.js'
 import type { Store } from './store/types.js'
 import { bridgeVersion, createMetrics, type Metrics } from './observability/metrics.js'
 import { intakeRoutes, IntakeError, WEBHOOK_PATH } from './intake/route.js'
-import { ALERT_STATES, type AlertState } from './alerts/types.js'
+import { ALERT_STATES } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
 
 /** A readiness check: resolves when healthy, rejects with a short reason otherwise. */
@@ -67,24 +67,6 @@ class RequestLog extends LogController {
       reply.log.info(fields, 'request completed')
     }
   }
-}
-
-/** Alerts still to be processed: their age is how far behind remediation is. */
-const QUEUED_STATES: readonly AlertState[] = ['queued', 'retrying']
-/** At most this many alerts per state are read to find the oldest (alerts.list is newest first). */
-const OLDEST_SCAN_LIMIT = 1000
-
-/**
- * Seconds since the oldest queued or retrying alert was received (0 when none). With more than
- * OLDEST_SCAN_LIMIT alerts in a state, the newest of them only are read: the value is then a lower bound.
- */
-async function oldestQueuedAgeSeconds (store: Store, counts: Record<AlertState, number>): Promise<number> {
-  let oldest = Infinity
-  for (const state of QUEUED_STATES) {
-    if (counts[state] === 0) continue
-    for (const a of await store.alerts.list({ state, limit: OLDEST_SCAN_LIMIT })) oldest = Math.min(oldest, Date.parse(a.receivedAt))
-  }
-  return oldest === Infinity ? 0 : Math.max(0, (Date.now() - oldest) / 1000)
 }
 
 const STATUS_BODIES: Record<number, { error: string, outcome: string }> = {
@@ -235,8 +217,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     const counts = await store.alerts.countByState().catch(() => undefined)
     if (counts !== undefined) {
       for (const state of ALERT_STATES) metrics.queueDepth.set({ state }, counts[state])
-      const age = await oldestQueuedAgeSeconds(store, counts).catch(() => undefined)
-      if (age !== undefined) metrics.oldestQueuedAge.set(age)
+      const age = await store.queue.oldestQueuedAge().catch(() => null)
+      if (age !== null) metrics.oldestQueuedAge.set(age ?? 0)
     }
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })

@@ -129,6 +129,8 @@ export interface WorkQueue {
   replay (ids: readonly string[] | 'dead'): Promise<string[]>
   /** Milliseconds until the next alert is due by the database's clock (≤ 0: due now); undefined when none waits. */
   nextDueIn (): Promise<number | undefined>
+  /** Seconds since the oldest queued or retrying alert was received (the database's clock); undefined when none. */
+  oldestQueuedAge (): Promise<number | undefined>
 }
 
 /**

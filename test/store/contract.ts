@@ -249,6 +249,25 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal((await store.alerts.get(c.alert.id))!.state, 'processing', 'a leased alert is not touched')
   })
 
+  await t.test('oldestQueuedAge: seconds since the oldest queued or retrying alert arrived', async st => {
+    const { store } = await world(st)
+    assert.equal(await store.queue.oldestQueuedAge(), undefined)
+    await store.alerts.insert(alert({ exposureID: 'o1', username: 'o1@acme.io' }))
+    await sleep(300)
+    await store.alerts.insert(alert({ exposureID: 'o2', username: 'o2@acme.io' }))
+    const age = (await store.queue.oldestQueuedAge())!
+    assert.ok(age >= 0.25 && age < 5, `age ${age}`)
+    const [first] = await store.queue.claim('w', 1, 60_000)
+    await store.queue.retry(first!.lease, 60_000, 'x', [])
+    assert.ok((await store.queue.oldestQueuedAge())! >= 0.25, 'a retrying alert still waits')
+    const claimed = await store.queue.claim('w', 5, 60_000)
+    assert.equal(claimed.length, 1)
+    await store.queue.finish(claimed[0]!.lease, done)
+    assert.ok((await store.queue.oldestQueuedAge())! >= 0.25)
+    await store.alerts.insert(alert({ username: 'sample@email.tst' }))
+    assert.ok((await store.queue.oldestQueuedAge())! >= 0.25, 'test alerts are not waiting')
+  })
+
   await t.test('an expired lease is claimed again; the old holder can no longer change the alert', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'lease', username: 'lease@acme.io' }))

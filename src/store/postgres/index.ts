@@ -75,6 +75,7 @@ const SQL = {
   renew: `UPDATE alerts SET due_at = now() + ${interval(2)} WHERE lease_owner = $1 AND state = 'processing'`,
   leasedBy: 'SELECT id, lease_token FROM alerts WHERE lease_owner = $1 AND state = \'processing\'',
   owners: 'SELECT DISTINCT lease_owner AS owner FROM alerts WHERE state = \'processing\' AND lease_owner IS NOT NULL',
+  oldestQueued: `SELECT extract(epoch FROM now() - min(received_at))::float8 AS s FROM alerts WHERE state IN ('queued', 'retrying')`,
   nextDue: 'SELECT (extract(epoch FROM min(due_at) - now()) * 1000)::float8 AS ms FROM alerts WHERE due_at IS NOT NULL',
   replay: `WITH moved AS (
       UPDATE alerts SET state = 'queued', attempts = 0, due_at = now(), outcome = NULL, last_error = NULL,
@@ -424,6 +425,10 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       async replay (ids) {
         const rows = await q<{ id: string }>(SQL.replay, [ids === 'dead' ? null : [...ids]], 'the alert store cannot commit')
         return rows.map(r => r.id)
+      },
+      async oldestQueuedAge () {
+        const v = (await q<{ s: number | null }>(SQL.oldestQueued))[0]?.s
+        return v === null || v === undefined ? undefined : Math.max(0, v)
       },
       async expedite () {
         return (await q<{ n: number }>(SQL.expedite, [], 'the alert store cannot commit'))[0]?.n ?? 0

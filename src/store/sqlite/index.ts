@@ -105,6 +105,9 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     receipt: db.prepare('SELECT seq, received_at, test FROM alerts WHERE id = ?'),
     countState: db.prepare('SELECT state, count(*) AS n FROM alerts GROUP BY state'),
     countOutcome: db.prepare('SELECT outcome, count(*) AS n FROM alerts WHERE outcome IS NOT NULL GROUP BY outcome'),
+    // seq is the rowid: the oldest of each state is the first entry of alerts_state for it.
+    oldestQueued: db.prepare(`SELECT received_at AS t FROM alerts WHERE seq = (SELECT min(s) FROM (
+        SELECT min(seq) AS s FROM alerts WHERE state = 'queued' UNION ALL SELECT min(seq) FROM alerts WHERE state = 'retrying'))`),
     nextDue: db.prepare('SELECT min(due_at) AS t FROM alerts INDEXED BY alerts_due WHERE due_at IS NOT NULL'),
     owners: db.prepare('SELECT DISTINCT lease_owner AS owner FROM alerts INDEXED BY alerts_leased WHERE state = \'processing\' AND lease_owner IS NOT NULL'),
     getExposure: db.prepare('SELECT details FROM exposures WHERE exposure_id = ? AND fetched_at >= ?'),
@@ -328,6 +331,10 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
       leaseOwners: () => read(() => (r.owners.all() as Array<{ owner: string }>).map(o => o.owner)),
       replay: ids => write({ op: 'replay', ids }),
       expedite: () => write({ op: 'expedite' }),
+      oldestQueuedAge: () => read(() => {
+        const t = (r.oldestQueued.get() as { t: number } | undefined)?.t
+        return t === undefined ? undefined : Math.max(0, (now() - t) / 1000)
+      }),
       nextDueIn: () => read(() => {
         const t = (r.nextDue.get() as { t: number | null }).t
         return t === null ? undefined : t - now()
