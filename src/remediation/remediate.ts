@@ -42,6 +42,8 @@ export interface RemediateDeps {
   exposureDetails?: (alert: AlertRecord) => Promise<ExposureDetails | undefined>
   /** Each recorded step result (metrics): the action's name, without its id. */
   onStep?: (action: string, state: string) => void
+  /** False when the claim said no steps were planned yet (saves reading them back). */
+  planned?: boolean
   /** How a step's record reaches the store: the worker retries it while the store fails. */
   storeCall?: <T>(what: string, fn: () => Promise<T>) => Promise<T>
 }
@@ -126,7 +128,7 @@ export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promi
   }
 
   const fresh = new Map<string, FusionAuthUser>()
-  let steps = await store.steps.list(alert.id)
+  let steps = deps.planned === false ? [] : await store.steps.list(alert.id)
   if (steps.length === 0) {
     let matched: Matched[]
     try {

@@ -67,6 +67,7 @@ function isAlive (pid: number): boolean {
 
 interface Job {
   alert: AlertRecord
+  planned: boolean
   /** Replaced when our own expired lease comes back to us in a claim (a clock jump): the newest token wins. */
   lease: Lease
 }
@@ -169,7 +170,7 @@ export function createWorker (options: WorkerOptions): Worker {
     if (dueIn !== undefined) wake(Math.min(Math.max(dueIn, 100), 60_000))
   }
 
-  function begin ({ alert, lease }: Claimed): void {
+  function begin ({ alert, lease, planned }: Claimed): void {
     const mine = jobs.get(alert.id)
     if (mine !== undefined) {
       // Our own lease ran out while we still work on it (e.g. the clock jumped) and we claimed it again:
@@ -177,7 +178,7 @@ export function createWorker (options: WorkerOptions): Worker {
       mine.lease = lease
       return
     }
-    const job: Job = { alert, lease }
+    const job: Job = { alert, lease, planned }
     jobs.set(alert.id, job)
     const p = processAlert(job)
       .catch(err => log.error({ err, alertId: alert.id }, 'unexpected error in the worker'))
@@ -234,6 +235,7 @@ export function createWorker (options: WorkerOptions): Worker {
         gateway,
         store,
         lease: () => job.lease,
+        planned: job.planned,
         log: alog,
         exposureDetails: options.exposureDetails,
         onStep: (action, state) => metrics.actions.inc({ action, result: state }),

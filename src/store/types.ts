@@ -95,6 +95,8 @@ export interface Lease {
 export interface Claimed {
   alert: AlertRecord
   lease: Lease
+  /** Its steps were planned by an earlier attempt (false: the first attempt, nothing to read back). */
+  planned: boolean
 }
 
 /**

@@ -338,6 +338,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'steps', username: 'steps@acme.io' }))
     const [c] = await store.queue.claim('w1', 1, 60_000)
+    assert.equal(c!.planned, false, 'a first claim: nothing planned yet')
     const plan = [
       { userId: 'u1', tenantId: 't1', email: 'steps@acme.io', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0 },
       { userId: 'u1', tenantId: 't1', email: 'steps@acme.io', action: 'revoke-sessions', phase: 'immediate' as const, dueInMs: 0 },
@@ -372,6 +373,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     await sleep(450)
     const [again] = await store.queue.claim('w2', 1, 60_000)
     assert.equal(again?.alert.id, id, 'claimed at the deadline like any due work')
+    assert.equal(again!.planned, true, 'the claim says its steps are planned')
     assert.equal(again!.alert.attempts, 2)
 
     const report = await store.steps.report({})

@@ -71,11 +71,11 @@ const SQL = {
     ), ev AS (
       INSERT INTO alert_events (alert_seq, state, note) SELECT seq, 'processing', 'attempt ' || attempts || ' by ' || $1 FROM claimed
     )
-    SELECT * FROM claimed ORDER BY due_at`,
+    SELECT claimed.*, EXISTS (SELECT 1 FROM steps WHERE steps.alert_seq = claimed.seq) AS planned FROM claimed ORDER BY due_at`,
   renew: `UPDATE alerts SET due_at = now() + ${interval(2)} WHERE lease_owner = $1 AND state = 'processing'`,
   leasedBy: 'SELECT id, lease_token FROM alerts WHERE lease_owner = $1 AND state = \'processing\'',
   owners: 'SELECT DISTINCT lease_owner AS owner FROM alerts WHERE state = \'processing\' AND lease_owner IS NOT NULL',
-  oldestQueued: `SELECT extract(epoch FROM now() - min(received_at))::float8 AS s FROM alerts WHERE state IN ('queued', 'retrying')`,
+  oldestQueued: 'SELECT extract(epoch FROM now() - min(received_at))::float8 AS s FROM alerts WHERE state IN (\'queued\', \'retrying\')',
   nextDue: 'SELECT (extract(epoch FROM min(due_at) - now()) * 1000)::float8 AS ms FROM alerts WHERE due_at IS NOT NULL',
   replay: `WITH moved AS (
       UPDATE alerts SET state = 'queued', attempts = 0, due_at = now(), outcome = NULL, last_error = NULL,
@@ -114,8 +114,10 @@ const SQL = {
         WITH ORDINALITY AS s(user_id, tenant_id, email, action, phase, due_ms, skipped, verdict, ord)
       ORDER BY s.ord
       ON CONFLICT (alert_seq, user_id, action) DO NOTHING
+      RETURNING steps.*
     )
-    SELECT (SELECT count(*) FROM a)::integer AS leased`,
+    SELECT * FROM ins ORDER BY seq`,
+  leased: 'SELECT 1 FROM alerts WHERE id = $1 AND lease_token = $2 AND state = \'processing\'',
   stepsOf: 'SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = $1 ORDER BY steps.seq',
   stepUpdate: `UPDATE steps SET state = $4, detail = $5, http_status = $6, result = coalesce($7::jsonb, result),
       undo = coalesce($8::jsonb, undo), updated_at = now()
@@ -397,8 +399,8 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     },
     queue: {
       async claim (owner, limit, leaseMs) {
-        const rows = await q<PgRow>(SQL.claim, [owner, limit, leaseMs], 'the alert store cannot commit')
-        return rows.map((row): Claimed => ({ alert: toRecord(row), lease: leaseOf(row) }))
+        const rows = await q<PgRow & { planned: boolean }>(SQL.claim, [owner, limit, leaseMs], 'the alert store cannot commit')
+        return rows.map((row): Claimed => ({ alert: toRecord(row), lease: leaseOf(row), planned: row.planned }))
       },
       renew: (owner, leaseMs) => changed(SQL.renew, [owner, leaseMs]),
       finish: (l, r) => one(T.finish, [l.alertId, l.token, r.outcome, JSON.stringify(r.users), JSON.stringify(r.actions), r.note ?? `outcome ${r.outcome}`]),
@@ -409,7 +411,7 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       wait: (l, dueInMs, users, actions, note) => one(T.wait, [l.alertId, l.token, dueInMs, JSON.stringify(users), JSON.stringify(actions), truncate(note)]),
       async takeover (alertId, owner, leaseMs) {
         const row = (await q<PgRow>(SQL.takeover, [alertId, owner, leaseMs], 'the alert store cannot commit'))[0]
-        if (row !== undefined) return { alert: toRecord(row), lease: leaseOf(row) }
+        if (row !== undefined) return { alert: toRecord(row), lease: leaseOf(row), planned: true }
         return (await q(SQL.exists, [alertId])).length === 0 ? undefined : 'busy'
       },
       async releaseAll (owner, note, refund) {
@@ -441,9 +443,11 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     steps: {
       async plan (l, steps) {
         const col = <T>(f: (st: typeof steps[number]) => T): T[] => steps.map(f)
-        const [{ leased }] = await q<{ leased: number }>(SQL.plan, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
-          col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null), col(st => st.verdict ?? null)], 'the alert store cannot commit') as [{ leased: number }]
-        if (leased === 0) return undefined
+        const inserted = await q<PgStepRow>(SQL.plan, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
+          col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null), col(st => st.verdict ?? null)], 'the alert store cannot commit')
+        // The first plan inserts every step: one round trip. Otherwise some existed (or the lease is gone).
+        if (inserted.length === steps.length) return inserted.map(toStep)
+        if ((await q(SQL.leased, [l.alertId, l.token])).length === 0) return undefined
         return (await q<PgStepRow>(SQL.stepsOf, [l.alertId])).map(toStep)
       },
       async list (alertId) {

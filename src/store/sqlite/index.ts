@@ -316,7 +316,8 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     },
     queue: {
       claim: async (owner, limit, leaseMs) =>
-        (await write<Row[]>({ op: 'claim', owner, limit, leaseMs })).map((row): Claimed => ({ alert: toRecord(row), lease: lease(row) })),
+        (await write<Array<Row & { planned: boolean }>>({ op: 'claim', owner, limit, leaseMs }))
+          .map((row): Claimed => ({ alert: toRecord(row), lease: lease(row), planned: row.planned })),
       renew: (owner, leaseMs) => write({ op: 'renew', owner, leaseMs }),
       finish: (l, result) => write({ op: 'finish', lease: l, result }),
       retry: (l, delayMs, error, actions) => write({ op: 'retry', lease: l, delayMs, error, actions }),
@@ -325,7 +326,7 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
       wait: (l, dueInMs, users, actions, note) => write({ op: 'wait', lease: l, dueInMs, users, actions, note }),
       async takeover (alertId, owner, leaseMs) {
         const row = await write<Row | 'busy' | undefined>({ op: 'takeover', alertId, owner, leaseMs })
-        return row === undefined || row === 'busy' ? row : { alert: toRecord(row), lease: lease(row) }
+        return row === undefined || row === 'busy' ? row : { alert: toRecord(row), lease: lease(row), planned: true }
       },
       releaseAll: (owner, note, refund) => write({ op: 'releaseAll', owner, note, refund }),
       leaseOwners: () => read(() => (r.owners.all() as Array<{ owner: string }>).map(o => o.owner)),

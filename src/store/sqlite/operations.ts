@@ -110,6 +110,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
       VALUES (@alertSeq, @userId, @tenantId, @email, @action, @phase, @due, @state, @detail, @result, @now)
       ON CONFLICT (alert_seq, user_id, action) DO NOTHING`),
     stepsOf: db.prepare('SELECT * FROM steps WHERE alert_seq = ? ORDER BY seq'),
+    hasSteps: db.prepare('SELECT 1 FROM steps WHERE alert_seq = ? LIMIT 1'),
     stepUpdate: db.prepare(`UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus,
         result = coalesce(@result, result), undo = coalesce(@undo, undo), updated_at = @now
       WHERE seq = @stepId AND alert_seq = @alertSeq`),
@@ -178,8 +179,11 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
     switch (op.op) {
       case 'insert': return insert(op.alert, op.sourceIp, at)
       case 'claim': {
-        const rows = s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as Row[]
-        for (const r of rows) s.event.run(r.seq, at, 'processing', `attempt ${r.attempts} by ${op.owner}`)
+        const rows = s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as Array<Row & { planned?: boolean }>
+        for (const r of rows) {
+          s.event.run(r.seq, at, 'processing', `attempt ${r.attempts} by ${op.owner}`)
+          r.planned = s.hasSteps.get(r.seq) !== undefined
+        }
         return rows
       }
       case 'renew': return s.renew.run({ owner: op.owner, until: at + op.leaseMs }).changes
