@@ -9,15 +9,14 @@ import type { WebhookCredential } from '../config.js'
 export function createCredentialCheck (pairs: readonly WebhookCredential[]): (key: string, secret: string) => boolean {
   // A per-process key: the digests kept in memory are useless outside this process.
   const hmacKey = randomBytes(32)
-  const digest = (text: string): Buffer => createHmac('sha256', hmacKey).update(text, 'utf8').digest()
-  const stored = pairs.map(p => ({ key: digest(p.key), secret: digest(p.secret) }))
+  // One digest per pair: the key's length is part of the input, so no two pairs share a message.
+  const digest = (key: string, secret: string): Buffer =>
+    createHmac('sha256', hmacKey).update(`${Buffer.byteLength(key, 'utf8')}:${key}:${secret}`, 'utf8').digest()
+  const stored = pairs.map(p => digest(p.key, p.secret))
   return (key, secret) => {
-    const k = digest(key)
-    const s = digest(secret)
+    const presented = digest(key, secret)
     let match = 0
-    for (const p of stored) {
-      match |= Number(timingSafeEqual(k, p.key)) & Number(timingSafeEqual(s, p.secret))
-    }
+    for (const p of stored) match |= Number(timingSafeEqual(presented, p))
     return match === 1
   }
 }

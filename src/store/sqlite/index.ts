@@ -8,7 +8,7 @@ import {
 import { listFilter } from '../filters.js'
 import { groupReport } from '../report.js'
 import { fileIdentity, migrate, openDatabase } from './connection.js'
-import { createOperations, type BatchOutcome, type WriteOp } from './operations.js'
+import { createOperations, insertRow, type BatchOutcome, type WriteOp } from './operations.js'
 import { iso, opt, toRecord, toStep, type OutboxRow, type Row, type StepRow } from './rows.js'
 import type { WriterInit, WriterReply, WriterRequest } from './writer.js'
 
@@ -269,7 +269,7 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     kind: 'sqlite',
     location: file,
     alerts: {
-      insert: (alert, meta = {}) => write<InsertResult>({ op: 'insert', alert, sourceIp: meta.sourceIp }),
+      insert: (alert, meta = {}) => write<InsertResult>({ op: 'insert', row: insertRow(alert, meta.sourceIp) }),
       get: id => read(() => {
         const row = r.get.get(id) as Row | undefined
         return row === undefined ? undefined : toRecord(row)

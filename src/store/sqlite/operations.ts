@@ -10,7 +10,7 @@ import type { OutboxRow, Row, StepRow } from './rows.js'
  * does not undo the others. Webhook inserts and the worker's transitions share the group commit.
  */
 export type WriteOp =
-  | { op: 'insert', alert: BreachAlert, sourceIp?: string }
+  | { op: 'insert', row: InsertRow }
   | { op: 'claim', owner: string, limit: number, leaseMs: number }
   | { op: 'renew', owner: string, leaseMs: number }
   | { op: 'finish', lease: Lease, result: Finish }
@@ -41,6 +41,46 @@ export interface BatchOutcome {
   /** New (non-duplicate, non-test) alerts or alerts made due now: the worker should look. */
   wake: boolean
   inserts: number
+}
+
+/**
+ * An alert as the columns of its row, flattened on the calling thread: a flat object of strings and numbers
+ * crosses to the writer thread faster than the nested alert would.
+ */
+export interface InsertRow {
+  key: string
+  test: 0 | 1
+  exposureId: string | null
+  email: string | null
+  usernameHash: string | null
+  customData: string | null
+  exposureDate: string | null
+  hadPassword: 0 | 1
+  passwordType: number | null
+  passwordTypeName: string | null
+  exposureDetails: string | null
+  extra: string | null
+  warnings: string | null
+  sourceIp: string | null
+}
+
+export function insertRow (alert: BreachAlert, sourceIp: string | undefined): InsertRow {
+  return {
+    key: alert.idempotencyKey,
+    test: alert.test ? 1 : 0,
+    exposureId: alert.exposureId ?? null,
+    email: alert.email ?? null,
+    usernameHash: alert.usernameHash ?? null,
+    customData: alert.customData ?? null,
+    exposureDate: alert.exposureDate ?? null,
+    hadPassword: alert.hadPassword ? 1 : 0,
+    passwordType: alert.passwordType ?? null,
+    passwordTypeName: alert.passwordTypeName ?? null,
+    exposureDetails: alert.exposureDetails === undefined ? null : JSON.stringify(alert.exposureDetails),
+    extra: alert.extra === undefined ? null : JSON.stringify(alert.extra),
+    warnings: alert.warnings.length === 0 ? null : JSON.stringify(alert.warnings),
+    sourceIp: sourceIp ?? null
+  }
 }
 
 /** Does this op's success leave work due now? */
@@ -145,39 +185,40 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
     return row !== undefined
   }
 
-  function insert (alert: BreachAlert, sourceIp: string | undefined, at: number): InsertResult {
+  function insert (row: InsertRow, at: number): InsertResult {
     const id = newId(at)
+    const test = row.test === 1
     // Test alerts need no remediation: they are stored already finished with outcome `test`.
     const info = s.insert.run({
       id,
-      key: alert.idempotencyKey,
-      test: alert.test ? 1 : 0,
-      state: alert.test ? 'done' : 'queued',
+      key: row.key,
+      test: row.test,
+      state: test ? 'done' : 'queued',
       now: at,
-      exposureId: alert.exposureId ?? null,
-      email: alert.email ?? null,
-      usernameHash: alert.usernameHash ?? null,
-      customData: alert.customData ?? null,
-      exposureDate: alert.exposureDate ?? null,
-      hadPassword: alert.hadPassword ? 1 : 0,
-      passwordType: alert.passwordType ?? null,
-      passwordTypeName: alert.passwordTypeName ?? null,
-      exposureDetails: alert.exposureDetails === undefined ? null : JSON.stringify(alert.exposureDetails),
-      extra: alert.extra === undefined ? null : JSON.stringify(alert.extra),
-      warnings: alert.warnings.length === 0 ? null : JSON.stringify(alert.warnings),
-      sourceIp: sourceIp ?? null,
-      dueAt: alert.test ? null : at,
-      outcome: alert.test ? 'test' : null,
-      completedAt: alert.test ? at : null
+      exposureId: row.exposureId,
+      email: row.email,
+      usernameHash: row.usernameHash,
+      customData: row.customData,
+      exposureDate: row.exposureDate,
+      hadPassword: row.hadPassword,
+      passwordType: row.passwordType,
+      passwordTypeName: row.passwordTypeName,
+      exposureDetails: row.exposureDetails,
+      extra: row.extra,
+      warnings: row.warnings,
+      sourceIp: row.sourceIp,
+      dueAt: test ? null : at,
+      outcome: test ? 'test' : null,
+      completedAt: test ? at : null
     })
-    if (info.changes === 1) return { id, duplicate: false, test: alert.test }
-    const dup = s.duplicate.get(at, alert.idempotencyKey) as { id: string, test: number }
+    if (info.changes === 1) return { id, duplicate: false, test }
+    const dup = s.duplicate.get(at, row.key) as { id: string, test: number }
     return { id: dup.id, duplicate: true, test: dup.test === 1 }
   }
 
   function execute (op: WriteOp, at: number): unknown {
     switch (op.op) {
-      case 'insert': return insert(op.alert, op.sourceIp, at)
+      case 'insert': return insert(op.row, at)
       case 'claim': {
         const rows = s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as Array<Row & { planned?: boolean }>
         for (const r of rows) {
