@@ -47,3 +47,28 @@ test('kill -9 while an alert is leased: the restarted bridge processes it', asyn
   second.child.kill('SIGTERM')
   assert.equal(await second.exited, 0)
 })
+
+test('SIGTERM while a FusionAuth call hangs: the worker gives up waiting before the shutdown grace ends, releases its leases, exits 0', async t => {
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'slow@acme-corp.io' })
+  const dir = tmpDir(t)
+  // A FusionAuth time-out longer than the old fixed 10 s grace: shutdown must still end cleanly.
+  const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, FUSIONAUTH_TIMEOUT_MS: '12000' })
+  fa.hang({ match: (m, p) => m === 'DELETE' && p.startsWith('/api/user/') })
+  const bridge = await spawnBridge(env)
+  t.after(() => { bridge.child.kill('SIGKILL') })
+  const r = await postAlert(bridge.url, { username: 'slow@acme-corp.io', exposureID: 'exp-slow' })
+  await waitFor(() => fa.journal.some(j => j.method === 'DELETE'), 'the hung DELETE')
+  const started = Date.now()
+  bridge.child.kill('SIGTERM')
+  assert.equal(await bridge.exited, 0, 'a clean exit, not the grace timer\'s forced one')
+  const took = Date.now() - started
+  assert.ok(took < 20_000, `stopped in ${took} ms`)
+  const reader = await openStore(join(dir, 'bridge.db'), { role: 'command' })
+  t.after(() => reader.close())
+  const a = (await reader.alerts.get(r.body.alertId as string))!
+  // The hung call ended at its time-out inside the grace: recorded as a retry, the lease given back.
+  assert.ok(['retrying', 'queued'].includes(a.state), a.state)
+  assert.equal(a.leaseOwner, undefined)
+})
