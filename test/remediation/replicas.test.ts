@@ -33,7 +33,7 @@ async function world (t: TestContext, users: number, env: Record<string, string>
       BRIDGE_DATABASE: url,
       FUSIONAUTH_URL: fa.url,
       FUSIONAUTH_API_KEY: fa.apiKey,
-      FUSIONAUTH_TIMEOUT_MS: '2000',
+      FUSIONAUTH_TIMEOUT_MS: '5000',
       BRIDGE_LEASE_TTL: '2s',
       BRIDGE_RETRY_SCHEDULE: '100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms',
       ...env
@@ -132,10 +132,13 @@ test('three replicas: one alert posted to two at once is one row; 2,000 alerts d
       assert.equal(deletes.get(user.userId), 1)
       assert.equal(revokes.get(user.userId), 1)
     } else {
-      resumed++
+      // Attempted again: because the killed replica held it, or because an attempt failed and was retried
+      // (a FusionAuth time-out on a loaded machine). Either way an earlier attempt recorded no step it sent.
       const history = await store.alerts.events(id)
-      assert.ok(history.some(e => e.note?.startsWith('attempt 1 by ') === true && e.note.includes(killedOwner)),
-        `${id} was attempted ${rec.attempts} times, but its first attempt was not the killed replica's: ${JSON.stringify(history)}`)
+      const byKilled = history.some(e => e.note?.startsWith('attempt ') === true && e.note.includes(killedOwner))
+      const retried = history.some(e => e.state === 'retrying')
+      if (byKilled) resumed++
+      assert.ok(byKilled || retried, `${id} was attempted ${rec.attempts} times with neither the killed replica nor a retry: ${JSON.stringify(history)}`)
       assert.ok((revokes.get(user.userId) ?? 0) <= rec.attempts)
     }
   }
