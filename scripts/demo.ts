@@ -1,4 +1,4 @@
-// `npm run demo`: the whole flow on this machine, no configuration needed. Starts the FusionAuth fake
+// `npm run demo`: the whole flow on this machine, no configuration needed, in two scenarios. Starts the FusionAuth fake
 // (two tenants, a few users), the bridge on a temporary database, sends an Enzoic-style breach alert
 // with Basic auth, and shows the users before and after, and the alert record.
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.js'
 import { startBridge } from '../src/server.js'
 import { createLogger } from '../src/observability/logger.js'
 import { describeAlert } from '../src/cli/alerts.js'
+import { restoreAlert } from '../src/operations/lifecycle.js'
 import { table } from '../src/cli/output.js'
 import { startFusionAuthFake, type FusionAuthFake } from '../test/fakes/fusionauth.js'
 
@@ -75,11 +76,70 @@ try {
   showUsers(fa)
 
   heading('The alert record (`breach-bridge alerts show ID`)')
-  say(describeAlert(record!, (await bridge.store.alerts.events(answer.alertId))))
+  say(describeAlert(record!, await bridge.store.alerts.events(answer.alertId), await bridge.store.steps.list(answer.alertId)))
+} finally {
+  await bridge.close()
+}
+
+// ── Scenario 2: the lifecycle — tell the users, give them time, deactivate who did nothing, restore ────────
+const deadlineSeconds = 3
+const template = fa.addEmailTemplate('Your credentials appeared in a breach')
+const dana = fa.addUser({ tenantId: acme!.id, email: 'dana@acme-corp.com', refreshTokens: 1, firstName: 'Dana' })
+const erik = fa.addUser({ tenantId: acme!.id, email: 'erik@acme-corp.com', refreshTokens: 1, firstName: 'Erik' })
+const lifecycleConfig = loadConfig({
+  HOST: '127.0.0.1',
+  PORT: '0',
+  BRIDGE_DATABASE: join(dir, 'lifecycle.db'),
+  ENZOIC_WEBHOOK_CREDENTIALS: 'demo-webhook-key:demo-webhook-secret',
+  FUSIONAUTH_URL: fa.url,
+  FUSIONAUTH_API_KEY: fa.apiKey,
+  BRIDGE_ACTIONS: `notify-user:${template},require-password-change,revoke-sessions`,
+  BRIDGE_GRACE_PERIOD: `${deadlineSeconds}s`,
+  BRIDGE_GRACE_ACTIONS: 'deactivate'
+}, ['webhook', 'fusionauth'])
+const lifecycle = await startBridge(lifecycleConfig, createLogger('warn'))
+try {
+  heading('Scenario 2: the lifecycle (notify, grace period, self-remediation, restore)')
+  say('BRIDGE_ACTIONS=notify-user:<template>,require-password-change,revoke-sessions')
+  say(`BRIDGE_GRACE_PERIOD=${deadlineSeconds}s   BRIDGE_GRACE_ACTIONS=deactivate   (in production: 72h or so)`)
+  const post = async (email: string): Promise<string> => {
+    const r = await fetch(`${lifecycle.url}/webhooks/enzoic`, {
+      method: 'POST',
+      headers: { authorization: 'Basic ' + Buffer.from('demo-webhook-key:demo-webhook-secret').toString('base64'), 'content-type': 'application/json' },
+      body: JSON.stringify({ username: email, exposureID: 'demo-exposure-2', exposureDetails: { title: 'Example Shop breach', date: '2026-11-01T00:00:00Z', exposedData: ['Emails', 'Passwords'] } })
+    })
+    return ((await r.json()) as { alertId: string }).alertId
+  }
+  const until = async (id: string, states: string[]): Promise<void> => {
+    const t0 = Date.now()
+    while (!states.includes((await lifecycle.store.alerts.get(id))?.state ?? '') && Date.now() - t0 < 15_000) await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  const [danaAlert, erikAlert] = [await post('dana@acme-corp.com'), await post('erik@acme-corp.com')]
+  await until(danaAlert, ['waiting'])
+  await until(erikAlert, ['waiting'])
+  say('')
+  say(`Both alerts are waiting for their deadline (${deadlineSeconds} s). Emails FusionAuth was asked to send:`)
+  for (const e of fa.sentEmails().filter(x => x.templateId === template)) say(`  to ${e.userIds.map(id => fa.user(id)?.email).join(', ')}: ${JSON.stringify(e.requestData)}`)
+  say('Dana changes her password before the deadline; Erik does nothing.')
+  fa.user(dana.id)!.passwordLastUpdateInstant = Date.now()
+  await until(danaAlert, ['done'])
+  await until(erikAlert, ['done'])
+  heading('After the deadline')
+  say(table(['USER', 'ACTIVE', 'MUST CHANGE PASSWORD', 'ALERT OUTCOME'], [
+    ['Dana', fa.user(dana.id)!.active ? 'yes' : 'NO', fa.user(dana.id)!.passwordChangeRequired ? 'yes' : 'no', (await lifecycle.store.alerts.get(danaAlert))!.outcome ?? '-'],
+    ['Erik', fa.user(erik.id)!.active ? 'yes' : 'NO', fa.user(erik.id)!.passwordChangeRequired ? 'yes' : 'no', (await lifecycle.store.alerts.get(erikAlert))!.outcome ?? '-']
+  ]))
+  heading('An operator restores Erik (`breach-bridge alerts restore ID --reason …`)')
+  const restored = await restoreAlert({ store: lifecycle.store, config: lifecycleConfig, gateway: lifecycle.gateway }, erikAlert, { operator: 'demo-operator', reason: 'Erik confirmed he never used that password here' })
+  for (const u of restored.undone) say(`  undone  ${u.step.action.padEnd(24)} ${u.detail}`)
+  for (const k of restored.kept) say(`  kept    ${k.step.action.padEnd(24)} ${k.detail}`)
+  say(`Erik active again: ${fa.user(erik.id)!.active ? 'yes' : 'no'}`)
+  heading('Erik\'s alert record')
+  say(describeAlert((await lifecycle.store.alerts.get(erikAlert))!, await lifecycle.store.alerts.events(erikAlert), await lifecycle.store.steps.list(erikAlert)))
   say()
   say('Next: README.md → Quick start, to run it against your FusionAuth and Enzoic.')
 } finally {
-  await bridge.close()
+  await lifecycle.close()
   await fa.close()
   rmSync(dir, { recursive: true, force: true })
 }
