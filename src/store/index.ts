@@ -32,7 +32,9 @@ export async function openStore (database: string, options: OpenStoreOptions): P
       pollMs: options.pollMs,
       onCommit: options.onCommit,
       onConnectionError: options.onConnectionError,
-      max: options.role === 'serve' ? 10 : 2
+      max: options.role === 'serve' ? 10 : 2,
+      // The worker's bookkeeping may skip the WAL flush; an operator's command (cancel, restore) does not.
+      asyncWorkerCommits: options.role === 'serve'
     })
   }
   return createSqliteStore({

@@ -23,6 +23,13 @@ export interface PostgresStoreOptions extends PostgresOptions {
   onCommit?: (inserts: number, seconds: number) => void
   /** Errors of idle or listening connections (a restart of PostgreSQL): logged, never fatal. */
   onConnectionError?: (err: Error) => void
+  /**
+   * The worker's bookkeeping (claims, steps, transitions, the outbox) commits without waiting for the WAL
+   * flush (`synchronous_commit = off`). A crash of PostgreSQL may then forget the last few milliseconds of
+   * it — the alert is processed again, and its actions are idempotent — but never an acknowledged alert:
+   * webhook inserts always wait for the flush. Saves one disk flush per step on the hot path.
+   */
+  asyncWorkerCommits?: boolean
 }
 
 interface Pending {
@@ -202,9 +209,14 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
   const pool = new pg.Pool({ ...config, max: options.max ?? 10, idleTimeoutMillis: 30_000 })
   // An idle connection dropped by a restarting server must not take the process down.
   pool.on('error', err => options.onConnectionError?.(err))
+  const workPool = options.asyncWorkerCommits === true
+    ? new pg.Pool({ ...config, options: [new URL(options.url).searchParams.get('options'), '-c synchronous_commit=off'].filter(Boolean).join(' '), max: options.max ?? 10, idleTimeoutMillis: 30_000 })
+    : pool
+  if (workPool !== pool) workPool.on('error', err => options.onConnectionError?.(err))
 
   const client = await pool.connect().catch(async err => {
     await pool.end().catch(() => undefined)
+    if (workPool !== pool) await workPool.end().catch(() => undefined)
     throw new StoreUnavailableError(err, `cannot connect to ${redactUrl(options.url)}: ${safeMessage(err)}`)
   })
   const ignore = (): void => {}
@@ -222,23 +234,24 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     client.off('error', ignore)
     client.release(true)
     await pool.end().catch(() => undefined)
+    if (workPool !== pool) await workPool.end().catch(() => undefined)
     throw err
   }
 
   const unavailable = (err: unknown, what: string): StoreUnavailableError =>
     err instanceof StoreUnavailableError ? err : new StoreUnavailableError(err, `${what}: ${safeMessage(err)}`)
-  async function q<R extends pg.QueryResultRow> (text: string, values: unknown[] = [], what = 'the alert store cannot be reached'): Promise<R[]> {
+  async function q<R extends pg.QueryResultRow> (text: string, values: unknown[] = [], what = 'the alert store cannot be reached', on: pg.Pool = pool): Promise<R[]> {
     try {
-      return (await pool.query<R>(text, values)).rows
+      return (await on.query<R>(text, values)).rows
     } catch (err) {
       throw unavailable(err, what)
     }
   }
 
   /** A write: how many rows it changed. */
-  async function changed (text: string, values: unknown[]): Promise<number> {
+  async function changed (text: string, values: unknown[], on: pg.Pool = pool): Promise<number> {
     try {
-      return (await pool.query(text, values)).rowCount ?? 0
+      return (await on.query(text, values)).rowCount ?? 0
     } catch (err) {
       throw unavailable(err, 'the alert store cannot commit')
     }
@@ -336,8 +349,11 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
   }
 
   const leaseOf = (row: PgRow): Lease => ({ alertId: row.id, token: row.lease_token, owner: row.lease_owner! })
+  /** The worker's bookkeeping, on its own pool (see asyncWorkerCommits). */
+  const wq = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> => q<R>(text, values, 'the alert store cannot commit', workPool)
+  const wchanged = async (text: string, values: unknown[]): Promise<number> => changed(text, values, workPool)
   const one = async (text: string, values: unknown[]): Promise<boolean> =>
-    ((await q<{ n: number }>(text, values, 'the alert store cannot commit'))[0]?.n ?? 0) > 0
+    ((await wq<{ n: number }>(text, values))[0]?.n ?? 0) > 0
 
   return {
     kind: 'postgres',
@@ -399,10 +415,10 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     },
     queue: {
       async claim (owner, limit, leaseMs) {
-        const rows = await q<PgRow & { planned: boolean }>(SQL.claim, [owner, limit, leaseMs], 'the alert store cannot commit')
+        const rows = await wq<PgRow & { planned: boolean }>(SQL.claim, [owner, limit, leaseMs])
         return rows.map((row): Claimed => ({ alert: toRecord(row), lease: leaseOf(row), planned: row.planned }))
       },
-      renew: (owner, leaseMs) => changed(SQL.renew, [owner, leaseMs]),
+      renew: (owner, leaseMs) => wchanged(SQL.renew, [owner, leaseMs]),
       finish: (l, r) => one(T.finish, [l.alertId, l.token, r.outcome, JSON.stringify(r.users), JSON.stringify(r.actions), r.note ?? `outcome ${r.outcome}`]),
       retry: (l, delayMs, error, actions) => one(T.retry, [l.alertId, l.token, delayMs, truncate(error), JSON.stringify(actions), truncate(error)]),
       kill: (l, reason, actions, extra = {}) => one(T.kill, [l.alertId, l.token, truncate(reason), JSON.stringify(actions), truncate(reason),
@@ -443,8 +459,8 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     steps: {
       async plan (l, steps) {
         const col = <T>(f: (st: typeof steps[number]) => T): T[] => steps.map(f)
-        const inserted = await q<PgStepRow>(SQL.plan, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
-          col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null), col(st => st.verdict ?? null)], 'the alert store cannot commit')
+        const inserted = await wq<PgStepRow>(SQL.plan, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
+          col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null), col(st => st.verdict ?? null)])
         // The first plan inserts every step: one round trip. Otherwise some existed (or the lease is gone).
         if (inserted.length === steps.length) return inserted.map(toStep)
         if ((await q(SQL.leased, [l.alertId, l.token])).length === 0) return undefined
@@ -454,7 +470,7 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
         return (await q<PgStepRow>(SQL.stepsOf, [alertId])).map(toStep)
       },
       async update (l, stepId, c) {
-        return await changed(SQL.stepUpdate, [l.alertId, l.token, stepId, c.state, c.detail === undefined ? null : truncate(c.detail),
+        return await wchanged(SQL.stepUpdate, [l.alertId, l.token, stepId, c.state, c.detail === undefined ? null : truncate(c.detail),
           c.httpStatus ?? null, c.result === undefined ? null : JSON.stringify(c.result), c.undo === undefined ? null : JSON.stringify(c.undo)]) === 1
       },
       async report ({ sinceMs, tenantId, limit = 1000 }) {
@@ -481,14 +497,14 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       putIfAbsent: async (key, value) => await changed(SQL.putIfAbsent, [key, value]) === 1
     },
     outbox: {
-      add: async (key, kind, payload) => await changed(SQL.outboxAdd, [key, kind, JSON.stringify(payload)]) === 1,
+      add: async (key, kind, payload) => await changed(SQL.outboxAdd, [key, kind, JSON.stringify(payload)]) === 1, // a message: flushed
       async claim (owner, limit, leaseMs) {
-        const rows = await q<{ key: string, kind: string, payload: unknown, attempts: number, created_at: Date, lease_owner: string, lease_token: number }>(
-          SQL.outboxClaim, [owner, limit, leaseMs], 'the alert store cannot commit')
+        const rows = await wq<{ key: string, kind: string, payload: unknown, attempts: number, created_at: Date, lease_owner: string, lease_token: number }>(
+          SQL.outboxClaim, [owner, limit, leaseMs])
         return rows.map((o): OutboxItem => ({ key: o.key, kind: o.kind, payload: o.payload, attempts: o.attempts, createdAt: iso(o.created_at)!, lease: { alertId: o.key, token: o.lease_token, owner: o.lease_owner } }))
       },
-      sent: async l => await changed(SQL.outboxSent, [l.alertId, l.token]) === 1,
-      retry: async (l, delayMs, error) => await changed(SQL.outboxRetry, [l.alertId, l.token, delayMs, truncate(error)]) === 1
+      sent: async l => await wchanged(SQL.outboxSent, [l.alertId, l.token]) === 1,
+      retry: async (l, delayMs, error) => await wchanged(SQL.outboxRetry, [l.alertId, l.token, delayMs, truncate(error)]) === 1
     },
     exposures: {
       async get (exposureId, maxAgeMs) {
@@ -510,6 +526,7 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       }
       await listening?.close()
       await pool.end()
+      if (workPool !== pool) await workPool.end()
     }
   }
 }
