@@ -179,3 +179,28 @@ test('check never prints credentials that are part of a URL (FUSIONAUTH_URL, ENZ
   for (const secret of ['Fa-Url-Pw-9001', 'Ez-Url-Pw-4242', 'Fa-Key-From-File-31337', ez.apiSecret]) assert.ok(!everything.includes(secret), `${secret} printed:\n${r.stdout}`)
   assert.match(r.stdout, /FusionAuth\s+http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+/)
 })
+
+test('check prints each tenant\'s effective policy and probes what every policy needs; a bad policy file is one FAIL per problem', async t => {
+  const fa = await startFusionAuthFake({ tenants: 2 })
+  t.after(() => fa.close())
+  const [t1, t2] = [fa.tenants[0]!.id, fa.tenants[1]!.id]
+  const template = fa.addEmailTemplate('Breach notice')
+  const group = fa.addGroup(undefined, 'Customers breached')
+  const dir = tmpDir(t)
+  const file = join(dir, 'policy.yaml')
+  writeFileSync(file, `tenants:\n  ${t2}:\n    name: customers\n    actions: [notify-user:${template}, group:${group}]\n    gracePeriod: 72h\n    graceActions: [deactivate]\n`)
+  const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, BRIDGE_POLICY_FILE: file })
+  const r = await check(env)
+  assert.equal(r.code, 0, r.stdout)
+  assert.ok(has(r.lines, 'OK', 'policy (default)', /^actions deactivate,revoke-sessions; no grace period \(environment \+ /), r.stdout)
+  assert.ok(has(r.lines, 'OK', 'policy tenant customers', new RegExp(`^${t2}: actions notify-user:${template},group:${group}; grace 3d then deactivate unless the password changed$`)), r.stdout)
+  assert.ok(!r.lines.some(l => l.what.includes(t1)), 'a tenant without its own policy follows the default')
+  assert.ok(has(r.lines, 'OK', 'permission email', /POST \/api\/email\/send\/\{templateId\} allowed/), r.stdout)
+  assert.ok(has(r.lines, 'OK', `group:${group}`, /exists/), 'the group a tenant policy names is checked too')
+
+  writeFileSync(file, `tenants:\n  not-a-tenant-id:\n    actions: [deactivate]\n  ${t1}:\n    actions: [deactivate, explode]\n`)
+  const bad = await check(env)
+  assert.equal(bad.code, 1)
+  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`^BRIDGE_POLICY_FILE ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: tenants\\.not-a-tenant-id: tenant ids are UUIDs$`)), bad.stdout)
+  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`tenants\\.${t1}\\.actions: entry 2 is not a known action`)), bad.stdout)
+})

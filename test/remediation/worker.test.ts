@@ -450,3 +450,30 @@ test('after an outage, alerts waiting out a long back-off are retried as soon as
   assert.equal(fa.user(u2.id)!.active, false)
   assert.ok(bridge.logs.some(l => l.includes('FusionAuth answers again')))
 })
+
+test('breach data forwarded to FusionAuth is plain and bounded: a 30,000-character title full of escapes does not reach a comment as it came', async t => {
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  const tenantId = fa.tenants[0]!.id
+  const admin = fa.addUser({ tenantId, email: 'secops@acme-corp.io' })
+  const flag = fa.addUserAction({ name: 'Breach flag' })
+  const u = fa.addUser({ tenantId, email: 'hostile@acme-corp.io' })
+  const bridge = await startTestBridge(t, {
+    FUSIONAUTH_URL: fa.url,
+    FUSIONAUTH_API_KEY: fa.apiKey,
+    FUSIONAUTH_ACTOR_USER_ID: admin.id,
+    BRIDGE_ACTIONS: `comment,user-action:${flag}`
+  })
+  const title = '\u001b[2J\u001b]8;;https://evil.example/\u0007click me\u001b]8;;\u0007\r\nFake: admin approved\u202e' + 'A'.repeat(30_000)
+  const a = await settled(bridge, await send(bridge, { username: 'hostile@acme-corp.io', exposureID: 'exp\r\n\u001b[31mred', exposureDetails: { title } }))
+  assert.equal(a.outcome, 'actioned')
+  const comment = fa.user(u.id)!.comments[0]!.comment
+  const reason = fa.user(u.id)!.actions[0]!.comment!
+  for (const text of [comment, reason]) {
+    assert.ok(text.length <= 1000, `bounded (${text.length})`)
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    assert.doesNotMatch(text, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/, 'no control character')
+    assert.match(text, /click me .*Fake: admin approved A+…/, 'the title, its controls blanked, cut')
+    assert.match(text, /exposure exp \[31mred/)
+  }
+})
