@@ -112,12 +112,8 @@ export function systemdUnit (): string {
   return readFileSync(new URL('../deploy/systemd/enzoic-bridge.service', import.meta.url), 'utf8')
 }
 
-/** The node flags of the unit's `ExecStart=… node --flag … ` line (the production heap caps). */
-export function productionNodeFlags (): string[] {
-  const exec = /^ExecStart=\S*node((?:\s+--\S+)*)\s/m.exec(systemdUnit())
-  if (exec === null) throw new Error('deploy/systemd/enzoic-bridge.service: no `ExecStart=…node --flags…` line')
-  return exec[1]!.trim().split(/\s+/).filter(f => f !== '')
-}
+/** The node flags of the unit's `ExecStart=… node --flag … ` line (the production heap caps), as the benchmarks read them. */
+export { productionNodeFlags } from '../bench/production-flags.js'
 
 /** The unit's `MemoryMax=` in bytes, or undefined when it sets none. */
 export function productionMemoryMax (): number | undefined {

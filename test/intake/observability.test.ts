@@ -2,19 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { AUTH, WEBHOOK_KEY, basic, postAlert, startTestBridge } from '../helper.js'
-
-/** The value of one sample in Prometheus text, or undefined when absent. */
-function sample (text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (m === null || m[1] !== name) continue
-    const have = (m[2] ?? '').split(/,(?=[a-zA-Z_]\w*=")/).filter(x => x !== '')
-    if (want.length === have.length && want.every(w => have.includes(w))) return Number(m[3])
-  }
-  return undefined
-}
+import { sample } from '../observability/shipped.js'
 
 test('/healthz answers 200 and /readyz reports the store check', async t => {
   const b = await startTestBridge(t)
