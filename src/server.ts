@@ -154,7 +154,7 @@ export function shutdownGraceMs (config: Config): number {
   return config.fusionAuthTimeoutMs + 10_000
 }
 
-/** Process entry: exits 1 with one line per configuration problem. */
+/** Process entry: exits 2 (the CLI's "fix the configuration" code) with one line per configuration problem. */
 export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (env === process.env) (await import('dotenv')).config({ quiet: true })
   let config: Config
@@ -163,7 +163,7 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`breach-bridge: ${err.message}\n`)
-      process.exit(1)
+      process.exit(2)
     }
     throw err
   }

@@ -189,14 +189,14 @@ test('secrets can be given as NAME_FILE; both set or an unreadable file is a pro
   ])
 })
 
-test('the server entry point exits 1 with one line per problem on stderr, and no value', t => {
+test('the server entry point exits 2 (as the CLI does) with one line per problem on stderr, and no value', t => {
   const r = spawnSync(process.execPath, [...TSX_IMPORT, SERVER_ENTRY], {
     cwd: tmpDir(t), // empty: no ./.env to read
     env: { PATH: process.env.PATH, PORT: 'SEKRIT-port', FUSIONAUTH_URL: 'SEKRIT-url', BRIDGE_ACTIONS: 'SEKRIT' },
     encoding: 'utf8',
     timeout: 20_000
   })
-  assert.equal(r.status, 1, r.stderr)
+  assert.equal(r.status, 2, r.stderr)
   const lines = r.stderr.trim().split('\n')
   assert.equal(lines[0], 'breach-bridge: invalid configuration:')
   const named = lines.slice(1).map(l => /^ {2}- ([A-Z_]+):/.exec(l)?.[1])
