@@ -78,8 +78,10 @@ test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 
       [[], /Usage: breach-bridge/],
       [['completion', 'fish'], /Allowed choices are bash, zsh/]
     ]
-    for (const [args, message] of usage) {
-      const r = await runCli(args, db)
+    // Independent children: run side by side (each spends most of its time starting Node and tsx).
+    const usageRuns = await Promise.all(usage.map(async ([args]) => await runCli(args, db)))
+    for (const [i, [args, message]] of usage.entries()) {
+      const r = usageRuns[i]!
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
       assert.match(r.stderr, message, args.join(' '))
       assert.equal(r.stdout, '', args.join(' '))
@@ -92,8 +94,9 @@ test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 
       [['enzoic', 'monitor', 'sync'], db, /FUSIONAUTH_URL: required/],
       [['alerts', 'list'], { BRIDGE_DATABASE: join(dir, 'typo.db') }, /no database at .*typo\.db \(BRIDGE_DATABASE\)/]
     ]
-    for (const [args, env, message] of config) {
-      const r = await runCli(args, env)
+    const configRuns = await Promise.all(config.map(async ([args, env]) => await runCli(args, env)))
+    for (const [i, [args, , message]] of config.entries()) {
+      const r = configRuns[i]!
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
       assert.match(r.stderr, message, args.join(' '))
       assert.ok(!/\n\s+at /.test(r.stderr), `${args.join(' ')}: a stack trace`)
