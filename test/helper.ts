@@ -161,14 +161,3 @@ export async function spawnBridgeWithNodeArgs (t: TestContext, env: NodeJS.Proce
   }
   return { child, url, logs, exited, stderr: () => stderr, alive }
 }
-
-/** Resident set size now and at its peak (`VmRSS`, `VmHWM` of /proc/PID/status), in bytes; Linux only. */
-export function processMemory (pid: number): { rss: number, peak: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
-    return { rss: kb('VmRSS'), peak: kb('VmHWM') }
-  } catch {
-    return undefined
-  }
-}

@@ -125,23 +125,12 @@ export interface UserOutcome {
   detail?: string
 }
 
-export interface AlertRecord {
+/** A stored alert: the parsed alert (its idempotency key stays in the store) and where it stands. */
+export interface AlertRecord extends Omit<BreachAlert, 'idempotencyKey'> {
   id: string
-  test: boolean
   state: AlertState
   receivedAt: string
   updatedAt: string
-  exposureId?: string
-  email?: string
-  usernameHash?: string
-  customData?: string
-  exposureDate?: string
-  hadPassword: boolean
-  passwordType?: number
-  passwordTypeName?: string
-  exposureDetails?: ExposureDetails
-  extra?: Record<string, unknown>
-  warnings: string[]
   sourceIp?: string
   /** How many times Enzoic delivered this alert (same idempotency key). */
   deliveries: number

@@ -118,7 +118,7 @@ test('check: the Enzoic API credentials when set — accepted, refused (never pr
   const fa = await startFusionAuthFake()
   const ez = await startEnzoicFake()
   t.after(() => Promise.all([fa.close(), ez.close()]))
-  const env = testEnv(tmpDir(t), { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret })
+  const env = testEnv(tmpDir(t), { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, ...ez.env })
   const ok = await check(env)
   assert.equal(ok.code, 0, ok.stdout)
   assert.ok(has(ok.lines, 'OK', 'Enzoic API', /accepts ENZOIC_API_KEY\/ENZOIC_API_SECRET; 0 user\(s\) monitored/), ok.stdout)

@@ -139,7 +139,7 @@ test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 
   await t.test('130: interrupted', async () => {
     const ez = await startEnzoicFake()
     t.after(() => ez.close())
-    const env = { ...db, ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret }
+    const env = { ...db, ...ez.env }
     assert.equal((await runCli(['enzoic', 'webhooks', 'register', '--url', 'http://127.0.0.1:9/webhooks/enzoic', '--insecure-url'], env)).code, 0)
     const c = spawnCli(['enzoic', 'webhooks', 'test', '--wait', '60s', '--json'], env)
     await c.waitForStderr(/Waiting up to 60 s/)
@@ -158,7 +158,7 @@ test('--json: every command that prints data prints exactly one JSON document â€
   const dir = tmpDir(t)
   const bridge = await startTestBridge(t, {}, dir)
   const id = (await postAlert(bridge.url, { username: 'json@acme-corp.io', exposureID: 'j-1' })).body.alertId as string
-  const env = testEnv(dir, { ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret, FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
+  const env = testEnv(dir, { ...ez.env, FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
   const reg = await runCli(['enzoic', 'webhooks', 'register', '--url', 'https://bridge.example.com/webhooks/enzoic', '--json'], env)
   const hook = JSON.parse(reg.stdout) as { webhookID: string, credentials: string }
   assert.equal(typeof hook.webhookID, 'string')

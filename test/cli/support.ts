@@ -1,10 +1,10 @@
 /**
  * Helpers for the CLI tests beside fixtures/processes.ts's `runCli`: the CLI as a long-running child a
- * test can signal, and the CLI under a file-size limit. Children get only the environment a test passes
+ * test can signal. Children get only the environment a test passes
  * (plus PATH) and run in a new empty folder (see fixtures/processes.ts for why).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { childCwd, CLI_ENTRY, TSX_IMPORT, type CliResult } from '../fixtures/processes.js'
+import { childCwd, CLI_ENTRY, TSX_IMPORT } from '../fixtures/processes.js'
 
 /** The control characters no terminal output of the CLI may contain raw (see src/cli/terminal.ts). */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -56,25 +56,5 @@ export function spawnCli (args: string[], env: NodeJS.ProcessEnv): CliChild {
         check()
       })
     }
-  }
-}
-
-/** Runs the CLI under `ulimit -f <blocks>` (bash's unit: 1024 bytes): a write that would pass it fails (EFBIG). */
-export async function runCliWithFileLimit (args: string[], env: NodeJS.ProcessEnv, blocks: number): Promise<CliResult> {
-  const dir = childCwd()
-  try {
-    const child = spawn('bash', ['-c', `ulimit -f ${blocks}; exec "$@"`, 'bash', process.execPath, ...TSX_IMPORT, CLI_ENTRY, ...args], {
-      cwd: dir.cwd,
-      env: { PATH: process.env.PATH, CI: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const code = await new Promise<number | null>((resolve, reject) => { child.on('close', resolve); child.on('error', reject) })
-    return { code, stdout, stderr }
-  } finally {
-    dir.release()
   }
 }

@@ -79,7 +79,7 @@ test('webhooks test --wait: the arrival line shows hostile data inert', async t 
   const dir = tmpDir(t)
   const port = await freePort()
   const url = `http://127.0.0.1:${port}/webhooks/enzoic`
-  const env = { ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret, BRIDGE_DATABASE: `${dir}/bridge.db` }
+  const env = { ...ez.env, BRIDGE_DATABASE: `${dir}/bridge.db` }
   const reg = await runCli(['enzoic', 'webhooks', 'register', '--url', url, '--insecure-url', '--json'], env)
   assert.equal(reg.code, 0, reg.stderr)
   const credentials = (JSON.parse(reg.stdout) as { credentials: string }).credentials

@@ -2,21 +2,18 @@ import { test } from 'node:test'
 import { createHash } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { startEnzoicFake, type EnzoicFake } from '../fakes/enzoic.js'
+import { startEnzoicFake } from '../fakes/enzoic.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { freePort, startTestBridge, testEnv, tmpDir } from '../helper.js'
 import { runCli } from '../fixtures/processes.js'
 import { spawnCli } from '../cli/support.js'
-
-const enzoicEnv = (ez: EnzoicFake): Record<string, string> =>
-  ({ ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret })
 
 test('webhooks test --wait counts a re-delivery of an already stored test alert as an arrival', async t => {
   const ez = await startEnzoicFake()
   t.after(() => ez.close())
   const dir = tmpDir(t)
   const port = await freePort()
-  const env = { ...enzoicEnv(ez), BRIDGE_DATABASE: join(dir, 'bridge.db') }
+  const env = { ...ez.env, BRIDGE_DATABASE: join(dir, 'bridge.db') }
   const reg = await runCli(['enzoic', 'webhooks', 'register', '--url', `http://127.0.0.1:${port}/webhooks/enzoic`, '--insecure-url', '--json'], env)
   assert.equal(reg.code, 0, reg.stderr)
   const bridge = await startTestBridge(t, { PORT: String(port), ENZOIC_WEBHOOK_CREDENTIALS: (JSON.parse(reg.stdout) as { credentials: string }).credentials }, dir)
@@ -47,7 +44,7 @@ test('monitor sync checks the Enzoic credentials before reading any FusionAuth u
   const ez = await startEnzoicFake()
   t.after(() => Promise.all([fa.close(), ez.close()]))
   fa.addUsers(fa.tenants[0]!.id, 50)
-  const env = testEnv(tmpDir(t), { ...enzoicEnv(ez), ENZOIC_API_SECRET: 'Wrong-Secret-For-Sync', FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
+  const env = testEnv(tmpDir(t), { ...ez.env, ENZOIC_API_SECRET: 'Wrong-Secret-For-Sync', FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
   const r = await runCli(['enzoic', 'monitor', 'sync'], env)
   assert.equal(r.code, 2, r.stdout + r.stderr)
   assert.equal(r.stderr, 'breach-bridge: GET /breach-monitoring-for-users: Enzoic refused the API credentials (401): check ENZOIC_API_KEY and ENZOIC_API_SECRET\n')
@@ -77,7 +74,7 @@ test('monitor sync interrupted (SIGINT, exit 130) and its dry run: progress, int
     const usernameHash = createHash('sha256').update(u.email).digest('hex')
     ez.monitored.set(usernameHash, { usernameHash })
   }
-  const env = testEnv(tmpDir(t), { ...enzoicEnv(ez), FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
+  const env = testEnv(tmpDir(t), { ...ez.env, FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
   fa.setLatency(150)
 
   await t.test('a dry run interrupted: nothing changed, numbers add up', async () => {

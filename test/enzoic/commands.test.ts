@@ -10,9 +10,6 @@ import { runCli } from '../fixtures/processes.js'
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
 
-const enzoicEnv = (ez: EnzoicFake): Record<string, string> =>
-  ({ ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret })
-
 test('register → list → test --wait, end to end through the real bridge', async t => {
   const ez = await startEnzoicFake()
   t.after(() => ez.close())
@@ -21,7 +18,7 @@ test('register → list → test --wait, end to end through the real bridge', as
   const url = `http://127.0.0.1:${port}/webhooks/enzoic`
   const envFile = join(dir, 'bridge.env')
   writeFileSync(envFile, 'LOG_LEVEL=info\n', { mode: 0o644 })
-  const env = { ...enzoicEnv(ez), BRIDGE_DATABASE: join(dir, 'bridge.db') }
+  const env = { ...ez.env, BRIDGE_DATABASE: join(dir, 'bridge.db') }
 
   const refused = await runCli(['enzoic', 'webhooks', 'register', '--url', url], env)
   assert.equal(refused.code, 2)
@@ -69,7 +66,7 @@ test('test --wait times out with the likely causes when the bridge refuses the c
   const ez = await startEnzoicFake()
   t.after(() => ez.close())
   const bridge = await startTestBridge(t)
-  const env = { ...enzoicEnv(ez), BRIDGE_DATABASE: bridge.config.database }
+  const env = { ...ez.env, BRIDGE_DATABASE: bridge.config.database }
   const reg = await runCli(['enzoic', 'webhooks', 'register', '--url', `${bridge.url}/webhooks/enzoic`, '--insecure-url'], env)
   assert.equal(reg.code, 0, reg.stderr)
   assert.match(reg.stdout, /ENZOIC_WEBHOOK_CREDENTIALS=\S+:\S+/) // printed once, without --write-env
@@ -86,7 +83,7 @@ test('a bad Enzoic key: a message that names ENZOIC_API_KEY and never the secret
   const ez = await startEnzoicFake()
   t.after(() => ez.close())
   const dir = tmpDir(t)
-  const r = await runCli(['enzoic', 'webhooks', 'list'], { ...enzoicEnv(ez), ENZOIC_API_SECRET: 'not-the-secret-42', BRIDGE_DATABASE: join(dir, 'b.db') })
+  const r = await runCli(['enzoic', 'webhooks', 'list'], { ...ez.env, ENZOIC_API_SECRET: 'not-the-secret-42', BRIDGE_DATABASE: join(dir, 'b.db') })
   assert.equal(r.code, 2)
   assert.match(r.stderr, /ENZOIC_API_KEY/)
   assert.ok(!(r.stdout + r.stderr).includes('not-the-secret-42'))
@@ -103,7 +100,7 @@ async function syncWorld (t: import('node:test').TestContext, perTenant: number)
   t.after(() => Promise.all([fa.close(), ez.close()]))
   for (const tenant of fa.tenants) fa.addUsers(tenant.id, perTenant, i => ({ email: `user${i}@${tenant.id.slice(0, 8)}.acme-corp.io` }))
   const dir = tmpDir(t)
-  return { fa, ez, env: testEnv(dir, { ...enzoicEnv(ez), FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey }) }
+  return { fa, ez, env: testEnv(dir, { ...ez.env, FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey }) }
 }
 
 const addCalls = (ez: EnzoicFake): Array<{ status: number, size: number }> => ez.journal
@@ -194,7 +191,7 @@ test('exposure details: fetched once from Enzoic, cached, and used in the commen
   const u2 = fa.addUser({ tenantId, email: 'two@acme-corp.io' })
   ez.exposures.set('exp-shared', { id: 'exp-shared', title: 'Mega Leak 2026', date: '2026-03-01T00:00:00.000Z', entries: 5, category: 'Marketing', passwordType: 'MD5' })
   const bridge = await startTestBridge(t, {
-    ...enzoicEnv(ez),
+    ...ez.env,
     FUSIONAUTH_URL: fa.url,
     FUSIONAUTH_API_KEY: fa.apiKey,
     FUSIONAUTH_ACTOR_USER_ID: admin.id,

@@ -2,12 +2,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startEnzoicFake, type EnzoicFake } from '../fakes/enzoic.js'
+import { startEnzoicFake } from '../fakes/enzoic.js'
 import { tmpDir } from '../helper.js'
 import { runCli } from '../fixtures/processes.js'
-import { runCliWithFileLimit } from '../cli/support.js'
 
-const enzoicEnv = (ez: EnzoicFake): Record<string, string> => ({ ENZOIC_API_URL: ez.url, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret })
 const URL = 'https://bridge.example.com/webhooks/enzoic'
 
 test('--write-env refuses a symbolic link (even a dangling one); its target is untouched and nothing is registered', async t => {
@@ -22,7 +20,7 @@ test('--write-env refuses a symbolic link (even a dangling one); its target is u
   symlinkSync(join(dir, 'not-there-yet'), dangling)
 
   for (const file of [link, dangling]) {
-    const r = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez))
+    const r = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
     assert.equal(r.code, 2, r.stdout + r.stderr)
     assert.match(r.stderr, /is a symbolic link: refusing to write a secret through it/)
     assert.ok(lstatSync(file).isSymbolicLink())
@@ -45,7 +43,7 @@ test('--write-env makes an existing 0644 file 0600 before the secret is written 
   writeFileSync(file, existing, { mode: 0o644 })
   assert.equal(statSync(file).mode & 0o777, 0o644)
 
-  const r = await runCliWithFileLimit(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez), 1)
+  const r = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env, undefined, { fileLimitBlocks: 1 })
   assert.equal(readFileSync(file, 'utf8'), existing, 'no partial secret in the file')
   assert.equal(statSync(file).mode & 0o777, 0o600, 'mode 0600 before the secret was to be written')
   assert.equal(r.code, 1, r.stdout + r.stderr)
@@ -54,7 +52,7 @@ test('--write-env makes an existing 0644 file 0600 before the secret is written 
   assert.ok(!(r.stdout + r.stderr).includes('ENZOIC_WEBHOOK_CREDENTIALS='), 'the secret is not printed instead')
 
   // Without the limit: written, 0600, and the rest of the file kept.
-  const ok = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez))
+  const ok = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
   assert.equal(ok.code, 0, ok.stderr)
   const hook = ez.webhooks[0]!
   assert.equal(statSync(file).mode & 0o777, 0o600)
@@ -70,10 +68,10 @@ test('--write-env creates a missing file 0600; a failed registration leaves no e
   const dir = tmpDir(t)
   const file = join(dir, 'new.env')
   ez.fail(500, { times: 1 })
-  const failed = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez))
+  const failed = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
   assert.equal(failed.code, 3, failed.stderr)
   assert.throws(() => statSync(file), { code: 'ENOENT' })
-  const ok = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], enzoicEnv(ez))
+  const ok = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
   assert.equal(ok.code, 0, ok.stderr)
   assert.equal(statSync(file).mode & 0o777, 0o600)
 })

@@ -51,6 +51,8 @@ export interface EnzoicFake {
   url: string
   apiKey: string
   apiSecret: string
+  /** The variables that point the CLI at this fake: ENZOIC_API_URL, ENZOIC_API_KEY, ENZOIC_API_SECRET. */
+  env: Record<string, string>
   webhooks: FakeWebhook[]
   /** Keyed by usernameHash. */
   monitored: Map<string, FakeMonitoredUser>
@@ -404,10 +406,12 @@ export async function startEnzoicFake (opts: { apiKey?: string, apiSecret?: stri
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
 
+  const url = `http://127.0.0.1:${port}/v1`
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url,
     apiKey,
     apiSecret,
+    env: { ENZOIC_API_URL: url, ENZOIC_API_KEY: apiKey, ENZOIC_API_SECRET: apiSecret },
     webhooks,
     monitored,
     exposures,

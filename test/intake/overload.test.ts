@@ -3,9 +3,10 @@ import assert from 'node:assert/strict'
 import { createServer, request } from 'node:http'
 import { join } from 'node:path'
 import {
-  AUTH, processMemory, productionMemoryMax, productionNodeFlags, spawnBridgeWithNodeArgs, testEnv, tmpDir
+  AUTH, productionMemoryMax, productionNodeFlags, spawnBridgeWithNodeArgs, testEnv, tmpDir
 } from '../helper.js'
 import { openStore } from '../../src/store/index.js'
+import { procMemory } from '../../bench/drain-proc.js'
 
 // Overload: far more concurrent authenticated senders than the bridge admits (BRIDGE_MAX_IN_FLIGHT=512,
 // BRIDGE_MAX_IN_FLIGHT_BYTES=2 MiB: ~33 of these bodies), each with a ~60 KB body, against a real bridge
@@ -113,10 +114,10 @@ test('far past the in-flight bound the bridge stays up, answers every sender, st
   const health = await fetch(`${bridge.url}/healthz`).then(res => res.status, (err: Error) => err.message)
   assert.equal(health, 200, `the bridge died: ${bridge.stderr().split('\n').find(l => l.includes('FATAL ERROR')) ?? bridge.stderr().slice(-1500)}`)
   assert.ok(bridge.alive())
-  const memory = processMemory(bridge.child.pid!)
+  const memory = procMemory(bridge.child.pid!)
   const counts: Record<string, number> = {}
   for (const r of results) counts[r.error ?? String(r.status)] = (counts[r.error ?? String(r.status)] ?? 0) + 1
-  const summary = `${SENDERS} senders in ${seconds.toFixed(1)} s: ${JSON.stringify(counts)}; peak RSS ${((memory?.peak ?? 0) / 2 ** 20).toFixed(1)} MiB`
+  const summary = `${SENDERS} senders in ${seconds.toFixed(1)} s: ${JSON.stringify(counts)}; peak RSS ${((memory?.hwm ?? 0) / 2 ** 20).toFixed(1)} MiB`
   t.diagnostic(summary)
 
   // Every sender got an answer: no connection was reset or dropped.
@@ -135,7 +136,7 @@ test('far past the in-flight bound the bridge stays up, answers every sender, st
 
   // The resident memory stayed under the cap all along (VmHWM: the peak since the process started).
   assert.ok(memory !== undefined, 'reads /proc/PID/status')
-  assert.ok(memory.peak < RSS_CAP, `peak RSS ${memory.peak} ≥ cap ${RSS_CAP} (${summary})`)
+  assert.ok(memory.hwm < RSS_CAP, `peak RSS ${memory.hwm} ≥ cap ${RSS_CAP} (${summary})`)
 
   // Every 2xx is on disk: stop the bridge gracefully, then read each alert back.
   bridge.child.kill('SIGTERM')
