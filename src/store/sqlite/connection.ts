@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { SchemaVersionError } from '../types.js'
@@ -7,9 +7,15 @@ import { MIGRATIONS } from './migrations/index.js'
 export const SCHEMA_VERSION = MIGRATIONS.length
 
 /**
- * Creates the database file private (0600, in a 0700 folder when the folder is new) before SQLite opens
- * it, whatever the umask: it holds emails. SQLite gives its -wal and -shm files the main file's mode.
- * A file that already exists is tightened to 0600 as well.
+ * Creates the database file private (0600, in a 0700 folder when the folder is new) before SQLite opens it,
+ * whatever the umask: it holds emails. SQLite gives its -wal and -shm files the main file's mode. A file that
+ * already exists is tightened to 0600 by path (never through a symlink).
+ *
+ * Never opens a descriptor of an existing database file: POSIX locks belong to the process, and closing
+ * *any* descriptor of a file drops every lock the process holds on it. Had this run beside a live connection
+ * (the writer thread opens the file after the main thread), SQLite's locks would vanish, and the next
+ * connection anywhere (an operator's read-only `sqlite3`) would believe itself the last one, checkpoint and
+ * unlink the WAL that this process still writes to — losing every alert acknowledged after it.
  */
 function createPrivately (file: string): void {
   const dir = dirname(file)
@@ -17,16 +23,28 @@ function createPrivately (file: string): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     chmodSync(dir, 0o700)
   }
-  closeSync(openSync(file, 'a', 0o600))
+  try {
+    // O_EXCL: created here, so no connection can hold a lock on it yet; an existing file is left unopened.
+    closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
   for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-    try { chmodSync(f, 0o600) } catch {}
+    try {
+      // chmod by path opens nothing; lstat first so a symlink's target is never changed.
+      if (!lstatSync(f).isSymbolicLink()) chmodSync(f, 0o600)
+    } catch {}
   }
 }
 
-/** Opens a connection with the bridge's durability settings: WAL, every commit fsync'd. */
-export function openDatabase (file: string, busyTimeoutMs: number): Database.Database {
-  if (file !== ':memory:') createPrivately(file)
-  const db = new Database(file)
+/**
+ * Opens a connection with the bridge's durability settings: WAL, every commit fsync'd. `create: false` for a
+ * second connection of a process that already opened the file (the writer thread): nothing touches the file
+ * outside SQLite then.
+ */
+export function openDatabase (file: string, busyTimeoutMs: number, { create = true }: { create?: boolean } = {}): Database.Database {
+  if (file !== ':memory:' && create) createPrivately(file)
+  const db = new Database(file, { fileMustExist: !create && file !== ':memory:' })
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
   db.pragma('foreign_keys = ON')

@@ -12,7 +12,8 @@ export type WriterReply =
   | { seq: number, error: string }
 
 const { file, busyTimeoutMs, identity } = workerData as WriterInit
-const db = openDatabase(file, busyTimeoutMs)
+// The main thread created the file and holds a connection: the writer must not open it outside SQLite.
+const db = openDatabase(file, busyTimeoutMs, { create: false })
 const run = createOperations(db)
 
 parentPort!.on('message', (req: WriterRequest | 'close') => {
