@@ -30,6 +30,7 @@ export const PATHS = [
   '/api/user/action', // POST
   '/api/user/action/{actionId}', // DELETE (undo of user-action: cancelAction)
   '/api/email/send/{emailTemplateId}', // POST (notify-user: sendEmail)
+  '/api/email/template/{emailTemplateId}', // GET (breach-bridge check: does the template of a notify-user action exist?)
   '/api/user/comment', // POST
   '/api/group/member', // POST, DELETE (undo of group:)
   '/api/jwt/refresh', // GET ?userId=, DELETE ?userId=

@@ -3,10 +3,9 @@ import type { Logger } from 'pino'
 import type { TLSSocket, TlsOptions } from 'node:tls'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Config } from './config.js'
 import type { Store } from './store/types.js'
 import { bridgeVersion, createMetrics, type Metrics } from './observability/metrics.js'
-import { intakeRoutes, IntakeError, WEBHOOK_PATH } from './intake/route.js'
+import { intakeRoutes, IntakeError, WEBHOOK_PATH, type IntakeSettings } from './intake/route.js'
 import { ALERT_STATES } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
 
@@ -14,7 +13,9 @@ import { normaliseIp } from './intake/client-cert.js'
 export type ReadinessCheck = () => Promise<void>
 
 export interface AppDeps {
-  config: Config
+  /** The webhook's settings; `requestTimeoutMs` bounds every request (BRIDGE_REQUEST_TIMEOUT). */
+  intake: IntakeSettings
+  requestTimeoutMs: number
   store: Store
   logger: Logger
   metrics?: Metrics
@@ -109,9 +110,9 @@ function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, 
 
 /** Builds the HTTP application; no port is opened here (server.ts listens, tests inject or listen on 0). */
 export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
-  const { config, store } = deps
+  const { intake, store } = deps
   const metrics = deps.metrics ?? createMetrics()
-  const timeouts = serverTimeouts(config.requestTimeoutMs)
+  const timeouts = serverTimeouts(deps.requestTimeoutMs)
   const options = {
     loggerInstance: deps.logger,
     // Explicit time-outs: a slow or stalled sender cannot hold a connection for long.
@@ -119,7 +120,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 10_000,
     requestTimeout: timeouts.requestTimeout,
     // No route reads more than the webhook may (Fastify's default is 1 MiB).
-    bodyLimit: config.maxBodyBytes,
+    bodyLimit: intake.maxBodyBytes,
     // Node's own server options (http.createServer); the HTTPS server takes the same ones beside its TLS options.
     http: timeouts,
     clientErrorHandler,
@@ -170,13 +171,13 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     return payload
   })
 
-  await app.register(intakeRoutes, { config, store, metrics })
+  await app.register(intakeRoutes, { settings: intake, store, metrics })
 
   // In direct mode the bridge itself faces the internet: its operational endpoints answer only local and
   // TRUSTED_PROXIES peers (behind nginx, only POST /webhooks/enzoic is proxied at all).
-  const opsPeers = new Set(['127.0.0.1', '::1', ...config.trustedProxies].map(normaliseIp))
+  const opsPeers = new Set(['127.0.0.1', '::1', ...intake.source.trustedProxies].map(normaliseIp))
   app.addHook('onRequest', async (req, reply) => {
-    if (config.clientCert !== 'direct' || req.url.startsWith(WEBHOOK_PATH)) return
+    if (intake.source.clientCert !== 'direct' || req.url.startsWith(WEBHOOK_PATH)) return
     if (!opsPeers.has(normaliseIp(req.socket.remoteAddress))) return reply.code(404).send({ error: 'not found' })
   })
 

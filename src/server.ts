@@ -5,7 +5,8 @@ import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, unknownVariables, type Config } from './config/index.js'
+import { enzoicApiSettings, gatewayOptions, intakeSettings } from './config/parts.js'
 import { buildApp } from './app.js'
 import { openStore, describeDatabase } from './store/index.js'
 import { startRetention } from './store/retention.js'
@@ -14,9 +15,10 @@ import { maskEmail } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import { createLogger } from './observability/logger.js'
 import type { Store } from './store/types.js'
-import { createFusionAuthGateway, type FusionAuthGateway } from './remediation/fusionauth.js'
+import { createFusionAuthGateway, type FusionAuthGateway } from './fusionauth/index.js'
 import { createWorker, type Worker, type WorkerOptions } from './remediation/worker.js'
 import { createExposureLookup, type ExposureLookup } from './enzoic/exposures.js'
+import { describePolicies } from './remediation/policy.js'
 
 export interface RunningBridge {
   app: FastifyInstance
@@ -82,18 +84,14 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   let worker: Worker | undefined
   let digest: Digest | undefined
   let exposures: ExposureLookup | undefined
-  if (config.fusionAuthUrl !== undefined && config.fusionAuthApiKey !== undefined) {
-    gateway = createFusionAuthGateway({
-      url: config.fusionAuthUrl,
-      apiKey: config.fusionAuthApiKey,
-      timeoutMs: config.fusionAuthTimeoutMs,
-      connections: config.fusionAuthConcurrency * 2,
-      tenantIds: config.tenantIds,
-      onCall: (operation, status, seconds) => metrics.fusionAuthCalls.observe({ operation, status: String(status) }, seconds)
-    })
-    exposures = config.enzoicApiKey !== undefined && config.enzoicApiSecret !== undefined
-      ? createExposureLookup(config, store, logger)
-      : undefined
+  const fusionauth = gatewayOptions(config, {
+    connections: config.fusionAuthConcurrency * 2,
+    onCall: (operation, status, seconds) => metrics.fusionAuthCalls.observe({ operation, status: String(status) }, seconds)
+  })
+  if (fusionauth !== undefined) {
+    gateway = createFusionAuthGateway(fusionauth)
+    const enzoic = enzoicApiSettings(config)
+    exposures = enzoic === undefined ? undefined : createExposureLookup(enzoic, store, logger)
     digest = config.notify === undefined
       ? undefined
       : createDigest({
@@ -108,7 +106,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
     worker = createWorker({ config, store, gateway, logger, metrics, exposureDetails: exposures?.lookup, notify: digest, ...options.worker })
   }
   const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
-  const app = await buildApp({ config, store, logger, metrics, https, readiness })
+  const app = await buildApp({ intake: intakeSettings(config), requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness })
   try {
     await app.listen({ host: config.host, port: config.port })
   } catch (err) {
@@ -121,7 +119,16 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const port = typeof address === 'object' && address !== null ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `${https === undefined ? 'http' : 'https'}://${host}:${port}`
-  logger.info({ url, database: describeDatabase(config.database), store: store.kind, clientCert: config.clientCert, encryption: config.payloadEncryption }, 'bridge listening')
+  logger.info({
+    url,
+    database: describeDatabase(config.database),
+    store: store.kind,
+    clientCert: config.clientCert,
+    encryption: config.payloadEncryption,
+    policies: Object.fromEntries(describePolicies(config.policies).map(p => [p.what, p.detail])),
+    digest: config.notify === undefined ? 'off' : `every ${Math.round(config.notify.intervalMs / 60_000)} min${config.notify.secret === undefined ? '' : ', signed'}`,
+    retention: config.retentionMs === undefined ? 'off' : `${Math.round(config.retentionMs / 86_400_000)}d`
+  }, 'bridge listening')
   await worker?.start()
   digest?.start()
   const retention = config.retentionMs === undefined ? undefined : startRetention({ store, retentionMs: config.retentionMs, logger, ...options.retention })
@@ -156,7 +163,15 @@ export function shutdownGraceMs (config: Config): number {
 
 /** Process entry: exits 2 (the CLI's "fix the configuration" code) with one line per configuration problem. */
 export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (env === process.env) (await import('dotenv')).config({ quiet: true })
+  const warnings: Array<[Record<string, unknown>, string]> = []
+  if (env === process.env) {
+    const r = (await import('dotenv')).config({ quiet: true })
+    const code = (r.error as NodeJS.ErrnoException | undefined)?.code
+    if (r.error !== undefined && code !== 'ENOENT') warnings.push([{ file: '.env', code }, 'cannot read ./.env: its settings are not applied'])
+  }
+  for (const u of unknownVariables(env)) {
+    warnings.push([{ variable: u.name, closest: u.closest }, `${u.name} is set, but the bridge reads no such variable (ignored)${u.closest === undefined ? '' : `: did you mean ${u.closest}?`}`])
+  }
   let config: Config
   try {
     config = loadConfig(env, ['webhook', 'fusionauth'])
@@ -168,6 +183,7 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
     throw err
   }
   const logger = createLogger(config.logLevel, undefined, { emails: config.logEmails })
+  for (const [fields, message] of warnings) logger.warn(fields, message)
   const bridge = await startBridge(config, logger)
   // Long enough for in-flight FusionAuth calls to end (each bounded by FUSIONAUTH_TIMEOUT_MS) and leases
   // to be given back; the worker stops waiting for its calls before this runs out.

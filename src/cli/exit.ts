@@ -1,6 +1,6 @@
 import { ConfigError } from '../config.js'
 import { EnzoicApiError } from '../enzoic/client.js'
-import { FusionAuthError } from '../remediation/fusionauth.js'
+import { FusionAuthError } from '../fusionauth/index.js'
 import { SchemaVersionError, StoreUnavailableError } from '../store/types.js'
 
 /**

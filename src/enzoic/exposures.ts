@@ -1,5 +1,4 @@
 import type { Logger } from 'pino'
-import type { Config } from '../config.js'
 import type { AlertRecord, ExposureDetails } from '../alerts/types.js'
 import type { Store } from '../store/types.js'
 import { createEnzoicClient } from './client.js'
@@ -17,8 +16,11 @@ export interface ExposureLookup {
   close (): Promise<void>
 }
 
-export function createExposureLookup (config: Config, store: Store, logger: Logger, timeoutMs = 3000): ExposureLookup {
-  const api = createEnzoicClient({ baseUrl: config.enzoicApiUrl, apiKey: config.enzoicApiKey!, apiSecret: config.enzoicApiSecret!, timeoutMs, retries: 0 })
+/** Where Enzoic's API is and the credentials to call it (ENZOIC_API_URL, ENZOIC_API_KEY, ENZOIC_API_SECRET). */
+export interface EnzoicApiSettings { baseUrl: string, apiKey: string, apiSecret: string }
+
+export function createExposureLookup (settings: EnzoicApiSettings, store: Store, logger: Logger, timeoutMs = 3000): ExposureLookup {
+  const api = createEnzoicClient({ ...settings, timeoutMs, retries: 0 })
   const inFlight = new Map<string, Promise<ExposureDetails | undefined>>()
   async function lookup (alert: AlertRecord): Promise<ExposureDetails | undefined> {
     const id = alert.exposureId

@@ -1,5 +1,5 @@
 import { formatCustomData, parseCustomData, usernameHash } from '../alerts/normalise.js'
-import type { FusionAuthGateway } from '../remediation/fusionauth.js'
+import type { FusionAuthGateway } from '../fusionauth/index.js'
 import type { Store } from '../store/types.js'
 import { ENZOIC_MAX_BATCH, type EnzoicApi } from './client.js'
 

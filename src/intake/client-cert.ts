@@ -1,6 +1,5 @@
 import type { TLSSocket } from 'node:tls'
 import type { IncomingMessage } from 'node:http'
-import type { Config } from '../config.js'
 
 /**
  * Who is calling: the real client address, and whether its client certificate passed. Verdict headers
@@ -64,7 +63,15 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
   return Array.isArray(v) ? undefined : v
 }
 
-export function createSourceGuard (config: Config): (req: IncomingMessage) => SourceVerdict {
+/** Who may call the webhook (ENZOIC_CLIENT_CERT, ENZOIC_CLIENT_CERT_CN, TRUSTED_PROXIES, ENZOIC_ALLOWED_IPS). */
+export interface SourceOptions {
+  clientCert: 'off' | 'proxy' | 'direct'
+  clientCertCN: string
+  trustedProxies: readonly string[]
+  allowedIps?: readonly string[]
+}
+
+export function createSourceGuard (config: SourceOptions): (req: IncomingMessage) => SourceVerdict {
   const trusted = new Set(config.trustedProxies.map(normaliseIp))
   const allowed = config.allowedIps === undefined ? undefined : new Set(config.allowedIps.map(normaliseIp))
 

@@ -1,5 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { WebhookCredential } from '../config.js'
+
+/** One key:secret pair of ENZOIC_WEBHOOK_CREDENTIALS. */
+export interface WebhookCredential { readonly key: string, readonly secret: string }
 
 /**
  * Returns a checker for the webhook's Basic credentials. Every configured pair is compared, always, in

@@ -2,19 +2,28 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { logEvent } from '../observability/events.js'
 import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
-import type { Config } from '../config.js'
 import type { Store } from '../store/types.js'
 import { KV, StoreUnavailableError } from '../store/types.js'
 import type { Metrics } from '../observability/metrics.js'
 import { classify } from './alert.js'
-import { createCredentialCheck } from './credentials.js'
-import { createSourceGuard } from './client-cert.js'
+import { createCredentialCheck, type WebhookCredential } from './credentials.js'
+import { createSourceGuard, type SourceOptions } from './client-cert.js'
 import { DecryptError, decryptPayload } from './decrypt.js'
 import { bodyReservation, createAdmission } from './limits.js'
 import { BodyError, bodyText, contentDecode, unwrap } from './body.js'
 
+/** The Enzoic webhook's own settings (built from the configuration at the edge: config/parts.ts). */
+export interface IntakeSettings {
+  credentials: readonly WebhookCredential[]
+  source: SourceOptions
+  maxBodyBytes: number
+  maxInFlight: number
+  maxInFlightBytes: number
+  payload: { encryption: 'off' | 'optional' | 'required', key?: Buffer, cipher: 'cbc' | 'gcm' }
+}
+
 export interface IntakeOptions {
-  config: Config
+  settings: IntakeSettings
   store: Store
   metrics: Metrics
 }
@@ -55,9 +64,9 @@ const OVERLOAD_LOG_MS = 10_000
  * Basic auth run in onRequest, before the body is read; decryption and parsing only for a caller who
  * passed both; the answer only after the alert's batch is committed.
  */
-export async function intakeRoutes (app: FastifyInstance, { config, store, metrics }: IntakeOptions): Promise<void> {
-  const guard = createSourceGuard(config)
-  const check = createCredentialCheck(config.webhookCredentials)
+export async function intakeRoutes (app: FastifyInstance, { settings: config, store, metrics }: IntakeOptions): Promise<void> {
+  const guard = createSourceGuard(config.source)
+  const check = createCredentialCheck(config.credentials)
   // The byte bound never refuses a body the body limit allows when nothing else is in flight (limits.ts).
   const admission = createAdmission({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes })
   let overloadLoggedAt = 0
@@ -129,17 +138,17 @@ export async function intakeRoutes (app: FastifyInstance, { config, store, metri
     }
     if (body.kind === 'empty') throw new IntakeError(400, 'empty body', 'invalid')
     if (body.kind === 'json') {
-      if (config.payloadEncryption === 'required') throw new IntakeError(400, 'encryption required', 'invalid')
+      if (config.payload.encryption === 'required') throw new IntakeError(400, 'encryption required', 'invalid')
       try {
         return parseJson(body.text)
       } catch {
         throw new IntakeError(400, 'not JSON', 'invalid')
       }
     }
-    if (config.payloadEncryption === 'off' || config.payloadKey === undefined) throw new IntakeError(400, 'not JSON', 'invalid')
+    if (config.payload.encryption === 'off' || config.payload.key === undefined) throw new IntakeError(400, 'not JSON', 'invalid')
     try {
       // The plaintext may carry the same wrappers (a BOM, whitespace, a JSON string), never a second ciphertext.
-      const plain = unwrap(bodyText(decryptPayload(body.text, config.payloadKey, config.payloadCipher)))
+      const plain = unwrap(bodyText(decryptPayload(body.text, config.payload.key, config.payload.cipher)))
       if (plain.kind !== 'json') throw new DecryptError()
       return parseJson(plain.text)
     } catch {

@@ -15,11 +15,13 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
 import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../config.js'
 import { createEnzoicClient } from '../enzoic/client.js'
-import { createFusionAuthGateway, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer, type PermissionProbe } from '../remediation/fusionauth.js'
+import { createFusionAuthGateway, describeEndpoint, errorCodes, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer } from '../fusionauth/index.js'
 import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
 import { unknownVariables } from './variables.js'
-import { ACTIONS } from '../remediation/actions/index.js'
-import { allActions, type Policies, type Policy } from '../remediation/policy.js'
+import { ACTIONS, permissionsFor, type ActionSpec } from '../remediation/actions/index.js'
+import { allActions, describePolicies } from '../remediation/policy.js'
+
+export { describePolicies }
 
 export type Level = 'OK' | 'FAIL' | 'WARN' | 'SKIP'
 export interface CheckLine { level: Level, what: string, detail: string }
@@ -132,17 +134,6 @@ function secretsOf (env: NodeJS.ProcessEnv, config: Config | undefined): string[
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-function errorCodes (json: unknown): string[] {
-  if (!isObject(json)) return []
-  const codes: string[] = []
-  const general = json.generalErrors
-  if (Array.isArray(general)) for (const g of general) if (isObject(g) && typeof g.code === 'string') codes.push(g.code)
-  const fields = json.fieldErrors
-  const lists = Array.isArray(fields) ? [fields] : isObject(fields) ? Object.values(fields) : []
-  for (const l of lists) if (Array.isArray(l)) for (const f of l) if (isObject(f) && typeof f.code === 'string') codes.push(f.code)
-  return codes
-}
-
 const describe = (a: InspectAnswer): string =>
   a.status === undefined
     ? `no answer (${a.error ?? 'error'})`
@@ -192,25 +183,6 @@ async function identify (gw: FusionAuthProbes, shown: string): Promise<Identity>
 }
 
 type Add = (level: Level, what: string, detail: string) => void
-
-const days = (ms: number): string => ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 1000)}s`
-
-/** One line per policy: the default, then each tenant of BRIDGE_POLICY_FILE — what an alert will do there. */
-export function describePolicies (policies: Policies): Array<{ what: string, detail: string }> {
-  const text = (p: Policy): string => [
-    `actions ${p.actions.map(a => a.label).join(',') || '(none)'}`,
-    p.graceMs === undefined ? 'no grace period' : `grace ${days(p.graceMs)} then ${p.graceActions.map(a => a.label).join(',')} unless the password changed`,
-    p.protectedUsers.length > 0 ? `${p.protectedUsers.length} protected user(s)` : '',
-    p.protectedGroupIds.length > 0 ? `protected groups ${p.protectedGroupIds.join(',')}` : '',
-    p.skipIfPasswordChangedAfterExposure ? 'skip when the password changed after the exposure' : '',
-    p.dryRun ? 'DRY RUN (nothing changed)' : ''
-  ].filter(x => x !== '').join('; ')
-  const source = policies.file === undefined ? 'from the environment' : `environment + ${policies.file}`
-  return [
-    { what: 'policy (default)', detail: `${text(policies.default)} (${source})` },
-    ...[...policies.tenants].map(([id, p]) => ({ what: `policy tenant ${p.name ?? id}`, detail: `${p.name === undefined ? '' : `${id}: `}${text(p)}` }))
-  ]
-}
 
 async function checkTenants (gw: FusionAuthGateway & FusionAuthProbes, config: Config, add: Add): Promise<void> {
   const email = `bridge-check-${randomUUID().slice(0, 8)}@check.invalid`
@@ -265,56 +237,61 @@ async function checkFusionAuth (config: Config, broken: Set<string>, add: Add, t
 
     await checkTenants(gw, config, add)
 
-    // What every tenant's policy may run (the registry says which endpoints each action calls).
-    const actions = allActions(config.policies)
-    const needed: Array<[PermissionProbe, string]> = [['lookup', 'GET /api/user']]
-    for (const a of actions) {
-      for (const p of ACTIONS.get(a.name)?.probes ?? []) if (!needed.some(n => n[0] === p.probe)) needed.push([p.probe, p.endpoint])
-    }
-    for (const [probe, endpoint] of needed) {
-      const r = await gw.mayCall(probe)
-      if (r.allowed) add('OK', `permission ${probe}`, `${endpoint} allowed`)
-      else add('FAIL', `permission ${probe}`, `${endpoint}: ${r.detail ?? 'refused'}`)
-    }
-    const search = await gw.mayCall('search')
-    if (search.allowed) add('OK', 'permission search', 'POST /api/user/search allowed (enzoic monitor sync)')
-    else add('WARN', 'permission search', `POST /api/user/search: ${search.detail ?? 'refused'}: \`enzoic monitor sync\` needs it`)
-
-    if (config.actorUserId !== undefined && !broken.has('FUSIONAUTH_ACTOR_USER_ID')) {
-      try {
-        const actor = await gw.getUser(config.actorUserId)
-        if (actor !== undefined) add('OK', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${actor.email ?? actor.id} exists`)
-        else add('FAIL', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${config.actorUserId}: no such user (FusionAuth requires the commenter/actioner to exist)`)
-      } catch (err) {
-        add('FAIL', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${config.actorUserId}: ${(err as Error).message}`)
-      }
-    }
-
-    for (const a of actions) {
-      if (a.name !== 'group' && a.name !== 'user-action') continue
-      const kind = a.name === 'group' ? 'group' : 'user action'
-      const endpoint = a.name === 'group' ? 'GET /api/group/{id}' : 'GET /api/user-action/{id}'
-      try {
-        if (a.name === 'group') {
-          const g = await gw.getGroup(a.id!)
-          if (g === undefined) add('FAIL', a.label, 'no such group: every alert would fail with 400 and go dead — fix BRIDGE_ACTIONS')
-          else add('OK', a.label, `group${g.name === undefined ? '' : ` "${g.name}"`} exists`)
-        } else {
-          const u = await gw.getUserAction(a.id!)
-          if (u === undefined) add('FAIL', a.label, 'no such user action: every alert would fail with 400 and go dead — fix BRIDGE_ACTIONS')
-          else if (u.active === false) add('FAIL', a.label, `user action${u.name === undefined ? '' : ` "${u.name}"`} is inactive: FusionAuth refuses to apply it`)
-          else add('OK', a.label, `user action${u.name === undefined ? '' : ` "${u.name}"`} exists${u.temporal === true ? ` (time-based${u.preventLogin === true ? ', prevents login' : ''})` : ''}`)
-        }
-      } catch (err) {
-        if (err instanceof FusionAuthError && err.kind === 'auth') {
-          add('WARN', a.label, `cannot tell whether the ${kind} exists: the key may not call ${endpoint} (401); allow it, or check the id in FusionAuth's admin UI`)
-        } else {
-          add('FAIL', a.label, `cannot tell whether the ${kind} exists: ${(err as Error).message}`)
-        }
-      }
-    }
+    await checkPermissions(gw, config, add)
+    if (config.actorUserId !== undefined && !broken.has('FUSIONAUTH_ACTOR_USER_ID')) await checkActor(gw, config.actorUserId, add)
+    for (const a of allActions(config.policies)) await checkActionId(gw, a, add)
   } finally {
     await gw.close()
+  }
+}
+
+/**
+ * Every permission the policies' actions need, to run and to undo (`alerts restore`), plus the lookups: each
+ * probed without changing anything. The search of `monitor sync` is a WARN (the worker does not need it).
+ */
+async function checkPermissions (gw: FusionAuthGateway, config: Config, add: Add): Promise<void> {
+  for (const p of permissionsFor(allActions(config.policies).map(a => a.name))) {
+    const endpoint = p.endpoints[0]!
+    const r = await gw.mayCall(endpoint)
+    const restoreOnly = p.usedBy.every(u => u.startsWith('alerts restore'))
+    if (r.allowed) add('OK', `permission ${p.label}`, `${describeEndpoint(endpoint)} allowed`)
+    else if (restoreOnly) add('FAIL', `permission ${p.label}`, `${describeEndpoint(endpoint)}: ${r.detail ?? 'refused'}: \`alerts restore\` would stop halfway (${p.usedBy.join(', ')})`)
+    else add('FAIL', `permission ${p.label}`, `${describeEndpoint(endpoint)}: ${r.detail ?? 'refused'}`)
+  }
+  const [search] = permissionsFor([], { search: true }).filter(p => p.label === 'search')
+  const r = await gw.mayCall(search!.endpoints[0]!)
+  if (r.allowed) add('OK', 'permission search', 'POST /api/user/search allowed (enzoic monitor sync)')
+  else add('WARN', 'permission search', `POST /api/user/search: ${r.detail ?? 'refused'}: \`enzoic monitor sync\` needs it`)
+}
+
+async function checkActor (gw: FusionAuthGateway, actorUserId: string, add: Add): Promise<void> {
+  try {
+    const actor = await gw.getUser(actorUserId)
+    if (actor !== undefined) add('OK', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${actor.email ?? actor.id} exists`)
+    else add('FAIL', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${actorUserId}: no such user (FusionAuth requires the commenter/actioner to exist)`)
+  } catch (err) {
+    add('FAIL', 'actor user', `FUSIONAUTH_ACTOR_USER_ID ${actorUserId}: ${(err as Error).message}`)
+  }
+}
+
+/** The id an action names (`group:<id>`, `notify-user:<template>`…) exists, as its module's `lookup` finds it. */
+async function checkActionId (gw: FusionAuthGateway, a: ActionSpec, add: Add): Promise<void> {
+  const takesId = ACTIONS.get(a.name)?.takesId
+  const lookup = takesId?.lookup
+  if (takesId === undefined || lookup === undefined || a.id === undefined) return
+  const noun = takesId.what.replace(/ id$/, '')
+  const param = /\{([^}]+)\}/.exec(lookup.endpoint.path)![1]!
+  try {
+    const verdict = lookup.judge(await gw.call<Record<string, unknown>>(lookup.endpoint, { params: { [param]: a.id } }))
+    add(verdict.ok ? 'OK' : 'FAIL', a.label, verdict.detail)
+  } catch (err) {
+    if (err instanceof FusionAuthError && err.kind === 'not-found') {
+      add('FAIL', a.label, `no such ${noun}: every alert would fail with 400 and go dead — fix BRIDGE_ACTIONS`)
+    } else if (err instanceof FusionAuthError && err.kind === 'auth') {
+      add('WARN', a.label, `cannot tell whether the ${noun} exists: the key may not call ${describeEndpoint(lookup.endpoint)} (401); allow it, or check the id in FusionAuth's admin UI`)
+    } else {
+      add('FAIL', a.label, `cannot tell whether the ${noun} exists: ${(err as Error).message}`)
+    }
   }
 }
 

@@ -3,8 +3,9 @@ import type { Config } from '../config.js'
 import type { AlertRecord, Step } from '../alerts/types.js'
 import { plainText } from '../alerts/text.js'
 import { logEvent, type EventLogger } from '../observability/events.js'
-import { ACTIONS } from '../remediation/actions/index.js'
-import { FusionAuthError, type FusionAuthGateway } from '../remediation/fusionauth.js'
+import { FusionAuthError, type FusionAuthGateway } from '../fusionauth/index.js'
+import { actionOf, actionSpec } from '../remediation/actions/index.js'
+import { logActionEvent } from '../remediation/remediate.js'
 import { alertOutcome, userOutcomes } from '../remediation/outcome.js'
 import type { Claimed, Store } from '../store/types.js'
 
@@ -61,7 +62,7 @@ export interface RestoreResult {
 const LEASE_MS = 120_000
 
 /** A done step the bridge can take back: its action has an undo, and the step recorded what undo needs. */
-const undoable = (s: Step): boolean => ACTIONS.get(s.action.split(':')[0]!)?.undo !== undefined && s.undo !== undefined
+const undoable = (s: Step): boolean => actionOf(s.action)?.undo !== undefined && s.undo !== undefined
 const who = (r: OperatorRequest): string => `${plainText(r.operator, 64) ?? 'operator'}: ${plainText(r.reason, 300) ?? '(no reason)'}`
 
 async function take (store: Store, alertId: string, operator: string): Promise<Claimed> {
@@ -106,7 +107,7 @@ export async function restoreAlert ({ store, gateway, config, log }: LifecycleDe
   const mine = (s: Step): boolean => req.userId === undefined || s.userId === req.userId.toLowerCase()
   const before = (await store.steps.list(alertId)).filter(mine)
   if (!before.some(s => s.state === 'pending' || (s.state === 'done' && undoable(s)))) {
-    const kept = before.filter(s => s.state === 'done').map(step => ({ step, detail: ACTIONS.get(step.action.split(':')[0]!)?.cannotUndo ?? 'nothing the bridge recorded to undo' }))
+    const kept = before.filter(s => s.state === 'done').map(step => ({ step, detail: actionOf(step.action)?.cannotUndo ?? 'nothing the bridge recorded to undo' }))
     return { alert, undone: [], kept, cancelled: [], nothingToDo: true }
   }
   const { lease } = await take(store, alertId, req.operator)
@@ -121,8 +122,7 @@ export async function restoreAlert ({ store, gateway, config, log }: LifecycleDe
     const done = steps.filter(x => x.state === 'done').sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || b.id - a.id)
     const users = new Map<string, Awaited<ReturnType<FusionAuthGateway['getUser']>>>()
     for (const step of done) {
-      const name = step.action.split(':')[0]!
-      const module = ACTIONS.get(name)
+      const module = actionOf(step.action)
       if (module?.undo === undefined || step.undo === undefined) {
         result.kept.push({ step, detail: module?.cannotUndo ?? (module === undefined ? 'this bridge no longer knows the action' : 'nothing the bridge recorded to undo') })
         continue
@@ -133,8 +133,8 @@ export async function restoreAlert ({ store, gateway, config, log }: LifecycleDe
         result.kept.push({ step, detail: 'the user no longer exists' })
         continue
       }
-      const id = step.action.includes(':') ? step.action.slice(step.action.indexOf(':') + 1) : undefined
-      const r = await module.undo({ user, alert, gateway, id, actorUserId: config.actorUserId, labels: [], kv: store.kv }, step)
+      const { id } = actionSpec(step.action)
+      const r = await module.undo({ user, alert, fusionauth: gateway, id, actorUserId: config.actorUserId, labels: [], kv: store.kv }, step)
       if (r.state === 'kept') {
         result.kept.push({ step, detail: r.detail })
         continue
@@ -144,7 +144,7 @@ export async function restoreAlert ({ store, gateway, config, log }: LifecycleDe
       users.set(step.userId, await gateway.getUser(step.userId, step.tenantId)) // its state changed
       if (log !== undefined) {
         logEvent(log, 'step.undone', { alertId, userId: step.userId, tenantId: step.tenantId, action: step.action, detail: r.detail, operator: req.operator }, `${step.action} undone`)
-        if (name === 'deactivate') logEvent(log, 'user.reactivated', { alertId, userId: step.userId, tenantId: step.tenantId, operator: req.operator }, 'user reactivated')
+        logActionEvent(log, module, 'undone', { alertId, userId: step.userId, tenantId: step.tenantId, operator: req.operator }, id)
       }
     }
   } catch (err) {

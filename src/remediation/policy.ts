@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { parseDuration } from '../duration.js'
 import { parseActionList, type ActionSpec } from './actions/index.js'
-import type { FusionAuthUser } from './fusionauth.js'
+import type { FusionAuthUser } from '../fusionauth/index.js'
 
 /** What happens to a breached user of one tenant (docs/design.md §10). */
 export interface Policy {
@@ -38,6 +38,25 @@ export function allActions (policies: Policies): ActionSpec[] {
   const out = new Map<string, ActionSpec>()
   for (const p of [policies.default, ...policies.tenants.values()]) for (const a of [...p.actions, ...p.graceActions]) out.set(a.label, a)
   return [...out.values()]
+}
+
+const days = (ms: number): string => ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 1000)}s`
+
+/** One line per policy: the default, then each tenant of BRIDGE_POLICY_FILE — what an alert will do there. */
+export function describePolicies (policies: Policies): Array<{ what: string, detail: string }> {
+  const text = (p: Policy): string => [
+    `actions ${p.actions.map(a => a.label).join(',') || '(none)'}`,
+    p.graceMs === undefined ? 'no grace period' : `grace ${days(p.graceMs)} then ${p.graceActions.map(a => a.label).join(',')} unless the password changed`,
+    p.protectedUsers.length > 0 ? `${p.protectedUsers.length} protected user(s)` : '',
+    p.protectedGroupIds.length > 0 ? `protected groups ${p.protectedGroupIds.join(',')}` : '',
+    p.skipIfPasswordChangedAfterExposure ? 'skip when the password changed after the exposure' : '',
+    p.dryRun ? 'DRY RUN (nothing changed)' : ''
+  ].filter(x => x !== '').join('; ')
+  const source = policies.file === undefined ? 'from the environment' : `environment + ${policies.file}`
+  return [
+    { what: 'policy (default)', detail: `${text(policies.default)} (${source})` },
+    ...[...policies.tenants].map(([id, p]) => ({ what: `policy tenant ${p.name ?? id}`, detail: `${p.name === undefined ? '' : `${id}: `}${text(p)}` }))
+  ]
 }
 
 export type Verdict = 'protected' | 'stale' | 'dry-run' | 'act'

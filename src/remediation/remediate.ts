@@ -1,13 +1,12 @@
 import type { Logger } from 'pino'
-import type { Config } from '../config.js'
 import type { ActionLogEntry, AlertRecord, ExposureDetails, NewStep, Step, StepChange, UserOutcome } from '../alerts/types.js'
 import { parseCustomData, usernameHash } from '../alerts/normalise.js'
-import { logEvent } from '../observability/events.js'
+import { logEvent, type EventLogger } from '../observability/events.js'
 import type { Lease, Store } from '../store/types.js'
-import { ACTIONS, type ActionContext, type ActionSpec } from './actions/index.js'
-import { FusionAuthError, type FusionAuthGateway, type FusionAuthUser } from './fusionauth.js'
+import { FusionAuthError, type FusionAuthGateway, type FusionAuthUser } from '../fusionauth/index.js'
+import { actionOf, actionSpec, type ActionContext, type ActionModule } from './actions/index.js'
 import { alertOutcome, userOutcomes } from './outcome.js'
-import { decide, policyFor, type Policy } from './policy.js'
+import { decide, policyFor, type Policies, type Policy } from './policy.js'
 
 /** Thrown when FusionAuth fails in a way worth retrying (or pausing for): carries the attempt's log. */
 export class ActionFailedError extends Error {
@@ -31,8 +30,18 @@ export function exposureInstant (alert: Pick<AlertRecord, 'exposureDate' | 'expo
   return undefined
 }
 
+/** What remediation needs of the configuration (built at the edge from it). */
+export interface RemediationSettings {
+  /** The default policy and the per-tenant ones. */
+  policies: Policies
+  /** FUSIONAUTH_TENANT_IDS: users of other tenants are never acted on. */
+  tenantIds?: readonly string[]
+  /** FUSIONAUTH_ACTOR_USER_ID, for the actions that `needs.actor`. */
+  actorUserId?: string
+}
+
 export interface RemediateDeps {
-  config: Config
+  settings: RemediationSettings
   gateway: FusionAuthGateway
   store: Store
   /** The alert's current lease (the worker may swap it when it claims its own alert again). */
@@ -63,10 +72,10 @@ interface Matched { user: FusionAuthUser, mismatch?: string }
  * with itself changes nothing and says so (outcome `mismatch`). Otherwise the email is looked up in every
  * allowed tenant.
  */
-async function resolveUsers (alert: AlertRecord, { config, gateway }: RemediateDeps): Promise<Matched[]> {
+async function resolveUsers (alert: AlertRecord, { settings, gateway }: RemediateDeps): Promise<Matched[]> {
   const mapped = parseCustomData(alert.customData)
   if (mapped !== undefined) {
-    const allowed = config.tenantIds === undefined || config.tenantIds.includes(mapped.tenantId)
+    const allowed = settings.tenantIds === undefined || settings.tenantIds.includes(mapped.tenantId)
     const user = allowed ? await gateway.getUser(mapped.userId, mapped.tenantId) : undefined
     if (user !== undefined) {
       const carries = alert.email !== undefined || alert.usernameHash !== undefined
@@ -94,11 +103,6 @@ function planFor (alert: AlertRecord, m: Matched, policy: Policy, exposureAt: nu
   ]
 }
 
-const specOf = (label: string): ActionSpec => {
-  const at = label.indexOf(':')
-  return at < 0 ? { label, name: label } : { label, name: label.slice(0, at), id: label.slice(at + 1) }
-}
-
 /**
  * Runs an alert's due steps (docs/design.md §10). On the first attempt it resolves the users and plans one
  * step per (user, action): BRIDGE_ACTIONS due at once, BRIDGE_GRACE_ACTIONS at the grace deadline, or all
@@ -108,7 +112,7 @@ const specOf = (label: string): ActionSpec => {
  * FusionAuth fails in a way worth retrying or pausing for.
  */
 export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promise<Remediation> {
-  const { config, gateway, store, log } = deps
+  const { settings, gateway, store, log } = deps
   const actionLog: ActionLogEntry[] = [...alert.actions]
   const stamp = (): string => new Date().toISOString()
   const fail = (err: unknown, action: string, user?: FusionAuthUser): never => {
@@ -140,16 +144,16 @@ export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promi
       actionLog.push({ at: stamp(), action: 'lookup', status: 'skipped', detail: 'no FusionAuth user matches' })
       return { kind: 'finished', outcome: 'no-user', users: [], actions: actionLog }
     }
-    const needExposure = matched.some(m => policyFor(config.policies, m.user.tenantId).skipIfPasswordChangedAfterExposure)
+    const needExposure = matched.some(m => policyFor(settings.policies, m.user.tenantId).skipIfPasswordChangedAfterExposure)
     const exposureAt = exposureInstant(alert, needExposure ? await exposure() : details)
-    const plan = matched.flatMap(m => planFor(alert, m, policyFor(config.policies, m.user.tenantId), exposureAt))
+    const plan = matched.flatMap(m => planFor(alert, m, policyFor(settings.policies, m.user.tenantId), exposureAt))
     const planIt = (): ReturnType<Store['steps']['plan']> => store.steps.plan(deps.lease(), plan)
     const planned = await (deps.storeCall === undefined ? planIt() : deps.storeCall('planning steps', planIt))
     if (planned === undefined) return { kind: 'lease-lost' }
     steps = planned
     for (const m of matched) fresh.set(m.user.id, m.user)
     for (const s of steps.filter(x => x.state === 'skipped')) {
-      deps.onStep?.(specOf(s.action).name, 'skipped')
+      deps.onStep?.(actionSpec(s.action).name, 'skipped')
       logEvent(log, 'step.skipped', { ...stepFields(alert, s), detail: s.detail }, `${s.action} skipped: ${s.detail ?? ''}`)
     }
   }
@@ -158,7 +162,7 @@ export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promi
     const save = (): Promise<boolean> => store.steps.update(deps.lease(), step.id, change)
     if (!await (deps.storeCall === undefined ? save() : deps.storeCall('recording a step', save))) return false
     Object.assign(step, change, { updatedAt: stamp() })
-    deps.onStep?.(specOf(step.action).name, change.state)
+    deps.onStep?.(actionSpec(step.action).name, change.state)
     const fields = { ...stepFields(alert, step), httpStatus: change.httpStatus, detail: change.detail }
     if (change.state === 'done') logEvent(log, 'step.done', fields, `${step.action} done`)
     else if (change.state === 'skipped') logEvent(log, 'step.skipped', fields, `${step.action} skipped: ${change.detail ?? ''}`)
@@ -189,21 +193,31 @@ export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promi
       for (const s of grace) if (!await record(s, { state: 'skipped', detail: 'self-remediated' })) return { kind: 'lease-lost' }
       logEvent(log, 'alert.self_remediated', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, 'the user changed their password in the grace period')
     }
-    const policy = policyFor(config.policies, user.tenantId)
+    const policy = policyFor(settings.policies, user.tenantId)
     const labels = [...policy.actions, ...policy.graceActions].map(a => a.label)
     for (const step of mine.filter(s => s.state === 'pending')) {
-      const spec = specOf(step.action)
-      const module = ACTIONS.get(spec.name)
+      const spec = actionSpec(step.action)
+      const module = actionOf(step.action)
       if (module === undefined) {
         if (!await record(step, { state: 'failed', detail: `unknown action ${spec.name} (removed from this bridge?)` })) return { kind: 'lease-lost' }
         continue
       }
       const graceDeadline = policy.graceMs === undefined ? undefined : new Date(Date.parse(alert.receivedAt) + policy.graceMs).toISOString()
-      const needsText = ['comment', 'user-action', 'notify-user'].includes(spec.name)
-      const ctx: ActionContext = { user, alert, gateway, id: spec.id, actorUserId: config.actorUserId, exposure: needsText ? await exposure() : details, graceDeadline, labels, kv: store.kv }
+      const ctx: ActionContext = {
+        user,
+        alert,
+        fusionauth: gateway,
+        id: spec.id,
+        actorUserId: settings.actorUserId,
+        exposure: module.needs?.exposure === true ? await exposure() : details,
+        graceDeadline,
+        labels,
+        kv: store.kv
+      }
       let change: StepChange
+      let userChanged: Partial<FusionAuthUser> | undefined
       try {
-        change = await module.run(ctx)
+        ({ userChanged, ...change } = await module.run(ctx))
       } catch (err) {
         // A definite refusal (400, 404) of this action: recorded beside the others, which go on.
         if (err instanceof FusionAuthError && (err.kind === 'permanent' || err.kind === 'not-found')) {
@@ -213,11 +227,10 @@ export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promi
         }
       }
       if (!await record(step, change)) return { kind: 'lease-lost' }
-      if (change.state === 'done' && spec.name === 'deactivate') {
-        user = { ...user, active: false }
-        logEvent(log, 'user.deactivated', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, 'user deactivated')
+      if (change.state === 'done') {
+        if (userChanged !== undefined) user = { ...user, ...userChanged }
+        logActionEvent(log, module, 'done', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, spec.id)
       }
-      if (change.state === 'done' && spec.name === 'notify-user') logEvent(log, 'user.notified', { alertId: alert.id, userId: user.id, tenantId: user.tenantId, templateId: spec.id }, 'user notified')
     }
   }
 
@@ -234,6 +247,14 @@ export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promi
     return { kind: 'dead', outcome, users, actions: actionLog, reason: `FusionAuth refused ${failed.map(s => `${s.action} (${s.detail ?? 'failed'})`).join('; ')}` }
   }
   return { kind: 'finished', outcome, users, actions: actionLog }
+}
+
+/** The action's own typed event (`user.deactivated`, `user.notified`, …), if it declares one for this change. */
+export function logActionEvent (log: EventLogger, module: ActionModule, change: 'done' | 'undone', fields: Record<string, unknown>, id?: string): void {
+  const e = module.events?.[change]
+  if (e === undefined) return
+  const idField = module.takesId === undefined || id === undefined ? {} : { [module.takesId.field]: id }
+  logEvent(log, e.event, { ...fields, ...idField }, e.message)
 }
 
 export function stepFields (alert: AlertRecord, s: Step): Record<string, unknown> {

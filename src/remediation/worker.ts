@@ -5,7 +5,7 @@ import type { Config } from '../config.js'
 import type { ActionLogEntry, AlertRecord, ExposureDetails, UserOutcome } from '../alerts/types.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Claimed, Lease, Store } from '../store/types.js'
-import { FusionAuthError, type FusionAuthGateway } from './fusionauth.js'
+import { FusionAuthError, type FusionAuthGateway } from '../fusionauth/index.js'
 import { ActionFailedError, remediate, type Remediation } from './remediate.js'
 import { logEvent } from '../observability/events.js'
 
@@ -231,7 +231,7 @@ export function createWorker (options: WorkerOptions): Worker {
     let r: Remediation
     try {
       r = await remediate(alert, {
-        config,
+        settings: { policies: config.policies, tenantIds: config.tenantIds, actorUserId: config.actorUserId },
         gateway,
         store,
         lease: () => job.lease,

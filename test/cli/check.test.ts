@@ -65,7 +65,7 @@ test('check reports every problem at once: a configuration problem does not stop
 test('check: several tenants and a key that may not list them is a FAIL (the worker would pause); tenant ids are verified', async t => {
   const fa = await startFusionAuthFake({ tenants: 2 })
   t.after(() => fa.close())
-  fa.addApiKey('no-tenant-list', { endpoints: { '/api/user': ['GET', 'DELETE'], '/api/jwt/refresh': ['DELETE'], '/api/user/search': ['POST'] } })
+  fa.addApiKey('no-tenant-list', { endpoints: { '/api/user': ['GET', 'DELETE', 'PUT'], '/api/jwt/refresh': ['DELETE'], '/api/user/search': ['POST'] } })
   const env = testEnv(tmpDir(t), { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: 'no-tenant-list' })
   const r = await check(env)
   assert.equal(r.code, 1, r.stdout)
@@ -107,10 +107,10 @@ test('check: groups and user actions named in BRIDGE_ACTIONS must exist; the sea
   assert.equal(fa.mutatingCalls().filter(j => j.status >= 200 && j.status < 300).length, 0, 'nothing changed in FusionAuth')
 
   // A least-privilege key may apply the actions but not read their definitions: that is said, not failed.
-  fa.addApiKey('actions-only', { endpoints: { '/api/user': ['GET', 'DELETE'], '/api/group/member': ['POST'], '/api/user/action': ['POST'] } })
+  fa.addApiKey('actions-only', { endpoints: { '/api/user': ['GET', 'DELETE', 'PUT'], '/api/group/member': ['POST', 'DELETE'], '/api/user/action': ['POST', 'DELETE'] } })
   const limited = await check({ ...env, FUSIONAUTH_API_KEY: 'actions-only', BRIDGE_ACTIONS: `deactivate,group:${group},user-action:${lock}` })
   assert.equal(limited.code, 0, limited.stdout)
-  assert.ok(has(limited.lines, 'WARN', `group:${group}`, /cannot tell whether the group exists: the key may not call GET \/api\/group\/\{id\}/), limited.stdout)
+  assert.ok(has(limited.lines, 'WARN', `group:${group}`, /cannot tell whether the group exists: the key may not call GET \/api\/group\/\{groupId\}/), limited.stdout)
   assert.ok(has(limited.lines, 'WARN', 'permission search', /POST \/api\/user\/search: refused \(401\).*`enzoic monitor sync` needs it/), limited.stdout)
 })
 
@@ -195,7 +195,8 @@ test('check prints each tenant\'s effective policy and probes what every policy 
   assert.ok(has(r.lines, 'OK', 'policy (default)', /^actions deactivate,revoke-sessions; no grace period \(environment \+ /), r.stdout)
   assert.ok(has(r.lines, 'OK', 'policy tenant customers', new RegExp(`^${t2}: actions notify-user:${template},group:${group}; grace 3d then deactivate unless the password changed$`)), r.stdout)
   assert.ok(!r.lines.some(l => l.what.includes(t1)), 'a tenant without its own policy follows the default')
-  assert.ok(has(r.lines, 'OK', 'permission email', /POST \/api\/email\/send\/\{templateId\} allowed/), r.stdout)
+  assert.ok(has(r.lines, 'OK', 'permission notify-user', /POST \/api\/email\/send\/\{emailTemplateId\} allowed/), r.stdout)
+  assert.ok(has(r.lines, 'OK', `notify-user:${template}`, /email template "Breach notice" exists/), 'the template a tenant policy names is checked')
   assert.ok(has(r.lines, 'OK', `group:${group}`, /exists/), 'the group a tenant policy names is checked too')
 
   writeFileSync(file, `tenants:\n  not-a-tenant-id:\n    actions: [deactivate]\n  ${t1}:\n    actions: [deactivate, explode]\n`)

@@ -116,8 +116,10 @@ test('check: one OK line per check, and FAIL with exit 1 for a missing permissio
   const limited = await runCli(['check'], { ...env, FUSIONAUTH_API_KEY: 'limited-key', BRIDGE_ACTIONS: 'deactivate,revoke-sessions' })
   assert.equal(limited.code, 1)
   assert.match(limited.stdout, /^OK\s+permission lookup/m)
-  assert.match(limited.stdout, /^FAIL\s+permission deactivate\s+DELETE \/api\/user\/\{id\}: refused \(401\)/m)
+  assert.match(limited.stdout, /^FAIL\s+permission deactivate\s+DELETE \/api\/user\/\{userId\}: refused \(401\)/m)
   assert.match(limited.stdout, /^OK\s+permission revoke-sessions/m)
+  // The undo of deactivate (alerts restore) needs PUT /api/user: probed too, so a restore never stops halfway.
+  assert.match(limited.stdout, /^FAIL\s+permission restore deactivate\s+PUT \/api\/user\/\{userId\}\?reactivate=: refused \(401\).*`alerts restore` would stop halfway/m)
 
   const badKey = await runCli(['check'], { ...env, FUSIONAUTH_API_KEY: 'wrong' })
   assert.equal(badKey.code, 1)

@@ -363,6 +363,21 @@ test('contract: every endpoint the bridge uses answers what the OpenAPI spec dec
     assert.equal(r.status, 401)
   })
 
+  await t.test('GET /api/email/template/{emailTemplateId} (retrieveEmailTemplate)', async () => {
+    const template = fa.addEmailTemplate('Breach notice')
+    let r = await call(fa, 'GET', `/api/email/template/${template}`)
+    check('GET', '/api/email/template/{emailTemplateId}', r)
+    assert.equal(r.status, 200)
+    assert.deepEqual([r.json.emailTemplate.id, r.json.emailTemplate.name], [template, 'Breach notice'])
+    r = await call(fa, 'GET', `/api/email/template/${ghost()}`)
+    check('GET', '/api/email/template/{emailTemplateId}', r)
+    assert.equal(r.status, 404)
+    assert.equal(r.text, '')
+    r = await call(fa, 'GET', `/api/email/template/${template}`, { key: null })
+    check('GET', '/api/email/template/{emailTemplateId}', r)
+    assert.equal(r.status, 401)
+  })
+
   await t.test('GET /api/system/version (retrieveVersion)', async () => {
     let r = await call(fa, 'GET', '/api/system/version')
     check('GET', '/api/system/version', r)
@@ -389,7 +404,8 @@ test('contract: every endpoint the bridge uses answers what the OpenAPI spec dec
     const ops = ['GET /api/user', 'GET /api/user/{userId}', 'POST /api/user/search', 'PATCH /api/user/{userId}', 'DELETE /api/user/{userId}',
       'PUT /api/user/{userId}', 'GET /api/jwt/refresh', 'DELETE /api/jwt/refresh', 'POST /api/user/action', 'POST /api/user/comment',
       'POST /api/group/member', 'GET /api/tenant', 'GET /api/group/{groupId}', 'GET /api/user-action/{userActionId}', 'GET /api/system/version',
-      'DELETE /api/user/action/{actionId}', 'DELETE /api/group/member', 'POST /api/email/send/{emailTemplateId}']
+      'DELETE /api/user/action/{actionId}', 'DELETE /api/group/member', 'POST /api/email/send/{emailTemplateId}',
+      'GET /api/email/template/{emailTemplateId}']
     for (const op of ops) {
       const statuses = [...(covered.get(op) ?? [])]
       assert.ok(statuses.some(s => s >= 200 && s < 300), `${op}: no success validated`)

@@ -165,7 +165,7 @@ const CHANGE_PASSWORD_REASONS = new Set(['Administrative', 'Breached', 'Expired'
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const YEAR_MS = 365 * 24 * 3600 * 1000
 /** API-key permission endpoints, longest first: a request path maps to the longest one it starts with. */
-const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/user-action', '/api/group/member', '/api/email/send', '/api/jwt/refresh', '/api/system/version', '/api/tenant', '/api/group', '/api/user']
+const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/user-action', '/api/group/member', '/api/email/send', '/api/email/template', '/api/jwt/refresh', '/api/system/version', '/api/tenant', '/api/group', '/api/user']
 
 type Json = Record<string, unknown>
 interface Reply { status: number, body?: unknown, headers?: Record<string, string> }
@@ -600,6 +600,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (route === 'GET /system/version' && seg.length === 3) return { status: 200, body: { version: this.productVersion } }
     if (resource === 'group' && sub !== undefined && seg.length === 3 && method === 'GET' && sub !== 'member') return this.retrieveGroup(sub, scope)
     if (resource === 'user-action' && sub !== undefined && seg.length === 3 && method === 'GET') return this.retrieveUserAction(sub)
+    if (route === 'GET /email/template' && seg.length === 4) return this.retrieveEmailTemplate(seg[3]!)
     if (resource === 'user' && sub === undefined && method === 'GET') return this.retrieveByLogin(q, scope)
     switch (route) {
       case 'POST /user/search': return this.search(body, scope)
@@ -633,6 +634,13 @@ class FakeFusionAuth implements FusionAuthFake {
     const json: Json = { id: g.id, name: g.name, roles: [] }
     if (tenantId !== undefined) json.tenantId = tenantId
     return { status: 200, body: { group: json } }
+  }
+
+  private retrieveEmailTemplate (id: string): Reply {
+    if (!isUuid(id)) throw couldNotConvert('emailTemplateId', id)
+    const name = this.emailTemplates.get(id.toLowerCase())
+    if (name === undefined) throw notFound()
+    return { status: 200, body: { emailTemplate: { id: id.toLowerCase(), name, defaultFromName: 'FusionAuth', defaultSubject: name, defaultHtmlTemplate: '', defaultTextTemplate: '' } } }
   }
 
   private retrieveUserAction (id: string): Reply {

@@ -1,18 +1,22 @@
+import { endpoint } from '../../fusionauth/index.js'
 import type { ActionModule } from './types.js'
+
+const PATCH_USER = endpoint('user.require-password-change', 'PATCH', '/api/user/{userId}', 'json')
+const CLEAR = endpoint('user.clear-password-change', 'PATCH', '/api/user/{userId}', 'json')
 
 export const requirePasswordChange: ActionModule = {
   name: 'require-password-change',
   description: 'the user must change their password at the next login (reason Breached)',
-  async run ({ user, gateway }) {
+  calls: { run: [PATCH_USER], undo: [CLEAR] },
+  async run ({ user, fusionauth }) {
     if (user.passwordChangeRequired === true) return { state: 'skipped', detail: 'a password change was already required' }
-    await gateway.requirePasswordChange(user)
+    await fusionauth.call(PATCH_USER, { params: { userId: user.id }, tenantId: user.tenantId, body: { user: { passwordChangeRequired: true, passwordChangeReason: 'Breached' } } })
     return { state: 'done', httpStatus: 200, undo: { wasRequired: false } }
   },
-  async undo ({ user, gateway }, step) {
+  async undo ({ user, fusionauth }, step) {
     if (step.undo?.wasRequired !== false) return { state: 'kept', detail: 'the bridge did not set it' }
     if (user.passwordChangeRequired !== true) return { state: 'kept', detail: 'no longer required (changed since)' }
-    await gateway.clearPasswordChange(user)
+    await fusionauth.call(CLEAR, { params: { userId: user.id }, tenantId: user.tenantId, body: { user: { passwordChangeRequired: false } } })
     return { state: 'undone', detail: 'password change no longer required' }
-  },
-  probes: [{ probe: 'require-password-change', endpoint: 'PATCH /api/user/{id}' }]
+  }
 }

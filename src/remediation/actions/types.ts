@@ -1,6 +1,7 @@
 import type { AlertRecord, ExposureDetails, Step } from '../../alerts/types.js'
+import type { Endpoint, FusionAuthGateway, FusionAuthUser } from '../../fusionauth/index.js'
+import type { EventName } from '../../observability/events.js'
 import type { KeyValue } from '../../store/types.js'
-import type { FusionAuthGateway, FusionAuthUser, PermissionProbe } from '../fusionauth.js'
 
 /** One entry of BRIDGE_ACTIONS / BRIDGE_GRACE_ACTIONS, e.g. `user-action:5d7a…`. */
 export interface ActionSpec {
@@ -16,11 +17,13 @@ export interface ActionContext {
   /** The user as FusionAuth answered just before this run (fresh: active, groups, password state). */
   user: FusionAuthUser
   alert: AlertRecord
-  gateway: FusionAuthGateway
+  /** FusionAuth: `call(endpoint, …)` for the action's own endpoints (declared in its `calls`). */
+  fusionauth: Pick<FusionAuthGateway, 'call'>
   /** The id after the colon (`group:<id>` …). */
   id?: string
-  /** FUSIONAUTH_ACTOR_USER_ID: the author of comments and user actions. */
+  /** FUSIONAUTH_ACTOR_USER_ID: the author of comments and user actions (`needs.actor`). */
   actorUserId?: string
+  /** The exposure's details (fetched from Enzoic first when the action `needs.exposure` and the alert has none). */
   exposure?: ExposureDetails
   /** When the grace period ends for this user (ISO), if a grace period applies. */
   graceDeadline?: string
@@ -37,6 +40,8 @@ export interface RunResult {
   httpStatus?: number
   result?: Record<string, unknown>
   undo?: Record<string, unknown>
+  /** How the user changed in FusionAuth (the later steps of this run see it), e.g. `{ active: false }`. */
+  userChanged?: Partial<FusionAuthUser>
 }
 
 export interface UndoResult {
@@ -45,21 +50,41 @@ export interface UndoResult {
   detail: string
 }
 
+/** What `check` concludes about the id an action names (`group:<id>` …). */
+export interface IdVerdict { ok: boolean, detail: string }
+
+/** A typed event logged when a step of this action is done (or undone): fields alertId, userId, tenantId (+ the id). */
+export interface ActionEvent { event: EventName, message: string }
+
 /**
- * One remediation action (docs/design.md §10). Adding an action is one such module and its tests.
+ * One remediation action (docs/design.md §10), declaring everything about itself: adding an action is one such
+ * module, listed in index.ts, and its test. Nothing else names actions: the worker, `check`, restore, the
+ * configuration and the README's API-key list all read these declarations.
+ *
  * `run` and `undo` reject with FusionAuthError; the caller decides retry, pause or failure.
  */
 export interface ActionModule {
   readonly name: string
   readonly description: string
-  /** Takes `:<id>` (what the id names, for messages). */
-  readonly takesId?: string
-  /** Needs FUSIONAUTH_ACTOR_USER_ID (FusionAuth requires an existing author). */
-  readonly needsActor?: boolean
+  /** Takes `:<id>`: what the id names, its log field, and how `check` proves it exists. */
+  readonly takesId?: {
+    readonly what: string
+    /** The field the action's events carry the id in, e.g. `templateId`. */
+    readonly field: string
+    /** `check`: a read-only call that finds the id (404 = no such thing) and what to say of the answer. */
+    readonly lookup?: { readonly endpoint: Endpoint, readonly judge: (answer: Record<string, unknown>) => IdVerdict }
+  }
+  readonly needs?: {
+    /** FUSIONAUTH_ACTOR_USER_ID (FusionAuth requires an existing author). */
+    readonly actor?: boolean
+    /** The exposure's title and date (text forwarded to FusionAuth): fetched from Enzoic when the alert has none. */
+    readonly exposure?: boolean
+  }
+  /** Every FusionAuth endpoint the action calls (the API key's permissions, probed by `check`). */
+  readonly calls: { readonly run: readonly Endpoint[], readonly undo?: readonly Endpoint[] }
   run (ctx: ActionContext): Promise<RunResult>
   /** How to take it back; absent with `cannotUndo` saying why. */
   undo?: (ctx: ActionContext, step: Step) => Promise<UndoResult>
   readonly cannotUndo?: string
-  /** The permissions `check` proves without changing anything: endpoint probes, and the id's existence. */
-  readonly probes: ReadonlyArray<{ probe: PermissionProbe, endpoint: string }>
+  readonly events?: { readonly done?: ActionEvent, readonly undone?: ActionEvent }
 }
