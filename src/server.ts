@@ -15,7 +15,7 @@ import { createMetrics } from './observability/metrics.js'
 import { createLogger } from './observability/logger.js'
 import type { Store } from './store/types.js'
 import { createFusionAuthGateway, type FusionAuthGateway } from './remediation/fusionauth.js'
-import { createWorker, type Worker, type WorkerOptions } from './remediation/worker.js'
+import { createWorker, type Worker, type WorkerOptions } from './remediation/worker/index.js'
 import { createExposureLookup, type ExposureLookup } from './enzoic/exposures.js'
 
 export interface RunningBridge {
@@ -105,7 +105,21 @@ export async function startBridge (config: Config, logger: Logger, options: Star
         tickMs: options.digest?.tickMs,
         backoffMs: options.digest?.backoffMs
       })
-    worker = createWorker({ config, store, gateway, logger, metrics, exposureDetails: exposures?.lookup, notify: digest, ...options.worker })
+    const { leaseMs, ...tuning } = options.worker ?? {}
+    worker = createWorker({
+      store,
+      gateway,
+      logger,
+      metrics,
+      concurrency: config.fusionAuthConcurrency,
+      leaseMs: leaseMs ?? config.leaseMs,
+      retrySchedule: config.retrySchedule,
+      fusionAuthTimeoutMs: config.fusionAuthTimeoutMs,
+      describe: { actions: config.actions.map(a => a.label), dryRun: config.dryRun },
+      remediation: { config, gateway, store, exposureDetails: exposures?.lookup },
+      notify: digest,
+      ...tuning
+    })
   }
   const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
   const app = await buildApp({ config, store, logger, metrics, https, readiness })
