@@ -47,6 +47,19 @@ export interface StartOptions {
 /** ENZOIC_CLIENT_CERT=direct: a connection that has not completed its TLS handshake by then is closed (nginx: 10 s). */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000
 
+/** The worker's settings from the configuration (what it uses of it, no more), then the tests' tuning. */
+function workerOptions (config: Config, tuning: StartOptions['worker'] = {}): Pick<WorkerOptions, 'concurrency' | 'leaseMs' | 'retrySchedule' | 'fusionAuthTimeoutMs' | 'describe'> & NonNullable<StartOptions['worker']> {
+  const { leaseMs, ...rest } = tuning
+  return {
+    concurrency: config.fusionAuthConcurrency,
+    leaseMs: leaseMs ?? config.leaseMs,
+    retrySchedule: config.retrySchedule,
+    fusionAuthTimeoutMs: config.fusionAuthTimeoutMs,
+    describe: { actions: config.actions.map(a => a.label), dryRun: config.dryRun },
+    ...rest
+  }
+}
+
 /**
  * Wires config → store → app → worker and listens. The worker runs when FusionAuth is configured.
  * Used by `breach-bridge serve` and by tests.
@@ -105,21 +118,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
         tickMs: options.digest?.tickMs,
         backoffMs: options.digest?.backoffMs
       })
-    const { leaseMs, ...tuning } = options.worker ?? {}
-    worker = createWorker({
-      store,
-      gateway,
-      logger,
-      metrics,
-      concurrency: config.fusionAuthConcurrency,
-      leaseMs: leaseMs ?? config.leaseMs,
-      retrySchedule: config.retrySchedule,
-      fusionAuthTimeoutMs: config.fusionAuthTimeoutMs,
-      describe: { actions: config.actions.map(a => a.label), dryRun: config.dryRun },
-      remediation: { config, gateway, store, exposureDetails: exposures?.lookup },
-      notify: digest,
-      ...tuning
-    })
+    worker = createWorker({ ...workerOptions(config, options.worker), store, gateway, logger, metrics, notify: digest, remediation: { config, gateway, store, exposureDetails: exposures?.lookup } })
   }
   const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
   const app = await buildApp({ config, store, logger, metrics, https, readiness })

@@ -55,6 +55,7 @@ const briefUser = (u: UserOutcome): Record<string, unknown> => ({ userId: u.user
 
 export function createCompleter (options: CompleterOptions): Completer {
   const { queue, log, storeHealth } = options
+  const announce = createAnnouncer(options)
 
   async function storeCall<T> (what: string, fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + options.leaseMs
@@ -90,8 +91,19 @@ export function createCompleter (options: CompleterOptions): Completer {
     return true
   }
 
-  /** The transition's event, the digest's notice for a dead alert, and the finished line and metrics. */
-  function announce (alert: AlertRecord, t: Transition, alog: Logger): void {
+  return { storeCall, complete }
+}
+
+/** Says what became of an alert once it is recorded: its event, the digest's notice of a dead alert, the finished line and metrics. */
+function createAnnouncer ({ metrics, onDead }: Pick<CompleterOptions, 'metrics' | 'onDead'>): (alert: AlertRecord, t: Transition, alog: Logger) => void {
+  function finished (alert: AlertRecord, outcome: string, alog: Logger, extra: Record<string, unknown>): void {
+    const ageSeconds = (Date.now() - Date.parse(alert.receivedAt)) / 1000
+    metrics.alertsFinished.inc({ outcome })
+    metrics.alertCompletion.observe({ outcome }, ageSeconds)
+    logEvent(alog, 'alert.finished', { outcome, email: alert.email, exposureId: alert.exposureId, attempts: alert.attempts, ageSeconds, ...extra }, 'alert finished')
+  }
+
+  return (alert, t, alog) => {
     switch (t.kind) {
       case 'finished':
         finished(alert, t.outcome, alog, { users: t.users.map(briefUser) })
@@ -106,29 +118,20 @@ export function createCompleter (options: CompleterOptions): Completer {
         return
       case 'step-refused':
         logEvent(alog, 'alert.dead', { reason: t.reason, outcome: t.outcome }, 'alert dead: FusionAuth refused a step (alerts replay retries it)')
-        options.onDead(alert.id, t.reason)
+        onDead(alert.id, t.reason)
         finished(alert, t.outcome, alog, { users: t.users.map(briefUser) })
         return
       case 'lookup-refused':
         logEvent(alog, 'alert.dead', { reason: t.reason, outcome: 'failed' }, 'alert dead: FusionAuth refused the lookup')
-        options.onDead(alert.id, t.reason)
+        onDead(alert.id, t.reason)
         finished(alert, 'failed', alog, { reason: t.reason })
         return
       case 'retries-exhausted':
         logEvent(alog, 'alert.dead', { reason: t.reason, attempts: alert.attempts, outcome: 'failed' }, 'alert dead: retry schedule exhausted')
-        options.onDead(alert.id, `retry schedule exhausted: ${t.reason}`)
+        onDead(alert.id, `retry schedule exhausted: ${t.reason}`)
         finished(alert, 'failed', alog, { reason: t.reason })
     }
   }
-
-  function finished (alert: AlertRecord, outcome: string, alog: Logger, extra: Record<string, unknown>): void {
-    const ageSeconds = (Date.now() - Date.parse(alert.receivedAt)) / 1000
-    options.metrics.alertsFinished.inc({ outcome })
-    options.metrics.alertCompletion.observe({ outcome }, ageSeconds)
-    logEvent(alog, 'alert.finished', { outcome, email: alert.email, exposureId: alert.exposureId, attempts: alert.attempts, ageSeconds, ...extra }, 'alert finished')
-  }
-
-  return { storeCall, complete }
 }
 
 /** The state a transition leads to (for log lines) and the store call that records it under a lease. */
