@@ -13,6 +13,8 @@ interface World extends TempStore {
   lines: string[]
   /** The alerts the exposure lookup was asked about. */
   looked: string[]
+  /** Stops the worker (once; also after the test, should it fail before). */
+  stop (): Promise<void>
 }
 
 /**
@@ -38,8 +40,12 @@ async function world (t: TestContext, lookup: (alert: AlertRecord) => Promise<Ex
     remediation: { config, gateway, store: at.store, exposureDetails: alert => { looked.push(alert.id); return lookup(alert) } },
     random: () => 0.5
   })
-  // After hooks run in the order registered, so the store would close first: each test stops the worker itself.
-  return { ...at, fa, worker, lines, looked }
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => (stopping ??= worker.stop())
+  // After hooks run in the order registered, so this one runs after the store closed: each test stops the
+  // worker itself, and this only ends what a failed assertion left running.
+  t.after(stop)
+  return { ...at, fa, worker, lines, looked, stop }
 }
 
 test('createWorker: the started line, an alert through every part, and remediate() given the remediation options as they came', async t => {
@@ -57,7 +63,7 @@ test('createWorker: the started line, an alert through every part, and remediate
   assert.deepEqual(w.looked, [id], 'the exposure lookup passed through to remediate()')
   assert.equal(w.worker.inFlight, 0)
   await w.worker.readiness()
-  await w.worker.stop()
+  await w.stop()
 })
 
 test('stop: waits for an alert in flight at most the FusionAuth time-out plus 2 s, gives its lease back, and its late end records nothing', async t => {
@@ -69,7 +75,7 @@ test('stop: waits for an alert in flight at most the FusionAuth time-out plus 2 
   const id = await queued(w.store, 'ned@acme-corp.io', { exposureDetails: undefined })
   await waitFor(() => w.looked.length === 1, 'the alert to wait for its exposure details')
   const started = Date.now()
-  await w.worker.stop()
+  await w.stop()
   const took = Date.now() - started
   assert.ok(took >= 2250 && took < 6000, `stop took ${took} ms (bound: 300 + 2000)`)
   assert.equal(w.worker.inFlight, 1, 'it gave up waiting')

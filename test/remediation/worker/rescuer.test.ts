@@ -79,10 +79,10 @@ test('at start: the leases of bridge processes gone from this host are taken bac
 
 test('the heartbeat keeps this process\'s leases alive while it works, and lets them lapse when it holds none', async t => {
   let holding = true
-  const w = world(t, { leaseMs: 600, holdsLeases: () => holding })
-  const id = await leasedTo(w, OWNER, 600)
+  const w = world(t, { leaseMs: 1000, holdsLeases: () => holding })
+  const id = await leasedTo(w, OWNER, 1000)
   w.rescuer.startHeartbeat()
-  await sleep(1500)
+  await sleep(2500)
   assert.deepEqual(await w.store.queue.claim('test-host/2/other', 1, 60_000), [], 'renewed: still ours after more than two leases')
   assert.equal((await w.store.alerts.get(id))!.leaseOwner, OWNER)
   holding = false
