@@ -6,7 +6,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, loadConfig, unknownVariables, type Config } from './config/index.js'
-import { enzoicApiSettings, gatewayOptions, intakeSettings } from './config/parts.js'
+import { enzoicApiSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
 import { buildApp } from './app.js'
 import { openStore, describeDatabase } from './store/index.js'
 import { startRetention } from './store/retention.js'
@@ -16,7 +16,7 @@ import { createMetrics } from './observability/metrics.js'
 import { createLogger } from './observability/logger.js'
 import type { Store } from './store/types.js'
 import { createFusionAuthGateway, type FusionAuthGateway } from './fusionauth/index.js'
-import { createWorker, type Worker, type WorkerOptions } from './remediation/worker.js'
+import { createWorker, type Worker, type WorkerOptions } from './remediation/worker/index.js'
 import { createExposureLookup, type ExposureLookup } from './enzoic/exposures.js'
 import { describePolicies } from './remediation/policy.js'
 
@@ -48,6 +48,19 @@ export interface StartOptions {
 
 /** ENZOIC_CLIENT_CERT=direct: a connection that has not completed its TLS handshake by then is closed (nginx: 10 s). */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000
+
+/** The worker's settings from the configuration (what it uses of it, no more), then the tests' tuning. */
+function workerOptions (config: Config, tuning: StartOptions['worker'] = {}): Pick<WorkerOptions, 'concurrency' | 'leaseMs' | 'retrySchedule' | 'fusionAuthTimeoutMs' | 'describe'> & NonNullable<StartOptions['worker']> {
+  const { leaseMs, ...rest } = tuning
+  return {
+    concurrency: config.fusionAuthConcurrency,
+    leaseMs: leaseMs ?? config.leaseMs,
+    retrySchedule: config.retrySchedule,
+    fusionAuthTimeoutMs: config.fusionAuthTimeoutMs,
+    describe: { actions: config.actions.map(a => a.label), dryRun: config.dryRun },
+    ...rest
+  }
+}
 
 /**
  * Wires config → store → app → worker and listens. The worker runs when FusionAuth is configured.
@@ -103,7 +116,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
         tickMs: options.digest?.tickMs,
         backoffMs: options.digest?.backoffMs
       })
-    worker = createWorker({ config, store, gateway, logger, metrics, exposureDetails: exposures?.lookup, notify: digest, ...options.worker })
+    worker = createWorker({ ...workerOptions(config, options.worker), store, gateway, logger, metrics, notify: digest, remediation: { settings: remediationSettings(config), gateway, store, exposureDetails: exposures?.lookup } })
   }
   const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
   const app = await buildApp({ intake: intakeSettings(config), requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness })

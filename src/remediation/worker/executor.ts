@@ -1,0 +1,106 @@
+import type { Logger } from 'pino'
+import type { ActionLogEntry } from '../../alerts/types.js'
+import type { Metrics } from '../../observability/metrics.js'
+import { FusionAuthError } from '../../fusionauth/index.js'
+import { ActionFailedError, remediate, type RemediateDeps, type Remediation } from '../remediate.js'
+import type { Completer, Transition } from './completer.js'
+import type { Health } from './health/index.js'
+import type { Job } from './job.js'
+import { nextAttemptIn } from './retry.js'
+
+/** What remediate() is given per alert by the worker; everything else in RemediateDeps is passed through untouched. */
+type SuppliedPerAlert = 'lease' | 'log' | 'onStep' | 'planned' | 'storeCall'
+
+/** remediate()'s dependencies that are the same for every alert (today: config, gateway, store, exposureDetails). */
+export type RemediationContext = Omit<RemediateDeps, SuppliedPerAlert>
+
+export interface ExecutorOptions {
+  remediation: RemediationContext
+  /** BRIDGE_RETRY_SCHEDULE: the wait before each retry. */
+  retrySchedule: readonly number[]
+  /** 0..1 source for the retries' jitter (tests pin it). */
+  random: () => number
+  /** The worker's log: each alert logs through a child naming it and its attempt. */
+  log: Logger
+  metrics: Pick<Metrics, 'actions'>
+  completer: Completer
+  health: Pick<Health, 'pause' | 'fusionAuthFails' | 'fusionAuthAnswers'>
+}
+
+export interface Executor {
+  /** Runs one claimed alert and records what becomes of it; never rejects for a FusionAuth failure. */
+  execute (job: Job): Promise<void>
+}
+
+/** Runs remediate() for one alert and turns its result, or its failure, into the alert's next transition. */
+export function createExecutor (options: ExecutorOptions): Executor {
+  const { completer, health } = options
+
+  async function execute (job: Job): Promise<void> {
+    const { alert } = job
+    const alog = options.log.child({ alertId: alert.id, attempt: alert.attempts })
+    let r: Remediation
+    try {
+      r = await remediate(alert, {
+        ...options.remediation,
+        lease: () => job.lease,
+        planned: job.planned,
+        log: alog,
+        onStep: (action, state) => options.metrics.actions.inc({ action, result: state }),
+        storeCall: completer.storeCall
+      })
+    } catch (err) {
+      await completer.complete(job, afterFailure(job, err, alog), alog)
+      return
+    }
+    health.fusionAuthAnswers() // it answered every call this alert made
+    if (r.kind === 'lease-lost') {
+      alog.warn('alert lease lost while it ran; its holder carries on (recorded steps are not repeated)')
+      return
+    }
+    await completer.complete(job, afterResult(r), alog)
+  }
+
+  /** A failed attempt: pause on a refused key, back off on FusionAuth failing, die on a definite refusal. */
+  function afterFailure (job: Job, err: unknown, alog: Logger): Transition {
+    const failure = err instanceof ActionFailedError ? err.failure : err instanceof FusionAuthError ? err : undefined
+    const actions = err instanceof ActionFailedError ? err.actions : job.alert.actions
+    if (failure === undefined) {
+      // A bug, not FusionAuth: keep the alert, retry later, make it loud.
+      alog.error({ err }, 'unexpected error while remediating; will retry')
+      return retryOrGiveUp(job, (err as Error).message ?? String(err), actions)
+    }
+    if (failure.kind === 'auth') {
+      // Burning retries on a revoked key would kill every alert; pause instead, attempt not counted.
+      health.pause(failure)
+      return { kind: 'released' }
+    }
+    if (failure.kind === 'retryable') {
+      // A 429 is FusionAuth answering (busy), not FusionAuth down.
+      if (failure.status !== 429) health.fusionAuthFails()
+      return retryOrGiveUp(job, failure.message, actions, failure.retryAfterMs)
+    }
+    // 400/404 on an action: repeating it will not help.
+    return { kind: 'lookup-refused', reason: failure.message, actions }
+  }
+
+  function retryOrGiveUp (job: Job, reason: string, actions: ActionLogEntry[], retryAfterMs?: number): Transition {
+    const delayMs = nextAttemptIn(options.retrySchedule, job.alert.attempts, options.random, retryAfterMs)
+    if (delayMs === undefined) return { kind: 'retries-exhausted', reason, actions }
+    return { kind: 'retrying', delayMs, reason, actions }
+  }
+
+  return { execute }
+}
+
+/** What a completed remediate() call records (its lease-lost case records nothing). */
+function afterResult (r: Exclude<Remediation, { kind: 'lease-lost' }>): Transition {
+  switch (r.kind) {
+    case 'waiting':
+      return { kind: 'waiting', dueInMs: r.dueInMs, users: r.users, actions: r.actions, note: r.note }
+    case 'dead':
+      return { kind: 'step-refused', reason: r.reason, outcome: r.outcome, users: r.users, actions: r.actions }
+    case 'finished':
+      return { kind: 'finished', outcome: r.outcome, users: r.users, actions: r.actions, note: r.note }
+  }
+}

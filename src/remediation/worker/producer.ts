@@ -1,0 +1,144 @@
+import type { Logger } from 'pino'
+import type { ChangeFeed, Claimed, WorkQueue } from '../../store/types.js'
+import type { Job } from './job.js'
+
+/** Never sleep past this: a lost wake-up costs at most that. */
+const MAX_IDLE_MS = 60_000
+/** Work due now that we could not claim is being claimed by another replica: look again after this rather than spin. */
+const MIN_RECHECK_MS = 100
+
+export interface ProducerOptions {
+  /** This process's lease owner name. */
+  owner: string
+  /** At most this many alerts run at once (FUSIONAUTH_CONCURRENCY). */
+  concurrency: number
+  /** How long a claim lasts without renewal. */
+  leaseMs: number
+  queue: Pick<WorkQueue, 'claim' | 'nextDueIn'>
+  changes: ChangeFeed
+  log: Logger
+  /** Runs one claimed alert; its slot is free again when the promise settles. */
+  execute: (job: Job) => Promise<void>
+  /** True while nothing may be claimed (FusionAuth refused the API key). */
+  isPaused: () => boolean
+  onStoreError: (err: unknown, what: string) => void
+  onStoreAnswers: () => void
+}
+
+export interface Producer {
+  /** From now on claims may run (on `pump`, a wake-up, a change). */
+  start (): void
+  /** Claims whenever the store's change feed says there may be new due work. */
+  listen (): void
+  /** Look for due work now (coalesced: a call while claiming claims once more afterwards). */
+  pump (): void
+  /** Look for due work in `inMs` (an earlier wake-up wins). */
+  wake (inMs: number): void
+  /** Claims nothing more; in-flight alerts go on. */
+  stop (): void
+  /** Resolves when every in-flight alert has settled, or after `limitMs`, whichever is first. */
+  drain (limitMs: number): Promise<void>
+  readonly stopping: boolean
+  readonly inFlight: number
+}
+
+/**
+ * The claim loop: claims due alerts under a lease, up to the concurrency bound, hands each to `execute`,
+ * and sleeps until the store's change feed, the next due time or a finished alert says to look again
+ * (no busy polling).
+ */
+export function createProducer (options: ProducerOptions): Producer {
+  const { owner, queue, leaseMs } = options
+  const jobs = new Map<string, Job>()
+  const running = new Set<Promise<void>>()
+  const timer = createWakeTimer(() => pump())
+  let started = false
+  let stopping = false
+  let pumping = false
+  let again = false
+  let unsubscribe: (() => void) | undefined
+
+  function pump (): void {
+    if (!started || stopping || options.isPaused()) return
+    if (pumping) { again = true; return }
+    pumping = true
+    again = false
+    claimDue()
+      .catch(err => options.onStoreError(err, 'claiming alerts'))
+      .finally(() => {
+        pumping = false
+        if (again) pump()
+      })
+  }
+
+  async function claimDue (): Promise<void> {
+    for (;;) {
+      const free = options.concurrency - jobs.size
+      if (free <= 0) return // a finishing alert pumps again
+      const claimed = await queue.claim(owner, free, leaseMs)
+      options.onStoreAnswers()
+      for (const c of claimed) begin(c)
+      if (claimed.length < free || stopping || options.isPaused()) break
+    }
+    if (stopping) return
+    const dueIn = await queue.nextDueIn()
+    if (dueIn !== undefined) timer.wake(Math.min(Math.max(dueIn, MIN_RECHECK_MS), MAX_IDLE_MS))
+  }
+
+  function begin ({ alert, lease, planned }: Claimed): void {
+    const mine = jobs.get(alert.id)
+    if (mine !== undefined) {
+      // Our own lease ran out while we still work on it (e.g. the clock jumped) and we claimed it again:
+      // carry on under the new token rather than run it twice.
+      mine.lease = lease
+      return
+    }
+    const job: Job = { alert, lease, planned }
+    jobs.set(alert.id, job)
+    const p = options.execute(job)
+      .catch(err => options.log.error({ err, alertId: alert.id }, 'unexpected error in the worker'))
+      .finally(() => {
+        jobs.delete(alert.id)
+        running.delete(p)
+        pump()
+      })
+    running.add(p)
+  }
+
+  return {
+    start () { started = true },
+    listen () { unsubscribe = options.changes.subscribe(() => pump()) },
+    pump,
+    wake: timer.wake,
+    stop () {
+      stopping = true
+      unsubscribe?.()
+      timer.cancel()
+    },
+    async drain (limitMs) {
+      const limit = new Promise<void>(resolve => setTimeout(resolve, limitMs).unref())
+      await Promise.race([Promise.allSettled([...running]), limit])
+    },
+    get stopping () { return stopping },
+    get inFlight () { return jobs.size }
+  }
+}
+
+/** One timer for "look for work at": an earlier wake-up replaces a later one, a later one is ignored. */
+function createWakeTimer (onWake: () => void): { wake (inMs: number): void, cancel (): void } {
+  let timer: NodeJS.Timeout | undefined
+  let wakeAt = Infinity
+  return {
+    wake (inMs) {
+      const at = Date.now() + Math.max(0, inMs)
+      if (timer !== undefined && at >= wakeAt) return
+      if (timer !== undefined) clearTimeout(timer)
+      wakeAt = at
+      timer = setTimeout(() => { timer = undefined; wakeAt = Infinity; onWake() }, Math.max(0, inMs))
+      timer.unref()
+    },
+    cancel () {
+      if (timer !== undefined) clearTimeout(timer)
+    }
+  }
+}

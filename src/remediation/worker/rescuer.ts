@@ -1,0 +1,87 @@
+import { hostname } from 'node:os'
+import type { Logger } from 'pino'
+import type { WorkQueue } from '../../store/types.js'
+
+/** The heartbeat never beats faster than this, whatever the lease. */
+const MIN_HEARTBEAT_MS = 50
+
+export interface RescuerOptions {
+  /** This process's lease owner name: `host/pid/random`. */
+  owner: string
+  leaseMs: number
+  queue: Pick<WorkQueue, 'leaseOwners' | 'releaseAll' | 'renew'>
+  log: Logger
+  /** True while this process works on alerts (their leases need renewing). */
+  holdsLeases: () => boolean
+  onStoreError: (err: unknown, what: string) => void
+}
+
+export interface Rescuer {
+  /** Frees the leases of bridge processes on this host that are gone; store errors go to onStoreError. */
+  releaseOrphanedLeases (): Promise<void>
+  /** Renews this process's leases every third of a lease while it holds any. */
+  startHeartbeat (): void
+  stopHeartbeat (): void
+  /** Gives back this process's leases at shutdown, the attempts not counted. Never rejects. */
+  releaseAtShutdown (): Promise<void>
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Leases over their whole life: taken back from dead processes at start, kept alive while working, given back at the end. */
+export function createRescuer (options: RescuerOptions): Rescuer {
+  const { owner, leaseMs, queue, log } = options
+  const host = hostname()
+  let heartbeat: NodeJS.Timeout | undefined
+
+  /**
+   * Leases held by an earlier bridge process on this host that no longer runs are freed at once, not at
+   * expiry: one with our own pid (a restart in a container, PID 1 again) is certainly gone, another pid is
+   * checked. Leases held on other hosts are never judged from here: they expire by the database's clock.
+   */
+  async function releaseOrphaned (): Promise<void> {
+    for (const other of await queue.leaseOwners()) {
+      const [otherHost, pidText] = other.split('/')
+      const pid = Number(pidText)
+      if (other === owner || otherHost !== host || !Number.isInteger(pid)) continue
+      if (pid !== process.pid && isAlive(pid)) continue
+      const n = await queue.releaseAll(other, `released: lease holder ${other} is gone`, false)
+      if (n > 0) log.warn({ previousOwner: other, alerts: n }, 'took back alerts leased by a bridge process that died')
+    }
+  }
+
+  return {
+    async releaseOrphanedLeases () {
+      try {
+        await releaseOrphaned()
+      } catch (err) {
+        options.onStoreError(err, 'looking for orphaned leases')
+      }
+    },
+    startHeartbeat () {
+      heartbeat = setInterval(() => {
+        if (!options.holdsLeases()) return
+        queue.renew(owner, leaseMs).catch(err => options.onStoreError(err, 'renewing leases'))
+      }, Math.max(MIN_HEARTBEAT_MS, Math.floor(leaseMs / 3)))
+      heartbeat.unref()
+    },
+    stopHeartbeat () {
+      if (heartbeat !== undefined) clearInterval(heartbeat)
+    },
+    async releaseAtShutdown () {
+      try {
+        const released = await queue.releaseAll(owner, 'released at shutdown', true)
+        if (released > 0) log.info({ released }, 'leases released')
+      } catch (err) {
+        log.warn({ err }, 'could not release leases at shutdown: they expire by themselves')
+      }
+    }
+  }
+}
