@@ -108,6 +108,24 @@ function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, 
   socket.destroy(err)
 }
 
+/** One error handler: a short reason for 4xx (`{"error": …}`), a bare "Internal Server Error" for 5xx (logged). */
+function answerError (err: FastifyError | IntakeError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = err.statusCode ?? 500
+  const known = STATUS_BODIES[status]
+  if (status >= 500) {
+    req.log.error({ err }, 'request failed')
+    req.intakeOutcome = 'error'
+    return reply.code(500).send({ error: 'Internal Server Error' })
+  }
+  req.intakeOutcome = known?.outcome ?? (err instanceof IntakeError ? err.outcome : 'invalid')
+  if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Basic realm="enzoic"')
+  // Our own 4xx carry a short reason; framework 4xx (bad headers, aborted bodies) get a generic one, and
+  // their own message goes to the log only.
+  const message = known?.error ?? (err instanceof IntakeError ? err.message : 'bad request')
+  req.refusal = known === undefined && !(err instanceof IntakeError) ? { reason: message, code: (err as FastifyError).code, detail: err.message } : { reason: message }
+  return reply.code(status).send({ error: message })
+}
+
 /** Builds the HTTP application; no port is opened here (server.ts listens, tests inject or listen on 0). */
 export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   const { intake, store } = deps
@@ -137,22 +155,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   // it; this also covers a TLS library that ignores the refusal).
   if (deps.https !== undefined) app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation())
 
-  app.setErrorHandler((err: FastifyError | IntakeError, req, reply) => {
-    const status = err.statusCode ?? 500
-    const known = STATUS_BODIES[status]
-    if (status >= 500) {
-      req.log.error({ err }, 'request failed')
-      req.intakeOutcome = 'error'
-      return reply.code(500).send({ error: 'Internal Server Error' })
-    }
-    req.intakeOutcome = known?.outcome ?? (err instanceof IntakeError ? err.outcome : 'invalid')
-    if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Basic realm="enzoic"')
-    // Our own 4xx carry a short reason; framework 4xx (bad headers, aborted bodies) get a generic one, and
-    // their own message goes to the log only.
-    const message = known?.error ?? (err instanceof IntakeError ? err.message : 'bad request')
-    req.refusal = known === undefined && !(err instanceof IntakeError) ? { reason: message, code: (err as FastifyError).code, detail: err.message } : { reason: message }
-    return reply.code(status).send({ error: message })
-  })
+  app.setErrorHandler(answerError)
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }))
   // An unknown path or method is answered before its body is read (the not-found route would parse it first).
   app.addHook('onRequest', async (req, reply) => {
@@ -173,6 +176,14 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(intakeRoutes, { settings: intake, store, metrics })
 
+  opsRoutes(app, deps, metrics)
+  app.log.debug({ path: WEBHOOK_PATH }, 'routes registered')
+  return app
+}
+
+/** The operational endpoints: /healthz, /readyz (every readiness check), /metrics (with the store's gauges). */
+function opsRoutes (app: FastifyInstance, deps: AppDeps, metrics: Metrics): void {
+  const { intake, store } = deps
   // In direct mode the bridge itself faces the internet: its operational endpoints answer only local and
   // TRUSTED_PROXIES peers (behind nginx, only POST /webhooks/enzoic is proxied at all).
   const opsPeers = new Set(['127.0.0.1', '::1', ...intake.source.trustedProxies].map(normaliseIp))
@@ -223,7 +234,4 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     }
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
-
-  app.log.debug({ path: WEBHOOK_PATH }, 'routes registered')
-  return app
 }

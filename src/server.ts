@@ -7,12 +7,12 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, loadConfig, unknownVariables, type Config } from './config/index.js'
 import { enzoicApiSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
-import { buildApp } from './app.js'
+import { buildApp, type AppDeps } from './app.js'
 import { openStore, describeDatabase } from './store/index.js'
 import { startRetention } from './store/retention.js'
 import { createDigest, type Digest } from './digest/index.js'
 import { maskEmail } from './observability/logger.js'
-import { createMetrics } from './observability/metrics.js'
+import { createMetrics, type Metrics } from './observability/metrics.js'
 import { createLogger } from './observability/logger.js'
 import type { Store } from './store/types.js'
 import { createFusionAuthGateway, type FusionAuthGateway } from './fusionauth/index.js'
@@ -62,6 +62,66 @@ function workerOptions (config: Config, tuning: StartOptions['worker'] = {}): Pi
   }
 }
 
+/** ENZOIC_CLIENT_CERT=direct: the TLS server options (the bridge terminates TLS and asks for Enzoic's certificate). */
+function directTls (config: Config, options: StartOptions): AppDeps['https'] {
+  if (config.clientCert !== 'direct') return undefined
+  return {
+    cert: readFileSync(config.tlsCertFile!),
+    key: readFileSync(config.tlsKeyFile!),
+    ca: readFileSync(config.clientCaFile!),
+    // Ask for a certificate but answer a bad one with a 403 rather than a TLS alert: clearer for operators.
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2' as const,
+    // As nginx: a connection that has not finished its handshake in 10 s is closed (Node's default: 120 s),
+    // and a client may not renegotiate (Node allows 3 renegotiations per 10 minutes; app.ts also refuses).
+    handshakeTimeout: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
+    secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION
+  }
+}
+
+/** What runs beside intake when FusionAuth is configured: the gateway, the worker, the digest, the exposure lookup. */
+interface Remediation { gateway: FusionAuthGateway, worker: Worker, digest?: Digest, exposures?: ExposureLookup }
+
+function startRemediation (config: Config, store: Store, logger: Logger, metrics: Metrics, options: StartOptions): Remediation | undefined {
+  const fusionauth = gatewayOptions(config, {
+    connections: config.fusionAuthConcurrency * 2,
+    onCall: (operation, status, seconds) => metrics.fusionAuthCalls.observe({ operation, status: String(status) }, seconds)
+  })
+  if (fusionauth === undefined) return undefined
+  const gateway = createFusionAuthGateway(fusionauth)
+  const enzoic = enzoicApiSettings(config)
+  const exposures = enzoic === undefined ? undefined : createExposureLookup(enzoic, store, logger)
+  const digest = config.notify === undefined
+    ? undefined
+    : createDigest({
+      store,
+      notify: config.notify,
+      logger,
+      owner: `${hostname()}/${process.pid}/digest`,
+      email: e => config.logEmails === 'full' ? e : maskEmail(e) as string | undefined,
+      tickMs: options.digest?.tickMs,
+      backoffMs: options.digest?.backoffMs
+    })
+  const remediation = { settings: remediationSettings(config), gateway, store, exposureDetails: exposures?.lookup }
+  const worker = createWorker({ ...workerOptions(config, options.worker), store, gateway, logger, metrics, notify: digest, remediation })
+  return { gateway, worker, digest, exposures }
+}
+
+/** The start line: where it listens and what it will do (policies, digest, retention). */
+function startLine (config: Config, store: Store, url: string): Record<string, unknown> {
+  return {
+    url,
+    database: describeDatabase(config.database),
+    store: store.kind,
+    clientCert: config.clientCert,
+    encryption: config.payloadEncryption,
+    policies: Object.fromEntries(describePolicies(config.policies).map(p => [p.what, p.detail])),
+    digest: config.notify === undefined ? 'off' : `every ${Math.round(config.notify.intervalMs / 60_000)} min${config.notify.secret === undefined ? '' : ', signed'}`,
+    retention: config.retentionMs === undefined ? 'off' : `${Math.round(config.retentionMs / 86_400_000)}d`
+  }
+}
+
 /**
  * Wires config → store → app → worker and listens. The worker runs when FusionAuth is configured.
  * Used by `breach-bridge serve` and by tests.
@@ -78,53 +138,15 @@ export async function startBridge (config: Config, logger: Logger, options: Star
     },
     onConnectionError: err => logger.warn({ err }, 'a database connection failed; it will be replaced')
   })
-  const https = config.clientCert === 'direct'
-    ? {
-        cert: readFileSync(config.tlsCertFile!),
-        key: readFileSync(config.tlsKeyFile!),
-        ca: readFileSync(config.clientCaFile!),
-        // Ask for a certificate but answer a bad one with a 403 rather than a TLS alert: clearer for operators.
-        requestCert: true,
-        rejectUnauthorized: false,
-        minVersion: 'TLSv1.2' as const,
-        // As nginx: a connection that has not finished its handshake in 10 s is closed (Node's default: 120 s),
-        // and a client may not renegotiate (Node allows 3 renegotiations per 10 minutes; app.ts also refuses).
-        handshakeTimeout: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
-        secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION
-      }
-    : undefined
-  let gateway: FusionAuthGateway | undefined
-  let worker: Worker | undefined
-  let digest: Digest | undefined
-  let exposures: ExposureLookup | undefined
-  const fusionauth = gatewayOptions(config, {
-    connections: config.fusionAuthConcurrency * 2,
-    onCall: (operation, status, seconds) => metrics.fusionAuthCalls.observe({ operation, status: String(status) }, seconds)
-  })
-  if (fusionauth !== undefined) {
-    gateway = createFusionAuthGateway(fusionauth)
-    const enzoic = enzoicApiSettings(config)
-    exposures = enzoic === undefined ? undefined : createExposureLookup(enzoic, store, logger)
-    digest = config.notify === undefined
-      ? undefined
-      : createDigest({
-        store,
-        notify: config.notify,
-        logger,
-        owner: `${hostname()}/${process.pid}/digest`,
-        email: e => config.logEmails === 'full' ? e : maskEmail(e) as string | undefined,
-        tickMs: options.digest?.tickMs,
-        backoffMs: options.digest?.backoffMs
-      })
-    worker = createWorker({ ...workerOptions(config, options.worker), store, gateway, logger, metrics, notify: digest, remediation: { settings: remediationSettings(config), gateway, store, exposureDetails: exposures?.lookup } })
-  }
-  const readiness = worker === undefined ? undefined : { fusionauth: () => worker.readiness() }
+  const https = directTls(config, options)
+  const r = startRemediation(config, store, logger, metrics, options)
+  const readiness = r === undefined ? undefined : { fusionauth: () => r.worker.readiness() }
   const app = await buildApp({ intake: intakeSettings(config), requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness })
   try {
     await app.listen({ host: config.host, port: config.port })
   } catch (err) {
-    await gateway?.close()
-    await exposures?.close()
+    await r?.gateway.close()
+    await r?.exposures?.close()
     await store.close()
     throw err
   }
@@ -132,36 +154,27 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const port = typeof address === 'object' && address !== null ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `${https === undefined ? 'http' : 'https'}://${host}:${port}`
-  logger.info({
-    url,
-    database: describeDatabase(config.database),
-    store: store.kind,
-    clientCert: config.clientCert,
-    encryption: config.payloadEncryption,
-    policies: Object.fromEntries(describePolicies(config.policies).map(p => [p.what, p.detail])),
-    digest: config.notify === undefined ? 'off' : `every ${Math.round(config.notify.intervalMs / 60_000)} min${config.notify.secret === undefined ? '' : ', signed'}`,
-    retention: config.retentionMs === undefined ? 'off' : `${Math.round(config.retentionMs / 86_400_000)}d`
-  }, 'bridge listening')
-  await worker?.start()
-  digest?.start()
+  logger.info(startLine(config, store, url), 'bridge listening')
+  await r?.worker.start()
+  r?.digest?.start()
   const retention = config.retentionMs === undefined ? undefined : startRetention({ store, retentionMs: config.retentionMs, logger, ...options.retention })
 
   let closing: Promise<void> | undefined
   return {
     app,
     store,
-    worker,
-    gateway,
-    digest,
+    worker: r?.worker,
+    gateway: r?.gateway,
+    digest: r?.digest,
     url,
     close () {
       closing ??= (async () => {
         retention?.stop()
         await app.close() // waits for in-flight requests, whose inserts commit before they answer
-        await worker?.stop() // lets in-flight alerts finish, releases leases
-        await digest?.stop()
-        await gateway?.close()
-        await exposures?.close()
+        await r?.worker.stop() // lets in-flight alerts finish, releases leases
+        await r?.digest?.stop()
+        await r?.gateway.close()
+        await r?.exposures?.close()
         await store.close()
       })()
       return closing

@@ -193,7 +193,13 @@ function describeStatus (status: number, detail: string): { message: string, ret
   return { message: `Enzoic rejected the request (${status})${detail}`, retryable: false }
 }
 
-export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
+/** Enzoic's HTTP transport: Basic credentials, a keep-alive pool, time-outs, retries of what is safe to repeat. */
+interface EnzoicTransport {
+  send (spec: CallSpec): Promise<{ status: number, json: unknown }>
+  close (): Promise<void>
+}
+
+function createEnzoicTransport (opts: EnzoicClientOptions): EnzoicTransport {
   const base = opts.baseUrl.trim().replace(/\/+$/, '')
   // Where the API is, as error messages name it: the base URL without any user:password in it.
   const where = (() => {
@@ -299,6 +305,18 @@ export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
     }
   }
 
+  return {
+    send,
+    async close () {
+      if (closing.signal.aborted) return
+      closing.abort()
+      await agent.close()
+    }
+  }
+}
+
+export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
+  const { send, close } = createEnzoicTransport(opts)
   const unreadable = (call: string, status: number, what: string): EnzoicApiError =>
     new EnzoicApiError(call, status, `${call}: unexpected answer from Enzoic (${what})`, false)
 
@@ -385,10 +403,6 @@ export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
       return toExposureDetails(json)
     },
 
-    async close () {
-      if (closing.signal.aborted) return
-      closing.abort()
-      await agent.close()
-    }
+    close
   }
 }

@@ -64,14 +64,8 @@ const OVERLOAD_LOG_MS = 10_000
  * Basic auth run in onRequest, before the body is read; decryption and parsing only for a caller who
  * passed both; the answer only after the alert's batch is committed.
  */
-export async function intakeRoutes (app: FastifyInstance, { settings: config, store, metrics }: IntakeOptions): Promise<void> {
-  const guard = createSourceGuard(config.source)
-  const check = createCredentialCheck(config.credentials)
-  // The byte bound never refuses a body the body limit allows when nothing else is in flight (limits.ts).
-  const admission = createAdmission({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes })
-  let overloadLoggedAt = 0
-  let refusedSinceLog = 0
-
+export async function intakeRoutes (app: FastifyInstance, { settings, store, metrics }: IntakeOptions): Promise<void> {
+  const check = createCredentialCheck(settings.credentials)
   await app.register(basicAuth, {
     authenticate: { realm: 'enzoic' },
     validate: async (key: string, secret: string, req: FastifyRequest) => {
@@ -81,12 +75,26 @@ export async function intakeRoutes (app: FastifyInstance, { settings: config, st
       }
     }
   })
-
   // Take every body raw, whatever its content type (Enzoic's is unconfirmed; encrypted bodies are text).
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_req, body, done) => done(null, body))
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: settings.maxBodyBytes }, (_req, body, done) => done(null, body))
 
-  async function sourceCheck (req: FastifyRequest): Promise<void> {
+  app.post(WEBHOOK_PATH, {
+    onRequest: [sourceCheck(createSourceGuard(settings.source)), app.basicAuth, admissionHook(settings)],
+    bodyLimit: settings.maxBodyBytes
+  }, async (req: FastifyRequest, reply: FastifyReply) => await holdingSlot(req, () => handle(req, reply, settings, store)))
+
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.routeOptions.url !== WEBHOOK_PATH) return
+    const status = String(reply.statusCode)
+    metrics.webhookRequests.inc({ status, outcome: req.intakeOutcome ?? 'error' })
+    metrics.webhookDuration.observe({ status }, reply.elapsedTime / 1000)
+  })
+}
+
+/** onRequest: the source address and client certificate (403 when refused). */
+function sourceCheck (guard: ReturnType<typeof createSourceGuard>): (req: FastifyRequest) => Promise<void> {
+  return async req => {
     const verdict = guard(req.raw)
     req.sourceAddress = verdict.address
     if (!verdict.allowed) {
@@ -94,19 +102,26 @@ export async function intakeRoutes (app: FastifyInstance, { settings: config, st
       throw new IntakeError(403, 'forbidden', 'forbidden')
     }
   }
+}
 
-  /**
-   * After authentication, before the body is read: admit the request within the in-flight bound, or answer
-   * 503 + Retry-After at once and close the connection (its body is never read).
-   */
-  async function admit (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const release = admission.tryAcquire(bodyReservation(req.headers, config.maxBodyBytes))
+/**
+ * onRequest, after authentication and before the body is read: admit the request within the in-flight bound,
+ * or answer 503 + Retry-After at once and close the connection (its body is never read). Refusals are
+ * summarised by one warning per OVERLOAD_LOG_MS, with the count refused since the last.
+ */
+export function admissionHook (limits: { maxBodyBytes: number, maxInFlight: number, maxInFlightBytes: number }): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
+  // The byte bound never refuses a body the body limit allows when nothing else is in flight (limits.ts).
+  const admission = createAdmission({ maxRequests: limits.maxInFlight, maxBytes: limits.maxInFlightBytes })
+  let overloadLoggedAt = 0
+  let refusedSinceLog = 0
+  return async (req, reply) => {
+    const release = admission.tryAcquire(bodyReservation(req.headers, limits.maxBodyBytes))
     if (release === undefined) {
       req.intakeOutcome = 'overloaded'
       refusedSinceLog++
       const now = Date.now()
       if (now - overloadLoggedAt >= OVERLOAD_LOG_MS) {
-        req.log.warn({ refused: refusedSinceLog, inFlight: admission.requests, inFlightBytes: admission.bytes }, 'webhook overloaded: answering 503 so Enzoic retries')
+        req.log.warn({ refused: refusedSinceLog, inFlight: admission.requests, inFlightBytes: admission.bytes }, 'webhook overloaded: answering 503 so the sender retries')
         overloadLoggedAt = now
         refusedSinceLog = 0
       }
@@ -119,100 +134,94 @@ export async function intakeRoutes (app: FastifyInstance, { settings: config, st
       if (!slot.working) release()
     })
   }
+}
 
-  const parseJson = (text: string): unknown => sjson.parse(text, null, { protoAction: 'remove', constructorAction: 'remove' })
+/**
+ * Runs a handler while holding the request's in-flight slot: the slot is held until the handler is done as well
+ * as the answer sent, so a sender that hangs up while its alert waits for the commit frees no memory still in use.
+ */
+export async function holdingSlot<T> (req: FastifyRequest, handler: () => Promise<T>): Promise<T> {
+  const slot = req.inFlight
+  if (slot !== undefined) slot.working = true
+  try {
+    return await handler()
+  } finally {
+    if (slot !== undefined) {
+      slot.working = false
+      if (slot.closed) slot.release()
+    }
+  }
+}
 
-  /**
-   * The raw body → the JSON value, through whatever wrappers a mainstream sender adds (body.ts): content
-   * coding, BOM or charset, whitespace, a JSON string around the JSON or the ciphertext. Every failure is a
-   * 400 (413 when a compressed body inflates past the limit) with a short reason.
-   */
-  function decode (req: FastifyRequest, raw: Buffer): unknown {
-    let body
+export const parseJson = (text: string): unknown => sjson.parse(text, null, { protoAction: 'remove', constructorAction: 'remove' })
+
+/**
+ * The raw body → the JSON value, through whatever wrappers a mainstream sender adds (body.ts): content
+ * coding, BOM or charset, whitespace, a JSON string around the JSON or the ciphertext. Every failure is a
+ * 400 (413 when a compressed body inflates past the limit) with a short reason.
+ */
+function decode (req: FastifyRequest, raw: Buffer, settings: IntakeSettings): unknown {
+  let body
+  try {
+    const bytes = contentDecode(raw, req.headers['content-encoding'], settings.maxBodyBytes)
+    body = unwrap(bodyText(bytes, req.headers['content-type']))
+  } catch (err) {
+    if (err instanceof BodyError) throw new IntakeError(err.statusCode, err.message, err.statusCode === 413 ? 'too-large' : 'invalid')
+    throw err
+  }
+  if (body.kind === 'empty') throw new IntakeError(400, 'empty body', 'invalid')
+  const { payload } = settings
+  if (body.kind === 'json') {
+    if (payload.encryption === 'required') throw new IntakeError(400, 'encryption required', 'invalid')
     try {
-      const bytes = contentDecode(raw, req.headers['content-encoding'], config.maxBodyBytes)
-      body = unwrap(bodyText(bytes, req.headers['content-type']))
-    } catch (err) {
-      if (err instanceof BodyError) throw new IntakeError(err.statusCode, err.message, err.statusCode === 413 ? 'too-large' : 'invalid')
-      throw err
-    }
-    if (body.kind === 'empty') throw new IntakeError(400, 'empty body', 'invalid')
-    if (body.kind === 'json') {
-      if (config.payload.encryption === 'required') throw new IntakeError(400, 'encryption required', 'invalid')
-      try {
-        return parseJson(body.text)
-      } catch {
-        throw new IntakeError(400, 'not JSON', 'invalid')
-      }
-    }
-    if (config.payload.encryption === 'off' || config.payload.key === undefined) throw new IntakeError(400, 'not JSON', 'invalid')
-    try {
-      // The plaintext may carry the same wrappers (a BOM, whitespace, a JSON string), never a second ciphertext.
-      const plain = unwrap(bodyText(decryptPayload(body.text, config.payload.key, config.payload.cipher)))
-      if (plain.kind !== 'json') throw new DecryptError()
-      return parseJson(plain.text)
+      return parseJson(body.text)
     } catch {
-      // A wrong key can still unpad to garbage: every failure is the same answer.
-      throw new IntakeError(400, new DecryptError().message, 'invalid')
+      throw new IntakeError(400, 'not JSON', 'invalid')
     }
   }
-
-  app.post(WEBHOOK_PATH, {
-    onRequest: [sourceCheck, app.basicAuth, admit],
-    bodyLimit: config.maxBodyBytes
-  }, async (req: FastifyRequest, reply: FastifyReply) => {
-    // The slot is held until this handler is done as well as the answer sent: a sender that hangs up while
-    // its alert waits for the commit does not free memory that is still in use.
-    const slot = req.inFlight
-    if (slot !== undefined) slot.working = true
-    try {
-      return await handle(req, reply)
-    } finally {
-      if (slot !== undefined) {
-        slot.working = false
-        if (slot.closed) slot.release()
-      }
-    }
-  })
-
-  async function handle (req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const json = decode(req, (req.body as Buffer | undefined) ?? Buffer.alloc(0))
-    const c = classify(json)
-    if (c.kind === 'invalid') throw new IntakeError(400, c.reason, 'invalid')
-    if (c.kind === 'ignored') {
-      req.intakeOutcome = 'ignored'
-      req.log.info({ reason: c.reason }, 'webhook ignored: not a breach alert')
-      // Remembered (not the body) so `enzoic webhooks test --wait --type binAlert` can see it arrived.
-      store.kv.set(KV.lastIgnored, JSON.stringify({ at: new Date().toISOString(), reason: c.reason })).catch(() => undefined)
-      return { status: 'ignored', reason: c.reason }
-    }
-    const { alert } = c
-    let result
-    try {
-      result = await store.alerts.insert(alert, { sourceIp: req.sourceAddress })
-    } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err
-      req.intakeOutcome = 'unavailable'
-      req.log.error({ err }, 'alert store cannot commit: answering 503 so Enzoic retries')
-      return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'unavailable' })
-    }
-    req.intakeOutcome = result.duplicate ? 'duplicate' : result.test ? 'test' : 'accepted'
-    logEvent(req.log, result.duplicate ? 'alert.duplicate' : 'alert.received', {
-      alertId: result.id,
-      test: result.test,
-      exposureId: alert.exposureId,
-      email: alert.email,
-      warnings: alert.warnings.length > 0 ? alert.warnings : undefined
-    }, result.duplicate ? 'alert already stored' : 'alert stored')
-    const body: Record<string, unknown> = { status: result.duplicate ? 'duplicate' : 'accepted', alertId: result.id }
-    if (result.test) body.test = true
-    return body
+  if (payload.encryption === 'off' || payload.key === undefined) throw new IntakeError(400, 'not JSON', 'invalid')
+  try {
+    // The plaintext may carry the same wrappers (a BOM, whitespace, a JSON string), never a second ciphertext.
+    const plain = unwrap(bodyText(decryptPayload(body.text, payload.key, payload.cipher)))
+    if (plain.kind !== 'json') throw new DecryptError()
+    return parseJson(plain.text)
+  } catch {
+    // A wrong key can still unpad to garbage: every failure is the same answer.
+    throw new IntakeError(400, new DecryptError().message, 'invalid')
   }
+}
 
-  app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.url !== WEBHOOK_PATH) return
-    const status = String(reply.statusCode)
-    metrics.webhookRequests.inc({ status, outcome: req.intakeOutcome ?? 'error' })
-    metrics.webhookDuration.observe({ status }, reply.elapsedTime / 1000)
-  })
+/** Decode, classify, commit, answer. */
+async function handle (req: FastifyRequest, reply: FastifyReply, settings: IntakeSettings, store: Store): Promise<unknown> {
+  const json = decode(req, (req.body as Buffer | undefined) ?? Buffer.alloc(0), settings)
+  const c = classify(json)
+  if (c.kind === 'invalid') throw new IntakeError(400, c.reason, 'invalid')
+  if (c.kind === 'ignored') {
+    req.intakeOutcome = 'ignored'
+    req.log.info({ reason: c.reason }, 'webhook ignored: not a breach alert')
+    // Remembered (not the body) so `enzoic webhooks test --wait --type binAlert` can see it arrived.
+    store.kv.set(KV.lastIgnored, JSON.stringify({ at: new Date().toISOString(), reason: c.reason })).catch(() => undefined)
+    return { status: 'ignored', reason: c.reason }
+  }
+  const { alert } = c
+  let result
+  try {
+    result = await store.alerts.insert(alert, { sourceIp: req.sourceAddress })
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err
+    req.intakeOutcome = 'unavailable'
+    req.log.error({ err }, 'alert store cannot commit: answering 503 so Enzoic retries')
+    return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'unavailable' })
+  }
+  req.intakeOutcome = result.duplicate ? 'duplicate' : result.test ? 'test' : 'accepted'
+  logEvent(req.log, result.duplicate ? 'alert.duplicate' : 'alert.received', {
+    alertId: result.id,
+    test: result.test,
+    exposureId: alert.exposureId,
+    email: alert.email,
+    warnings: alert.warnings.length > 0 ? alert.warnings : undefined
+  }, result.duplicate ? 'alert already stored' : 'alert stored')
+  const body: Record<string, unknown> = { status: result.duplicate ? 'duplicate' : 'accepted', alertId: result.id }
+  if (result.test) body.test = true
+  return body
 }

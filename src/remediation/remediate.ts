@@ -1,12 +1,14 @@
 import type { Logger } from 'pino'
-import type { ActionLogEntry, AlertRecord, ExposureDetails, NewStep, Step, StepChange, UserOutcome } from '../alerts/types.js'
-import { parseCustomData, usernameHash } from '../alerts/normalise.js'
+import type { ActionLogEntry, AlertRecord, ExposureDetails, Step, StepChange, UserOutcome } from '../alerts/types.js'
 import { logEvent, type EventLogger } from '../observability/events.js'
 import type { Lease, Store } from '../store/types.js'
 import { FusionAuthError, type FusionAuthGateway, type FusionAuthUser } from '../fusionauth/index.js'
 import { actionOf, actionSpec, type ActionContext, type ActionModule } from './actions/index.js'
 import { alertOutcome, userOutcomes } from './outcome.js'
-import { decide, policyFor, type Policies, type Policy } from './policy.js'
+import { exposureInstant, planFor, resolveUsers, type Matched } from './plan.js'
+import { policyFor, type Policies } from './policy.js'
+
+export { exposureInstant }
 
 /** Thrown when FusionAuth fails in a way worth retrying (or pausing for): carries the attempt's log. */
 export class ActionFailedError extends Error {
@@ -19,15 +21,6 @@ export class ActionFailedError extends Error {
   toJSON (): Record<string, unknown> {
     return { name: this.name, code: this.code, message: this.message, failure: this.failure.toJSON() }
   }
-}
-
-/** The exposure's date for the stale-password rule: the breach's own date when known, else when Enzoic found it. */
-export function exposureInstant (alert: Pick<AlertRecord, 'exposureDate' | 'exposureDetails'>, details?: ExposureDetails): number | undefined {
-  for (const c of [details?.date, alert.exposureDetails?.date, alert.exposureDate]) {
-    const t = c === undefined ? NaN : Date.parse(c)
-    if (!Number.isNaN(t)) return t
-  }
-  return undefined
 }
 
 /** What remediation needs of the configuration (built at the edge from it). */
@@ -64,44 +57,8 @@ export type Remediation =
   | { kind: 'dead', reason: string, outcome: ReturnType<typeof alertOutcome>, users: UserOutcome[], actions: ActionLogEntry[] }
   | { kind: 'lease-lost' }
 
-interface Matched { user: FusionAuthUser, mismatch?: string }
-
-/**
- * `customData` (written by `monitor sync`) names a user directly. It is acted on only when the alert's email
- * or usernameHash is that user's current address (or the alert carries neither): an alert that disagrees
- * with itself changes nothing and says so (outcome `mismatch`). Otherwise the email is looked up in every
- * allowed tenant.
- */
-async function resolveUsers (alert: AlertRecord, { settings, gateway }: RemediateDeps): Promise<Matched[]> {
-  const mapped = parseCustomData(alert.customData)
-  if (mapped !== undefined) {
-    const allowed = settings.tenantIds === undefined || settings.tenantIds.includes(mapped.tenantId)
-    const user = allowed ? await gateway.getUser(mapped.userId, mapped.tenantId) : undefined
-    if (user !== undefined) {
-      const carries = alert.email !== undefined || alert.usernameHash !== undefined
-      const agrees = !carries || (user.email !== undefined && (alert.email === user.email || alert.usernameHash === usernameHash(user.email)))
-      return [{
-        user,
-        mismatch: agrees ? undefined : `customData names user ${user.id}, but the alert's ${alert.email !== undefined ? 'email' : 'usernameHash'} is not this user's address: nothing done (re-run \`monitor sync\` if the user changed their email)`
-      }]
-    }
-    // The enrolled user is gone (or its tenant is not allowed): fall back to the email, if any.
-  }
-  if (alert.email === undefined) return []
-  return (await gateway.findUsersByEmail(alert.email)).map(user => ({ user }))
-}
-
-function planFor (alert: AlertRecord, m: Matched, policy: Policy, exposureAt: number | undefined): NewStep[] {
-  const { user } = m
-  const verdict = m.mismatch !== undefined ? { verdict: 'mismatch' as const, detail: m.mismatch } : decide(policy, user, exposureAt)
-  const skip = verdict.verdict === 'act' ? {} : { skipped: verdict.detail, verdict: verdict.verdict }
-  const base = { userId: user.id, tenantId: user.tenantId, email: user.email }
-  const graceIn = policy.graceMs === undefined ? 0 : Math.max(0, Date.parse(alert.receivedAt) + policy.graceMs - Date.now())
-  return [
-    ...policy.actions.map((a): NewStep => ({ ...base, action: a.label, phase: 'immediate', dueInMs: 0, ...skip })),
-    ...policy.graceActions.map((a): NewStep => ({ ...base, action: a.label, phase: 'grace', dueInMs: graceIn, ...skip }))
-  ]
-}
+/** A lost lease ends the run: its new holder carries on (recorded steps are not repeated). */
+class LeaseLost extends Error {}
 
 /**
  * Runs an alert's due steps (docs/design.md §10). On the first attempt it resolves the users and plans one
@@ -112,142 +69,176 @@ function planFor (alert: AlertRecord, m: Matched, policy: Policy, exposureAt: nu
  * FusionAuth fails in a way worth retrying or pausing for.
  */
 export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promise<Remediation> {
-  const { settings, gateway, store, log } = deps
-  const actionLog: ActionLogEntry[] = [...alert.actions]
-  const stamp = (): string => new Date().toISOString()
-  const fail = (err: unknown, action: string, user?: FusionAuthUser): never => {
-    if (!(err instanceof FusionAuthError)) throw err
-    actionLog.push({ at: stamp(), userId: user?.id, tenantId: user?.tenantId, action, status: 'failed', httpStatus: err.status, detail: err.message })
-    throw new ActionFailedError(err, actionLog)
-  }
-
-  let details = alert.exposureDetails
-  let fetchedDetails = false
-  const exposure = async (): Promise<ExposureDetails | undefined> => {
-    if (details === undefined && !fetchedDetails && deps.exposureDetails !== undefined) {
-      fetchedDetails = true
-      details = await deps.exposureDetails(alert).catch(() => undefined)
+  const run = new AlertRun(alert, deps)
+  try {
+    let steps = deps.planned === false ? [] : await deps.store.steps.list(alert.id)
+    if (steps.length === 0) {
+      const planned = await run.plan()
+      if (planned === undefined) return { kind: 'finished', outcome: 'no-user', users: [], actions: run.actionLog }
+      steps = planned
     }
-    return details
+    // Due by this host's clock; a step a hair early (the database's clock runs ahead) is due too.
+    const now = Date.now()
+    const due = steps.filter(s => s.state === 'pending' && Date.parse(s.dueAt) <= now + 250)
+    for (const userId of [...new Set(due.map(s => s.userId))]) await run.runForUser(due.filter(s => s.userId === userId))
+    return run.conclude(steps)
+  } catch (err) {
+    if (err instanceof LeaseLost) return { kind: 'lease-lost' }
+    throw err
+  }
+}
+
+/** One attempt at one alert: its action log, the users read fresh in it, its exposure details. */
+class AlertRun {
+  readonly actionLog: ActionLogEntry[]
+  readonly #fresh = new Map<string, FusionAuthUser>()
+  #details: ExposureDetails | undefined
+  #fetchedDetails = false
+
+  constructor (readonly alert: AlertRecord, readonly deps: RemediateDeps) {
+    this.actionLog = [...alert.actions]
+    this.#details = alert.exposureDetails
   }
 
-  const fresh = new Map<string, FusionAuthUser>()
-  let steps = deps.planned === false ? [] : await store.steps.list(alert.id)
-  if (steps.length === 0) {
+  /** Records a FusionAuth failure in the action log and ends the attempt with it (retry, pause). */
+  fail (err: unknown, action: string, user?: FusionAuthUser): never {
+    if (!(err instanceof FusionAuthError)) throw err
+    this.actionLog.push({ at: stamp(), userId: user?.id, tenantId: user?.tenantId, action, status: 'failed', httpStatus: err.status, detail: err.message })
+    throw new ActionFailedError(err, this.actionLog)
+  }
+
+  /** The exposure's details, fetched from Enzoic once when the alert carried none (and a step needs them). */
+  async exposure (): Promise<ExposureDetails | undefined> {
+    if (this.#details === undefined && !this.#fetchedDetails && this.deps.exposureDetails !== undefined) {
+      this.#fetchedDetails = true
+      this.#details = await this.deps.exposureDetails(this.alert).catch(() => undefined)
+    }
+    return this.#details
+  }
+
+  async #store<T> (what: string, fn: () => Promise<T>): Promise<T> {
+    return await (this.deps.storeCall === undefined ? fn() : this.deps.storeCall(what, fn))
+  }
+
+  /** The first attempt: resolve the users, plan their steps under the lease. Undefined: no user matches. */
+  async plan (): Promise<Step[] | undefined> {
+    const { alert, deps } = this
     let matched: Matched[]
     try {
       matched = await resolveUsers(alert, deps)
     } catch (err) {
-      return fail(err, 'lookup')
+      return this.fail(err, 'lookup')
     }
     if (matched.length === 0) {
-      actionLog.push({ at: stamp(), action: 'lookup', status: 'skipped', detail: 'no FusionAuth user matches' })
-      return { kind: 'finished', outcome: 'no-user', users: [], actions: actionLog }
+      this.actionLog.push({ at: stamp(), action: 'lookup', status: 'skipped', detail: 'no FusionAuth user matches' })
+      return undefined
     }
-    const needExposure = matched.some(m => policyFor(settings.policies, m.user.tenantId).skipIfPasswordChangedAfterExposure)
-    const exposureAt = exposureInstant(alert, needExposure ? await exposure() : details)
-    const plan = matched.flatMap(m => planFor(alert, m, policyFor(settings.policies, m.user.tenantId), exposureAt))
-    const planIt = (): ReturnType<Store['steps']['plan']> => store.steps.plan(deps.lease(), plan)
-    const planned = await (deps.storeCall === undefined ? planIt() : deps.storeCall('planning steps', planIt))
-    if (planned === undefined) return { kind: 'lease-lost' }
-    steps = planned
-    for (const m of matched) fresh.set(m.user.id, m.user)
+    const policies = deps.settings.policies
+    const needExposure = matched.some(m => policyFor(policies, m.user.tenantId).skipIfPasswordChangedAfterExposure)
+    const exposureAt = exposureInstant(alert, needExposure ? await this.exposure() : this.#details)
+    const plan = matched.flatMap(m => planFor(alert, m, policyFor(policies, m.user.tenantId), exposureAt))
+    const steps = await this.#store('planning steps', () => deps.store.steps.plan(deps.lease(), plan))
+    if (steps === undefined) throw new LeaseLost()
+    for (const m of matched) this.#fresh.set(m.user.id, m.user)
     for (const s of steps.filter(x => x.state === 'skipped')) {
       deps.onStep?.(actionSpec(s.action).name, 'skipped')
-      logEvent(log, 'step.skipped', { ...stepFields(alert, s), detail: s.detail }, `${s.action} skipped: ${s.detail ?? ''}`)
+      logEvent(deps.log, 'step.skipped', { ...stepFields(alert, s), detail: s.detail }, `${s.action} skipped: ${s.detail ?? ''}`)
     }
+    return steps
   }
 
-  const record = async (step: Step, change: StepChange): Promise<boolean> => {
-    const save = (): Promise<boolean> => store.steps.update(deps.lease(), step.id, change)
-    if (!await (deps.storeCall === undefined ? save() : deps.storeCall('recording a step', save))) return false
+  /** Records a step's change under the lease, then counts and logs it. */
+  async record (step: Step, change: StepChange): Promise<void> {
+    const { deps } = this
+    if (!await this.#store('recording a step', () => deps.store.steps.update(deps.lease(), step.id, change))) throw new LeaseLost()
     Object.assign(step, change, { updatedAt: stamp() })
     deps.onStep?.(actionSpec(step.action).name, change.state)
-    const fields = { ...stepFields(alert, step), httpStatus: change.httpStatus, detail: change.detail }
-    if (change.state === 'done') logEvent(log, 'step.done', fields, `${step.action} done`)
-    else if (change.state === 'skipped') logEvent(log, 'step.skipped', fields, `${step.action} skipped: ${change.detail ?? ''}`)
-    else if (change.state === 'failed') logEvent(log, 'step.failed', fields, `${step.action} failed: ${change.detail ?? ''}`)
-    return true
+    const fields = { ...stepFields(this.alert, step), httpStatus: change.httpStatus, detail: change.detail }
+    if (change.state === 'done') logEvent(deps.log, 'step.done', fields, `${step.action} done`)
+    else if (change.state === 'skipped') logEvent(deps.log, 'step.skipped', fields, `${step.action} skipped: ${change.detail ?? ''}`)
+    else if (change.state === 'failed') logEvent(deps.log, 'step.failed', fields, `${step.action} failed: ${change.detail ?? ''}`)
   }
 
-  // Due by this host's clock; a step a hair early (the database's clock runs ahead) is due too.
-  const now = Date.now()
-  const due = steps.filter(s => s.state === 'pending' && Date.parse(s.dueAt) <= now + 250)
-  for (const userId of [...new Set(due.map(s => s.userId))]) {
-    const mine = due.filter(s => s.userId === userId)
-    let user = fresh.get(userId)
+  /** One user's due steps, in plan order, on the user as FusionAuth answers now. */
+  async runForUser (mine: Step[]): Promise<void> {
+    const { alert, deps } = this
+    let user = this.#fresh.get(mine[0]!.userId)
     if (user === undefined) {
       try {
-        user = await gateway.getUser(userId, mine[0]!.tenantId)
+        user = await deps.gateway.getUser(mine[0]!.userId, mine[0]!.tenantId)
       } catch (err) {
-        return fail(err, 'user.get')
+        return this.fail(err, 'user.get')
       }
     }
     if (user === undefined) {
-      for (const s of mine) if (!await record(s, { state: 'skipped', detail: 'the user no longer exists' })) return { kind: 'lease-lost' }
-      continue
+      for (const s of mine) await this.record(s, { state: 'skipped', detail: 'the user no longer exists' })
+      return
     }
     // The grace deadline: did the user fix it themselves (a password change after the alert arrived)?
     const grace = mine.filter(s => s.phase === 'grace')
     if (grace.length > 0 && user.passwordLastUpdateInstant !== undefined && user.passwordLastUpdateInstant > Date.parse(alert.receivedAt)) {
-      for (const s of grace) if (!await record(s, { state: 'skipped', detail: 'self-remediated' })) return { kind: 'lease-lost' }
-      logEvent(log, 'alert.self_remediated', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, 'the user changed their password in the grace period')
+      for (const s of grace) await this.record(s, { state: 'skipped', detail: 'self-remediated' })
+      logEvent(deps.log, 'alert.self_remediated', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, 'the user changed their password in the grace period')
     }
-    const policy = policyFor(settings.policies, user.tenantId)
-    const labels = [...policy.actions, ...policy.graceActions].map(a => a.label)
-    for (const step of mine.filter(s => s.state === 'pending')) {
-      const spec = actionSpec(step.action)
-      const module = actionOf(step.action)
-      if (module === undefined) {
-        if (!await record(step, { state: 'failed', detail: `unknown action ${spec.name} (removed from this bridge?)` })) return { kind: 'lease-lost' }
-        continue
-      }
-      const graceDeadline = policy.graceMs === undefined ? undefined : new Date(Date.parse(alert.receivedAt) + policy.graceMs).toISOString()
-      const ctx: ActionContext = {
-        user,
-        alert,
-        fusionauth: gateway,
-        id: spec.id,
-        actorUserId: settings.actorUserId,
-        exposure: module.needs?.exposure === true ? await exposure() : details,
-        graceDeadline,
-        labels,
-        kv: store.kv
-      }
-      let change: StepChange
-      let userChanged: Partial<FusionAuthUser> | undefined
-      try {
-        ({ userChanged, ...change } = await module.run(ctx))
-      } catch (err) {
-        // A definite refusal (400, 404) of this action: recorded beside the others, which go on.
-        if (err instanceof FusionAuthError && (err.kind === 'permanent' || err.kind === 'not-found')) {
-          change = { state: 'failed', detail: err.message, httpStatus: err.status }
-        } else {
-          return fail(err, step.action, user)
-        }
-      }
-      if (!await record(step, change)) return { kind: 'lease-lost' }
-      if (change.state === 'done') {
-        if (userChanged !== undefined) user = { ...user, ...userChanged }
-        logActionEvent(log, module, 'done', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, spec.id)
-      }
-    }
+    for (const step of mine.filter(s => s.state === 'pending')) user = await this.runStep(step, user)
   }
 
-  const users = userOutcomes(steps)
-  const pending = steps.filter(s => s.state === 'pending')
-  if (pending.length > 0) {
-    const next = Math.min(...pending.map(s => Date.parse(s.dueAt)))
-    const dueAt = new Date(next).toISOString()
-    return { kind: 'waiting', dueInMs: Math.max(0, next - Date.now()), users, actions: actionLog, note: `grace period: ${pending.length} step(s) due ${dueAt}` }
+  /** One step: its action's `run`, recorded; returns the user as the action left it. */
+  async runStep (step: Step, user: FusionAuthUser): Promise<FusionAuthUser> {
+    const { alert, deps } = this
+    const spec = actionSpec(step.action)
+    const module = actionOf(step.action)
+    if (module === undefined) {
+      await this.record(step, { state: 'failed', detail: `unknown action ${spec.name} (removed from this bridge?)` })
+      return user
+    }
+    const policy = policyFor(deps.settings.policies, user.tenantId)
+    const ctx: ActionContext = {
+      user,
+      alert,
+      fusionauth: deps.gateway,
+      id: spec.id,
+      actorUserId: deps.settings.actorUserId,
+      exposure: module.needs?.exposure === true ? await this.exposure() : this.#details,
+      graceDeadline: policy.graceMs === undefined ? undefined : new Date(Date.parse(alert.receivedAt) + policy.graceMs).toISOString(),
+      labels: [...policy.actions, ...policy.graceActions].map(a => a.label),
+      kv: deps.store.kv
+    }
+    let change: StepChange
+    let userChanged: Partial<FusionAuthUser> | undefined
+    try {
+      ({ userChanged, ...change } = await module.run(ctx))
+    } catch (err) {
+      // A definite refusal (400, 404) of this action: recorded beside the others, which go on.
+      if (!(err instanceof FusionAuthError) || (err.kind !== 'permanent' && err.kind !== 'not-found')) return this.fail(err, step.action, user)
+      change = { state: 'failed', detail: err.message, httpStatus: err.status }
+    }
+    await this.record(step, change)
+    if (change.state !== 'done') return user
+    logActionEvent(deps.log, module, 'done', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, spec.id)
+    return userChanged === undefined ? user : { ...user, ...userChanged }
   }
-  const outcome = alertOutcome(steps)
-  const failed = steps.filter(s => s.state === 'failed')
-  if (failed.length > 0) {
-    return { kind: 'dead', outcome, users, actions: actionLog, reason: `FusionAuth refused ${failed.map(s => `${s.action} (${s.detail ?? 'failed'})`).join('; ')}` }
+
+  /** What the worker records next: waiting for the grace steps, dead for a refused step, or finished. */
+  conclude (steps: Step[]): Remediation {
+    const users = userOutcomes(steps)
+    const pending = steps.filter(s => s.state === 'pending')
+    if (pending.length > 0) {
+      const next = Math.min(...pending.map(s => Date.parse(s.dueAt)))
+      const note = `grace period: ${pending.length} step(s) due ${new Date(next).toISOString()}`
+      return { kind: 'waiting', dueInMs: Math.max(0, next - Date.now()), users, actions: this.actionLog, note }
+    }
+    const outcome = alertOutcome(steps)
+    const failed = steps.filter(s => s.state === 'failed')
+    if (failed.length > 0) {
+      const reason = `FusionAuth refused ${failed.map(s => `${s.action} (${s.detail ?? 'failed'})`).join('; ')}`
+      return { kind: 'dead', outcome, users, actions: this.actionLog, reason }
+    }
+    return { kind: 'finished', outcome, users, actions: this.actionLog }
   }
-  return { kind: 'finished', outcome, users, actions: actionLog }
 }
+
+const stamp = (): string => new Date().toISOString()
 
 /** The action's own typed event (`user.deactivated`, `user.notified`, …), if it declares one for this change. */
 export function logActionEvent (log: EventLogger, module: ActionModule, change: 'done' | 'undone', fields: Record<string, unknown>, id?: string): void {
