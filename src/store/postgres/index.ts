@@ -1,17 +1,18 @@
 import pg from 'pg'
-import type { AlertEvent, AlertState, BreachAlert } from '../../alerts/types.js'
-import { ALERT_STATES } from '../../alerts/types.js'
+import type { AlertState, BreachAlert, ExposureDetails } from '../../alerts/types.js'
 import { newId } from '../ids.js'
 import {
   KV, SchemaVersionError, StoreUnavailableError, truncate,
-  type Claimed, type InsertResult, type Lease, type ListOptions, type OutboxItem, type Store
+  type InsertResult, type ListOptions, type Store
 } from '../types.js'
-import { listFilter } from '../filters.js'
-import { groupReport } from '../report.js'
+import { countsByOutcome, countsByState, purgeInSlices, summaryOf } from '../shared/alerts.js'
+import { listFilter } from '../shared/list-filter.js'
+import { refusedTakeover } from '../shared/queue.js'
+import { groupReport } from '../shared/report.js'
 import { clientConfig, redactUrl, safeMessage, type PostgresOptions } from './connection.js'
 import { CHANNEL, startListening } from './listen.js'
 import { migrate, schemaVersion, SCHEMA_VERSION } from './migrate.js'
-import { iso, toRecord, toStep, type PgRow, type PgStepRow } from './rows.js'
+import { rows as mapper, type PgClaimedRow, type PgEventRow, type PgOutboxRow, type PgReceiptRow, type PgReportRow, type PgRow, type PgStepRow } from './rows.js'
 
 export interface PostgresStoreOptions extends PostgresOptions {
   /** `apply` (serve, migrate): bring the schema up to date. `require`: refuse a schema that is not current. */
@@ -348,7 +349,6 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     }
   }
 
-  const leaseOf = (row: PgRow): Lease => ({ alertId: row.id, token: row.lease_token, owner: row.lease_owner! })
   /** The worker's bookkeeping, on its own pool (see asyncWorkerCommits). */
   const wq = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> => q<R>(text, values, 'the alert store cannot commit', workPool)
   const wchanged = async (text: string, values: unknown[]): Promise<number> => changed(text, values, workPool)
@@ -371,52 +371,40 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       },
       async get (id) {
         const rows = await q<PgRow>(SQL.get, [id])
-        return rows[0] === undefined ? undefined : toRecord(rows[0])
+        return rows[0] === undefined ? undefined : mapper.record(rows[0])
       },
       async events (id) {
-        const row = (await q<{ seq: string, received_at: Date, test: boolean }>(SQL.receipt, [id]))[0]
-        if (row === undefined) return []
-        const receipt: AlertEvent[] = [{ at: iso(row.received_at)!, state: 'queued', note: 'received' }]
-        if (row.test) receipt.push({ at: iso(row.received_at)!, state: 'done', note: 'test alert: no action' })
-        const rest = await q<{ at: Date, state: AlertState, note: string | null }>(SQL.events, [row.seq])
-        return receipt.concat(rest.map(e => ({ at: iso(e.at)!, state: e.state, note: e.note ?? undefined })))
+        const receipt = (await q<PgReceiptRow>(SQL.receipt, [id]))[0]
+        if (receipt === undefined) return []
+        return mapper.history(receipt, await q<PgEventRow>(SQL.events, [receipt.seq]))
       },
       async list (options: ListOptions = {}) {
         const params: unknown[] = []
         const param = (v: unknown): string => { params.push(v); return `$${params.length}` }
         const where = listFilter(options, param, ms => new Date(ms))
         const rows = await q<PgRow>(`SELECT * FROM alerts ${where} ORDER BY seq DESC LIMIT ${param(options.limit ?? 50)}`, params)
-        return rows.map(toRecord)
+        return rows.map(mapper.record)
       },
       async countByState () {
-        const out = Object.fromEntries(ALERT_STATES.map(k => [k, 0])) as Record<AlertState, number>
-        for (const c of await q<{ state: AlertState, n: number }>(SQL.countState)) out[c.state] = c.n
-        return out
+        return countsByState(await q<{ state: AlertState, n: number }>(SQL.countState))
       },
       async countByOutcome () {
-        return Object.fromEntries((await q<{ outcome: string, n: number }>(SQL.countOutcome)).map(c => [c.outcome, c.n]))
+        return countsByOutcome(await q<{ outcome: string, n: number }>(SQL.countOutcome))
       },
       async summary (fromMs, toMs, first) {
         const [from, to] = [new Date(fromMs), new Date(toMs)]
-        const byOutcome = Object.fromEntries((await q<{ outcome: string, n: number }>(SQL.summaryCounts, [from, to])).map(c => [c.outcome, c.n]))
-        const alerts = (await q<PgRow>(SQL.summaryFirst, [from, to, first])).map(toRecord)
-          .map(a => ({ id: a.id, outcome: a.outcome, state: a.state, email: a.email, exposureId: a.exposureId, users: a.users }))
-        const counts = (await q<{ dead: number, waiting: number }>(SQL.countWaitingDead))[0]!
-        return { byOutcome, alerts, dead: counts.dead, waiting: counts.waiting }
+        const byOutcome = await q<{ outcome: string, n: number }>(SQL.summaryCounts, [from, to])
+        const alerts = (await q<PgRow>(SQL.summaryFirst, [from, to, first])).map(mapper.record)
+        return summaryOf(byOutcome, alerts, (await q<{ dead: number, waiting: number }>(SQL.countWaitingDead))[0]!)
       },
       async purge ({ olderThanMs }) {
-        let purged = 0
-        for (;;) {
-          const n = (await q<{ n: number }>(SQL.purge, [olderThanMs, 2000], 'the alert store cannot commit'))[0]?.n ?? 0
-          purged += n
-          if (n < 2000) return { purged }
-        }
+        return await purgeInSlices(async limit => (await q<{ n: number }>(SQL.purge, [olderThanMs, limit], 'the alert store cannot commit'))[0]?.n ?? 0)
       }
     },
     queue: {
       async claim (owner, limit, leaseMs) {
-        const rows = await wq<PgRow & { planned: boolean }>(SQL.claim, [owner, limit, leaseMs])
-        return rows.map((row): Claimed => ({ alert: toRecord(row), lease: leaseOf(row), planned: row.planned }))
+        const rows = await wq<PgClaimedRow>(SQL.claim, [owner, limit, leaseMs])
+        return rows.map(row => mapper.claimed(row, row.planned))
       },
       renew: (owner, leaseMs) => wchanged(SQL.renew, [owner, leaseMs]),
       finish: (l, r) => one(T.finish, [l.alertId, l.token, r.outcome, JSON.stringify(r.users), JSON.stringify(r.actions), r.note ?? `outcome ${r.outcome}`]),
@@ -427,8 +415,8 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
       wait: (l, dueInMs, users, actions, note) => one(T.wait, [l.alertId, l.token, dueInMs, JSON.stringify(users), JSON.stringify(actions), truncate(note)]),
       async takeover (alertId, owner, leaseMs) {
         const row = (await q<PgRow>(SQL.takeover, [alertId, owner, leaseMs], 'the alert store cannot commit'))[0]
-        if (row !== undefined) return { alert: toRecord(row), lease: leaseOf(row), planned: true }
-        return (await q(SQL.exists, [alertId])).length === 0 ? undefined : 'busy'
+        if (row !== undefined) return mapper.claimed(row, true)
+        return refusedTakeover((await q(SQL.exists, [alertId])).length > 0)
       },
       async releaseAll (owner, note, refund) {
         let n = 0
@@ -462,21 +450,20 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
         const inserted = await wq<PgStepRow>(SQL.plan, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
           col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null), col(st => st.verdict ?? null)])
         // The first plan inserts every step: one round trip. Otherwise some existed (or the lease is gone).
-        if (inserted.length === steps.length) return inserted.map(toStep)
+        if (inserted.length === steps.length) return inserted.map(mapper.step)
         if ((await q(SQL.leased, [l.alertId, l.token])).length === 0) return undefined
-        return (await q<PgStepRow>(SQL.stepsOf, [l.alertId])).map(toStep)
+        return (await q<PgStepRow>(SQL.stepsOf, [l.alertId])).map(mapper.step)
       },
       async list (alertId) {
-        return (await q<PgStepRow>(SQL.stepsOf, [alertId])).map(toStep)
+        return (await q<PgStepRow>(SQL.stepsOf, [alertId])).map(mapper.step)
       },
       async update (l, stepId, c) {
         return await wchanged(SQL.stepUpdate, [l.alertId, l.token, stepId, c.state, c.detail === undefined ? null : truncate(c.detail),
           c.httpStatus ?? null, c.result === undefined ? null : JSON.stringify(c.result), c.undo === undefined ? null : JSON.stringify(c.undo)]) === 1
       },
       async report ({ sinceMs, tenantId, limit = 1000 }) {
-        const rows = await q<PgStepRow & { alert_id: string, exposure_id: string | null, received_at: Date }>(SQL.report,
-          [new Date(sinceMs ?? 0), tenantId ?? null, limit * 20])
-        return groupReport(rows, row => ({ step: toStep(row), alertId: row.alert_id, exposureId: row.exposure_id ?? undefined, receivedAt: iso(row.received_at)! }), limit)
+        const rows = await q<PgReportRow>(SQL.report, [new Date(sinceMs ?? 0), tenantId ?? null, limit * 20])
+        return groupReport(rows, mapper.reportEntry, limit)
       }
     },
     changes: {
@@ -499,16 +486,15 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     outbox: {
       add: async (key, kind, payload) => await changed(SQL.outboxAdd, [key, kind, JSON.stringify(payload)]) === 1, // a message: flushed
       async claim (owner, limit, leaseMs) {
-        const rows = await wq<{ key: string, kind: string, payload: unknown, attempts: number, created_at: Date, lease_owner: string, lease_token: number }>(
-          SQL.outboxClaim, [owner, limit, leaseMs])
-        return rows.map((o): OutboxItem => ({ key: o.key, kind: o.kind, payload: o.payload, attempts: o.attempts, createdAt: iso(o.created_at)!, lease: { alertId: o.key, token: o.lease_token, owner: o.lease_owner } }))
+        return (await wq<PgOutboxRow>(SQL.outboxClaim, [owner, limit, leaseMs])).map(mapper.outboxItem)
       },
       sent: async l => await wchanged(SQL.outboxSent, [l.alertId, l.token]) === 1,
       retry: async (l, delayMs, error) => await wchanged(SQL.outboxRetry, [l.alertId, l.token, delayMs, truncate(error)]) === 1
     },
     exposures: {
       async get (exposureId, maxAgeMs) {
-        return (await q<{ details: NonNullable<PgRow['exposure_details']> }>(SQL.getExposure, [exposureId, maxAgeMs]))[0]?.details
+        const row = (await q<{ details: unknown }>(SQL.getExposure, [exposureId, maxAgeMs]))[0]
+        return row === undefined ? undefined : mapper.json<ExposureDetails>(row.details)
       },
       async put (exposureId, details) {
         await q(SQL.putExposure, [exposureId, JSON.stringify(details)], 'the alert store cannot commit')

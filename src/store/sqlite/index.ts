@@ -1,15 +1,12 @@
 import { Worker } from 'node:worker_threads'
-import type { AlertEvent, AlertState, ExposureDetails } from '../../alerts/types.js'
-import { ALERT_STATES } from '../../alerts/types.js'
-import {
-  KV, StoreUnavailableError,
-  type Claimed, type InsertResult, type Lease, type ListOptions, type OutboxItem, type Store, type Summary
-} from '../types.js'
-import { listFilter } from '../filters.js'
-import { groupReport } from '../report.js'
+import type { AlertState, ExposureDetails } from '../../alerts/types.js'
+import { KV, StoreUnavailableError, type InsertResult, type ListOptions, type Store, type Summary } from '../types.js'
+import { countsByOutcome, countsByState, purgeInSlices, summaryOf } from '../shared/alerts.js'
+import { listFilter } from '../shared/list-filter.js'
+import { groupReport } from '../shared/report.js'
 import { fileIdentity, migrate, openDatabase } from './connection.js'
 import { createOperations, insertRow, type BatchOutcome, type WriteOp } from './operations.js'
-import { iso, opt, toRecord, toStep, type OutboxRow, type Row, type StepRow } from './rows.js'
+import { rows as mapper, type SqliteClaimedRow, type SqliteEventRow, type SqliteOutboxRow, type SqliteReceiptRow, type SqliteReportRow, type SqliteRow, type SqliteStepRow } from './rows.js'
 import type { WriterInit, WriterReply, WriterRequest } from './writer.js'
 
 export interface SqliteStoreOptions {
@@ -263,61 +260,39 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
   }, options.pollMs ?? 1000)
   poll.unref()
 
-  const lease = (row: Row): Lease => ({ alertId: row.id, token: row.lease_token, owner: row.lease_owner! })
-
   return {
     kind: 'sqlite',
     location: file,
     alerts: {
       insert: (alert, meta = {}) => write<InsertResult>({ op: 'insert', row: insertRow(alert, meta.sourceIp) }),
       get: id => read(() => {
-        const row = r.get.get(id) as Row | undefined
-        return row === undefined ? undefined : toRecord(row)
+        const row = r.get.get(id) as SqliteRow | undefined
+        return row === undefined ? undefined : mapper.record(row)
       }),
       events: id => read(() => {
-        const row = r.receipt.get(id) as { seq: number, received_at: number, test: number } | undefined
-        if (row === undefined) return []
-        // Receipt (and, for a test alert, its immediate completion) is the row itself.
-        const receipt: AlertEvent[] = [{ at: iso(row.received_at)!, state: 'queued', note: 'received' }]
-        if (row.test === 1) receipt.push({ at: iso(row.received_at)!, state: 'done', note: 'test alert: no action' })
-        return receipt.concat((r.events.all(row.seq) as Array<{ at: number, state: AlertState, note: string | null }>)
-          .map(e => ({ at: iso(e.at)!, state: e.state, note: opt(e.note) })))
+        const receipt = r.receipt.get(id) as SqliteReceiptRow | undefined
+        if (receipt === undefined) return []
+        return mapper.history(receipt, r.events.all(receipt.seq) as SqliteEventRow[])
       }),
       list: (options: ListOptions = {}) => read(() => {
         const params: unknown[] = []
         const where = listFilter(options, v => { params.push(v); return '?' }, ms => ms)
         params.push(options.limit ?? 50)
-        return (db.prepare(`SELECT * FROM alerts ${where} ORDER BY seq DESC LIMIT ?`).all(...params) as Row[]).map(toRecord)
+        return (db.prepare(`SELECT * FROM alerts ${where} ORDER BY seq DESC LIMIT ?`).all(...params) as SqliteRow[]).map(mapper.record)
       }),
-      countByState: () => read(() => {
-        const out = Object.fromEntries(ALERT_STATES.map(k => [k, 0])) as Record<AlertState, number>
-        for (const c of r.countState.all() as Array<{ state: AlertState, n: number }>) out[c.state] = c.n
-        return out
-      }),
-      countByOutcome: () => read(() =>
-        Object.fromEntries((r.countOutcome.all() as Array<{ outcome: string, n: number }>).map(c => [c.outcome, c.n]))),
+      countByState: () => read(() => countsByState(r.countState.all() as Array<{ state: AlertState, n: number }>)),
+      countByOutcome: () => read(() => countsByOutcome(r.countOutcome.all() as Array<{ outcome: string, n: number }>)),
       summary: (fromMs, toMs, first) => read((): Summary => {
-        const byOutcome = Object.fromEntries((r.summaryCounts.all(fromMs, toMs) as Array<{ outcome: string | null, n: number }>)
-          .map(c => [c.outcome ?? 'none', c.n]))
-        const alerts = (r.summaryFirst.all(fromMs, toMs, first) as Row[]).map(toRecord)
-          .map(a => ({ id: a.id, outcome: a.outcome, state: a.state, email: a.email, exposureId: a.exposureId, users: a.users }))
+        const byOutcome = r.summaryCounts.all(fromMs, toMs) as Array<{ outcome: string | null, n: number }>
+        const alerts = (r.summaryFirst.all(fromMs, toMs, first) as SqliteRow[]).map(mapper.record)
         const count = (state: string): number => (r.countOf.get(state) as { n: number }).n
-        return { byOutcome, alerts, dead: count('dead'), waiting: count('waiting') }
+        return summaryOf(byOutcome, alerts, { dead: count('dead'), waiting: count('waiting') })
       }),
-      async purge ({ olderThanMs }) {
-        // In slices, so a large purge never holds the writer (and ingest) for long.
-        let purged = 0
-        for (;;) {
-          const n = await write<number>({ op: 'purge', olderThanMs, limit: 2000 })
-          purged += n
-          if (n < 2000) return { purged }
-        }
-      }
+      purge: ({ olderThanMs }) => purgeInSlices(limit => write<number>({ op: 'purge', olderThanMs, limit }))
     },
     queue: {
       claim: async (owner, limit, leaseMs) =>
-        (await write<Array<Row & { planned: boolean }>>({ op: 'claim', owner, limit, leaseMs }))
-          .map((row): Claimed => ({ alert: toRecord(row), lease: lease(row), planned: row.planned })),
+        (await write<SqliteClaimedRow[]>({ op: 'claim', owner, limit, leaseMs })).map(row => mapper.claimed(row, row.planned)),
       renew: (owner, leaseMs) => write({ op: 'renew', owner, leaseMs }),
       finish: (l, result) => write({ op: 'finish', lease: l, result }),
       retry: (l, delayMs, error, actions) => write({ op: 'retry', lease: l, delayMs, error, actions }),
@@ -325,8 +300,8 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
       release: (l, refund) => write({ op: 'release', lease: l, refund }),
       wait: (l, dueInMs, users, actions, note) => write({ op: 'wait', lease: l, dueInMs, users, actions, note }),
       async takeover (alertId, owner, leaseMs) {
-        const row = await write<Row | 'busy' | undefined>({ op: 'takeover', alertId, owner, leaseMs })
-        return row === undefined || row === 'busy' ? row : { alert: toRecord(row), lease: lease(row), planned: true }
+        const row = await write<SqliteRow | 'busy' | undefined>({ op: 'takeover', alertId, owner, leaseMs })
+        return row === undefined || row === 'busy' ? row : mapper.claimed(row, true)
       },
       releaseAll: (owner, note, refund) => write({ op: 'releaseAll', owner, note, refund }),
       leaseOwners: () => read(() => (r.owners.all() as Array<{ owner: string }>).map(o => o.owner)),
@@ -343,15 +318,13 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     },
     steps: {
       async plan (l, steps) {
-        const rows = await write<StepRow[] | undefined>({ op: 'plan', lease: l, steps })
-        return rows?.map(toStep)
+        const rows = await write<SqliteStepRow[] | undefined>({ op: 'plan', lease: l, steps })
+        return rows?.map(mapper.step)
       },
-      list: alertId => read(() => (r.stepsOf.all(alertId) as StepRow[]).map(toStep)),
+      list: alertId => read(() => (r.stepsOf.all(alertId) as SqliteStepRow[]).map(mapper.step)),
       update: (l, stepId, change) => write({ op: 'stepUpdate', lease: l, stepId, change }),
       report: ({ sinceMs, tenantId, limit = 1000 }) => read(() => groupReport(
-        r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<StepRow & { alert_id: string, exposure_id: string | null, received_at: number }>,
-        row => ({ step: toStep(row), alertId: row.alert_id, exposureId: opt(row.exposure_id), receivedAt: iso(row.received_at)! }),
-        limit))
+        r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<SqliteReportRow>, mapper.reportEntry, limit))
     },
     changes: {
       subscribe (listener) {
@@ -367,14 +340,7 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     outbox: {
       add: (key, kind, payload) => write({ op: 'outboxAdd', key, kind, payload: JSON.stringify(payload) }),
       async claim (owner, limit, leaseMs) {
-        return (await write<OutboxRow[]>({ op: 'outboxClaim', owner, limit, leaseMs })).map((o): OutboxItem => ({
-          key: o.key,
-          kind: o.kind,
-          payload: JSON.parse(o.payload),
-          attempts: o.attempts,
-          createdAt: iso(o.created_at)!,
-          lease: { alertId: o.key, token: o.lease_token, owner: o.lease_owner! }
-        }))
+        return (await write<SqliteOutboxRow[]>({ op: 'outboxClaim', owner, limit, leaseMs })).map(mapper.outboxItem)
       },
       sent: l => write({ op: 'outboxSent', lease: l }),
       retry: (l, delayMs, error) => write({ op: 'outboxRetry', lease: l, delayMs, error })
@@ -382,7 +348,7 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     exposures: {
       get: (exposureId, maxAgeMs) => read(() => {
         const row = r.getExposure.get(exposureId, now() - maxAgeMs) as { details: string } | undefined
-        return row === undefined ? undefined : JSON.parse(row.details) as ExposureDetails
+        return row === undefined ? undefined : mapper.json<ExposureDetails>(row.details)
       }),
       put: (exposureId, details) => write({ op: 'exposurePut', exposureId, details })
     },

@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3'
 import type { ActionLogEntry, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, StepChange, UserOutcome } from '../../alerts/types.js'
 import { newId } from '../ids.js'
 import { truncate, type InsertResult, type Lease } from '../types.js'
-import type { OutboxRow, Row, StepRow } from './rows.js'
+import { refusedTakeover } from '../shared/queue.js'
+import type { SqliteOutboxRow, SqliteRow, SqliteStepRow } from './rows.js'
 
 /**
  * Every write the SQLite store makes, as plain data: the store's writer thread receives a batch of these
@@ -220,7 +221,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
     switch (op.op) {
       case 'insert': return insert(op.row, at)
       case 'claim': {
-        const rows = s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as Array<Row & { planned?: boolean }>
+        const rows = s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as Array<SqliteRow & { planned?: boolean }>
         for (const r of rows) {
           s.event.run(r.seq, at, 'processing', `attempt ${r.attempts} by ${op.owner}`)
           r.planned = s.hasSteps.get(r.seq) !== undefined
@@ -260,8 +261,8 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
       case 'shiftDue': return s.shiftDue.run(Math.round(op.deltaMs)).changes
       case 'wait': return transition(s.wait, op.lease, at, { due: at + op.dueInMs, users: JSON.stringify(op.users), actions: JSON.stringify(op.actions) }, truncate(op.note))
       case 'takeover': {
-        const row = s.takeover.get({ id: op.alertId, owner: op.owner, until: at + op.leaseMs, now: at }) as Row | undefined
-        if (row === undefined) return s.exists.get(op.alertId) === undefined ? undefined : 'busy'
+        const row = s.takeover.get({ id: op.alertId, owner: op.owner, until: at + op.leaseMs, now: at }) as SqliteRow | undefined
+        if (row === undefined) return refusedTakeover(s.exists.get(op.alertId) !== undefined)
         s.event.run(row.seq, at, 'processing', `taken over by ${op.owner}`)
         return row
       }
@@ -283,7 +284,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
             now: at
           })
         }
-        return s.stepsOf.all(alert.seq) as StepRow[]
+        return s.stepsOf.all(alert.seq) as SqliteStepRow[]
       }
       case 'stepUpdate': {
         const alert = s.leased.get(op.lease.alertId, op.lease.token) as { seq: number } | undefined
@@ -302,7 +303,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
       }
       case 'kvPutIfAbsent': return s.putIfAbsent.run(op.key, op.value).changes === 1
       case 'outboxAdd': return s.outboxAdd.run(op.key, op.kind, op.payload, at, at).changes === 1
-      case 'outboxClaim': return s.outboxClaim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as OutboxRow[]
+      case 'outboxClaim': return s.outboxClaim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as SqliteOutboxRow[]
       case 'outboxSent': return s.outboxSent.run({ key: op.lease.alertId, token: op.lease.token, now: at }).changes === 1
       case 'outboxRetry': return s.outboxRetry.run({ key: op.lease.alertId, token: op.lease.token, due: at + op.delayMs, error: truncate(op.error) }).changes === 1
       case 'kvSet':
