@@ -1,4 +1,5 @@
 import { KV, type Store } from '../types.js'
+import { createListeners } from '../shared/listeners.js'
 import { clientConfig, redactUrl, type PostgresOptions } from './connection.js'
 import { openDatabase } from './database.js'
 import { createInsertBatcher } from './insert-batcher.js'
@@ -42,12 +43,11 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
   const db = await openDatabase(options)
   const listenConfig = clientConfig(options)
 
-  const listeners = new Set<() => void>()
-  const emit = (): void => { for (const l of listeners) l() }
+  const listeners = createListeners()
   let listening: { close (): Promise<void> } | undefined
   let closed = false
 
-  const inserts = createInsertBatcher(db, { batchesInFlight: options.batchesInFlight ?? 2, onCommit: options.onCommit, onWake: emit })
+  const inserts = createInsertBatcher(db, { batchesInFlight: options.batchesInFlight ?? 2, onCommit: options.onCommit, onWake: listeners.emit })
 
   return {
     kind: 'postgres',
@@ -57,9 +57,9 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
     steps: postgresSteps(db),
     changes: {
       subscribe (listener) {
-        listeners.add(listener)
-        listening ??= startListening({ config: listenConfig, onWake: emit, pollMs: options.pollMs ?? 15_000, onError: options.onConnectionError })
-        return () => { listeners.delete(listener) }
+        const unsubscribe = listeners.add(listener)
+        listening ??= startListening({ config: listenConfig, onWake: listeners.emit, pollMs: options.pollMs ?? 15_000, onError: options.onConnectionError })
+        return unsubscribe
       }
     },
     kv: postgresKeyValue(db),
