@@ -36,7 +36,7 @@ export interface Database {
 }
 
 /** Opens the pools and checks (`require`) or brings up to date (`apply`) the schema. */
-export async function openDatabase (options: PostgresStoreOptions): Promise<Database> {
+export async function connectDatabase (options: PostgresStoreOptions): Promise<Database> {
   const { pool, workPool } = createPools(options)
   const end = async (): Promise<void> => {
     await pool.end()

@@ -1,7 +1,7 @@
 import { KV, type Store } from '../types.js'
 import { createListeners } from '../shared/listeners.js'
 import { clientConfig, redactUrl, type PostgresOptions } from './connection.js'
-import { openDatabase } from './database.js'
+import { connectDatabase } from './database.js'
 import { createInsertBatcher } from './insert-batcher.js'
 import { startListening } from './listen.js'
 import { postgresAlerts } from './alerts.js'
@@ -40,7 +40,7 @@ export interface PostgresStoreOptions extends PostgresOptions {
  * The statements are in sql.ts; each role of the store is wired in its own module (alerts.ts, queue.ts …).
  */
 export async function createPostgresStore (options: PostgresStoreOptions): Promise<Store> {
-  const db = await openDatabase(options)
+  const db = await connectDatabase(options)
   const listenConfig = clientConfig(options)
 
   const listeners = createListeners()
