@@ -1,5 +1,5 @@
-import { normaliseEmail, usernameHash } from '../alerts/normalise.js'
-import type { ListOptions } from './types.js'
+import { normaliseEmail, usernameHash } from '../../alerts/normalise.js'
+import type { ListOptions } from '../types.js'
 
 /**
  * The WHERE clause of `alerts.list` for either dialect: `param(value)` adds a bound value and returns its

@@ -1,5 +1,5 @@
-import type { Step } from '../alerts/types.js'
-import type { UserExposure } from './types.js'
+import type { Step } from '../../alerts/types.js'
+import type { UserExposure } from '../types.js'
 
 /**
  * Folds step rows (newest alert first) into one row per user and exposure — the compromised-users report —

@@ -1,0 +1,162 @@
+import type pg from 'pg'
+import type { BreachAlert } from '../../alerts/types.js'
+import { newId } from '../ids.js'
+import { StoreUnavailableError, type InsertResult } from '../types.js'
+import type { Database } from './database.js'
+import * as SQL from './sql.js'
+
+export interface InsertBatcherOptions {
+  /** Batches committing at once, each on its own connection. */
+  batchesInFlight: number
+  onCommit?: (inserts: number, seconds: number) => void
+  /** After a commit that stored alerts due now (the replicas were notified in it). */
+  onWake: () => void
+}
+
+export interface InsertBatcher {
+  /** Resolves after COMMIT; rejects with StoreUnavailableError when the commit failed or its outcome is unknown. */
+  insert (alert: BreachAlert, sourceIp: string | undefined): Promise<InsertResult>
+  /** Refuses new inserts and waits until every one accepted is committed or refused. */
+  close (): Promise<void>
+}
+
+interface Pending {
+  alert: BreachAlert
+  sourceIp?: string
+  resolve: (r: InsertResult) => void
+  reject: (e: Error) => void
+}
+
+/** A batch holds at most this many inserts. */
+const BATCH_MAX = 1000
+
+type KeyRow = { id: string, key: string, test: boolean }
+
+/**
+ * Group commit of webhook inserts: the inserts that arrive before the event loop's check phase (and while
+ * `batchesInFlight` batches commit) share one transaction — at most 3 round trips besides BEGIN and COMMIT
+ * (the batch insert, the duplicates' update when there are any, one NOTIFY when anything is due) — and
+ * each is answered after COMMIT.
+ */
+export function createInsertBatcher (db: Database, options: InsertBatcherOptions): InsertBatcher {
+  const pending: Pending[] = []
+  let batches = 0
+  let scheduled = false
+  let closed = false
+  let drained: (() => void) | undefined
+
+  function flush (): void {
+    scheduled = false
+    while (batches < options.batchesInFlight && pending.length > 0) {
+      const batch = pending.splice(0, BATCH_MAX)
+      batches++
+      commit(db, batch, options).finally(() => {
+        batches--
+        if (pending.length > 0) flush()
+        else if (batches === 0) drained?.()
+      })
+    }
+  }
+
+  return {
+    insert (alert, sourceIp) {
+      if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
+      return new Promise((resolve, reject) => {
+        pending.push({ alert, sourceIp, resolve, reject })
+        if (!scheduled) {
+          scheduled = true
+          setImmediate(flush)
+        }
+      })
+    },
+    async close () {
+      closed = true
+      if (pending.length > 0 || batches > 0) {
+        await new Promise<void>(resolve => { drained = resolve; if (!scheduled) flush() })
+      }
+    }
+  }
+}
+
+/** One batch, one transaction; every insert of it answered (or refused) when it ends. */
+async function commit (db: Database, batch: Pending[], options: InsertBatcherOptions): Promise<void> {
+  const started = process.hrtime.bigint()
+  const columns = insertColumns(batch)
+  let conn: pg.PoolClient | undefined
+  let broken = false
+  // A checked-out connection that dies between two statements emits 'error': unheard, it would end the process.
+  const onError = (): void => { broken = true }
+  try {
+    conn = await db.pool.connect()
+    conn.on('error', onError)
+    await conn.query('BEGIN')
+    const inserted = (await conn.query<KeyRow>(SQL.INSERT_ALERTS, columns)).rows
+    const fresh = new Map(inserted.map(r => [r.key, r]))
+    const repeats = repeatedDeliveries(batch, fresh)
+    const existing = repeats.keys.length === 0
+      ? new Map<string, KeyRow>()
+      : new Map((await conn.query<KeyRow>(SQL.COUNT_DUPLICATE_DELIVERIES, [repeats.keys, repeats.counts])).rows.map(r => [r.key, r]))
+    const wake = inserted.some(r => !r.test)
+    if (wake) await conn.query(SQL.NOTIFY_REPLICAS)
+    await conn.query('COMMIT')
+    options.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9)
+    answer(batch, fresh, existing)
+    if (wake) options.onWake()
+  } catch (err) {
+    // An error, or a COMMIT whose outcome is unknown: the sender is told to retry (a retry is a duplicate).
+    broken = true
+    if (conn !== undefined) await conn.query('ROLLBACK').catch(() => undefined)
+    const e = db.unavailable(err, 'the alert store cannot commit')
+    for (const p of batch) p.reject(e)
+  } finally {
+    conn?.off('error', onError)
+    conn?.release(broken ? true : undefined)
+  }
+}
+
+/** INSERT_ALERTS' parameters: one array per column, one row per distinct key (a key repeated inside the batch is a duplicate of its first occurrence). */
+function insertColumns (batch: readonly Pending[]): unknown[] {
+  const firstOf = new Map<string, Pending>()
+  for (const p of batch) if (!firstOf.has(p.alert.idempotencyKey)) firstOf.set(p.alert.idempotencyKey, p)
+  const rows = [...firstOf.values()]
+  const ids = rows.map(() => newId(Date.now()))
+  const col = <T>(f: (p: Pending) => T): T[] => rows.map(f)
+  const json = (v: unknown): string | null => v === undefined ? null : JSON.stringify(v)
+  return [
+    ids, col(p => p.alert.idempotencyKey), col(p => p.alert.test), col(p => p.alert.exposureId ?? null),
+    col(p => p.alert.email ?? null), col(p => p.alert.usernameHash ?? null), col(p => p.alert.customData ?? null),
+    col(p => p.alert.exposureDate ?? null), col(p => p.alert.hadPassword), col(p => p.alert.passwordType ?? null),
+    col(p => p.alert.passwordTypeName ?? null), col(p => json(p.alert.exposureDetails)), col(p => json(p.alert.extra)),
+    col(p => p.alert.warnings.length === 0 ? null : JSON.stringify(p.alert.warnings)), col(p => p.sourceIp ?? null)
+  ]
+}
+
+/** COUNT_DUPLICATE_DELIVERIES' parameters: each key delivered again, and how many times beyond its first row. */
+function repeatedDeliveries (batch: readonly Pending[], fresh: ReadonlyMap<string, KeyRow>): { keys: string[], counts: number[] } {
+  const repeats = new Map<string, number>()
+  for (const p of batch) repeats.set(p.alert.idempotencyKey, (repeats.get(p.alert.idempotencyKey) ?? 0) + 1)
+  const keys: string[] = []
+  const counts: number[] = []
+  for (const [key, n] of repeats) {
+    const extra = fresh.has(key) ? n - 1 : n
+    if (extra > 0) { keys.push(key); counts.push(extra) }
+  }
+  return { keys, counts }
+}
+
+/** The first insert of a new key gets its row; every other one is a duplicate of the key's first row. */
+function answer (batch: readonly Pending[], fresh: ReadonlyMap<string, KeyRow>, existing: ReadonlyMap<string, KeyRow>): void {
+  const answered = new Set<string>()
+  for (const p of batch) {
+    const key = p.alert.idempotencyKey
+    const mine = fresh.get(key)
+    if (mine !== undefined && !answered.has(key)) {
+      answered.add(key)
+      p.resolve({ id: mine.id, duplicate: false, test: mine.test })
+      continue
+    }
+    const first = mine ?? existing.get(key)
+    if (first === undefined) p.reject(new StoreUnavailableError(new Error('the stored alert for this key vanished; retry')))
+    else p.resolve({ id: first.id, duplicate: true, test: first.test })
+  }
+}

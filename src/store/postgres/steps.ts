@@ -1,0 +1,31 @@
+import { truncate, type Steps } from '../types.js'
+import { groupReport } from '../shared/report.js'
+import type { Database } from './database.js'
+import { rows, type PgReportRow, type PgStepRow } from './rows.js'
+import * as SQL from './sql.js'
+
+/** The steps of alerts on PostgreSQL: plans and updates check the lease in the same statement. */
+export function postgresSteps (db: Database): Steps {
+  return {
+    async plan (l, steps) {
+      const col = <T>(f: (st: typeof steps[number]) => T): T[] => steps.map(f)
+      const inserted = await db.workQuery<PgStepRow>(SQL.PLAN_STEPS, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
+        col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null), col(st => st.verdict ?? null)])
+      // The first plan inserts every step: one round trip. Otherwise some existed (or the lease is gone).
+      if (inserted.length === steps.length) return inserted.map(rows.step)
+      if ((await db.query(SQL.LEASE_IS_CURRENT, [l.alertId, l.token])).length === 0) return undefined
+      return (await db.query<PgStepRow>(SQL.STEPS_OF_ALERT, [l.alertId])).map(rows.step)
+    },
+    async list (alertId) {
+      return (await db.query<PgStepRow>(SQL.STEPS_OF_ALERT, [alertId])).map(rows.step)
+    },
+    async update (l, stepId, c) {
+      return await db.workRowsChanged(SQL.UPDATE_STEP, [l.alertId, l.token, stepId, c.state, c.detail === undefined ? null : truncate(c.detail),
+        c.httpStatus ?? null, c.result === undefined ? null : JSON.stringify(c.result), c.undo === undefined ? null : JSON.stringify(c.undo)]) === 1
+    },
+    async report ({ sinceMs, tenantId, limit = 1000 }) {
+      const found = await db.query<PgReportRow>(SQL.STEP_REPORT, [new Date(sinceMs ?? 0), tenantId ?? null, limit * 20])
+      return groupReport(found, rows.reportEntry, limit)
+    }
+  }
+}

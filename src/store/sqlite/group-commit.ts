@@ -1,0 +1,114 @@
+import { StoreUnavailableError } from '../types.js'
+import type { Committer, CommitterEvents } from './committers.js'
+import type { WriteName, WriteOf, WriteOp, WriterReply, WriteResult } from './operations.js'
+
+export interface GroupCommitOptions {
+  /** The store's clock: each batch runs at one instant, taken as it is sent. */
+  now: () => number
+  /** Starts the committer (writer thread or inline) that reports to these events. */
+  committer: (events: CommitterEvents) => Committer
+  /** After each commit that stored alerts: how many, and how long it took (metrics). */
+  onCommit?: (inserts: number, seconds: number) => void
+  /** After a commit that left work due now. */
+  onWake: () => void
+}
+
+export interface GroupCommit {
+  /** Joins the next batch; resolves with the write's result after that batch committed. */
+  write<K extends WriteName> (op: WriteOf<K>): Promise<WriteResult<K>>
+  /** Puts a write first in the next batch, whatever its outcome (the clock's shift of due times). */
+  writeFirst (op: WriteOp): void
+  /** Refuses new writes, answers every write already accepted (commit or error), then closes the committer. */
+  close (): Promise<void>
+}
+
+interface Pending {
+  op: WriteOp
+  resolve: (value: any) => void
+  reject: (e: Error) => void
+}
+
+/**
+ * Group commit: one batch in flight on the committer; the writes that arrive meanwhile (and before the
+ * event loop's check phase) gather into the next one, which shares one transaction and one fsync. Each
+ * caller is answered only after its batch committed.
+ */
+export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
+  let pending: Pending[] = []
+  let inFlight: Pending[] | undefined
+  let scheduled = false
+  let seq = 0
+  let closed = false
+  let drained: (() => void) | undefined
+
+  const committer = options.committer({ settle, fail, inFlight: () => inFlight !== undefined })
+
+  function send (): void {
+    scheduled = false
+    if (inFlight !== undefined || pending.length === 0) { checkDrained(); return }
+    const at = options.now() // before the batch is taken: a clock jump it notices joins this batch, first
+    inFlight = pending
+    pending = []
+    committer.send({ seq: ++seq, at, ops: inFlight.map(p => p.op) })
+  }
+
+  function schedule (): void {
+    if (scheduled) return
+    scheduled = true
+    // Everything that arrives before the event loop's check phase joins this batch.
+    setImmediate(send)
+  }
+
+  function settle (reply: WriterReply): void {
+    const batch = inFlight
+    inFlight = undefined
+    if (batch === undefined || reply.seq !== seq) return
+    if ('error' in reply) {
+      const e = new StoreUnavailableError(new Error(reply.error))
+      for (const p of batch) p.reject(e)
+    } else {
+      const outcome = reply.outcome
+      if (outcome.inserts > 0) options.onCommit?.(outcome.inserts, reply.seconds)
+      batch.forEach((p, i) => {
+        const res = outcome.results[i]!
+        if (res.ok) p.resolve(res.value)
+        else p.reject(new StoreUnavailableError(new Error(res.error)))
+      })
+      if (outcome.wake) options.onWake()
+    }
+    send()
+  }
+
+  function fail (err: Error): void {
+    const e = new StoreUnavailableError(err)
+    for (const p of [...(inFlight ?? []), ...pending]) p.reject(e)
+    inFlight = undefined
+    pending = []
+    checkDrained()
+  }
+
+  function checkDrained (): void {
+    if (drained !== undefined && inFlight === undefined && pending.length === 0) drained()
+  }
+
+  return {
+    write<K extends WriteName> (op: WriteOf<K>): Promise<WriteResult<K>> {
+      if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
+      return new Promise<WriteResult<K>>((resolve, reject) => {
+        pending.push({ op: op as WriteOp, resolve, reject })
+        schedule()
+      })
+    },
+    writeFirst (op) {
+      pending.unshift({ op, resolve: () => undefined, reject: () => undefined })
+      schedule()
+    },
+    async close () {
+      closed = true
+      if (inFlight !== undefined || pending.length > 0) {
+        await new Promise<void>(resolve => { drained = resolve; if (!scheduled) send() })
+      }
+      await committer.close()
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import type Database from 'better-sqlite3'
+import { truncate, type Lease, type Outbox } from '../types.js'
+import type { SqliteContext } from './context.js'
+import { rows, type SqliteOutboxRow } from './rows.js'
+import * as SQL from './sql.js'
+
+/** The writes of the outbox, run by the writer inside the group commit. */
+export function outboxWrites (db: Database.Database) {
+  const s = {
+    add: db.prepare(SQL.OUTBOX_ADD),
+    claim: db.prepare(SQL.OUTBOX_CLAIM),
+    sent: db.prepare(SQL.OUTBOX_SENT),
+    retry: db.prepare(SQL.OUTBOX_RETRY)
+  }
+  return {
+    outboxAdd (op: { key: string, kind: string, payload: string }, at: number): boolean {
+      return s.add.run(op.key, op.kind, op.payload, at, at).changes === 1
+    },
+    outboxClaim (op: { owner: string, limit: number, leaseMs: number }, at: number): SqliteOutboxRow[] {
+      return s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as SqliteOutboxRow[]
+    },
+    outboxSent (op: { lease: Lease }, at: number): boolean {
+      return s.sent.run({ key: op.lease.alertId, token: op.lease.token, now: at }).changes === 1
+    },
+    outboxRetry (op: { lease: Lease, delayMs: number, error: string }, at: number): boolean {
+      return s.retry.run({ key: op.lease.alertId, token: op.lease.token, due: at + op.delayMs, error: truncate(op.error) }).changes === 1
+    }
+  }
+}
+
+/** The outbox on SQLite: every operation is a write. */
+export function sqliteOutbox ({ write }: SqliteContext): Outbox {
+  return {
+    add: (key, kind, payload) => write({ op: 'outboxAdd', key, kind, payload: JSON.stringify(payload) }),
+    claim: async (owner, limit, leaseMs) => (await write({ op: 'outboxClaim', owner, limit, leaseMs })).map(rows.outboxItem),
+    sent: l => write({ op: 'outboxSent', lease: l }),
+    retry: (l, delayMs, error) => write({ op: 'outboxRetry', lease: l, delayMs, error })
+  }
+}

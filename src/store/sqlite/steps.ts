@@ -1,0 +1,72 @@
+import type Database from 'better-sqlite3'
+import type { NewStep, StepChange } from '../../alerts/types.js'
+import { truncate, type Lease, type Steps } from '../types.js'
+import { groupReport } from '../shared/report.js'
+import { read, type SqliteContext } from './context.js'
+import { rows, type SqliteReportRow, type SqliteStepRow } from './rows.js'
+import * as SQL from './sql.js'
+
+/** The writes of steps, run by the writer inside the group commit: each checks the lease in the same transaction. */
+export function stepWrites (db: Database.Database) {
+  const s = {
+    leased: db.prepare(SQL.LEASE_IS_CURRENT),
+    planStep: db.prepare(SQL.PLAN_STEP),
+    stepsOf: db.prepare(SQL.STEPS_OF_ALERT_SEQ),
+    update: db.prepare(SQL.UPDATE_STEP)
+  }
+  const leasedSeq = (lease: Lease): number | undefined => (s.leased.get(lease.alertId, lease.token) as { seq: number } | undefined)?.seq
+  return {
+    plan (op: { lease: Lease, steps: NewStep[] }, at: number): SqliteStepRow[] | undefined {
+      const alertSeq = leasedSeq(op.lease)
+      if (alertSeq === undefined) return undefined
+      for (const st of op.steps) {
+        s.planStep.run({
+          alertSeq,
+          userId: st.userId,
+          tenantId: st.tenantId ?? null,
+          email: st.email ?? null,
+          action: st.action,
+          phase: st.phase,
+          due: at + st.dueInMs,
+          state: st.skipped === undefined ? 'pending' : 'skipped',
+          detail: st.skipped ?? null,
+          result: st.verdict === undefined ? null : JSON.stringify({ verdict: st.verdict }),
+          now: at
+        })
+      }
+      return s.stepsOf.all(alertSeq) as SqliteStepRow[]
+    },
+    stepUpdate (op: { lease: Lease, stepId: number, change: StepChange }, at: number): boolean {
+      const alertSeq = leasedSeq(op.lease)
+      if (alertSeq === undefined) return false
+      const c = op.change
+      return s.update.run({
+        stepId: op.stepId,
+        alertSeq,
+        state: c.state,
+        detail: c.detail === undefined ? null : truncate(c.detail),
+        httpStatus: c.httpStatus ?? null,
+        result: c.result === undefined ? null : JSON.stringify(c.result),
+        undo: c.undo === undefined ? null : JSON.stringify(c.undo),
+        now: at
+      }).changes === 1
+    }
+  }
+}
+
+/** The steps of alerts on SQLite. */
+export function sqliteSteps ({ db, write }: SqliteContext): Steps {
+  const r = {
+    stepsOf: db.prepare(SQL.STEPS_OF_ALERT),
+    report: db.prepare(SQL.STEP_REPORT)
+  }
+  return {
+    async plan (l, steps) {
+      return (await write({ op: 'plan', lease: l, steps }))?.map(rows.step)
+    },
+    list: alertId => read(() => (r.stepsOf.all(alertId) as SqliteStepRow[]).map(rows.step)),
+    update: (l, stepId, change) => write({ op: 'stepUpdate', lease: l, stepId, change }),
+    report: ({ sinceMs, tenantId, limit = 1000 }) => read(() => groupReport(
+      r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<SqliteReportRow>, rows.reportEntry, limit))
+  }
+}
