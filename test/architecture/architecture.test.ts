@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { cycles, importGraph, layerOf, rel, sourceFiles, upwardImports } from './imports.js'
 
-test('src/ has no import circle', () => {
-  const graph = importGraph()
+test('src/ has no import circle (at run time: a type-only import orders nothing)', () => {
+  const graph = importGraph({ types: false })
   assert.ok(graph.size > 50, `read ${graph.size} modules`)
   assert.deepEqual(cycles(graph), [])
 })

@@ -19,19 +19,23 @@ export function sourceFiles (dir = SRC): string[] {
 /** `src/a/b.ts` → `a/b.ts`. */
 export const rel = (file: string): string => relative(SRC, file)
 
-/** Every relative import (static, `import type` included, and dynamic `import('…')`) of a file, as src-relative paths. */
-export function importsOf (file: string): string[] {
+/**
+ * The relative imports of a file (static and dynamic `import('…')`), as src-relative paths. `types: false`
+ * leaves out `import type` / `export type` (erased at run time: they order no module's loading).
+ */
+export function importsOf (file: string, { types = true }: { types?: boolean } = {}): string[] {
   const text = readFileSync(file, 'utf8')
   const out = new Set<string>()
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"`;]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
-    const spec = (m[1] ?? m[2])!
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s+(type\s)?[^'"`;]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
+    if (!types && m[1] !== undefined) continue
+    const spec = (m[2] ?? m[3])!
     out.add(rel(resolve(dirname(file), spec.replace(/\.js$/, '.ts'))))
   }
   return [...out]
 }
 
-export function importGraph (): Map<string, string[]> {
-  return new Map(sourceFiles().map(f => [rel(f), importsOf(f)]))
+export function importGraph (options: { types?: boolean } = {}): Map<string, string[]> {
+  return new Map(sourceFiles().map(f => [rel(f), importsOf(f, options)]))
 }
 
 /** Every cycle of the graph (as lists of files), by Tarjan's strongly connected components of size > 1. */
