@@ -42,6 +42,57 @@ const LAST = 'digest.window-end'
 /** Waits after failed deliveries: a receiver that is down delays messages, never loses them. */
 const BACKOFF_MS = [10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
 
+/** Adds the digest of the last window to the outbox when one is due (one replica wins each window). */
+async function buildDue (options: DigestOptions): Promise<void> {
+  const { store, notify } = options
+  const last = await store.kv.get(LAST)
+  const now = Date.now()
+  if (last === undefined) {
+    // The first window starts now: what finished before the digest was configured is not news.
+    await store.kv.putIfAbsent(LAST, String(now))
+    return
+  }
+  const from = Number(last)
+  if (now - from < notify.intervalMs) return
+  const summary = await store.alerts.summary(from, now, 5)
+  const message = digestMessage(summary, { from: new Date(from).toISOString(), to: new Date(now).toISOString() }, { email: options.email })
+  // One replica wins the window: the key is its start. Empty windows send nothing but still move on.
+  const won = message === undefined ? true : await store.outbox.add(`digest:${from}`, 'digest', message)
+  if (won) await store.kv.set(LAST, String(now))
+}
+
+interface Delivery extends DigestOptions { log: Logger, signer?: Webhook, dispatcher: Agent }
+
+/** Delivers what the outbox holds, signed; a failure keeps the message and retries it later. */
+async function deliver (options: Delivery): Promise<void> {
+  const { store, notify, log, signer, dispatcher } = options
+  for (const item of await store.outbox.claim(options.owner, 10, 120_000)) {
+    const body = JSON.stringify(item.payload)
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'enzoic-fusionauth-bridge' }
+    const at = new Date()
+    headers['webhook-id'] = item.key
+    headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000))
+    if (signer !== undefined) headers['webhook-signature'] = signer.sign(item.key, at, body)
+    let problem: string | undefined
+    try {
+      const res = await request(notify.url, { method: 'POST', headers, body, dispatcher, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) })
+      const text = await res.body.text()
+      if (res.statusCode < 200 || res.statusCode >= 300) problem = `the receiver answered ${res.statusCode}${text === '' ? '' : `: ${plainText(text, 200) ?? ''}`}`
+    } catch (err) {
+      problem = `the receiver did not answer: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+    }
+    if (problem === undefined) {
+      await store.outbox.sent(item.lease)
+      logEvent(log, 'digest.sent', { key: item.key, kind: item.kind, alerts: (item.payload as { alerts?: unknown[] }).alerts?.length }, `${item.kind} delivered`)
+    } else {
+      const backoff = options.backoffMs ?? BACKOFF_MS
+      const wait = backoff[Math.min(item.attempts - 1, backoff.length - 1)]!
+      await store.outbox.retry(item.lease, wait, problem)
+      logEvent(log, 'digest.failed', { key: item.key, kind: item.kind, attempts: item.attempts, reason: problem, retryInSeconds: wait / 1000 }, `${item.kind} not delivered; kept, retried later`)
+    }
+  }
+}
+
 /**
  * The operator digest (docs/design.md §10): at most one summary per BRIDGE_NOTIFY_INTERVAL of what finished
  * since the last one, plus a message at once when an alert dies or the worker pauses. Every message is an
@@ -58,55 +109,10 @@ export function createDigest (options: DigestOptions): Digest {
   let running: Promise<void> | undefined
   const dispatcher = new Agent({ connections: 2, keepAliveTimeout: 10_000, connect: { timeout: options.timeoutMs ?? 10_000 } })
 
-  async function buildDue (): Promise<void> {
-    const last = await store.kv.get(LAST)
-    const now = Date.now()
-    if (last === undefined) {
-      // The first window starts now: what finished before the digest was configured is not news.
-      await store.kv.putIfAbsent(LAST, String(now))
-      return
-    }
-    const from = Number(last)
-    if (now - from < notify.intervalMs) return
-    const summary = await store.alerts.summary(from, now, 5)
-    const message = digestMessage(summary, { from: new Date(from).toISOString(), to: new Date(now).toISOString() }, { email: options.email })
-    // One replica wins the window: the key is its start. Empty windows send nothing but still move on.
-    const won = message === undefined ? true : await store.outbox.add(`digest:${from}`, 'digest', message)
-    if (won) await store.kv.set(LAST, String(now))
-  }
-
-  async function deliver (): Promise<void> {
-    for (const item of await store.outbox.claim(options.owner, 10, 120_000)) {
-      const body = JSON.stringify(item.payload)
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'enzoic-fusionauth-bridge' }
-      const at = new Date()
-      headers['webhook-id'] = item.key
-      headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000))
-      if (signer !== undefined) headers['webhook-signature'] = signer.sign(item.key, at, body)
-      let problem: string | undefined
-      try {
-        const res = await request(notify.url, { method: 'POST', headers, body, dispatcher, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) })
-        const text = await res.body.text()
-        if (res.statusCode < 200 || res.statusCode >= 300) problem = `the receiver answered ${res.statusCode}${text === '' ? '' : `: ${plainText(text, 200) ?? ''}`}`
-      } catch (err) {
-        problem = `the receiver did not answer: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
-      }
-      if (problem === undefined) {
-        await store.outbox.sent(item.lease)
-        logEvent(log, 'digest.sent', { key: item.key, kind: item.kind, alerts: (item.payload as { alerts?: unknown[] }).alerts?.length }, `${item.kind} delivered`)
-      } else {
-        const backoff = options.backoffMs ?? BACKOFF_MS
-        const wait = backoff[Math.min(item.attempts - 1, backoff.length - 1)]!
-        await store.outbox.retry(item.lease, wait, problem)
-        logEvent(log, 'digest.failed', { key: item.key, kind: item.kind, attempts: item.attempts, reason: problem, retryInSeconds: wait / 1000 }, `${item.kind} not delivered; kept, retried later`)
-      }
-    }
-  }
-
   async function run (): Promise<void> {
     try {
-      await buildDue()
-      await deliver()
+      await buildDue(options)
+      await deliver({ ...options, log, signer, dispatcher })
     } catch (err) {
       log.warn({ err }, 'operator digest: the store failed; the next tick tries again')
     }

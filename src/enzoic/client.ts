@@ -193,85 +193,75 @@ function describeStatus (status: number, detail: string): { message: string, ret
   return { message: `Enzoic rejected the request (${status})${detail}`, retryable: false }
 }
 
-/** Enzoic's HTTP transport: Basic credentials, a keep-alive pool, time-outs, retries of what is safe to repeat. */
-interface EnzoicTransport {
-  send (spec: CallSpec): Promise<{ status: number, json: unknown }>
-  close (): Promise<void>
+/** The base URL as error messages name it: without any user:password in it. */
+function shownUrl (base: string): string {
+  try {
+    const u = new URL(base)
+    u.username = ''
+    u.password = ''
+    return u.toString().replace(/\/+$/, '')
+  } catch { return 'the configured URL' }
 }
 
-function createEnzoicTransport (opts: EnzoicClientOptions): EnzoicTransport {
-  const base = opts.baseUrl.trim().replace(/\/+$/, '')
-  // Where the API is, as error messages name it: the base URL without any user:password in it.
-  const where = (() => {
-    try {
-      const u = new URL(base)
-      u.username = ''
-      u.password = ''
-      return u.toString().replace(/\/+$/, '')
-    } catch { return 'the configured URL' }
-  })()
-  const check = 'check ENZOIC_API_URL (the API base URL, ending in /v1) and the network'
-  const timeoutMs = opts.timeoutMs ?? 15000
-  const retries = Math.max(0, opts.retries ?? 3)
-  const retryBaseMs = opts.retryBaseMs ?? 500
-  const token = Buffer.from(`${opts.apiKey}:${opts.apiSecret}`, 'utf8').toString('base64')
-  const headers = {
-    authorization: `Basic ${token}`,
-    accept: 'application/json',
-    'user-agent': 'enzoic-fusionauth-bridge'
-  }
-  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { timeout: timeoutMs } })
-  const closing = new AbortController()
+const CHECK_URL = 'check ENZOIC_API_URL (the API base URL, ending in /v1) and the network'
 
-  /** Whatever Enzoic answered, stripped of anything that could be a credential. */
-  const redact = (text: string): string => {
-    let out = text
-    for (const s of [token, opts.apiSecret]) if (s.length > 0) out = out.split(s).join('[redacted]')
-    return out
+/** Enzoic's HTTP transport: Basic credentials, a keep-alive pool, time-outs, retries of what is safe to repeat. */
+class EnzoicTransport {
+  readonly #base: string
+  readonly #where: string
+  readonly #timeoutMs: number
+  readonly #retries: number
+  readonly #retryBaseMs: number
+  readonly #secrets: string[]
+  readonly #headers: Record<string, string>
+  readonly #agent: Agent
+  readonly #closing = new AbortController()
+
+  constructor (readonly opts: EnzoicClientOptions) {
+    this.#base = opts.baseUrl.trim().replace(/\/+$/, '')
+    this.#where = shownUrl(this.#base)
+    this.#timeoutMs = opts.timeoutMs ?? 15000
+    this.#retries = Math.max(0, opts.retries ?? 3)
+    this.#retryBaseMs = opts.retryBaseMs ?? 500
+    const token = Buffer.from(`${opts.apiKey}:${opts.apiSecret}`, 'utf8').toString('base64')
+    this.#secrets = [token, opts.apiSecret].filter(x => x.length > 0)
+    this.#headers = { authorization: `Basic ${token}`, accept: 'application/json', 'user-agent': 'enzoic-fusionauth-bridge' }
+    this.#agent = new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { timeout: this.#timeoutMs } })
   }
-  const snippet = (text: string): string => {
-    const t = redact(text.replace(/\s+/g, ' ').trim()).slice(0, 200)
+
+  /** Whatever Enzoic answered, stripped of anything that could be a credential, short. */
+  #snippet (text: string): string {
+    let t = text.replace(/\s+/g, ' ').trim()
+    for (const s of this.#secrets) t = t.split(s).join('[redacted]')
+    t = t.slice(0, 200)
     return t === '' ? '' : `: ${t}`
   }
 
-  async function attempt (spec: CallSpec, call: string, url: string, body: string | undefined): Promise<Attempt> {
+  #closed (call: string, status?: number): EnzoicApiError {
+    return new EnzoicApiError(call, status, `${call}: the client was closed`, false)
+  }
+
+  async #attempt (spec: CallSpec, call: string, url: string, body: string | undefined): Promise<Attempt> {
     const timer = new AbortController()
-    const t = setTimeout(() => timer.abort(), timeoutMs)
+    const t = setTimeout(() => timer.abort(), this.#timeoutMs)
     try {
       const res = await request(url, {
-        dispatcher: agent,
+        dispatcher: this.#agent,
         method: spec.method,
-        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        headers: body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
         body,
-        signal: AbortSignal.any([timer.signal, closing.signal])
+        signal: AbortSignal.any([timer.signal, this.#closing.signal])
       })
-      const text = await res.body.text()
-      const status = res.statusCode
-      if (status === 404 && spec.allow404 === true) return { ok: true, status, json: undefined }
-      if (status >= 200 && status < 300) {
-        if (text.trim() === '') return { ok: true, status, json: undefined }
-        try {
-          return { ok: true, status, json: JSON.parse(text) }
-        } catch {
-          return { ok: false, error: new EnzoicApiError(call, status, `${call}: Enzoic answered ${status} with a body that is not JSON`, false) }
-        }
-      }
-      const { message, retryable } = describeStatus(status, status === 401 || status === 403 ? '' : snippet(text))
-      return {
-        ok: false,
-        error: new EnzoicApiError(call, status, `${call}: ${message}`, retryable),
-        retryAfterMs: status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined,
-        notSent: status === 429
-      }
+      return this.#answer(spec, call, res.statusCode, await res.body.text(), res.headers['retry-after'])
     } catch (err) {
-      if (closing.signal.aborted) return { ok: false, error: new EnzoicApiError(call, undefined, `${call}: the client was closed`, false) }
+      if (this.#closing.signal.aborted) return { ok: false, error: this.#closed(call) }
       if (timer.signal.aborted) {
-        return { ok: false, error: new EnzoicApiError(call, undefined, `${call}: no answer from Enzoic within ${timeoutMs} ms at ${where}: ${check}`, true) }
+        return { ok: false, error: new EnzoicApiError(call, undefined, `${call}: no answer from Enzoic within ${this.#timeoutMs} ms at ${this.#where}: ${CHECK_URL}`, true) }
       }
       const code = (err as { code?: string }).code ?? (err as Error).name ?? 'error'
       return {
         ok: false,
-        error: new EnzoicApiError(call, undefined, `${call}: cannot reach Enzoic at ${where} (${code}): ${check}`, true),
+        error: new EnzoicApiError(call, undefined, `${call}: cannot reach Enzoic at ${this.#where} (${code}): ${CHECK_URL}`, true),
         notSent: NOT_SENT.has(code)
       }
     } finally {
@@ -279,55 +269,79 @@ function createEnzoicTransport (opts: EnzoicClientOptions): EnzoicTransport {
     }
   }
 
-  async function send (spec: CallSpec): Promise<{ status: number, json: unknown }> {
+  #answer (spec: CallSpec, call: string, status: number, text: string, retryAfter: string | string[] | undefined): Attempt {
+    if (status === 404 && spec.allow404 === true) return { ok: true, status, json: undefined }
+    if (status >= 200 && status < 300) {
+      if (text.trim() === '') return { ok: true, status, json: undefined }
+      try {
+        return { ok: true, status, json: JSON.parse(text) }
+      } catch {
+        return { ok: false, error: new EnzoicApiError(call, status, `${call}: Enzoic answered ${status} with a body that is not JSON`, false) }
+      }
+    }
+    const { message, retryable } = describeStatus(status, status === 401 || status === 403 ? '' : this.#snippet(text))
+    return {
+      ok: false,
+      error: new EnzoicApiError(call, status, `${call}: ${message}`, retryable),
+      retryAfterMs: status === 429 || status === 503 ? parseRetryAfter(retryAfter) : undefined,
+      notSent: status === 429
+    }
+  }
+
+  async send (spec: CallSpec): Promise<{ status: number, json: unknown }> {
     const call = `${spec.method} ${spec.path}`
-    if (closing.signal.aborted) throw new EnzoicApiError(call, undefined, `${call}: the client was closed`, false)
+    if (this.#closing.signal.aborted) throw this.#closed(call)
     const qs = new URLSearchParams()
     for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) qs.set(k, String(v))
-    const url = `${base}${spec.path}${qs.size > 0 ? `?${qs.toString()}` : ''}`
+    const url = `${this.#base}${spec.path}${qs.size > 0 ? `?${qs.toString()}` : ''}`
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body)
     for (let n = 1; ; n++) {
-      const r = await attempt(spec, call, url, body)
+      const r = await this.#attempt(spec, call, url, body)
       if (r.ok) return r
       const { error } = r
       error.attempts = n
       const safeToRepeat = spec.idempotent !== false || r.notSent === true
-      if (!error.retryable || !safeToRepeat || n > retries) throw error
+      if (!error.retryable || !safeToRepeat || n > this.#retries) throw error
       if (r.retryAfterMs !== undefined && r.retryAfterMs > MAX_RETRY_AFTER_MS) throw error
-      const backoff = retryBaseMs * 2 ** (n - 1) * (0.8 + Math.random() * 0.4)
+      const backoff = this.#retryBaseMs * 2 ** (n - 1) * (0.8 + Math.random() * 0.4)
       const waitMs = Math.round(r.retryAfterMs ?? backoff)
-      opts.onRetry?.({ call, attempt: n, status: error.status, waitMs })
+      this.opts.onRetry?.({ call, attempt: n, status: error.status, waitMs })
       try {
-        await sleep(waitMs, undefined, { signal: closing.signal })
+        await sleep(waitMs, undefined, { signal: this.#closing.signal })
       } catch {
-        throw new EnzoicApiError(call, error.status, `${call}: the client was closed`, false)
+        throw this.#closed(call, error.status)
       }
     }
   }
 
-  return {
-    send,
-    async close () {
-      if (closing.signal.aborted) return
-      closing.abort()
-      await agent.close()
-    }
+  async close (): Promise<void> {
+    if (this.#closing.signal.aborted) return
+    this.#closing.abort()
+    await this.#agent.close()
   }
 }
 
 export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
-  const { send, close } = createEnzoicTransport(opts)
-  const unreadable = (call: string, status: number, what: string): EnzoicApiError =>
-    new EnzoicApiError(call, status, `${call}: unexpected answer from Enzoic (${what})`, false)
+  const transport = new EnzoicTransport(opts)
+  const send = async (spec: CallSpec): Promise<{ status: number, json: unknown }> => await transport.send(spec)
+  return { ...webhookCalls(send), ...monitoringCalls(send), close: async () => await transport.close() }
+}
 
-  const tooMany = (call: string, n: number): EnzoicApiError =>
-    new EnzoicApiError(call, undefined, `${call}: at most ${ENZOIC_MAX_BATCH} users per call (got ${n}): split the batch`, false)
+type Send = (spec: CallSpec) => Promise<{ status: number, json: unknown }>
 
-  const counts = <A extends string, B extends string>(json: unknown, a: A, b: B): Record<A | B, number> => {
-    const o = isObject(json) ? json : {}
-    return { [a]: num(o[a]) ?? 0, [b]: num(o[b]) ?? 0 } as Record<A | B, number>
-  }
+const unreadable = (call: string, status: number, what: string): EnzoicApiError =>
+  new EnzoicApiError(call, status, `${call}: unexpected answer from Enzoic (${what})`, false)
 
+const tooMany = (call: string, n: number): EnzoicApiError =>
+  new EnzoicApiError(call, undefined, `${call}: at most ${ENZOIC_MAX_BATCH} users per call (got ${n}): split the batch`, false)
+
+const counts = <A extends string, B extends string>(json: unknown, a: A, b: B): Record<A | B, number> => {
+  const o = isObject(json) ? json : {}
+  return { [a]: num(o[a]) ?? 0, [b]: num(o[b]) ?? 0 } as Record<A | B, number>
+}
+
+/** The Webhooks API: register, list, delete, and the test call. */
+function webhookCalls (send: Send): Pick<EnzoicApi, 'registerWebhook' | 'listWebhooks' | 'deleteWebhook' | 'testWebhook'> {
   return {
     async registerWebhook (url, isDefault = false) {
       const path = SHAPES.webhooks
@@ -354,8 +368,13 @@ export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
 
     async testWebhook (type = 'breachAlert') {
       await send({ method: 'GET', path: SHAPES.webhookTest, query: { [SHAPES.webhookTestTypeParam]: type } })
-    },
+    }
+  }
+}
 
+/** Breach Monitoring by User, and the Exposure Details API. */
+function monitoringCalls (send: Send): Omit<EnzoicApi, 'registerWebhook' | 'listWebhooks' | 'deleteWebhook' | 'testWebhook' | 'close'> {
+  return {
     async addMonitoredUsers (users, webhookID) {
       const path = SHAPES.monitoredUsers
       if (users.length > ENZOIC_MAX_BATCH) throw tooMany(`POST ${path}`, users.length)
@@ -401,8 +420,6 @@ export function createEnzoicClient (opts: EnzoicClientOptions): EnzoicApi {
       if (status === 404) return undefined
       if (!isObject(json)) throw unreadable(`GET ${path}`, status, 'exposure details are not an object')
       return toExposureDetails(json)
-    },
-
-    close
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { formatCustomData, parseCustomData, usernameHash } from '../alerts/normalise.js'
-import type { FusionAuthGateway } from '../fusionauth/index.js'
+import type { FusionAuthGateway, FusionAuthUser } from '../fusionauth/index.js'
 import type { Store } from '../store/types.js'
 import { ENZOIC_MAX_BATCH, type EnzoicApi } from './client.js'
 
@@ -94,71 +94,99 @@ async function resolveTenants (gateway: FusionAuthGateway, tenantIds: readonly s
 }
 
 export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
-  const { gateway, enzoic, store } = opts
   const started = Date.now()
-  const pageSize = opts.pageSize ?? 1000
-  const batchSize = Math.min(opts.batchSize ?? ENZOIC_MAX_BATCH, ENZOIC_MAX_BATCH)
-  const dryRun = opts.dryRun === true
-
   // The Enzoic credentials first (one cheap authenticated read): a wrong key must not cost a pass over
   // FusionAuth's users before the first batch is refused.
-  await enzoic.listMonitoredUsers({ pageSize: 1 })
+  await opts.enzoic.listMonitoredUsers({ pageSize: 1 })
+  const { cp, resumed } = await startingPoint(opts)
+  const run = new SyncRun(opts, cp)
+  for (let ti = cp.tenantIndex; ti < cp.tenants.length; ti++) await run.readTenant(ti)
+  await run.flush()
 
+  const dryRun = opts.dryRun === true
+  const pruned = run.seenUserIds === undefined ? undefined : await prune(opts, run.seenUserIds, dryRun)
+  const { progress } = run
+  if (!dryRun) {
+    await opts.store.kv.set(CHECKPOINT_KEY, undefined)
+    await opts.store.kv.set(LAST_SYNC_KEY, JSON.stringify({
+      finishedAt: new Date().toISOString(), enrolled: progress.enrolled, alreadyExisted: progress.alreadyExisted, skipped: progress.skipped, tenants: cp.tenants, pruned
+    }))
+  }
+  return { ...progress, resumed, dryRun, pruned, seconds: (Date.now() - started) / 1000 }
+}
+
+/** Where this run starts: an interrupted run's checkpoint (resumed), or the first page of the first tenant. */
+async function startingPoint (opts: SyncOptions): Promise<{ cp: SyncCheckpoint, resumed: boolean }> {
+  const { store, gateway } = opts
+  const dryRun = opts.dryRun === true
   // A dry run changes nothing, not even the checkpoint of an interrupted real run.
   if (opts.restart === true && !dryRun) await store.kv.set(CHECKPOINT_KEY, undefined)
   const saved = dryRun ? undefined : await store.kv.get(CHECKPOINT_KEY)
-  let cp: SyncCheckpoint
-  const resumed = saved !== undefined
-  if (saved !== undefined) {
-    cp = JSON.parse(saved) as SyncCheckpoint
-    if (opts.tenantIds !== undefined && opts.tenantIds.join(',') !== cp.tenants.join(',')) {
-      throw new Error('a sync of other tenants was interrupted: finish it first, or start over with --restart')
+  if (saved === undefined) {
+    const cp = { tenants: await resolveTenants(gateway, opts.tenantIds), tenantIndex: 0, startRow: 0, enrolled: 0, alreadyExisted: 0, skipped: 0, startedAt: new Date().toISOString() }
+    return { cp, resumed: false }
+  }
+  const cp = JSON.parse(saved) as SyncCheckpoint
+  if (opts.tenantIds !== undefined && opts.tenantIds.join(',') !== cp.tenants.join(',')) {
+    throw new Error('a sync of other tenants was interrupted: finish it first, or start over with --restart')
+  }
+  return { cp, resumed: true }
+}
+
+/** One pass over the users: pages read into batches, each batch sent and checkpointed. */
+class SyncRun {
+  readonly progress: SyncProgress
+  readonly seenUserIds: Set<string> | undefined
+  readonly #totals = new Map<string, number>()
+  readonly #pageSize: number
+  readonly #batchSize: number
+  readonly #dryRun: boolean
+  #batch: Array<{ usernameHash: string, customData: string }> = []
+  /** Where reading would resume if everything in the batch were committed. */
+  #position: Pick<SyncCheckpoint, 'tenantIndex' | 'nextResults' | 'startRow'>
+  #pendingSkipped = 0
+
+  constructor (readonly opts: SyncOptions, public cp: SyncCheckpoint) {
+    this.#pageSize = opts.pageSize ?? 1000
+    this.#batchSize = Math.min(opts.batchSize ?? ENZOIC_MAX_BATCH, ENZOIC_MAX_BATCH)
+    this.#dryRun = opts.dryRun === true
+    this.seenUserIds = opts.prune === true ? new Set<string>() : undefined
+    this.#position = { tenantIndex: cp.tenantIndex, nextResults: cp.nextResults, startRow: cp.startRow }
+    this.progress = {
+      tenantId: cp.tenants[cp.tenantIndex] ?? '',
+      tenantIndex: cp.tenantIndex,
+      tenants: cp.tenants.length,
+      seen: cp.enrolled + cp.alreadyExisted + cp.skipped,
+      enrolled: cp.enrolled,
+      alreadyExisted: cp.alreadyExisted,
+      skipped: cp.skipped,
+      pending: 0,
+      batches: 0
     }
-  } else {
-    cp = { tenants: await resolveTenants(gateway, opts.tenantIds), tenantIndex: 0, startRow: 0, enrolled: 0, alreadyExisted: 0, skipped: 0, startedAt: new Date().toISOString() }
   }
 
-  const progress: SyncProgress = {
-    tenantId: cp.tenants[cp.tenantIndex] ?? '',
-    tenantIndex: cp.tenantIndex,
-    tenants: cp.tenants.length,
-    seen: cp.enrolled + cp.alreadyExisted + cp.skipped,
-    enrolled: cp.enrolled,
-    alreadyExisted: cp.alreadyExisted,
-    skipped: cp.skipped,
-    pending: 0,
-    batches: 0
-  }
-  const totals = new Map<string, number>()
-  const seenUserIds = opts.prune === true ? new Set<string>() : undefined
-
-  let batch: Array<{ usernameHash: string, customData: string }> = []
-  // Where reading would resume if everything in `batch` were committed.
-  let position = { tenantIndex: cp.tenantIndex, nextResults: cp.nextResults, startRow: cp.startRow }
-  let pendingSkipped = 0
-
-  async function flush (): Promise<void> {
-    if (batch.length > 0) {
-      let added = batch.length
+  /** Sends the batch (unless a dry run) and saves the position after it. */
+  async flush (): Promise<void> {
+    const { opts, progress } = this
+    if (this.#batch.length > 0) {
+      let added = this.#batch.length
       let existed = 0
-      if (!dryRun) {
-        const r = await enzoic.addMonitoredUsers(batch, opts.webhookID)
-        added = r.added
-        existed = r.alreadyExisted
-      }
+      if (!this.#dryRun) ({ added, alreadyExisted: existed } = await opts.enzoic.addMonitoredUsers(this.#batch, opts.webhookID))
       progress.enrolled += added
       progress.alreadyExisted += existed
       progress.batches++
-      opts.onBatch?.({ size: batch.length, added, alreadyExisted: existed })
-      batch = []
+      opts.onBatch?.({ size: this.#batch.length, added, alreadyExisted: existed })
+      this.#batch = []
     }
-    progress.skipped += pendingSkipped
-    pendingSkipped = 0
-    cp = { ...cp, ...position, enrolled: progress.enrolled, alreadyExisted: progress.alreadyExisted, skipped: progress.skipped }
-    if (!dryRun) await store.kv.set(CHECKPOINT_KEY, JSON.stringify(cp))
+    progress.skipped += this.#pendingSkipped
+    this.#pendingSkipped = 0
+    this.cp = { ...this.cp, ...this.#position, enrolled: progress.enrolled, alreadyExisted: progress.alreadyExisted, skipped: progress.skipped }
+    if (!this.#dryRun) await opts.store.kv.set(CHECKPOINT_KEY, JSON.stringify(this.cp))
   }
 
-  for (let ti = cp.tenantIndex; ti < cp.tenants.length; ti++) {
+  /** Every page of one tenant (from the checkpoint's position in the tenant it stopped in). */
+  async readTenant (ti: number): Promise<void> {
+    const { opts, progress, cp } = this
     const tenantId = cp.tenants[ti]!
     progress.tenantId = tenantId
     progress.tenantIndex = ti
@@ -166,41 +194,39 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
     let startRow = ti === cp.tenantIndex ? cp.startRow : 0
     for (;;) {
       if (opts.signal?.aborted === true) {
-        await flush()
-        throw new SyncInterruptedError({ ...progress }, dryRun)
+        await this.flush()
+        throw new SyncInterruptedError({ ...progress }, this.#dryRun)
       }
-      const page = await gateway.searchUsers({ tenantId, pageSize, nextResults, startRow })
-      if (page.total !== undefined && !totals.has(tenantId)) {
-        totals.set(tenantId, page.total)
-        progress.total = [...totals.values()].reduce((a, b) => a + b, 0)
-      }
-      const eligible = page.users.filter(u => u.active && u.email !== undefined && u.email !== '')
-      // A batch never splits a page, so a checkpoint always falls on a page boundary.
-      if (batch.length + eligible.length > batchSize) await flush()
-      for (const u of page.users) seenUserIds?.add(u.id)
-      for (const u of eligible) batch.push({ usernameHash: usernameHash(u.email!), customData: formatCustomData(u) })
-      pendingSkipped += page.users.length - eligible.length
-      progress.seen += page.users.length
+      const page = await opts.gateway.searchUsers({ tenantId, pageSize: this.#pageSize, nextResults, startRow })
+      this.#count(tenantId, page.total)
+      await this.#take(page.users)
       startRow += page.users.length
       nextResults = page.nextResults
-      const more = page.nextResults !== undefined ? page.users.length > 0 : page.users.length === pageSize && (page.total === undefined || startRow < page.total)
-      position = more ? { tenantIndex: ti, nextResults, startRow } : { tenantIndex: ti + 1, nextResults: undefined, startRow: 0 }
+      const more = page.nextResults !== undefined ? page.users.length > 0 : page.users.length === this.#pageSize && (page.total === undefined || startRow < page.total)
+      this.#position = more ? { tenantIndex: ti, nextResults, startRow } : { tenantIndex: ti + 1, nextResults: undefined, startRow: 0 }
       // Skipped users of the unsent batch are counted when it is sent (the checkpoint holds only sent
       // pages), but shown now, so that what is shown always adds up to what was read.
-      opts.onProgress?.({ ...progress, skipped: progress.skipped + pendingSkipped, pending: batch.length })
-      if (!more) break
+      opts.onProgress?.({ ...progress, skipped: progress.skipped + this.#pendingSkipped, pending: this.#batch.length })
+      if (!more) return
     }
   }
-  await flush()
 
-  let pruned: SyncSummary['pruned']
-  if (seenUserIds !== undefined) pruned = await prune(opts, seenUserIds, dryRun)
-
-  if (!dryRun) {
-    await store.kv.set(CHECKPOINT_KEY, undefined)
-    await store.kv.set(LAST_SYNC_KEY, JSON.stringify({ finishedAt: new Date().toISOString(), enrolled: progress.enrolled, alreadyExisted: progress.alreadyExisted, skipped: progress.skipped, tenants: cp.tenants, pruned }))
+  #count (tenantId: string, total: number | undefined): void {
+    if (total === undefined || this.#totals.has(tenantId)) return
+    this.#totals.set(tenantId, total)
+    this.progress.total = [...this.#totals.values()].reduce((a, b) => a + b, 0)
   }
-  return { ...progress, resumed, dryRun, pruned, seconds: (Date.now() - started) / 1000 }
+
+  /** A page's users into the batch: active users with an email; the rest counted as skipped. */
+  async #take (users: FusionAuthUser[]): Promise<void> {
+    const eligible = users.filter(u => u.active && u.email !== undefined && u.email !== '')
+    // A batch never splits a page, so a checkpoint always falls on a page boundary.
+    if (this.#batch.length + eligible.length > this.#batchSize) await this.flush()
+    for (const u of users) this.seenUserIds?.add(u.id)
+    for (const u of eligible) this.#batch.push({ usernameHash: usernameHash(u.email!), customData: formatCustomData(u) })
+    this.#pendingSkipped += users.length - eligible.length
+    this.progress.seen += users.length
+  }
 }
 
 /**

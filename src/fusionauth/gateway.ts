@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { CORE, type Endpoint } from './endpoints.js'
 import { FusionAuthError, foreignAnswer } from './errors.js'
-import { createTransport, type CallOptions, type InspectAnswer, type InspectRequest, type TransportOptions } from './transport.js'
+import { createTransport, type CallOptions, type InspectAnswer, type InspectRequest, type Transport, type TransportOptions } from './transport.js'
 
 /** What the bridge needs to know about a FusionAuth user. */
 export interface FusionAuthUser {
@@ -77,6 +77,32 @@ export function toUser (u: unknown): FusionAuthUser | undefined {
   }
 }
 
+/**
+ * Whether the key may call an endpoint, without changing anything: the call targets random ids (and an empty
+ * body), so a permitted key gets 404/400 and a refused one 401.
+ */
+async function mayCall (transport: Transport, endpoint: Endpoint): Promise<{ allowed: boolean, status?: number, detail?: string }> {
+  const params = Object.fromEntries([...endpoint.path.matchAll(/\{([^}]+)\}/g)].map(m => [m[1]!, randomUUID()]))
+  const query = Object.fromEntries((endpoint.query ?? []).map(q => [q, q === 'email' ? `${randomUUID()}@permission-probe.invalid` : randomUUID()]))
+  const body = endpoint.method === 'GET' || endpoint.method === 'DELETE' ? undefined : {}
+  try {
+    await transport.call(endpoint, { params, query, body })
+    return { allowed: true, status: 200 }
+  } catch (err) {
+    const e = err as FusionAuthError
+    if (e.kind === 'auth') return { allowed: false, status: e.status, detail: `refused (${e.status ?? 401}): the API key may not call this endpoint` }
+    if (e.kind === 'retryable') return { allowed: false, status: e.status, detail: e.message }
+    return { allowed: true, status: e.status }
+  }
+}
+
+/** The search of one page: a `nextResults` token may be combined with `numberOfResults` only (else FusionAuth pages by 25). */
+function searchBody (pageSize: number, nextResults?: string, startRow?: number): Record<string, unknown> {
+  return nextResults !== undefined
+    ? { nextResults, numberOfResults: pageSize }
+    : { queryString: '*', numberOfResults: pageSize, startRow: startRow ?? 0, accurateTotal: true, sortFields: [{ name: 'id', order: 'asc' }] }
+}
+
 const isNotFound = (err: unknown): boolean => err instanceof FusionAuthError && err.kind === 'not-found'
 
 export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGateway & FusionAuthProbes {
@@ -137,10 +163,7 @@ export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGat
       return tenants
     },
     async searchUsers ({ tenantId, pageSize, nextResults, startRow }) {
-      // A nextResults token may be combined with numberOfResults only (else FusionAuth pages by 25).
-      const search = nextResults !== undefined
-        ? { nextResults, numberOfResults: pageSize }
-        : { queryString: '*', numberOfResults: pageSize, startRow: startRow ?? 0, accurateTotal: true, sortFields: [{ name: 'id', order: 'asc' }] }
+      const search = searchBody(pageSize, nextResults, startRow)
       const r = await transport.call<{ users?: unknown[], total?: number, nextResults?: string }>(CORE.search, { body: { search }, tenantId })
       return {
         users: (r.users ?? []).map(toUser).filter((u): u is FusionAuthUser => u !== undefined),
@@ -151,20 +174,7 @@ export function createFusionAuthGateway (options: GatewayOptions): FusionAuthGat
     async probe () {
       await gateway.getUser(randomUUID())
     },
-    async mayCall (endpoint) {
-      const params = Object.fromEntries([...endpoint.path.matchAll(/\{([^}]+)\}/g)].map(m => [m[1]!, randomUUID()]))
-      const query = Object.fromEntries((endpoint.query ?? []).map(q => [q, q === 'email' ? `${randomUUID()}@permission-probe.invalid` : randomUUID()]))
-      const body = endpoint.method === 'GET' || endpoint.method === 'DELETE' ? undefined : {}
-      try {
-        await transport.call(endpoint, { params, query, body })
-        return { allowed: true, status: 200 }
-      } catch (err) {
-        const e = err as FusionAuthError
-        if (e.kind === 'auth') return { allowed: false, status: e.status, detail: `refused (${e.status ?? 401}): the API key may not call this endpoint` }
-        if (e.kind === 'retryable') return { allowed: false, status: e.status, detail: e.message }
-        return { allowed: true, status: e.status }
-      }
-    },
+    mayCall: async endpoint => await mayCall(transport, endpoint),
     close: () => transport.close()
   }
   return Object.assign(gateway, { inspect: (req: InspectRequest) => transport.inspect(req) })

@@ -307,6 +307,55 @@ async function checkEnzoic (config: Config, add: Add, timeoutMs: number): Promis
   }
 }
 
+/** The database opens as `serve` opens it (a new SQLite file or an empty PostgreSQL database gets the schema) and commits. */
+async function checkDatabase (config: Config, broken: boolean, add: Add): Promise<void> {
+  const where = describeDatabase(config.database)
+  if (broken) {
+    add('SKIP', 'database', 'not checked: BRIDGE_DATABASE has a problem (above)')
+  } else {
+    try {
+      const created = !isPostgresUrl(config.database) && !existsSync(config.database)
+      // As `serve` opens it: a new SQLite file or an empty PostgreSQL database gets the schema.
+      const store = await openStore(config.database, { role: 'serve' })
+      try {
+        await store.ping()
+        const counts = await store.alerts.countByState()
+        add('OK', 'database', `${store.kind} ${where}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
+      } finally {
+        await store.close()
+      }
+    } catch (err) {
+      const cause = (err as Error).cause as Error | undefined
+      add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
+    }
+  }
+}
+
+function checkPayload (config: Config, broken: boolean, add: Add): void {
+  if (broken) {
+    add('SKIP', 'payload encryption', 'not checked: a problem above')
+  } else {
+    add('OK', 'payload encryption', config.payloadEncryption === 'off' ? 'off' : `${config.payloadEncryption}, AES-${config.payloadKey!.length * 8}-${config.payloadCipher}`)
+  }
+}
+
+function checkClientCert (config: Config, broken: boolean, add: Add): void {
+  if (broken) {
+    add('SKIP', 'client certificate', 'not checked: a problem above')
+  } else if (config.clientCert === 'off') {
+    add('WARN', 'client certificate', 'off: Basic auth only (set ENZOIC_CLIENT_CERT=proxy behind nginx)')
+  } else if (config.clientCert === 'proxy') {
+    add('OK', 'client certificate', `proxy: nginx verdict headers trusted from ${config.trustedProxies.join(', ')}; CN must be ${config.clientCertCN}`)
+  } else {
+    try {
+      createSecureContext({ cert: readFileSync(config.tlsCertFile!), key: readFileSync(config.tlsKeyFile!), ca: readFileSync(config.clientCaFile!) })
+      add('OK', 'client certificate', `direct: TLS certificate, key and client CA load; CN must be ${config.clientCertCN}`)
+    } catch (err) {
+      add('FAIL', 'client certificate', `direct: cannot load TLS_CERT_FILE/TLS_KEY_FILE/ENZOIC_CLIENT_CA_FILE: ${(err as Error).message}`)
+    }
+  }
+}
+
 /** Every check, in order. Never throws for a problem it finds: that is a FAIL line. */
 export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions = {}): Promise<CheckReport> {
   const lines: CheckLine[] = []
@@ -339,47 +388,9 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
     if (weak !== undefined) add('WARN', 'webhook secret', `pair ${i + 1} of ENZOIC_WEBHOOK_CREDENTIALS ${weak} (\`enzoic webhooks register\` makes a strong one)`)
   }
 
-  const where = describeDatabase(config.database)
-  if (isBroken('BRIDGE_DATABASE')) {
-    add('SKIP', 'database', 'not checked: BRIDGE_DATABASE has a problem (above)')
-  } else {
-    try {
-      const created = !isPostgresUrl(config.database) && !existsSync(config.database)
-      // As `serve` opens it: a new SQLite file or an empty PostgreSQL database gets the schema.
-      const store = await openStore(config.database, { role: 'serve' })
-      try {
-        await store.ping()
-        const counts = await store.alerts.countByState()
-        add('OK', 'database', `${store.kind} ${where}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
-      } finally {
-        await store.close()
-      }
-    } catch (err) {
-      const cause = (err as Error).cause as Error | undefined
-      add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
-    }
-  }
-
-  if (isBroken('ENZOIC_PAYLOAD_ENCRYPTION', 'ENZOIC_PAYLOAD_KEY', 'ENZOIC_PAYLOAD_CIPHER')) {
-    add('SKIP', 'payload encryption', 'not checked: a problem above')
-  } else {
-    add('OK', 'payload encryption', config.payloadEncryption === 'off' ? 'off' : `${config.payloadEncryption}, AES-${config.payloadKey!.length * 8}-${config.payloadCipher}`)
-  }
-
-  if (isBroken('ENZOIC_CLIENT_CERT', 'ENZOIC_CLIENT_CERT_CN', 'TRUSTED_PROXIES', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'ENZOIC_CLIENT_CA_FILE')) {
-    add('SKIP', 'client certificate', 'not checked: a problem above')
-  } else if (config.clientCert === 'off') {
-    add('WARN', 'client certificate', 'off: Basic auth only (set ENZOIC_CLIENT_CERT=proxy behind nginx)')
-  } else if (config.clientCert === 'proxy') {
-    add('OK', 'client certificate', `proxy: nginx verdict headers trusted from ${config.trustedProxies.join(', ')}; CN must be ${config.clientCertCN}`)
-  } else {
-    try {
-      createSecureContext({ cert: readFileSync(config.tlsCertFile!), key: readFileSync(config.tlsKeyFile!), ca: readFileSync(config.clientCaFile!) })
-      add('OK', 'client certificate', `direct: TLS certificate, key and client CA load; CN must be ${config.clientCertCN}`)
-    } catch (err) {
-      add('FAIL', 'client certificate', `direct: cannot load TLS_CERT_FILE/TLS_KEY_FILE/ENZOIC_CLIENT_CA_FILE: ${(err as Error).message}`)
-    }
-  }
+  await checkDatabase(config, isBroken('BRIDGE_DATABASE'), add)
+  checkPayload(config, isBroken('ENZOIC_PAYLOAD_ENCRYPTION', 'ENZOIC_PAYLOAD_KEY', 'ENZOIC_PAYLOAD_CIPHER'), add)
+  checkClientCert(config, isBroken('ENZOIC_CLIENT_CERT', 'ENZOIC_CLIENT_CERT_CN', 'TRUSTED_PROXIES', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'ENZOIC_CLIENT_CA_FILE'), add)
 
   if (config.fusionAuthUrl === undefined || config.fusionAuthApiKey === undefined || isBroken('FUSIONAUTH_URL', 'FUSIONAUTH_API_KEY', 'FUSIONAUTH_TENANT_IDS')) {
     add('SKIP', 'FusionAuth', 'not checked: FUSIONAUTH_URL and FUSIONAUTH_API_KEY must be set and valid (above)')
