@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { ConfigError, loadConfig, unknownVariables, type Config } from './config/index.js'
 import { enzoicApiSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
 import { buildApp, type AppDeps } from './app.js'
-import { openStore, describeDatabase } from './store/index.js'
+import { openStore, describeDatabase, type OpenStoreOptions } from './store/index.js'
 import { startRetention } from './store/retention.js'
 import { createDigest, type Digest } from './digest/index.js'
 import { maskEmail } from './observability/logger.js'
@@ -37,6 +37,8 @@ export interface StartOptions {
   /** Worker tuning (tests shorten intervals). */
   worker?: Partial<Pick<WorkerOptions, 'leaseMs' | 'probeIntervalMs' | 'pausedLogIntervalMs' | 'readinessCacheMs' | 'random' | 'storeRetryMs'>>
   busyTimeoutMs?: number
+  /** PostgreSQL's time-outs (tests shorten them): see OpenStoreOptions. */
+  store?: Pick<OpenStoreOptions, 'insertDeadlineMs' | 'statementTimeoutMs' | 'lockTimeoutMs'>
   /** How often the store looks for other processes' commits (SQLite) or polls as a backstop (PostgreSQL). */
   pollMs?: number
   retention?: { everyMs?: number, firstAfterMs?: number }
@@ -132,6 +134,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
     role: 'serve',
     busyTimeoutMs: options.busyTimeoutMs,
     pollMs: options.pollMs,
+    ...options.store,
     onCommit: (n, seconds) => {
       metrics.commitBatchSize.observe(n)
       metrics.commitDuration.observe(seconds)

@@ -21,6 +21,11 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number
   /** How often the change feed looks for other processes' commits (SQLite), or polls as a backstop (PostgreSQL). */
   pollMs?: number
+  /** PostgreSQL: a webhook insert not committed within this is answered "unavailable" (default 10 s). */
+  insertDeadlineMs?: number
+  /** PostgreSQL: the server ends a statement past this, or a lock wait past `lockTimeoutMs` (defaults 10 s, 5 s). */
+  statementTimeoutMs?: number
+  lockTimeoutMs?: number
 }
 
 /** `BRIDGE_DATABASE` → the store: a file path is SQLite, a postgres:// URL is PostgreSQL. */
@@ -30,6 +35,9 @@ export async function openStore (database: string, options: OpenStoreOptions): P
       url: database,
       migrations: options.role === 'serve' ? 'apply' : 'require',
       pollMs: options.pollMs,
+      insertDeadlineMs: options.insertDeadlineMs,
+      statementTimeoutMs: options.statementTimeoutMs,
+      lockTimeoutMs: options.lockTimeoutMs,
       onCommit: options.onCommit,
       onConnectionError: options.onConnectionError,
       max: options.role === 'serve' ? 10 : 2,

@@ -53,13 +53,12 @@ export async function connectDatabase (options: PostgresStoreOptions): Promise<D
 }
 
 function createPools (options: PostgresStoreOptions): { pool: pg.Pool, workPool: pg.Pool } {
-  const config = clientConfig(options)
-  const pool = new pg.Pool({ ...config, max: options.max ?? 10, idleTimeoutMillis: 30_000 })
+  const pool = new pg.Pool({ ...clientConfig(options), max: options.max ?? 10, idleTimeoutMillis: 30_000 })
   // An idle connection dropped by a restarting server must not take the process down.
   pool.on('error', err => options.onConnectionError?.(err))
   if (options.asyncWorkerCommits !== true) return { pool, workPool: pool }
-  const connectionOptions = [new URL(options.url).searchParams.get('options'), '-c synchronous_commit=off'].filter(Boolean).join(' ')
-  const workPool = new pg.Pool({ ...config, options: connectionOptions, max: options.max ?? 10, idleTimeoutMillis: 30_000 })
+  const work = clientConfig({ ...options, settings: { ...options.settings, synchronous_commit: 'off' } })
+  const workPool = new pg.Pool({ ...work, max: options.max ?? 10, idleTimeoutMillis: 30_000 })
   workPool.on('error', err => options.onConnectionError?.(err))
   return { pool, workPool }
 }

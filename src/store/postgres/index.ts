@@ -29,6 +29,8 @@ export interface PostgresStoreOptions extends PostgresOptions {
    * webhook inserts always wait for the flush. Saves one disk flush per step on the hot path.
    */
   asyncWorkerCommits?: boolean
+  /** Webhook inserts not committed within this are answered "unavailable" (default 10 s): see insert-batcher.ts. */
+  insertDeadlineMs?: number
 }
 
 /**
@@ -47,7 +49,7 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
   let listening: { close (): Promise<void> } | undefined
   let closed = false
 
-  const inserts = createInsertBatcher(db, { batchesInFlight: options.batchesInFlight ?? 2, onCommit: options.onCommit, onWake: listeners.emit })
+  const inserts = createInsertBatcher(db, { batchesInFlight: options.batchesInFlight ?? 2, onCommit: options.onCommit, onWake: listeners.emit, deadlineMs: options.insertDeadlineMs })
 
   return {
     kind: 'postgres',

@@ -11,6 +11,12 @@ export interface InsertBatcherOptions {
   onCommit?: (inserts: number, seconds: number) => void
   /** After a commit that stored alerts due now (the replicas were notified in it). */
   onWake: () => void
+  /**
+   * An insert not answered by then is refused (StoreUnavailableError: the sender gets 503 and retries) while
+   * its batch may still be waiting for a lock, a connection or a stalled server; should that batch commit
+   * later, the retry is a duplicate of it.
+   */
+  deadlineMs?: number
 }
 
 export interface InsertBatcher {
@@ -27,6 +33,9 @@ interface Pending {
   reject: (e: Error) => void
 }
 
+/** Default: well under the 30 s after which an idle connection is closed (app.ts), so the sender hears 503 first. */
+export const INSERT_DEADLINE_MS = 10_000
+
 /** A batch holds at most this many inserts. */
 const BATCH_MAX = 1000
 
@@ -39,6 +48,7 @@ type KeyRow = { id: string, key: string, test: boolean }
  * each is answered after COMMIT.
  */
 export function createInsertBatcher (db: Database, options: InsertBatcherOptions): InsertBatcher {
+  const deadlineMs = options.deadlineMs ?? INSERT_DEADLINE_MS
   const pending: Pending[] = []
   let batches = 0
   let scheduled = false
@@ -62,7 +72,17 @@ export function createInsertBatcher (db: Database, options: InsertBatcherOptions
     insert (alert, sourceIp) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
       return new Promise((resolve, reject) => {
-        pending.push({ alert, sourceIp, resolve, reject })
+        const entry: Pending = { alert, sourceIp, resolve, reject }
+        const timer = setTimeout(() => {
+          // Still queued: it will never be sent. Already sent: answered now, its batch ends when the server says.
+          const queued = pending.indexOf(entry)
+          if (queued >= 0) pending.splice(queued, 1)
+          reject(new StoreUnavailableError(new Error(`no commit within ${deadlineMs} ms`), 'the alert store did not commit in time'))
+        }, deadlineMs)
+        timer.unref()
+        entry.resolve = r => { clearTimeout(timer); resolve(r) }
+        entry.reject = e => { clearTimeout(timer); reject(e) }
+        pending.push(entry)
         if (!scheduled) {
           scheduled = true
           setImmediate(flush)

@@ -24,6 +24,9 @@ export async function schemaVersion (client: pg.ClientBase): Promise<number> {
  */
 export async function migrate (client: pg.ClientBase): Promise<number[]> {
   const applied: number[] = []
+  // A migration may take long (an index on a big table), and replicas wait their turn on the advisory lock:
+  // not bounded by the connections' statement and lock time-outs (restored after, from the connection's settings).
+  await client.query('SET statement_timeout = 0; SET lock_timeout = 0')
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
   try {
     await client.query(`CREATE TABLE IF NOT EXISTS bridge_schema_migrations (
@@ -44,6 +47,7 @@ export async function migrate (client: pg.ClientBase): Promise<number[]> {
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined)
+    await client.query('RESET statement_timeout; RESET lock_timeout').catch(() => undefined)
   }
   return applied
 }
