@@ -79,6 +79,11 @@ export interface Step {
   result?: Record<string, unknown>
   /** What undo needs, e.g. `{ wasActive: true }`; absent when there is nothing to undo. */
   undo?: Record<string, unknown>
+  /**
+   * Set right before the step's FusionAuth call and kept until it is recorded: a pending step that has it was
+   * attempted by a run that ended before recording (a crash, a lost lease), so the call may have happened.
+   */
+  startedAt?: string
   updatedAt: string
 }
 

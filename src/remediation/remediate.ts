@@ -3,7 +3,7 @@ import type { ActionLogEntry, AlertRecord, ExposureDetails, Step, StepChange, Us
 import { logEvent, type EventLogger } from '../observability/events.js'
 import type { Lease, Store } from '../store/types.js'
 import { FusionAuthError, type FusionAuthGateway, type FusionAuthUser } from '../fusionauth/index.js'
-import { actionOf, actionSpec, type ActionContext, type ActionModule } from './actions/index.js'
+import { actionOf, actionSpec, type ActionContext, type ActionModule, type RunResult } from './actions/index.js'
 import { alertOutcome, userOutcomes } from './outcome.js'
 import { exposureInstant, planFor, resolveUsers, type Matched } from './plan.js'
 import { policyFor, type Policies } from './policy.js'
@@ -39,6 +39,11 @@ export interface RemediateDeps {
   store: Store
   /** The alert's current lease (the worker may swap it when it claims its own alert again). */
   lease: () => Lease
+  /**
+   * Whether this process may still act under the lease by its own monotonic clock (the worker's heartbeat
+   * keeps it current); no FusionAuth call that changes anything starts once it says no.
+   */
+  leaseValid?: () => boolean
   log: Logger
   /** Exposure details fetched from Enzoic when the alert carried none (undefined = none / failed). */
   exposureDetails?: (alert: AlertRecord) => Promise<ExposureDetails | undefined>
@@ -196,7 +201,7 @@ class AlertRun {
     const ctx: ActionContext = {
       user,
       alert,
-      fusionauth: deps.gateway,
+      fusionauth: this.#guarded(step),
       id: spec.id,
       actorUserId: deps.settings.actorUserId,
       exposure: module.needs?.exposure === true ? await this.exposure() : this.#details,
@@ -207,8 +212,9 @@ class AlertRun {
     let change: StepChange
     let userChanged: Partial<FusionAuthUser> | undefined
     try {
-      ({ userChanged, ...change } = await module.run(ctx))
+      ({ userChanged, ...change } = await this.#confirmOrRun(step, module, ctx))
     } catch (err) {
+      if (err instanceof LeaseLost) throw err
       // A definite refusal (400, 404) of this action: recorded beside the others, which go on.
       if (!(err instanceof FusionAuthError) || (err.kind !== 'permanent' && err.kind !== 'not-found')) return this.fail(err, step.action, user)
       change = { state: 'failed', detail: err.message, httpStatus: err.status }
@@ -217,6 +223,40 @@ class AlertRun {
     if (change.state !== 'done') return user
     logActionEvent(deps.log, module, 'done', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, spec.id)
     return userChanged === undefined ? user : { ...user, ...userChanged }
+  }
+
+  /**
+   * A step an earlier attempt started (its marker: the FusionAuth call may have happened, unrecorded) is
+   * checked first: when FusionAuth already shows the action's effect, it is recorded done without calling
+   * again. Otherwise (or with nothing to check) the action runs.
+   */
+  async #confirmOrRun (step: Step, module: ActionModule, ctx: ActionContext): Promise<RunResult> {
+    if (step.startedAt !== undefined && module.confirm !== undefined) {
+      const confirmed = await module.confirm(ctx)
+      if (confirmed !== undefined) return { ...confirmed, detail: confirmed.detail ?? 'done by an earlier attempt (FusionAuth shows it; not repeated)' }
+    }
+    return await module.run(ctx)
+  }
+
+  /**
+   * FusionAuth for one step: a call that changes anything (any method but GET) first proves the lease is still
+   * this process's — by its own clock, then in the database, where the step's in-flight marker is set in the
+   * same fenced statement. A lost lease ends the run before the call is sent.
+   */
+  #guarded (step: Step): ActionContext['fusionauth'] {
+    const { deps } = this
+    let begun = false
+    return {
+      call: async (endpoint, options) => {
+        if (endpoint.method !== 'GET' && !begun) {
+          if (deps.leaseValid?.() === false) throw new LeaseLost()
+          if (!await this.#store('marking a step started', () => deps.store.steps.begin(deps.lease(), step.id))) throw new LeaseLost()
+          if (deps.leaseValid?.() === false) throw new LeaseLost()
+          begun = true
+        }
+        return await deps.gateway.call(endpoint, options)
+      }
+    }
   }
 
   /** What the worker records next: waiting for the grace steps, dead for a refused step, or finished. */

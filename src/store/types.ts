@@ -106,8 +106,12 @@ export interface Claimed {
 export interface WorkQueue {
   /** Leases up to `limit` due alerts (queued/retrying and due, or processing with an expired lease). */
   claim (owner: string, limit: number, leaseMs: number): Promise<Claimed[]>
-  /** Extends every lease `owner` still holds (heartbeat). Returns how many. */
-  renew (owner: string, leaseMs: number): Promise<number>
+  /**
+   * The heartbeat: extends exactly the leases in `held` (alert and token) that are still current, and returns
+   * their alert ids; with `releaseOthers`, gives back (due now, attempt not counted) any other alert leased by
+   * `owner` — a claim that committed after the worker stopped waiting for it, which no one would work on.
+   */
+  renew (owner: string, leaseMs: number, held: readonly Lease[], releaseOthers: boolean): Promise<string[]>
   finish (lease: Lease, result: Finish): Promise<boolean>
   retry (lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[]): Promise<boolean>
   /** Dead: replay brings it back (failed steps become pending again). `outcome` defaults to `failed`. */
@@ -160,6 +164,12 @@ export interface Steps {
   /** The alert's steps, in plan order. */
   list (alertId: string): Promise<Step[]>
   update (lease: Lease, stepId: number, change: StepChange): Promise<boolean>
+  /**
+   * Marks a pending step as started, right before its FusionAuth call: only under the alert's current lease AND
+   * before that lease expires by the database's clock (false: the lease is lost, do not call). The marker
+   * stays until the step is recorded, so an attempt that resumes the alert knows the call may have been made.
+   */
+  begin (lease: Lease, stepId: number): Promise<boolean>
   /** One row per user and exposure (the compromised-users report), newest first. */
   report (filter: { sinceMs?: number, tenantId?: string, limit?: number }): Promise<UserExposure[]>
 }

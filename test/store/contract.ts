@@ -275,14 +275,14 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(first!.alert.id, id)
     // Renewal keeps it.
     await sleep(150)
-    assert.equal(await store.queue.renew('w1', 600), 1)
+    assert.deepEqual(await store.queue.renew('w1', 600, [first!.lease], true), [id])
     await sleep(250)
     assert.deepEqual(await store.queue.claim('w2', 1, 60_000), [], 'still leased after the renewal')
     await sleep(450)
     const [second] = await store.queue.claim('w2', 1, 60_000)
     assert.equal(second?.alert.id, id)
     assert.equal(second!.alert.attempts, 2)
-    assert.equal(await store.queue.renew('w1', 60_000), 0, 'the old holder renews nothing')
+    assert.deepEqual(await store.queue.renew('w1', 60_000, [first!.lease], true), [], 'the old holder renews nothing')
     assert.equal(await store.queue.finish(first!.lease, done), false, 'the old holder lost it')
     assert.equal(await store.queue.retry(first!.lease, 0, 'x', []), false)
     assert.equal(await store.queue.release(first!.lease, false), false)
@@ -383,6 +383,30 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     ])
     assert.deepEqual((await store.steps.report({ tenantId: 't2' })).map(r => r.userId), ['u2'])
     assert.deepEqual(await store.steps.report({ sinceMs: Date.now() + 60_000 }), [])
+  })
+
+  await t.test('a step\'s in-flight marker: set only under the current, unexpired lease; cleared when the step is recorded', async st => {
+    const { store } = await world(st)
+    const { id } = await store.alerts.insert(alert({ exposureID: 'marker', username: 'marker@acme.io' }))
+    const [c] = await store.queue.claim('w1', 1, 400)
+    const [s1, s2] = (await store.steps.plan(c!.lease, [
+      { userId: 'u1', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0 },
+      { userId: 'u1', action: 'revoke-sessions', phase: 'immediate' as const, dueInMs: 0 }
+    ]))!
+    assert.equal(await store.steps.begin(stale(c!.lease), s1!.id), false, 'a stale token marks nothing')
+    assert.equal(await store.steps.begin(c!.lease, s1!.id), true)
+    const marked = (await store.steps.list(id))[0]!
+    assert.equal(marked.state, 'pending')
+    assert.ok(marked.startedAt !== undefined && Math.abs(Date.parse(marked.startedAt) - Date.now()) < 60_000, 'the marker is a time')
+    await store.steps.update(c!.lease, s1!.id, { state: 'done', httpStatus: 200 })
+    assert.equal((await store.steps.list(id))[0]!.startedAt, undefined, 'recording the step clears its marker')
+    // The lease expires by the store's clock: the holder's token is still current, but it may not start a call.
+    await sleep(500)
+    assert.equal(await store.steps.begin(c!.lease, s2!.id), false, 'an expired lease marks nothing')
+    assert.equal((await store.steps.list(id))[1]!.startedAt, undefined)
+    // A renewal by the holder (its lease not yet claimed by another) makes it current again.
+    assert.deepEqual(await store.queue.renew('w1', 60_000, [c!.lease], true), [id])
+    assert.equal(await store.steps.begin(c!.lease, s2!.id), true)
   })
 
   await t.test('takeover: an operator claims an alert in any state unless a worker holds it now', async st => {

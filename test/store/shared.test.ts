@@ -106,9 +106,10 @@ test('one mapper: steps, report entries and outbox items', () => {
     httpStatus: 200,
     result: { verdict: 'v' },
     undo: undefined,
+    startedAt: undefined,
     updatedAt: '2026-03-01T10:00:00.005Z'
   })
-  assert.deepEqual(postgresRows.step({ ...stepRow, seq: '4', due_at: new Date(t0), result: { verdict: 'v' }, updated_at: new Date(t0 + 5) }), step)
+  assert.deepEqual(postgresRows.step({ ...stepRow, seq: '4', due_at: new Date(t0), started_at: null, result: { verdict: 'v' }, updated_at: new Date(t0 + 5) }), step)
   assert.deepEqual(sqliteRows.reportEntry({ ...stepRow, alert_id: 'a1', exposure_id: null, received_at: t0 }),
     { step, alertId: 'a1', exposureId: undefined, receivedAt: '2026-03-01T10:00:00.000Z' })
   const item = { key: 'digest:1', kind: 'digest', attempts: 1, lease_owner: 'w', lease_token: 2 }

@@ -14,6 +14,10 @@ export const deactivate: ActionModule = {
     await fusionauth.call(DEACTIVATE, { params: { userId: user.id }, tenantId: user.tenantId })
     return { state: 'done', httpStatus: 200, undo: { wasActive: true }, userChanged: { active: false } }
   },
+  // Marked started, and inactive now: the earlier attempt's call went through (the user was active when it began).
+  async confirm ({ user }) {
+    return user.active ? undefined : { state: 'done', httpStatus: 200, undo: { wasActive: true }, userChanged: { active: false } }
+  },
   async undo ({ user, fusionauth }, step) {
     // Only a user this bridge deactivated; one deactivated before it acted was never `done` here.
     if (step.undo?.wasActive !== true) return { state: 'kept', detail: 'the bridge did not deactivate this user' }

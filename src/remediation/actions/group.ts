@@ -25,6 +25,9 @@ export const group: ActionModule = {
     await fusionauth.call(ADD, { tenantId: user.tenantId, body: { members: { [id!]: [{ userId: user.id }] } } })
     return { state: 'done', httpStatus: 200, undo: { groupId: id } }
   },
+  async confirm ({ user, id }) {
+    return user.groupIds?.includes(id!) === true ? { state: 'done', httpStatus: 200, undo: { groupId: id } } : undefined
+  },
   async undo ({ user, fusionauth }, step) {
     const groupId = step.undo?.groupId
     if (typeof groupId !== 'string') return { state: 'kept', detail: 'the bridge did not add this membership' }

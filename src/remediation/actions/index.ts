@@ -86,6 +86,7 @@ export function permissionsFor (actions: Iterable<string>, extra: { search?: boo
   const names = [...new Set(actions)]
   for (const name of names) for (const e of ACTIONS.get(name)?.calls.run ?? []) add(e, name, name)
   for (const name of names) for (const e of ACTIONS.get(name)?.calls.undo ?? []) add(e, `alerts restore (${name})`, `restore ${name}`)
+  for (const name of names) for (const e of ACTIONS.get(name)?.calls.confirm ?? []) add(e, `resuming ${name} after a crash (is it done already?)`, `confirm ${name}`)
   if (extra.check === true) {
     for (const name of names) {
       const lookup = ACTIONS.get(name)?.takesId?.lookup

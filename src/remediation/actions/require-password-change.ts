@@ -13,6 +13,9 @@ export const requirePasswordChange: ActionModule = {
     await fusionauth.call(PATCH_USER, { params: { userId: user.id }, tenantId: user.tenantId, body: { user: { passwordChangeRequired: true, passwordChangeReason: 'Breached' } } })
     return { state: 'done', httpStatus: 200, undo: { wasRequired: false } }
   },
+  async confirm ({ user }) {
+    return user.passwordChangeRequired === true ? { state: 'done', httpStatus: 200, undo: { wasRequired: false } } : undefined
+  },
   async undo ({ user, fusionauth }, step) {
     if (step.undo?.wasRequired !== false) return { state: 'kept', detail: 'the bridge did not set it' }
     if (user.passwordChangeRequired !== true) return { state: 'kept', detail: 'no longer required (changed since)' }

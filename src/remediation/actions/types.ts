@@ -81,8 +81,14 @@ export interface ActionModule {
     readonly exposure?: boolean
   }
   /** Every FusionAuth endpoint the action calls (the API key's permissions, probed by `check`). */
-  readonly calls: { readonly run: readonly Endpoint[], readonly undo?: readonly Endpoint[] }
+  readonly calls: { readonly run: readonly Endpoint[], readonly undo?: readonly Endpoint[], readonly confirm?: readonly Endpoint[] }
   run (ctx: ActionContext): Promise<RunResult>
+  /**
+   * After an attempt that may have made the call without recording it (the step's in-flight marker is set):
+   * read-only, does FusionAuth already show the action's effect? The result to record (`done`, with what undo
+   * needs), or undefined to run the action. Without it the action simply runs again (it is idempotent).
+   */
+  confirm?: (ctx: ActionContext) => Promise<RunResult | undefined>
   /** How to take it back; absent with `cannotUndo` saying why. */
   undo?: (ctx: ActionContext, step: Step) => Promise<UndoResult>
   readonly cannotUndo?: string

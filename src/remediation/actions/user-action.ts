@@ -5,6 +5,7 @@ import type { ActionModule } from './types.js'
 const ACTION = endpoint('user.action', 'POST', '/api/user/action', 'json')
 const CANCEL = endpoint('user.action.cancel', 'DELETE', '/api/user/action/{actionId}', 'json')
 const GET_USER_ACTION = endpoint('user-action.get', 'GET', '/api/user-action/{userActionId}', 'json')
+const ACTIONS_OF_USER = endpoint('user.actions', 'GET', '/api/user/action', 'json', ['userId', 'active'])
 
 /** Java's "forever" (2^63−1) is no JS number: 9999-12-31 is as good for a breach lock. */
 export const FOREVER = Date.UTC(9999, 11, 31, 23, 59, 59)
@@ -28,7 +29,7 @@ export const userAction: ActionModule = {
     }
   },
   needs: { actor: true, exposure: true },
-  calls: { run: [ACTION], undo: [CANCEL] },
+  calls: { run: [ACTION], undo: [CANCEL], confirm: [ACTIONS_OF_USER] },
   async run (ctx) {
     const send = async (expiry?: number): Promise<string | undefined> => {
       const action = { actioneeUserId: ctx.user.id, actionerUserId: ctx.actorUserId!, userActionId: ctx.id!, comment: commentText(ctx), expiry }
@@ -54,6 +55,14 @@ export const userAction: ActionModule = {
     // The same time-based action still in effect (an earlier delivery or attempt applied it): nothing to do.
     if (actionId === undefined) return { state: 'skipped', detail: 'the same user action was already in effect' }
     return { state: 'done', httpStatus: 200, result: { actionId }, undo: { actionId } }
+  },
+  // The action the earlier attempt applied is active on the user (it carries the alert in its comment).
+  async confirm (ctx) {
+    const r = await ctx.fusionauth.call<{ actions?: Array<{ id?: unknown, userActionId?: unknown, comment?: unknown }> }>(ACTIONS_OF_USER, {
+      query: { userId: ctx.user.id, active: true }, tenantId: ctx.user.tenantId
+    })
+    const mine = (r.actions ?? []).find(a => a.userActionId === ctx.id && typeof a.comment === 'string' && a.comment.includes(`Alert ${ctx.alert.id}`))
+    return typeof mine?.id === 'string' ? { state: 'done', httpStatus: 200, result: { actionId: mine.id }, undo: { actionId: mine.id } } : undefined
   },
   async undo (ctx, step) {
     const actionId = step.undo?.actionId

@@ -9,7 +9,7 @@ import type { Job } from './job.js'
 import { nextAttemptIn } from './retry.js'
 
 /** What remediate() is given per alert by the worker; everything else in RemediateDeps is passed through untouched. */
-type SuppliedPerAlert = 'lease' | 'log' | 'onStep' | 'planned' | 'storeCall'
+type SuppliedPerAlert = 'lease' | 'leaseValid' | 'log' | 'onStep' | 'planned' | 'storeCall'
 
 /** remediate()'s dependencies that are the same for every alert (today: config, gateway, store, exposureDetails). */
 export type RemediationContext = Omit<RemediateDeps, SuppliedPerAlert>
@@ -44,6 +44,7 @@ export function createExecutor (options: ExecutorOptions): Executor {
       r = await remediate(alert, {
         ...options.remediation,
         lease: () => job.lease,
+        leaseValid: () => performance.now() < job.validUntil,
         planned: job.planned,
         log: alog,
         onStep: (action, state) => options.metrics.actions.inc({ action, result: state }),

@@ -119,7 +119,16 @@ export function createWorker (options: WorkerOptions): Worker {
     onStoreError: storeHealth.failed,
     onStoreAnswers: storeHealth.recovered
   })
-  const rescuer = createRescuer({ owner, leaseMs, queue: store.queue, log, holdsLeases: () => producer.inFlight > 0, onStoreError: storeHealth.failed })
+  const rescuer = createRescuer({
+    owner,
+    leaseMs,
+    queue: store.queue,
+    log,
+    held: () => producer.held(),
+    claiming: () => producer.claiming,
+    renewed: (ids, sentAt) => producer.renewed(ids, sentAt),
+    onStoreError: storeHealth.failed
+  })
   return lifecycle({ owner, log, options, health, producer, rescuer })
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
-import type { ChangeFeed, Claimed, WorkQueue } from '../../store/types.js'
-import type { Job } from './job.js'
+import type { ChangeFeed, Claimed, Lease, WorkQueue } from '../../store/types.js'
+import { leaseEnd, type Job } from './job.js'
 
 /** Never sleep past this: a lost wake-up costs at most that. */
 const MAX_IDLE_MS = 60_000
@@ -36,6 +36,12 @@ export interface Producer {
   wake (inMs: number): void
   /** Claims nothing more; in-flight alerts go on. */
   stop (): void
+  /** The leases of the alerts this process works on (what the heartbeat renews). */
+  held (): Lease[]
+  /** The heartbeat extended these alerts' leases with a renewal sent at `sentAt` (performance.now()). */
+  renewed (alertIds: readonly string[], sentAt: number): void
+  /** A claim is being made: its alerts are leased to us but not known yet. */
+  readonly claiming: boolean
   /** Resolves when every in-flight alert has settled, or after `limitMs`, whichever is first. */
   drain (limitMs: number): Promise<void>
   readonly stopping: boolean
@@ -75,9 +81,10 @@ export function createProducer (options: ProducerOptions): Producer {
     for (;;) {
       const free = options.concurrency - jobs.size
       if (free <= 0) return // a finishing alert pumps again
+      const sentAt = performance.now()
       const claimed = await queue.claim(owner, free, leaseMs)
       options.onStoreAnswers()
-      for (const c of claimed) begin(c)
+      for (const c of claimed) begin(c, leaseEnd(sentAt, leaseMs))
       if (claimed.length < free || stopping || options.isPaused()) break
     }
     if (stopping) return
@@ -85,15 +92,16 @@ export function createProducer (options: ProducerOptions): Producer {
     if (dueIn !== undefined) timer.wake(Math.min(Math.max(dueIn, MIN_RECHECK_MS), MAX_IDLE_MS))
   }
 
-  function begin ({ alert, lease, planned }: Claimed): void {
+  function begin ({ alert, lease, planned }: Claimed, validUntil: number): void {
     const mine = jobs.get(alert.id)
     if (mine !== undefined) {
       // Our own lease ran out while we still work on it (e.g. the clock jumped) and we claimed it again:
       // carry on under the new token rather than run it twice.
       mine.lease = lease
+      mine.validUntil = validUntil
       return
     }
-    const job: Job = { alert, lease, planned }
+    const job: Job = { alert, lease, planned, validUntil }
     jobs.set(alert.id, job)
     const p = options.execute(job)
       .catch(err => options.log.error({ err, alertId: alert.id }, 'unexpected error in the worker'))
@@ -119,6 +127,14 @@ export function createProducer (options: ProducerOptions): Producer {
       const limit = new Promise<void>(resolve => setTimeout(resolve, limitMs).unref())
       await Promise.race([Promise.allSettled([...running]), limit])
     },
+    held: () => [...jobs.values()].map(j => j.lease),
+    renewed (alertIds, sentAt) {
+      for (const id of alertIds) {
+        const job = jobs.get(id)
+        if (job !== undefined) job.validUntil = Math.max(job.validUntil, leaseEnd(sentAt, leaseMs))
+      }
+    },
+    get claiming () { return pumping },
     get stopping () { return stopping },
     get inFlight () { return jobs.size }
   }

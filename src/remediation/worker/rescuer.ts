@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
-import type { WorkQueue } from '../../store/types.js'
+import type { Lease, WorkQueue } from '../../store/types.js'
 
 /** The heartbeat never beats faster than this, whatever the lease. */
 const MIN_HEARTBEAT_MS = 50
@@ -11,8 +11,12 @@ export interface RescuerOptions {
   leaseMs: number
   queue: Pick<WorkQueue, 'leaseOwners' | 'releaseAll' | 'renew'>
   log: Logger
-  /** True while this process works on alerts (their leases need renewing). */
-  holdsLeases: () => boolean
+  /** The leases of the alerts this process works on (what the heartbeat renews). */
+  held: () => Lease[]
+  /** A claim is under way (its alerts are ours but not known yet: not released as strays). */
+  claiming: () => boolean
+  /** The renewal sent at `sentAt` (performance.now()) extended these alerts' leases. */
+  renewed: (alertIds: string[], sentAt: number) => void
   onStoreError: (err: unknown, what: string) => void
 }
 
@@ -67,8 +71,13 @@ export function createRescuer (options: RescuerOptions): Rescuer {
     },
     startHeartbeat () {
       heartbeat = setInterval(() => {
-        if (!options.holdsLeases()) return
-        queue.renew(owner, leaseMs).catch(err => options.onStoreError(err, 'renewing leases'))
+        // Only the leases this process holds (alert and token): a claim that committed after this process gave
+        // up waiting for it is given back, never kept alive by a renewal of "everything of this owner".
+        const held = options.held()
+        const claiming = options.claiming()
+        if (held.length === 0 && claiming) return
+        const sentAt = performance.now()
+        queue.renew(owner, leaseMs, held, !claiming).then(ids => options.renewed(ids, sentAt), err => options.onStoreError(err, 'renewing leases'))
       }, Math.max(MIN_HEARTBEAT_MS, Math.floor(leaseMs / 3)))
       heartbeat.unref()
     },

@@ -14,7 +14,13 @@ export function postgresQueue (db: Database): WorkQueue {
     async claim (owner, limit, leaseMs) {
       return (await db.workQuery<PgClaimedRow>(SQL.CLAIM, [owner, limit, leaseMs])).map(row => rows.claimed(row, row.planned))
     },
-    renew: (owner, leaseMs) => db.workRowsChanged(SQL.RENEW, [owner, leaseMs]),
+    async renew (owner, leaseMs, held, releaseOthers) {
+      const ids = held.map(l => l.alertId)
+      const tokens = held.map(l => l.token)
+      const renewed = (await db.workQuery<{ id: string }>(SQL.RENEW_HELD, [owner, leaseMs, ids, tokens])).map(r => r.id)
+      if (releaseOthers) await db.workQuery(SQL.RELEASE_UNHELD, [owner, ids, tokens])
+      return renewed
+    },
     finish: (l, r) => db.transitioned(SQL.FINISH, [l.alertId, l.token, r.outcome, JSON.stringify(r.users), JSON.stringify(r.actions), r.note ?? `outcome ${r.outcome}`]),
     retry: (l, delayMs, error, actions) => db.transitioned(SQL.RETRY, [l.alertId, l.token, delayMs, truncate(error), JSON.stringify(actions), truncate(error)]),
     kill: (l, reason, actions, extra = {}) => db.transitioned(SQL.KILL, [l.alertId, l.token, truncate(reason), JSON.stringify(actions), truncate(reason),

@@ -113,8 +113,26 @@ export const CLAIM = `WITH due AS MATERIALIZED (
     )
     SELECT claimed.*, EXISTS (SELECT 1 FROM steps WHERE steps.alert_seq = claimed.seq) AS planned FROM claimed ORDER BY due_at`
 
-/** Extends every lease owner $1 holds to $2 ms from now (heartbeat). */
-export const RENEW = `UPDATE alerts SET due_at = now() + ${intervalFromMs(2)} WHERE lease_owner = $1 AND state = 'processing'`
+/** The heartbeat: the leases of owner $1 in ($3 ids, $4 tokens) still current, extended by $2 ms; their ids. */
+export const RENEW_HELD = `UPDATE alerts a SET due_at = now() + ${intervalFromMs(2)}
+    FROM unnest($3::text[], $4::integer[]) AS h(id, token)
+    WHERE a.id = h.id AND a.lease_token = h.token AND a.lease_owner = $1 AND a.state = 'processing'
+    RETURNING a.id`
+
+/**
+ * Every other alert leased by owner $1 (not one of the $2 ids with the $3 tokens) given back, due now, the
+ * attempt not counted: a claim that committed after the worker stopped waiting for it.
+ */
+export const RELEASE_UNHELD = `WITH t AS (
+      UPDATE alerts a SET state = CASE WHEN a.attempts - 1 > 0 THEN 'retrying' ELSE 'queued' END, attempts = a.attempts - 1,
+        due_at = now(), lease_owner = NULL, updated_at = now()
+      WHERE a.lease_owner = $1 AND a.state = 'processing'
+        AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::integer[]) AS h(id, token) WHERE h.id = a.id AND h.token = a.lease_token)
+      RETURNING a.seq, a.state
+    ), ev AS (
+      INSERT INTO alert_events (alert_seq, state, note) SELECT seq, state, 'released: its claim never reached the worker (attempt not counted)' FROM t
+    ), ${wakeIf('t')}
+    SELECT (SELECT count(*) FROM t)::integer AS n, (SELECT count(*) FROM wake) AS w`
 
 /** The leases owner $1 holds: id and token, to release each under its token. */
 export const LEASED_BY_OWNER = 'SELECT id, lease_token FROM alerts WHERE lease_owner = $1 AND state = \'processing\''
@@ -226,6 +244,11 @@ export const PLAN_STEPS = `WITH a AS (SELECT seq FROM alerts WHERE id = $1 AND l
 /** A row when token $2 still holds the lease of alert $1. */
 export const LEASE_IS_CURRENT = 'SELECT 1 FROM alerts WHERE id = $1 AND lease_token = $2 AND state = \'processing\''
 
+/** Step $3 of alert $1 started (its marker set), only under token $2 and before that lease expires by now(). */
+export const BEGIN_STEP = `UPDATE steps SET started_at = now()
+    WHERE seq = $3 AND state = 'pending'
+      AND alert_seq = (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing' AND due_at > now())`
+
 /** The steps of alert $1 (by id), in plan order. */
 export const STEPS_OF_ALERT = 'SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = $1 ORDER BY steps.seq'
 
@@ -233,7 +256,7 @@ export const STEPS_OF_ALERT = 'SELECT steps.* FROM steps JOIN alerts ON alerts.s
  * Step $3 of alert $1, under token $2: $4 state, $5 detail, $6 HTTP status, $7 result and $8 undo (JSON, null:
  * keep). Changes one row, or none when the lease was lost.
  */
-export const UPDATE_STEP = `UPDATE steps SET state = $4, detail = $5, http_status = $6, result = coalesce($7::jsonb, result),
+export const UPDATE_STEP = `UPDATE steps SET state = $4, detail = $5, http_status = $6, started_at = NULL, result = coalesce($7::jsonb, result),
       undo = coalesce($8::jsonb, undo), updated_at = now()
     WHERE seq = $3 AND alert_seq = (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing')`
 

@@ -23,6 +23,10 @@ export function postgresSteps (db: Database): Steps {
       return await db.workRowsChanged(SQL.UPDATE_STEP, [l.alertId, l.token, stepId, c.state, c.detail === undefined ? null : truncate(c.detail),
         c.httpStatus ?? null, c.result === undefined ? null : JSON.stringify(c.result), c.undo === undefined ? null : JSON.stringify(c.undo)]) === 1
     },
+    async begin (l, stepId) {
+      // Flushed before it is answered: the marker must survive a crash of PostgreSQL as well as of the bridge.
+      return await db.rowsChanged(SQL.BEGIN_STEP, [l.alertId, l.token, stepId]) === 1
+    },
     async report ({ sinceMs, tenantId, limit = 1000 }) {
       const found = await db.query<PgReportRow>(SQL.STEP_REPORT, [new Date(sinceMs ?? 0), tenantId ?? null, limit * 20])
       return groupReport(found, rows.reportEntry, limit)

@@ -79,6 +79,8 @@ export interface StepRow<C extends ColumnTypes> {
   http_status: number | null
   result: C['json'] | null
   undo: C['json'] | null
+  /** The in-flight marker (migration 4); undefined on a database read before it ran. */
+  started_at?: C['instant'] | null
   updated_at: C['instant']
 }
 
@@ -178,6 +180,7 @@ function toStep<C extends ColumnTypes> (columns: ColumnAdapter<C>, r: StepRow<C>
     httpStatus: optional(r.http_status),
     result: jsonOf(columns, r.result, undefined),
     undo: jsonOf(columns, r.undo, undefined),
+    startedAt: instantOf(columns, r.started_at ?? null),
     updatedAt: columns.instant(r.updated_at)
   }
 }

@@ -17,7 +17,9 @@ function leaseWrites (db: Database.Database, recordEvent: Database.Statement) {
   const s = {
     claim: db.prepare(SQL.CLAIM),
     hasSteps: db.prepare(SQL.HAS_STEPS),
-    renew: db.prepare(SQL.RENEW),
+    renewLease: db.prepare(SQL.RENEW_LEASE),
+    leasedBy: db.prepare(SQL.LEASED_BY_OWNER),
+    release: db.prepare(SQL.RELEASE),
     takeover: db.prepare(SQL.TAKEOVER),
     exists: db.prepare(SQL.ALERT_EXISTS)
   }
@@ -30,8 +32,16 @@ function leaseWrites (db: Database.Database, recordEvent: Database.Statement) {
       }
       return claimed as SqliteClaimedRow[]
     },
-    renew (op: { owner: string, leaseMs: number }, at: number): number {
-      return s.renew.run({ owner: op.owner, until: at + op.leaseMs }).changes
+    renew (op: { owner: string, leaseMs: number, held: ReadonlyArray<{ alertId: string, token: number }>, releaseOthers: boolean }, at: number): string[] {
+      const renewed = op.held.filter(l => s.renewLease.run({ id: l.alertId, token: l.token, until: at + op.leaseMs }).changes === 1).map(l => l.alertId)
+      if (!op.releaseOthers) return renewed
+      const held = new Set(op.held.map(l => `${l.alertId}/${l.token}`))
+      for (const r of s.leasedBy.all(op.owner) as Array<{ id: string, token: number }>) {
+        if (held.has(`${r.id}/${r.token}`)) continue
+        const row = s.release.get({ id: r.id, token: r.token, now: at, refund: 1 }) as { seq: number, state: AlertState } | undefined
+        if (row !== undefined) recordEvent.run(row.seq, at, row.state, 'released: its claim never reached the worker (attempt not counted)')
+      }
+      return renewed
     },
     takeover (op: { alertId: string, owner: string, leaseMs: number }, at: number): SqliteRow | 'busy' | undefined {
       const row = s.takeover.get({ id: op.alertId, owner: op.owner, until: at + op.leaseMs, now: at }) as SqliteRow | undefined
@@ -131,7 +141,7 @@ export function sqliteQueue ({ db, write, now }: SqliteContext): WorkQueue {
   return {
     claim: async (owner, limit, leaseMs) =>
       (await write({ op: 'claim', owner, limit, leaseMs })).map(row => rows.claimed(row, row.planned)),
-    renew: (owner, leaseMs) => write({ op: 'renew', owner, leaseMs }),
+    renew: (owner, leaseMs, held, releaseOthers) => write({ op: 'renew', owner, leaseMs, held: held.map(l => ({ alertId: l.alertId, token: l.token })), releaseOthers }),
     finish: (l, result) => write({ op: 'finish', lease: l, result }),
     retry: (l, delayMs, error, actions) => write({ op: 'retry', lease: l, delayMs, error, actions }),
     kill: (l, reason, actions, extra = {}) => write({ op: 'kill', lease: l, reason, actions, outcome: extra.outcome, users: extra.users }),

@@ -73,10 +73,6 @@ export const CLAIM = `UPDATE alerts SET state = 'processing', lease_owner = @own
 /** A row when an earlier attempt planned steps for the alert (by seq). */
 export const HAS_STEPS = 'SELECT 1 FROM steps WHERE alert_seq = ? LIMIT 1'
 
-/** Extends every lease @owner holds until @until (heartbeat). */
-export const RENEW = `UPDATE alerts INDEXED BY alerts_leased SET due_at = @until
-      WHERE lease_owner = @owner AND state = 'processing'`
-
 /** The leases an owner holds: id and token, to release each under its token. */
 export const LEASED_BY_OWNER = `SELECT id, lease_token AS token FROM alerts INDEXED BY alerts_leased
       WHERE lease_owner = ? AND state = 'processing'`
@@ -147,6 +143,14 @@ export const OLDEST_QUEUED_RECEIVED_AT = `SELECT received_at AS t FROM alerts WH
 
 /** The alert's seq when token ?2 still holds the lease of alert ?1. */
 export const LEASE_IS_CURRENT = 'SELECT seq FROM alerts WHERE id = ? AND lease_token = ? AND state = \'processing\''
+
+/** Step @stepId of alert @id started (its marker set), only under token @token before the lease expires (@now). */
+export const BEGIN_STEP = `UPDATE steps SET started_at = @now
+  WHERE seq = @stepId AND state = 'pending'
+    AND alert_seq = (SELECT seq FROM alerts WHERE id = @id AND lease_token = @token AND state = 'processing' AND due_at > @now)`
+
+/** One lease of the heartbeat, extended to @until while token @token is current. */
+export const RENEW_LEASE = 'UPDATE alerts SET due_at = @until WHERE id = @id AND lease_token = @token AND state = \'processing\''
 /** One step, unless the alert has it already (one per alert, user and action). */
 export const PLAN_STEP = `INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, result, updated_at)
       VALUES (@alertSeq, @userId, @tenantId, @email, @action, @phase, @due, @state, @detail, @result, @now)
@@ -156,7 +160,7 @@ export const STEPS_OF_ALERT_SEQ = 'SELECT * FROM steps WHERE alert_seq = ? ORDER
 /** The steps of an alert by its id, in plan order. */
 export const STEPS_OF_ALERT = 'SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = ? ORDER BY steps.seq'
 /** Step @stepId of the alert @alertSeq (whose lease was checked in the same transaction); @result, @undo null: keep. */
-export const UPDATE_STEP = `UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus,
+export const UPDATE_STEP = `UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus, started_at = NULL,
         result = coalesce(@result, result), undo = coalesce(@undo, undo), updated_at = @now
       WHERE seq = @stepId AND alert_seq = @alertSeq`
 /** The compromised-users report: steps of alerts received since @since (tenant @tenant, null: all), newest alert first. */

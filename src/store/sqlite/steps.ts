@@ -12,7 +12,8 @@ export function stepWrites (db: Database.Database) {
     leased: db.prepare(SQL.LEASE_IS_CURRENT),
     planStep: db.prepare(SQL.PLAN_STEP),
     stepsOf: db.prepare(SQL.STEPS_OF_ALERT_SEQ),
-    update: db.prepare(SQL.UPDATE_STEP)
+    update: db.prepare(SQL.UPDATE_STEP),
+    begin: db.prepare(SQL.BEGIN_STEP)
   }
   const leasedSeq = (lease: Lease): number | undefined => (s.leased.get(lease.alertId, lease.token) as { seq: number } | undefined)?.seq
   return {
@@ -35,6 +36,9 @@ export function stepWrites (db: Database.Database) {
         })
       }
       return s.stepsOf.all(alertSeq) as SqliteStepRow[]
+    },
+    stepBegin (op: { lease: Lease, stepId: number }, at: number): boolean {
+      return s.begin.run({ stepId: op.stepId, id: op.lease.alertId, token: op.lease.token, now: at }).changes === 1
     },
     stepUpdate (op: { lease: Lease, stepId: number, change: StepChange }, at: number): boolean {
       const alertSeq = leasedSeq(op.lease)
@@ -66,6 +70,7 @@ export function sqliteSteps ({ db, write }: SqliteContext): Steps {
     },
     list: alertId => read(() => (r.stepsOf.all(alertId) as SqliteStepRow[]).map(rows.step)),
     update: (l, stepId, change) => write({ op: 'stepUpdate', lease: l, stepId, change }),
+    begin: (l, stepId) => write({ op: 'stepBegin', lease: l, stepId }),
     report: ({ sinceMs, tenantId, limit = 1000 }) => read(() => groupReport(
       r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<SqliteReportRow>, rows.reportEntry, limit))
   }

@@ -181,7 +181,7 @@ test('the retry schedule exhausted: dead, with the attempts made and the last ca
   await w.executor.execute(first)
   assert.equal((await w.store.alerts.get(first.alert.id))!.state, 'retrying')
   const second = await waitFor(async () => (await w.store.queue.claim('test-host/1/claimer', 1, 60_000))[0], 'the retry to be due')
-  await w.executor.execute({ alert: second.alert, lease: second.lease, planned: second.planned })
+  await w.executor.execute({ alert: second.alert, lease: second.lease, planned: second.planned, validUntil: Infinity })
   const a = (await w.store.alerts.get(first.alert.id))!
   assert.deepEqual([a.state, a.attempts], ['dead', 2])
   assert.match(a.lastError ?? '', /^retry schedule exhausted after 2 attempts: .*500/)

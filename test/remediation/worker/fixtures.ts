@@ -43,7 +43,7 @@ export async function queued (store: Store, email: string, extra: Record<string,
 export async function claimOne (store: Store, owner = 'test-host/1/claimer', leaseMs = 60_000): Promise<Job> {
   const [c] = await store.queue.claim(owner, 1, leaseMs)
   assert.ok(c !== undefined, 'an alert was due')
-  return { alert: c.alert, lease: c.lease, planned: c.planned }
+  return { alert: c.alert, lease: c.lease, planned: c.planned, validUntil: Infinity }
 }
 
 /** Another connection's write transaction on the file: the store's writes fail until `release`. */

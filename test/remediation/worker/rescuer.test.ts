@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { hostname } from 'node:os'
 import { createRescuer, type Rescuer, type RescuerOptions } from '../../../src/remediation/worker/rescuer.js'
+import type { Lease } from '../../../src/store/types.js'
 import { captureLogger, waitFor } from '../../helper.js'
 import { holdWriteLock, linesWith, queued, sleep, tempStore, type TempStore } from './fixtures.js'
 
@@ -13,10 +14,15 @@ interface World extends TempStore {
   rescuer: Rescuer
   lines: string[]
   storeErrors: string[]
+  /** The leases this "process" works on (the heartbeat's `held`). */
+  leases: Lease[]
+  renewals: string[][]
 }
 
 function world (t: TestContext, options: Partial<RescuerOptions> = {}): World {
   const at = tempStore(t)
+  const leases: Lease[] = []
+  const renewals: string[][] = []
   const { logger, lines } = captureLogger()
   const storeErrors: string[] = []
   const rescuer = createRescuer({
@@ -24,12 +30,14 @@ function world (t: TestContext, options: Partial<RescuerOptions> = {}): World {
     leaseMs: 60_000,
     queue: at.store.queue,
     log: logger,
-    holdsLeases: () => true,
+    held: () => leases,
+    claiming: () => false,
+    renewed: ids => renewals.push(ids),
     onStoreError: (_err, what) => storeErrors.push(what),
     ...options
   })
   t.after(() => rescuer.stopHeartbeat())
-  return { ...at, rescuer, lines, storeErrors }
+  return { ...at, rescuer, lines, storeErrors, leases, renewals }
 }
 
 /** The pid of a process that has just ended. */
@@ -45,6 +53,7 @@ async function leasedTo (w: World, owner: string, leaseMs = 3_600_000): Promise<
   const id = await queued(w.store, `user${++alerts}@acme-corp.io`)
   const [c] = await w.store.queue.claim(owner, 1, leaseMs)
   assert.equal(c?.alert.id, id)
+  if (owner === OWNER) w.leases.push(c!.lease)
   return id
 }
 
@@ -79,8 +88,10 @@ test('at start: the leases of bridge processes gone from this host are taken bac
 
 test('the heartbeat keeps this process\'s leases alive while it works, and lets them lapse when it holds none', async t => {
   let holding = true
-  const w = world(t, { leaseMs: 1000, holdsLeases: () => holding })
+  const leases: Lease[] = []
+  const w = world(t, { leaseMs: 1000, held: () => holding ? leases : [] })
   const id = await leasedTo(w, OWNER, 1000)
+  leases.push(...w.leases)
   w.rescuer.startHeartbeat()
   await sleep(2500)
   assert.deepEqual(await w.store.queue.claim('test-host/2/other', 1, 60_000), [], 'renewed: still ours after more than two leases')
@@ -120,4 +131,20 @@ test('a store that fails at start or at shutdown: start tells the back-off, shut
   assert.deepEqual(w.storeErrors, ['looking for orphaned leases'])
   await w.rescuer.releaseAtShutdown()
   assert.equal(linesWith(w.lines, 'could not release leases at shutdown: they expire by themselves')[0]?.level, 40)
+})
+
+test('the heartbeat renews only the leases this process holds (alert and token); a stray claim of its owner is given back', async t => {
+  const w = world(t, { leaseMs: 600 })
+  const held = await leasedTo(w, OWNER, 600)
+  // A claim that committed after the worker stopped waiting for it: leased to this owner, known to no job.
+  const stray = await queued(w.store, 'stray@acme-corp.io')
+  const [c] = await w.store.queue.claim(OWNER, 1, 600)
+  assert.equal(c?.alert.id, stray)
+  w.rescuer.startHeartbeat()
+  await waitFor(() => w.renewals.length >= 2, 'two renewals')
+  assert.deepEqual(w.renewals[0], [held], 'only the held lease is renewed')
+  const a = (await w.store.alerts.get(stray))!
+  assert.deepEqual([a.state, a.attempts, a.leaseOwner], ['queued', 0, undefined], 'the stray claim is given back at once, its attempt not counted')
+  assert.ok((await w.store.alerts.events(stray)).some(e => e.note?.includes('its claim never reached the worker')))
+  assert.equal((await w.store.alerts.get(held))!.leaseOwner, OWNER)
 })
