@@ -11,6 +11,7 @@ import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { freePort, postAlert, startTestBridge, testEnv, tmpDir } from '../helper.js'
 import { runCli } from '../fixtures/processes.js'
 import { spawnCli } from './support.js'
+import { testContext } from '../fixtures/in-process.js'
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -32,7 +33,7 @@ function commandPaths (cmd: Command, path: string[] = []): string[][] {
 }
 
 test('every command\'s --help has examples and names the environment variables it reads', async () => {
-  const paths = commandPaths(createProgram())
+  const paths = commandPaths(createProgram(testContext({}).ctx))
   assert.ok(paths.length >= 18, `found ${paths.length} commands`)
   const results = await Promise.all(paths.map(async p => ({ p, r: await runCli([...p, '--help'], {}) })))
   for (const { p, r } of results) {
