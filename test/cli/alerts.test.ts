@@ -151,3 +151,19 @@ test('alerts purge: refuses under a day without --force and without --yes off a 
   const text = await cli(['alerts', 'show', tests[0]!], env)
   assert.match(text.stdout, /^Purged: +\S+ \(personal data removed; tombstone kept\)$/m)
 })
+
+test('alerts purge on a terminal asks first: anything but yes purges nothing (exit 1), yes purges', async t => {
+  const { env } = await bridgeWithAlerts(t)
+  const now = Date.parse('2026-03-01T00:00:00Z')
+  const question = `Remove the personal data of alerts finished before 2026-01-30T00:00:00.000Z in ${env.BRIDGE_DATABASE}? [y/N] `
+  for (const answer of ['n\n', '\n', 'maybe\n']) {
+    const declined = await cli(['alerts', 'purge', '--older-than', '30d'], env, { stdin: answer, stdinIsTTY: true, now: () => now })
+    assert.equal(declined.code, 1, declined.stderr)
+    assert.equal(declined.stderr, `${question}Nothing purged.\n`)
+    assert.equal(declined.stdout, '')
+  }
+  const yes = await cli(['alerts', 'purge', '--older-than', '30d'], env, { stdin: 'yes\n', stdinIsTTY: true, now: () => now })
+  assert.equal(yes.code, 0, yes.stderr)
+  assert.equal(yes.stderr, question)
+  assert.match(yes.stdout, /^Purged the personal data of 0 alerts finished before 2026-01-30 00:00:00Z;/)
+})

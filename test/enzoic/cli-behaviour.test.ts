@@ -127,3 +127,24 @@ test('monitor sync interrupted (SIGINT, exit 130) and its dry run: progress, int
     assert.equal(ez.monitored.size, 25_000)
   })
 })
+
+test('monitor sync --json interrupted (in-process, through the context): stops after the page, exit 130, the document says interrupted', async t => {
+  const fa = await startFusionAuthFake({ tenants: 2 })
+  const ez = await startEnzoicFake()
+  t.after(() => Promise.all([fa.close(), ez.close()]))
+  for (const tenant of fa.tenants) fa.addUsers(tenant.id, 1500)
+  const env = testEnv(tmpDir(t), { ...ez.env, FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
+  const ctrlC = new AbortController()
+  const r = await cli(['enzoic', 'monitor', 'sync', '--json'], env, { interrupt: ctrlC.signal, onStderr: text => { if (text.startsWith('sync: ')) ctrlC.abort() } })
+  assert.equal(r.code, 130, r.stderr)
+  assert.match(r.stderr, /\nstopping after the current page; progress is saved \(run again to resume\)…\n/)
+  const doc = JSON.parse(r.stdout) as { interrupted: boolean, dryRun: boolean, seen: number, enrolled: number, alreadyExisted: number, skipped: number }
+  assert.deepEqual([doc.interrupted, doc.dryRun], [true, false])
+  assert.ok(doc.seen > 0 && doc.seen < 3000, String(doc.seen))
+  assert.equal(doc.enrolled, ez.monitored.size)
+  const [line] = r.stderr.match(/^Interrupted after .*$/m) ?? []
+  assert.ok(line !== undefined, r.stderr)
+  const n = numbers(line, ['enrolled', 'already monitored', 'skipped'])
+  assert.deepEqual([n.read, n.enrolled], [doc.seen, doc.enrolled])
+  assert.match((await cli(['enzoic', 'monitor', 'status'], env)).stdout, /An interrupted sync is waiting/)
+})
