@@ -330,59 +330,33 @@ async function checkEnzoic (config: Config, add: Add, timeoutMs: number): Promis
   }
 }
 
-/** Every check, in order. Never throws for a problem it finds: that is a FAIL line. */
-export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions = {}): Promise<CheckReport> {
-  const lines: CheckLine[] = []
-  const add: Add = (level, what, detail) => { lines.push({ level, what, detail }) }
+type IsBroken = (...names: string[]) => boolean
 
-  for (const u of unknownVariables(env)) {
-    add('WARN', 'environment', `${u.name} is set, but the bridge reads no such variable (it is ignored)${u.closest === undefined ? '' : `: did you mean ${u.closest}?`}`)
-  }
-
-  const { config, problems, broken } = configForChecks(env)
-  const secrets = secretsOf(env, config)
-  const done = (): CheckReport => {
-    const checks = lines.map(l => ({ ...l, detail: secrets.reduce((d, s) => d.split(s).join('***'), l.detail) }))
-    return { ok: !checks.some(l => l.level === 'FAIL'), checks }
-  }
-  const isBroken = (...names: string[]): boolean => names.some(n => broken.has(n) || broken.has(`${n}_FILE`))
-
-  if (problems.length === 0 && config !== undefined) {
-    add('OK', 'configuration', `${config.webhookCredentials.length} webhook credential pair(s)`)
-    for (const line of describePolicies(config.policies)) add('OK', line.what, line.detail)
-  }
-  for (const p of problems) add('FAIL', 'configuration', p)
-  if (config === undefined) {
-    add('SKIP', 'everything else', 'the configuration does not load: fix the problems above')
-    return done()
-  }
-
-  for (const [i, c] of config.webhookCredentials.entries()) {
-    const weak = secretWeakness(c.secret)
-    if (weak !== undefined) add('WARN', 'webhook secret', `pair ${i + 1} of ENZOIC_WEBHOOK_CREDENTIALS ${weak} (\`enzoic webhooks register\` makes a strong one)`)
-  }
-
+/** The database, opened as `serve` opens it (a new SQLite file or an empty PostgreSQL database gets the schema). */
+async function checkDatabase (config: Config, isBroken: IsBroken, add: Add): Promise<void> {
   const where = describeDatabase(config.database)
   if (isBroken('BRIDGE_DATABASE')) {
     add('SKIP', 'database', 'not checked: BRIDGE_DATABASE has a problem (above)')
-  } else {
-    try {
-      const created = !isPostgresUrl(config.database) && !existsSync(config.database)
-      // As `serve` opens it: a new SQLite file or an empty PostgreSQL database gets the schema.
-      const store = await openStore(config.database, { role: 'serve' })
-      try {
-        await store.ping()
-        const counts = await store.alerts.countByState()
-        add('OK', 'database', `${store.kind} ${where}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
-      } finally {
-        await store.close()
-      }
-    } catch (err) {
-      const cause = (err as Error).cause as Error | undefined
-      add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
-    }
+    return
   }
+  try {
+    const created = !isPostgresUrl(config.database) && !existsSync(config.database)
+    const store = await openStore(config.database, { role: 'serve' })
+    try {
+      await store.ping()
+      const counts = await store.alerts.countByState()
+      add('OK', 'database', `${store.kind} ${where}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
+    } finally {
+      await store.close()
+    }
+  } catch (err) {
+    const cause = (err as Error).cause as Error | undefined
+    add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
+  }
+}
 
+/** What intake needs besides the credentials: payload encryption and the client certificate. */
+function checkIntake (config: Config, isBroken: IsBroken, add: Add): void {
   if (isBroken('ENZOIC_PAYLOAD_ENCRYPTION', 'ENZOIC_PAYLOAD_KEY', 'ENZOIC_PAYLOAD_CIPHER')) {
     add('SKIP', 'payload encryption', 'not checked: a problem above')
   } else {
@@ -403,6 +377,42 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
       add('FAIL', 'client certificate', `direct: cannot load TLS_CERT_FILE/TLS_KEY_FILE/ENZOIC_CLIENT_CA_FILE: ${(err as Error).message}`)
     }
   }
+}
+
+/** Every check, in order. Never throws for a problem it finds: that is a FAIL line. */
+export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions = {}): Promise<CheckReport> {
+  const lines: CheckLine[] = []
+  const add: Add = (level, what, detail) => { lines.push({ level, what, detail }) }
+
+  for (const u of unknownVariables(env)) {
+    add('WARN', 'environment', `${u.name} is set, but the bridge reads no such variable (it is ignored)${u.closest === undefined ? '' : `: did you mean ${u.closest}?`}`)
+  }
+
+  const { config, problems, broken } = configForChecks(env)
+  const secrets = secretsOf(env, config)
+  const done = (): CheckReport => {
+    const checks = lines.map(l => ({ ...l, detail: secrets.reduce((d, s) => d.split(s).join('***'), l.detail) }))
+    return { ok: !checks.some(l => l.level === 'FAIL'), checks }
+  }
+  const isBroken: IsBroken = (...names) => names.some(n => broken.has(n) || broken.has(`${n}_FILE`))
+
+  if (problems.length === 0 && config !== undefined) {
+    add('OK', 'configuration', `${config.webhookCredentials.length} webhook credential pair(s)`)
+    for (const line of describePolicies(config.policies)) add('OK', line.what, line.detail)
+  }
+  for (const p of problems) add('FAIL', 'configuration', p)
+  if (config === undefined) {
+    add('SKIP', 'everything else', 'the configuration does not load: fix the problems above')
+    return done()
+  }
+
+  for (const [i, c] of config.webhookCredentials.entries()) {
+    const weak = secretWeakness(c.secret)
+    if (weak !== undefined) add('WARN', 'webhook secret', `pair ${i + 1} of ENZOIC_WEBHOOK_CREDENTIALS ${weak} (\`enzoic webhooks register\` makes a strong one)`)
+  }
+
+  await checkDatabase(config, isBroken, add)
+  checkIntake(config, isBroken, add)
 
   if (config.fusionAuthUrl === undefined || config.fusionAuthApiKey === undefined || isBroken('FUSIONAUTH_URL', 'FUSIONAUTH_API_KEY', 'FUSIONAUTH_TENANT_IDS')) {
     add('SKIP', 'FusionAuth', 'not checked: FUSIONAUTH_URL and FUSIONAUTH_API_KEY must be set and valid (above)')

@@ -10,6 +10,8 @@ import { cli as runInProcess } from '../fixtures/in-process.js'
 
 const PASSWORD = 'Pg-Cli-Pw-4711'
 
+// One story, longer than 80 lines because every command meets the same PostgreSQL database in order, and the
+// last assertion counts their outputs.
 test('every command that reads the store works on PostgreSQL, and never prints the URL\'s password', async t => {
   const cluster = await startPostgres(t)
   if (cluster === undefined) return
