@@ -1,18 +1,20 @@
 import { Command } from 'commander'
 import { runChecks } from '../operations/check.js'
+import { action } from './command.js'
+import type { CliContext } from './context.js'
 import { EXIT } from './exit.js'
 import { withHelp } from './help.js'
-import { inert, out, outJson } from './output.js'
+import { inert, outputTo } from './output.js'
 
-export { runChecks }
-
-export function checkCommand (): Command {
+export function checkCommand (ctx: CliContext): Command {
+  const { out, outJson } = outputTo(ctx)
   return withHelp(new Command('check')
     .description('a doctor: configuration, database, certificates, FusionAuth and the Enzoic API; one OK/FAIL/WARN/SKIP line per check, every problem at once; exit 1 on any FAIL')
     .addHelpText('after', '\nFusionAuth is first proven to be FusionAuth (by answers only FusionAuth gives), then probed for the tenant list,\neach permission the actions need, the user search of `monitor sync`, the actor user, and the groups and user\nactions named in BRIDGE_ACTIONS. Nothing is changed anywhere.')
     .option('--json', 'as JSON: {"ok": bool, "checks": [{"level", "what", "detail"}]}')
-    .action(async (opts: { json?: boolean }) => {
-      const report = await runChecks(process.env)
+    .action(action(async (opts: { json?: boolean }) => {
+      // The raw environment, not ctx.config(): check reports every problem of it, and variables it ignores.
+      const report = await runChecks(ctx.env)
       if (opts.json === true) {
         outJson(report)
       } else {
@@ -21,8 +23,8 @@ export function checkCommand (): Command {
         const count = (level: string): number => report.checks.filter(l => l.level === level).length
         out(`\n${report.ok ? 'No problem found' : `${count('FAIL')} problem(s) found`}${count('WARN') > 0 ? `, ${count('WARN')} warning(s)` : ''}.`)
       }
-      if (!report.ok) process.exitCode = EXIT.failure
-    }), {
+      return report.ok ? EXIT.ok : EXIT.failure
+    })), {
     examples: [
       'breach-bridge check',
       'breach-bridge check --json | jq \'.checks[] | select(.level == "FAIL")\''

@@ -1,10 +1,13 @@
 /**
  * `breach-bridge completion bash|zsh`: shell completion scripts generated from the command tree itself, so
- * they can never list a command or option the CLI does not have. The copies in completions/ are this
- * output (test/cli/completion.test.ts keeps them equal).
+ * they can never list a command or option the CLI does not have (test/cli/completion.test.ts loads the bash
+ * script and completes with it, and syntax-checks the zsh one).
  */
 import { Argument, Command } from 'commander'
+import { action } from './command.js'
+import type { CliContext } from './context.js'
 import { withHelp } from './help.js'
+import { outputTo } from './output.js'
 
 interface OptionSpec { flags: string[], takesValue: boolean, choices?: readonly string[], files: boolean }
 interface NodeSpec {
@@ -159,13 +162,14 @@ fi
 `
 }
 
-export function completionCommand (program: () => Command): Command {
+export function completionCommand (program: () => Command, ctx: CliContext): Command {
+  const { outRaw } = outputTo(ctx)
   const cmd = new Command('completion')
     .description('print a shell completion script (bash or zsh)')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
-    .action((shell: 'bash' | 'zsh') => {
-      process.stdout.write(shell === 'bash' ? bashCompletion(program()) : zshCompletion(program()))
-    })
+    .action(action(async (shell: 'bash' | 'zsh') => {
+      outRaw(shell === 'bash' ? bashCompletion(program()) : zshCompletion(program()))
+    }))
   return withHelp(cmd, {
     examples: [
       'source <(breach-bridge completion bash)        # this bash session; add the line to ~/.bashrc to keep it',

@@ -1,11 +1,13 @@
 /**
  * How the CLI writes: aligned tables and `field: value` lines for people, one JSON document with `--json`,
- * CSV with `--csv`. Every piece of data goes through `inert` (terminal.ts) on its way out; `out`/`err`
- * neutralise whole blocks once more (keeping line breaks) as a last line of defence.
+ * CSV with `--csv`, always to the streams of the command's context (context.ts). Every piece of data goes
+ * through `inert` (terminal.ts) on its way out; `out`/`err` neutralise whole blocks once more (keeping line
+ * breaks) as a last line of defence.
  *
  * The --json rule (docs/cli.md): stdout holds exactly one JSON document and nothing else — an array when
  * the command lists things, an object otherwise; messages and progress go to stderr.
  */
+import type { CliContext } from './context.js'
 import { csvText, inert, jsonText } from './terminal.js'
 
 export { CliError, EXIT } from './exit.js'
@@ -24,24 +26,33 @@ export function fieldLine (name: string, value: unknown, width = 18): string | u
   return `${(name + ':').padEnd(width)}${inert(value)}`
 }
 
-export function out (text: string): void {
+/** The writers of one command run, bound to its context's streams. */
+export interface Output {
+  /** A block of text on stdout (neutralised once more, line breaks kept), ending with a newline. */
+  out (text: string): void
+  /** The same on stderr: messages, progress, problems. */
+  err (text: string): void
+  /** The one JSON document of a `--json` command. */
+  outJson (value: unknown): void
+  /** A CSV document (cells neutralised and formula-guarded by csvText). */
+  outCsv (headers: readonly string[], rows: ReadonlyArray<readonly unknown[]>): void
+  /** Text exactly as given: output the CLI made itself (a completion script, an encrypted body). */
+  outRaw (text: string): void
+}
+
+const block = (text: string): string => {
   const safe = inert(text, { keepNewlines: true })
-  process.stdout.write(safe.endsWith('\n') ? safe : safe + '\n')
+  return safe.endsWith('\n') ? safe : safe + '\n'
 }
 
-export function err (text: string): void {
-  const safe = inert(text, { keepNewlines: true })
-  process.stderr.write(safe.endsWith('\n') ? safe : safe + '\n')
-}
-
-/** The one JSON document of a `--json` command. */
-export function outJson (value: unknown): void {
-  process.stdout.write(jsonText(value) + '\n')
-}
-
-/** A CSV document (cells already neutralised and formula-guarded by csvText). */
-export function outCsv (headers: readonly string[], rows: ReadonlyArray<readonly unknown[]>): void {
-  process.stdout.write(csvText(headers, rows))
+export function outputTo ({ stdout, stderr }: Pick<CliContext, 'stdout' | 'stderr'>): Output {
+  return {
+    out: text => { stdout.write(block(text)) },
+    err: text => { stderr.write(block(text)) },
+    outJson: value => { stdout.write(jsonText(value) + '\n') },
+    outCsv: (headers, rows) => { stdout.write(csvText(headers, rows)) },
+    outRaw: text => { stdout.write(text) }
+  }
 }
 
 /** `2026-11-22T04:01:36.123Z` → `2026-11-22 04:01:36Z`. */

@@ -254,7 +254,9 @@ async function checkPermissions (gw: FusionAuthGateway, config: Config, add: Add
     const endpoint = p.endpoints[0]!
     const r = await gw.mayCall(endpoint)
     const restoreOnly = p.usedBy.every(u => u.startsWith('alerts restore'))
+    const confirmOnly = p.usedBy.every(u => u.startsWith('resuming '))
     if (r.allowed) add('OK', `permission ${p.label}`, `${describeEndpoint(endpoint)} allowed`)
+    else if (confirmOnly) add('WARN', `permission ${p.label}`, `${describeEndpoint(endpoint)}: ${r.detail ?? 'refused'}: after a crash mid-call the action is repeated instead of checked first (${p.usedBy.join(', ')})`)
     else if (restoreOnly) add('FAIL', `permission ${p.label}`, `${describeEndpoint(endpoint)}: ${r.detail ?? 'refused'}: \`alerts restore\` would stop halfway (${p.usedBy.join(', ')})`)
     else add('FAIL', `permission ${p.label}`, `${describeEndpoint(endpoint)}: ${r.detail ?? 'refused'}`)
   }
@@ -307,40 +309,40 @@ async function checkEnzoic (config: Config, add: Add, timeoutMs: number): Promis
   }
 }
 
-/** The database opens as `serve` opens it (a new SQLite file or an empty PostgreSQL database gets the schema) and commits. */
-async function checkDatabase (config: Config, broken: boolean, add: Add): Promise<void> {
+type IsBroken = (...names: string[]) => boolean
+
+/** The database, opened as `serve` opens it (a new SQLite file or an empty PostgreSQL database gets the schema). */
+async function checkDatabase (config: Config, isBroken: IsBroken, add: Add): Promise<void> {
   const where = describeDatabase(config.database)
-  if (broken) {
+  if (isBroken('BRIDGE_DATABASE')) {
     add('SKIP', 'database', 'not checked: BRIDGE_DATABASE has a problem (above)')
-  } else {
+    return
+  }
+  try {
+    const created = !isPostgresUrl(config.database) && !existsSync(config.database)
+    const store = await openStore(config.database, { role: 'serve' })
     try {
-      const created = !isPostgresUrl(config.database) && !existsSync(config.database)
-      // As `serve` opens it: a new SQLite file or an empty PostgreSQL database gets the schema.
-      const store = await openStore(config.database, { role: 'serve' })
-      try {
-        await store.ping()
-        const counts = await store.alerts.countByState()
-        add('OK', 'database', `${store.kind} ${where}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
-      } finally {
-        await store.close()
-      }
-    } catch (err) {
-      const cause = (err as Error).cause as Error | undefined
-      add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
+      await store.ping()
+      const counts = await store.alerts.countByState()
+      add('OK', 'database', `${store.kind} ${where}${created ? ' (created)' : ''}: commits; ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)
+    } finally {
+      await store.close()
     }
+  } catch (err) {
+    const cause = (err as Error).cause as Error | undefined
+    add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
   }
 }
 
-function checkPayload (config: Config, broken: boolean, add: Add): void {
-  if (broken) {
+/** What intake needs besides the credentials: payload encryption and the client certificate. */
+function checkIntake (config: Config, isBroken: IsBroken, add: Add): void {
+  if (isBroken('ENZOIC_PAYLOAD_ENCRYPTION', 'ENZOIC_PAYLOAD_KEY', 'ENZOIC_PAYLOAD_CIPHER')) {
     add('SKIP', 'payload encryption', 'not checked: a problem above')
   } else {
     add('OK', 'payload encryption', config.payloadEncryption === 'off' ? 'off' : `${config.payloadEncryption}, AES-${config.payloadKey!.length * 8}-${config.payloadCipher}`)
   }
-}
 
-function checkClientCert (config: Config, broken: boolean, add: Add): void {
-  if (broken) {
+  if (isBroken('ENZOIC_CLIENT_CERT', 'ENZOIC_CLIENT_CERT_CN', 'TRUSTED_PROXIES', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'ENZOIC_CLIENT_CA_FILE')) {
     add('SKIP', 'client certificate', 'not checked: a problem above')
   } else if (config.clientCert === 'off') {
     add('WARN', 'client certificate', 'off: Basic auth only (set ENZOIC_CLIENT_CERT=proxy behind nginx)')
@@ -371,7 +373,7 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
     const checks = lines.map(l => ({ ...l, detail: secrets.reduce((d, s) => d.split(s).join('***'), l.detail) }))
     return { ok: !checks.some(l => l.level === 'FAIL'), checks }
   }
-  const isBroken = (...names: string[]): boolean => names.some(n => broken.has(n) || broken.has(`${n}_FILE`))
+  const isBroken: IsBroken = (...names) => names.some(n => broken.has(n) || broken.has(`${n}_FILE`))
 
   if (problems.length === 0 && config !== undefined) {
     add('OK', 'configuration', `${config.webhookCredentials.length} webhook credential pair(s)`)
@@ -388,9 +390,8 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
     if (weak !== undefined) add('WARN', 'webhook secret', `pair ${i + 1} of ENZOIC_WEBHOOK_CREDENTIALS ${weak} (\`enzoic webhooks register\` makes a strong one)`)
   }
 
-  await checkDatabase(config, isBroken('BRIDGE_DATABASE'), add)
-  checkPayload(config, isBroken('ENZOIC_PAYLOAD_ENCRYPTION', 'ENZOIC_PAYLOAD_KEY', 'ENZOIC_PAYLOAD_CIPHER'), add)
-  checkClientCert(config, isBroken('ENZOIC_CLIENT_CERT', 'ENZOIC_CLIENT_CERT_CN', 'TRUSTED_PROXIES', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'ENZOIC_CLIENT_CA_FILE'), add)
+  await checkDatabase(config, isBroken, add)
+  checkIntake(config, isBroken, add)
 
   if (config.fusionAuthUrl === undefined || config.fusionAuthApiKey === undefined || isBroken('FUSIONAUTH_URL', 'FUSIONAUTH_API_KEY', 'FUSIONAUTH_TENANT_IDS')) {
     add('SKIP', 'FusionAuth', 'not checked: FUSIONAUTH_URL and FUSIONAUTH_API_KEY must be set and valid (above)')

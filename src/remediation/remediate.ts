@@ -232,7 +232,13 @@ class AlertRun {
    */
   async #confirmOrRun (step: Step, module: ActionModule, ctx: ActionContext): Promise<RunResult> {
     if (step.startedAt !== undefined && module.confirm !== undefined) {
-      const confirmed = await module.confirm(ctx)
+      let confirmed: RunResult | undefined
+      try {
+        confirmed = await module.confirm(ctx)
+      } catch (err) {
+        // The check itself failed (a key without the read permission, a blip): the action runs, as it is idempotent.
+        this.deps.log.warn({ alertId: this.alert.id, action: step.action, reason: (err as Error).message }, 'could not check whether an earlier attempt did it; running it again')
+      }
       if (confirmed !== undefined) return { ...confirmed, detail: confirmed.detail ?? 'done by an earlier attempt (FusionAuth shows it; not repeated)' }
     }
     return await module.run(ctx)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { postAlert, startTestBridge, waitFor } from '../helper.js'
-import { runCli } from '../fixtures/processes.js'
+import { cli } from '../fixtures/in-process.js'
 
 /** RFC 4180 records (quoted fields, doubled quotes, CRLF). */
 function parseCsv (text: string): string[][] {
@@ -33,22 +33,24 @@ async function bridgeWithAlerts (t: import('node:test').TestContext): Promise<{ 
 test('alert ids: an unambiguous prefix works as the id; an ambiguous one lists the candidates', async t => {
   const { env, queued, tests } = await bridgeWithAlerts(t)
   const all = [queued, ...tests]
-  // Ids are time-ordered: alerts stored in the same minute share their first 8 characters.
-  const shared = queued.slice(0, 8)
-  assert.ok(all.every(id => id.startsWith(shared)))
+  // Ids are time-ordered: alerts stored close together share a prefix (the first 8 characters within about a
+  // minute; fewer when the four straddle a 65.5 s boundary of the timestamp's top 32 bits, hence computed).
+  let shared = queued
+  while (!all.every(id => id.startsWith(shared))) shared = shared.slice(0, -1)
+  assert.ok(shared.replace(/-/g, '').length >= 4, `the ids share only ${JSON.stringify(shared)}`)
 
-  const show = await runCli(['alerts', 'show', queued.slice(0, 24).toUpperCase()], env)
+  const show = await cli(['alerts', 'show', queued.slice(0, 24).toUpperCase()], env)
   assert.equal(show.code, 0, show.stderr)
   assert.match(show.stdout, new RegExp(`^Alert: +${queued}$`, 'm'))
 
-  const ambiguous = await runCli(['alerts', 'show', shared], env)
+  const ambiguous = await cli(['alerts', 'show', shared], env)
   assert.equal(ambiguous.code, 2)
   assert.match(ambiguous.stderr, new RegExp(`^breach-bridge: alert id prefix ${shared} is ambiguous; it matches:$`, 'm'))
   for (const id of all) assert.match(ambiguous.stderr, new RegExp(`^ {2}${id} `, 'm'), `candidate ${id} listed`)
   assert.match(ambiguous.stderr, /Give more characters of the id\.\n$/)
   assert.equal(ambiguous.stdout, '')
 
-  const json = await runCli(['alerts', 'show', tests[0]!.slice(0, 24), '--json'], env)
+  const json = await cli(['alerts', 'show', tests[0]!.slice(0, 24), '--json'], env)
   assert.equal((JSON.parse(json.stdout) as { id: string }).id, tests[0])
 })
 
@@ -63,11 +65,11 @@ test('alerts replay: by prefix; a replay of what is not dead says why', async t 
   const done = (await postAlert(bridge.url, { username: 'probe@example.com', exposureID: 'exp-t' })).body.alertId as string
   const env = { BRIDGE_DATABASE: bridge.config.database }
 
-  const r = await runCli(['alerts', 'replay', dead.slice(0, 24), '--json'], env)
+  const r = await cli(['alerts', 'replay', dead.slice(0, 24), '--json'], env)
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(JSON.parse(r.stdout), { replayed: [dead], notReplayed: [] })
 
-  const notDead = await runCli(['alerts', 'replay', done.slice(0, 24)], env)
+  const notDead = await cli(['alerts', 'replay', done.slice(0, 24)], env)
   assert.equal(notDead.code, 1)
   assert.match(notDead.stderr, new RegExp(`not replayed: ${done} \\(not dead \\(state done\\)\\)`))
 })
@@ -75,7 +77,7 @@ test('alerts replay: by prefix; a replay of what is not dead says why', async t 
 test('alerts list filters: --state, --outcome, --email, --since (date or duration)', async t => {
   const { env, queued, tests } = await bridgeWithAlerts(t)
   const ids = async (...args: string[]): Promise<string[]> => {
-    const r = await runCli(['alerts', 'list', ...args, '--json'], env)
+    const r = await cli(['alerts', 'list', ...args, '--json'], env)
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
     return (JSON.parse(r.stdout) as Array<{ id: string }>).map(a => a.id)
   }
@@ -88,7 +90,7 @@ test('alerts list filters: --state, --outcome, --email, --since (date or duratio
   assert.deepEqual(await ids('--since', '2000-01-01'), [...newestFirst, queued])
   assert.deepEqual(await ids('--since', '2999-01-01T00:00:00Z'), [])
   assert.deepEqual(await ids('--since', '1h', '--limit', '2'), newestFirst.slice(0, 2))
-  const none = await runCli(['alerts', 'list', '--email', 'nobody@acme-corp.io'], env)
+  const none = await cli(['alerts', 'list', '--email', 'nobody@acme-corp.io'], env)
   assert.equal(none.stdout, 'No alerts match.\n')
 })
 
@@ -102,7 +104,7 @@ test('alerts list --csv: RFC 4180, and cells that a spreadsheet would run as for
     exposureDetails: { title: '@SUM(1+1), "quoted"' }
   })).body.alertId as string
   const second = (await postAlert(bridge.url, { username: 'plain@acme-corp.io', exposureID: '-42' })).body.alertId as string
-  const r = await runCli(['alerts', 'list', '--csv'], { BRIDGE_DATABASE: bridge.config.database })
+  const r = await cli(['alerts', 'list', '--csv'], { BRIDGE_DATABASE: bridge.config.database })
   assert.equal(r.code, 0, r.stderr)
   assert.ok(r.stdout.endsWith('\r\n'))
   const rows = parseCsv(r.stdout)
@@ -120,32 +122,48 @@ test('alerts list --csv: RFC 4180, and cells that a spreadsheet would run as for
 
 test('alerts purge: refuses under a day without --force and without --yes off a terminal; keeps tombstones and unfinished alerts', async t => {
   const { env, queued, tests } = await bridgeWithAlerts(t)
-  const short = await runCli(['alerts', 'purge', '--older-than', '12h', '--yes'], env)
+  const short = await cli(['alerts', 'purge', '--older-than', '12h', '--yes'], env)
   assert.equal(short.code, 2)
   assert.match(short.stderr, /under 1 day.*--force/)
-  const unconfirmed = await runCli(['alerts', 'purge', '--older-than', '30d'], env)
+  const unconfirmed = await cli(['alerts', 'purge', '--older-than', '30d'], env)
   assert.equal(unconfirmed.code, 2)
   assert.match(unconfirmed.stderr, /add --yes/)
-  const badDuration = await runCli(['alerts', 'purge', '--older-than', 'soon', '--yes'], env)
+  const badDuration = await cli(['alerts', 'purge', '--older-than', 'soon', '--yes'], env)
   assert.equal(badDuration.code, 2)
 
-  const none = await runCli(['alerts', 'purge', '--older-than', '30d', '--yes'], env)
+  const none = await cli(['alerts', 'purge', '--older-than', '30d', '--yes'], env)
   assert.equal(none.code, 0, none.stderr)
   assert.match(none.stdout, /^Purged the personal data of 0 alerts finished before \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; their tombstones .* remain\.$/m)
 
   await new Promise(resolve => setTimeout(resolve, 50))
-  const all = await runCli(['alerts', 'purge', '--older-than', '10ms', '--force', '--yes', '--json'], env)
+  const all = await cli(['alerts', 'purge', '--older-than', '10ms', '--force', '--yes', '--json'], env)
   assert.equal(all.code, 0, all.stderr)
   assert.equal((JSON.parse(all.stdout) as { purged: number }).purged, 3, 'the three finished test alerts')
 
-  const tomb = await runCli(['alerts', 'show', tests[0]!, '--json'], env)
+  const tomb = await cli(['alerts', 'show', tests[0]!, '--json'], env)
   const rec = JSON.parse(tomb.stdout) as { id: string, email?: string, outcome?: string, purgedAt?: string }
   assert.equal(rec.id, tests[0])
   assert.equal(rec.email, undefined)
   assert.equal(rec.outcome, 'test', 'the tombstone keeps the outcome')
   assert.equal(typeof rec.purgedAt, 'string')
-  const kept = JSON.parse((await runCli(['alerts', 'show', queued, '--json'], env)).stdout) as { email?: string }
+  const kept = JSON.parse((await cli(['alerts', 'show', queued, '--json'], env)).stdout) as { email?: string }
   assert.equal(kept.email, 'ruth@acme-corp.io', 'an unfinished alert keeps its data')
-  const text = await runCli(['alerts', 'show', tests[0]!], env)
+  const text = await cli(['alerts', 'show', tests[0]!], env)
   assert.match(text.stdout, /^Purged: +\S+ \(personal data removed; tombstone kept\)$/m)
+})
+
+test('alerts purge on a terminal asks first: anything but yes purges nothing (exit 1), yes purges', async t => {
+  const { env } = await bridgeWithAlerts(t)
+  const now = Date.parse('2026-03-01T00:00:00Z')
+  const question = `Remove the personal data of alerts finished before 2026-01-30T00:00:00.000Z in ${env.BRIDGE_DATABASE}? [y/N] `
+  for (const answer of ['n\n', '\n', 'maybe\n']) {
+    const declined = await cli(['alerts', 'purge', '--older-than', '30d'], env, { stdin: answer, stdinIsTTY: true, now: () => now })
+    assert.equal(declined.code, 1, declined.stderr)
+    assert.equal(declined.stderr, `${question}Nothing purged.\n`)
+    assert.equal(declined.stdout, '')
+  }
+  const yes = await cli(['alerts', 'purge', '--older-than', '30d'], env, { stdin: 'yes\n', stdinIsTTY: true, now: () => now })
+  assert.equal(yes.code, 0, yes.stderr)
+  assert.equal(yes.stderr, question)
+  assert.match(yes.stdout, /^Purged the personal data of 0 alerts finished before 2026-01-30 00:00:00Z;/)
 })

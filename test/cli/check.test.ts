@@ -1,168 +1,64 @@
+// `breach-bridge check` renders the report of runChecks (its checks: test/operations/check.test.ts): one
+// aligned line per check, a summary, exit 1 on a FAIL, the same report with --json — and no secret in either.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes, randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
-import { freePort, testEnv, tmpDir } from '../helper.js'
-import { runCli } from '../fixtures/processes.js'
+import { testEnv, tmpDir } from '../helper.js'
+import { cli } from '../fixtures/in-process.js'
+import type { CheckReport } from '../../src/operations/check.js'
 
-interface Line { level: string, what: string, detail: string }
-
-async function check (env: NodeJS.ProcessEnv): Promise<{ code: number | null, stdout: string, stderr: string, lines: Line[] }> {
-  const r = await runCli(['check'], env)
-  const json = await runCli(['check', '--json'], env)
+/** `check` and `check --json` on the same environment: the same verdict, and every JSON check a text line. */
+async function check (env: NodeJS.ProcessEnv): Promise<{ code: number | null, stdout: string, stderr: string, report: CheckReport }> {
+  const r = await cli(['check'], env)
+  const json = await cli(['check', '--json'], env)
   assert.equal(json.code, r.code, 'the same verdict with --json')
-  const doc = JSON.parse(json.stdout) as { ok: boolean, checks: Line[] }
-  assert.equal(doc.ok, r.code === 0)
-  return { ...r, lines: doc.checks }
+  const report = JSON.parse(json.stdout) as CheckReport
+  assert.equal(report.ok, r.code === 0)
+  const width = Math.max(...report.checks.map(l => l.what.length))
+  const text = r.stdout.split('\n')
+  for (const l of report.checks) {
+    const start = `${l.level.padEnd(4)}  ${l.what.padEnd(width)}  `
+    assert.ok(text.some(t => t.startsWith(start)), `no text line for ${l.level} ${l.what}:\n${r.stdout}`)
+  }
+  assert.equal(text.filter(t => /^(OK|FAIL|WARN|SKIP) /.test(t)).length, report.checks.length, 'one line per check')
+  return { ...r, report }
 }
-
-const has = (lines: Line[], level: string, what: string | RegExp, detail: RegExp = /./): boolean =>
-  lines.some(l => l.level === level && (typeof what === 'string' ? l.what === what : what.test(l.what)) && detail.test(l.detail))
 
 /** A plain static-file HTTP server: 404 (text/html) for anything but its one file. */
 async function staticFileServer (t: import('node:test').TestContext): Promise<string> {
   const srv = createServer((req, res) => {
-    if (req.url === '/' || req.url === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html' })
-      res.end('<h1>It works</h1>')
-      return
-    }
-    res.writeHead(404, { 'content-type': 'text/html' })
-    res.end('<html><body><h1>404 Not Found</h1></body></html>')
+    res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html' })
+    res.end(req.url === '/' ? '<h1>It works</h1>' : '<html><body><h1>404 Not Found</h1></body></html>')
   })
   await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
   t.after(() => new Promise(resolve => srv.close(resolve)))
   return `http://127.0.0.1:${(srv.address() as { port: number }).port}`
 }
 
-test('check never says OK for a server that is not FusionAuth (a static file server answers 404 to everything)', async t => {
+test('check with a FAIL: its line, the count in the summary, exit 1', async t => {
   const url = await staticFileServer(t)
   const r = await check(testEnv(tmpDir(t), { FUSIONAUTH_URL: url, FUSIONAUTH_API_KEY: 'some-key' }))
   assert.equal(r.code, 1, r.stdout)
+  assert.equal(r.stderr, '')
   assert.match(r.stdout, new RegExp(`^FAIL\\s+FusionAuth\\s+${url.replace(/\./g, '\\.')} does not answer like FusionAuth \\(GET /api/status → 404 text/html.*FUSIONAUTH_URL must be FusionAuth's base URL`, 'm'))
-  assert.ok(!/^OK\s+(FusionAuth|permission|tenants)/m.test(r.stdout), r.stdout)
-  assert.ok(has(r.lines, 'SKIP', 'FusionAuth checks'))
+  const fails = r.report.checks.filter(l => l.level === 'FAIL').length
+  const warns = r.report.checks.filter(l => l.level === 'WARN').length
+  assert.ok(fails > 0)
+  assert.match(r.stdout, new RegExp(`\n\n${fails} problem\\(s\\) found${warns > 0 ? `, ${warns} warning\\(s\\)` : ''}\\.\n$`))
 })
 
-test('check reports every problem at once: a configuration problem does not stop the FusionAuth checks', async t => {
+test('check without a FAIL: "No problem found", exit 0', async t => {
   const fa = await startFusionAuthFake()
   t.after(() => fa.close())
-  const r = await check(testEnv(tmpDir(t), { ENZOIC_WEBHOOK_CREDENTIALS: undefined, ENZOIC_PAYLOAD_ENCRYPTION: 'required', FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey }))
-  assert.equal(r.code, 1)
-  assert.ok(has(r.lines, 'FAIL', 'configuration', /^ENZOIC_WEBHOOK_CREDENTIALS: required/), r.stdout)
-  assert.ok(has(r.lines, 'FAIL', 'configuration', /^ENZOIC_PAYLOAD_KEY: required when ENZOIC_PAYLOAD_ENCRYPTION is required/), r.stdout)
-  assert.ok(has(r.lines, 'OK', 'database'), r.stdout)
-  assert.ok(has(r.lines, 'OK', 'FusionAuth', /is FusionAuth 1\.69\.0 and accepts the API key/), r.stdout)
-  assert.ok(has(r.lines, 'OK', 'permission lookup'), r.stdout)
-  assert.ok(has(r.lines, 'OK', 'permission deactivate'), r.stdout)
-  assert.ok(has(r.lines, 'SKIP', 'payload encryption'), r.stdout)
-})
-
-test('check: several tenants and a key that may not list them is a FAIL (the worker would pause); tenant ids are verified', async t => {
-  const fa = await startFusionAuthFake({ tenants: 2 })
-  t.after(() => fa.close())
-  fa.addApiKey('no-tenant-list', { endpoints: { '/api/user': ['GET', 'DELETE', 'PUT'], '/api/jwt/refresh': ['DELETE'], '/api/user/search': ['POST'] } })
-  const env = testEnv(tmpDir(t), { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: 'no-tenant-list' })
-  const r = await check(env)
-  assert.equal(r.code, 1, r.stdout)
-  assert.match(r.stdout, /^FAIL\s+tenants\s+several tenants, and the key may not list them \(GET \/api\/tenant → 401\): the worker would pause at the first alert\. Allow GET \/api\/tenant for the key, or set FUSIONAUTH_TENANT_IDS$/m)
-  assert.ok(has(r.lines, 'OK', 'FusionAuth'), 'a least-privilege key is still recognised (no /api/system/version needed)')
-
-  const [t1] = fa.tenants
-  const scoped = await check({ ...env, FUSIONAUTH_TENANT_IDS: t1!.id })
-  assert.equal(scoped.code, 0, scoped.stdout)
-  assert.ok(has(scoped.lines, 'OK', 'tenant', new RegExp(`^${t1!.id} \\(FUSIONAUTH_TENANT_IDS\\)`)))
-  const bogus = randomUUID()
-  const wrong = await check({ ...env, FUSIONAUTH_TENANT_IDS: `${t1!.id},${bogus}` })
-  assert.equal(wrong.code, 1)
-  assert.ok(has(wrong.lines, 'FAIL', 'tenant', new RegExp(`^${bogus} \\(FUSIONAUTH_TENANT_IDS\\): FusionAuth refused it \\(400`)), wrong.stdout)
-})
-
-test('check: groups and user actions named in BRIDGE_ACTIONS must exist; the search of monitor sync is probed', async t => {
-  const fa = await startFusionAuthFake()
-  t.after(() => fa.close())
-  const actor = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'secops@acme-corp.io' })
-  const group = fa.addGroup(undefined, 'Breached users')
-  const lock = fa.addUserAction({ name: 'Breach lock', preventLogin: true })
-  const missingGroup = randomUUID()
-  const missingAction = randomUUID()
-  const env = testEnv(tmpDir(t), {
-    FUSIONAUTH_URL: fa.url,
-    FUSIONAUTH_API_KEY: fa.apiKey,
-    FUSIONAUTH_ACTOR_USER_ID: actor.id,
-    BRIDGE_ACTIONS: `deactivate,group:${group},group:${missingGroup},user-action:${lock},user-action:${missingAction}`
-  })
-  const r = await check(env)
-  assert.equal(r.code, 1, r.stdout)
-  assert.match(r.stdout, new RegExp(`^FAIL\\s+group:${missingGroup}\\s+no such group: every alert would fail with 400 and go dead — fix BRIDGE_ACTIONS$`, 'm'))
-  assert.match(r.stdout, new RegExp(`^FAIL\\s+user-action:${missingAction}\\s+no such user action`, 'm'))
-  assert.match(r.stdout, new RegExp(`^OK\\s+group:${group}\\s+group "Breached users" exists$`, 'm'))
-  assert.match(r.stdout, new RegExp(`^OK\\s+user-action:${lock}\\s+user action "Breach lock" exists \\(time-based, prevents login\\)$`, 'm'))
-  assert.match(r.stdout, /^OK\s+actor user\s+FUSIONAUTH_ACTOR_USER_ID secops@acme-corp\.io exists$/m)
-  assert.match(r.stdout, /^OK\s+permission search\s+POST \/api\/user\/search allowed/m)
-  assert.equal(fa.mutatingCalls().filter(j => j.status >= 200 && j.status < 300).length, 0, 'nothing changed in FusionAuth')
-
-  // A least-privilege key may apply the actions but not read their definitions: that is said, not failed.
-  fa.addApiKey('actions-only', { endpoints: { '/api/user': ['GET', 'DELETE', 'PUT'], '/api/group/member': ['POST', 'DELETE'], '/api/user/action': ['POST', 'DELETE'] } })
-  const limited = await check({ ...env, FUSIONAUTH_API_KEY: 'actions-only', BRIDGE_ACTIONS: `deactivate,group:${group},user-action:${lock}` })
-  assert.equal(limited.code, 0, limited.stdout)
-  assert.ok(has(limited.lines, 'WARN', `group:${group}`, /cannot tell whether the group exists: the key may not call GET \/api\/group\/\{groupId\}/), limited.stdout)
-  assert.ok(has(limited.lines, 'WARN', 'permission search', /POST \/api\/user\/search: refused \(401\).*`enzoic monitor sync` needs it/), limited.stdout)
-})
-
-test('check: the Enzoic API credentials when set — accepted, refused (never printed), unreachable (URL and variable named)', async t => {
-  const fa = await startFusionAuthFake()
-  const ez = await startEnzoicFake()
-  t.after(() => Promise.all([fa.close(), ez.close()]))
-  const env = testEnv(tmpDir(t), { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, ...ez.env })
-  const ok = await check(env)
-  assert.equal(ok.code, 0, ok.stdout)
-  assert.ok(has(ok.lines, 'OK', 'Enzoic API', /accepts ENZOIC_API_KEY\/ENZOIC_API_SECRET; 0 user\(s\) monitored/), ok.stdout)
-
-  const refused = await check({ ...env, ENZOIC_API_SECRET: 'Wrong-Enzoic-Secret-1' })
-  assert.equal(refused.code, 1)
-  assert.ok(has(refused.lines, 'FAIL', 'Enzoic API', /refused the API credentials \(401\): check ENZOIC_API_KEY and ENZOIC_API_SECRET/), refused.stdout)
-  assert.ok(!refused.stdout.includes('Wrong-Enzoic-Secret-1'))
-
-  const port = await freePort()
-  const down = await check({ ...env, ENZOIC_API_URL: `http://127.0.0.1:${port}/v1` })
-  assert.equal(down.code, 1)
-  assert.ok(has(down.lines, 'FAIL', 'Enzoic API', new RegExp(`cannot reach Enzoic at http://127\\.0\\.0\\.1:${port}/v1 \\(ECONNREFUSED\\): check ENZOIC_API_URL`)), down.stdout)
-
-  const unset = await check({ ...env, ENZOIC_API_KEY: undefined, ENZOIC_API_SECRET: undefined })
-  assert.ok(has(unset.lines, 'SKIP', 'Enzoic API'))
-})
-
-test('check warns on weak webhook secrets and on unknown BRIDGE_/ENZOIC_/FUSIONAUTH_ variables, naming the closest known one', async t => {
-  const fa = await startFusionAuthFake()
-  t.after(() => fa.close())
-  const strong = randomBytes(24).toString('base64url')
-  const r = await check(testEnv(tmpDir(t), {
-    FUSIONAUTH_URL: fa.url,
-    FUSIONAUTH_API_KEY: fa.apiKey,
-    ENZOIC_WEBHOOK_CREDENTIALS: `k1:Sh0rt-Pw,k2:${'ab'.repeat(16)},k3:${strong},k4:Password-Password-2024!`,
-    BRIDGE_DRYRUN: 'true',
-    FUSIONAUTH_TENANT_ID: randomUUID(),
-    ENZOIC_API_SECERT_FILE: '/run/secrets/enzoic',
-    BRIDGE_COMPLETELY_DIFFERENT_THING_XYZ: '1',
-    NODE_OPTIONS: '', // not a bridge prefix: never reported
-    BRIDGE_DRY_RUN: 'false'
-  }))
+  const r = await check(testEnv(tmpDir(t), { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey }))
   assert.equal(r.code, 0, r.stdout)
-  assert.ok(has(r.lines, 'WARN', 'webhook secret', /^pair 1 of ENZOIC_WEBHOOK_CREDENTIALS is short \(8 characters\)/))
-  assert.ok(has(r.lines, 'WARN', 'webhook secret', /^pair 2 of ENZOIC_WEBHOOK_CREDENTIALS has low entropy/))
-  assert.ok(!has(r.lines, 'WARN', 'webhook secret', /^pair 3 /), 'a random secret is not weak')
-  assert.ok(has(r.lines, 'WARN', 'webhook secret', /^pair 4 of ENZOIC_WEBHOOK_CREDENTIALS has low entropy/), 'common words')
-  for (const s of ['Sh0rt-Pw', 'abababab', strong, 'Password-Password']) assert.ok(!r.stdout.includes(s), 'never the secret')
-  assert.match(r.stdout, /^WARN\s+environment\s+BRIDGE_DRYRUN is set, but the bridge reads no such variable \(it is ignored\): did you mean BRIDGE_DRY_RUN\?$/m)
-  assert.match(r.stdout, /^WARN\s+environment\s+FUSIONAUTH_TENANT_ID is set, .*did you mean FUSIONAUTH_TENANT_IDS\?$/m)
-  assert.match(r.stdout, /^WARN\s+environment\s+ENZOIC_API_SECERT_FILE is set, .*did you mean ENZOIC_API_SECRET_FILE\?$/m)
-  assert.match(r.stdout, /^WARN\s+environment\s+BRIDGE_COMPLETELY_DIFFERENT_THING_XYZ is set, but the bridge reads no such variable \(it is ignored\)$/m)
-  assert.ok(!/NODE_OPTIONS|BRIDGE_DRY_RUN is set/.test(r.stdout))
+  const warns = r.report.checks.filter(l => l.level === 'WARN').length
+  assert.ok(warns > 0, 'client certificate off is a WARN')
+  assert.match(r.stdout, new RegExp(`\n\nNo problem found, ${warns} warning\\(s\\)\\.\n$`))
 })
 
 test('check never prints credentials that are part of a URL (FUSIONAUTH_URL, ENZOIC_API_URL) or a secret file\'s content', async t => {
@@ -175,33 +71,7 @@ test('check never prints credentials that are part of a URL (FUSIONAUTH_URL, ENZ
   const faUrl = fa.url.replace('http://', 'http://admin:Fa-Url-Pw-9001@')
   const ezUrl = ez.url.replace('http://', 'http://enz:Ez-Url-Pw-4242@')
   const r = await check(testEnv(dir, { FUSIONAUTH_URL: faUrl, FUSIONAUTH_API_KEY_FILE: keyFile, ENZOIC_API_URL: ezUrl, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret }))
-  const everything = r.stdout + r.stderr + JSON.stringify(r.lines)
+  const everything = r.stdout + r.stderr + JSON.stringify(r.report)
   for (const secret of ['Fa-Url-Pw-9001', 'Ez-Url-Pw-4242', 'Fa-Key-From-File-31337', ez.apiSecret]) assert.ok(!everything.includes(secret), `${secret} printed:\n${r.stdout}`)
   assert.match(r.stdout, /FusionAuth\s+http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+/)
-})
-
-test('check prints each tenant\'s effective policy and probes what every policy needs; a bad policy file is one FAIL per problem', async t => {
-  const fa = await startFusionAuthFake({ tenants: 2 })
-  t.after(() => fa.close())
-  const [t1, t2] = [fa.tenants[0]!.id, fa.tenants[1]!.id]
-  const template = fa.addEmailTemplate('Breach notice')
-  const group = fa.addGroup(undefined, 'Customers breached')
-  const dir = tmpDir(t)
-  const file = join(dir, 'policy.yaml')
-  writeFileSync(file, `tenants:\n  ${t2}:\n    name: customers\n    actions: [notify-user:${template}, group:${group}]\n    gracePeriod: 72h\n    graceActions: [deactivate]\n`)
-  const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, BRIDGE_POLICY_FILE: file })
-  const r = await check(env)
-  assert.equal(r.code, 0, r.stdout)
-  assert.ok(has(r.lines, 'OK', 'policy (default)', /^actions deactivate,revoke-sessions; no grace period \(environment \+ /), r.stdout)
-  assert.ok(has(r.lines, 'OK', 'policy tenant customers', new RegExp(`^${t2}: actions notify-user:${template},group:${group}; grace 3d then deactivate unless the password changed$`)), r.stdout)
-  assert.ok(!r.lines.some(l => l.what.includes(t1)), 'a tenant without its own policy follows the default')
-  assert.ok(has(r.lines, 'OK', 'permission notify-user', /POST \/api\/email\/send\/\{emailTemplateId\} allowed/), r.stdout)
-  assert.ok(has(r.lines, 'OK', `notify-user:${template}`, /email template "Breach notice" exists/), 'the template a tenant policy names is checked')
-  assert.ok(has(r.lines, 'OK', `group:${group}`, /exists/), 'the group a tenant policy names is checked too')
-
-  writeFileSync(file, `tenants:\n  not-a-tenant-id:\n    actions: [deactivate]\n  ${t1}:\n    actions: [deactivate, explode]\n`)
-  const bad = await check(env)
-  assert.equal(bad.code, 1)
-  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`^BRIDGE_POLICY_FILE ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: tenants\\.not-a-tenant-id: tenant ids are UUIDs$`)), bad.stdout)
-  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`tenants\\.${t1}\\.actions: entry 2 is not a known action`)), bad.stdout)
 })

@@ -1,28 +1,25 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { createProgram } from '../../src/cli.js'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { freePort, postAlert, startTestBridge, testEnv, tmpDir } from '../helper.js'
-import { runCli } from '../fixtures/processes.js'
-import { spawnCli } from './support.js'
+import { cli, testContext } from '../fixtures/in-process.js'
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 test('--version prints package.json\'s version; --help and -h exit 0', async () => {
-  const v = await runCli(['--version'], {})
+  const v = await cli(['--version'], {})
   assert.equal(v.code, 0, v.stderr)
   assert.equal(v.stdout, `${PACKAGE_VERSION}\n`)
-  assert.equal((await runCli(['-V'], {})).stdout, `${PACKAGE_VERSION}\n`)
-  const help = await runCli(['--help'], {})
+  assert.equal((await cli(['-V'], {})).stdout, `${PACKAGE_VERSION}\n`)
+  const help = await cli(['--help'], {})
   assert.equal(help.code, 0)
   assert.match(help.stdout, /^Usage: breach-bridge/)
-  assert.equal((await runCli(['alerts', 'list', '-h'], {})).code, 0)
+  assert.equal((await cli(['alerts', 'list', '-h'], {})).code, 0)
 })
 
 /** Every command, by its words: `['alerts', 'list']`, â€¦ (the tree of the real program). */
@@ -32,9 +29,9 @@ function commandPaths (cmd: Command, path: string[] = []): string[][] {
 }
 
 test('every command\'s --help has examples and names the environment variables it reads', async () => {
-  const paths = commandPaths(createProgram())
+  const paths = commandPaths(createProgram(testContext({}).ctx))
   assert.ok(paths.length >= 18, `found ${paths.length} commands`)
-  const results = await Promise.all(paths.map(async p => ({ p, r: await runCli([...p, '--help'], {}) })))
+  const results = await Promise.all(paths.map(async p => ({ p, r: await cli([...p, '--help'], {}) })))
   for (const { p, r } of results) {
     const what = p.join(' ')
     assert.equal(r.code, 0, `${what}: ${r.stderr}`)
@@ -55,12 +52,12 @@ test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 
   const db = { BRIDGE_DATABASE: bridge.config.database }
 
   await t.test('0: success', async () => {
-    const r = await runCli(['alerts', 'list'], db)
+    const r = await cli(['alerts', 'list'], db)
     assert.equal(r.code, 0, r.stderr)
   })
 
   await t.test('1: the command ran and the answer is no', async () => {
-    const r = await runCli(['alerts', 'show', 'abcd1234'], db)
+    const r = await cli(['alerts', 'show', 'abcd1234'], db)
     assert.equal(r.code, 1)
     assert.equal(r.stderr, 'breach-bridge: no alert abcd1234\n')
   })
@@ -78,8 +75,7 @@ test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 
       [[], /Usage: breach-bridge/],
       [['completion', 'fish'], /Allowed choices are bash, zsh/]
     ]
-    // Independent children: run side by side (each spends most of its time starting Node and tsx).
-    const usageRuns = await Promise.all(usage.map(async ([args]) => await runCli(args, db)))
+    const usageRuns = await Promise.all(usage.map(async ([args]) => await cli(args, db)))
     for (const [i, [args, message]] of usage.entries()) {
       const r = usageRuns[i]!
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
@@ -94,7 +90,7 @@ test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 
       [['enzoic', 'monitor', 'sync'], db, /FUSIONAUTH_URL: required/],
       [['alerts', 'list'], { BRIDGE_DATABASE: join(dir, 'typo.db') }, /no database at .*typo\.db \(BRIDGE_DATABASE\)/]
     ]
-    const configRuns = await Promise.all(config.map(async ([args, env]) => await runCli(args, env)))
+    const configRuns = await Promise.all(config.map(async ([args, env]) => await cli(args, env)))
     for (const [i, [args, , message]] of config.entries()) {
       const r = configRuns[i]!
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
@@ -105,7 +101,7 @@ test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 
 
   await t.test('3: a dependency is unavailable â€” Enzoic unreachable names the URL and ENZOIC_API_URL', async () => {
     const closed = await freePort()
-    const r = await runCli(['enzoic', 'webhooks', 'list'], { ...db, ENZOIC_API_URL: `http://u:enz-pw-42@127.0.0.1:${closed}/v1`, ENZOIC_API_KEY: 'k', ENZOIC_API_SECRET: 's' })
+    const r = await cli(['enzoic', 'webhooks', 'list'], { ...db, ENZOIC_API_URL: `http://u:enz-pw-42@127.0.0.1:${closed}/v1`, ENZOIC_API_KEY: 'k', ENZOIC_API_SECRET: 's' })
     assert.equal(r.code, 3, r.stderr)
     assert.match(r.stderr, new RegExp(`^breach-bridge: GET /webhooks: cannot reach Enzoic at http://127\\.0\\.0\\.1:${closed}/v1 \\(ECONNREFUSED\\): check ENZOIC_API_URL`, 'm'))
     assert.ok(!r.stderr.includes('enz-pw-42'), 'the URL\'s password is never printed')
@@ -113,41 +109,17 @@ test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 
 
   await t.test('3: PostgreSQL unreachable, without its password', async () => {
     const closed = await freePort()
-    const r = await runCli(['alerts', 'list'], { BRIDGE_DATABASE: `postgres://bridge:pg-Secret-77@127.0.0.1:${closed}/bridge` })
+    const r = await cli(['alerts', 'list'], { BRIDGE_DATABASE: `postgres://bridge:pg-Secret-77@127.0.0.1:${closed}/bridge` })
     assert.equal(r.code, 3, r.stderr)
     assert.match(r.stderr, /^breach-bridge: .*postgres:\/\/bridge:\*\*\*@127\.0\.0\.1:\d+\/bridge.*: check BRIDGE_DATABASE and that the database server runs\n$/)
-    const migrate = await runCli(['migrate'], { BRIDGE_DATABASE: `postgres://bridge:pg-Secret-77@127.0.0.1:${closed}/bridge` })
+    const migrate = await cli(['migrate'], { BRIDGE_DATABASE: `postgres://bridge:pg-Secret-77@127.0.0.1:${closed}/bridge` })
     assert.equal(migrate.code, 3, migrate.stderr)
     assert.match(migrate.stderr, /^breach-bridge: cannot reach the database postgres:\/\/bridge:\*\*\*@127\.0\.0\.1:\d+\/bridge: .*check BRIDGE_DATABASE/)
     assert.ok(!(migrate.stdout + migrate.stderr).includes('pg-Secret-77'))
     assert.ok(!(r.stdout + r.stderr).includes('pg-Secret-77'))
   })
 
-  await t.test('3: serve with its port taken: one line that says what to do, no stack trace', async () => {
-    const busy = createServer()
-    await new Promise<void>(resolve => busy.listen(0, '127.0.0.1', resolve))
-    const port = (busy.address() as { port: number }).port
-    try {
-      const r = await runCli(['serve'], testEnv(dir, { PORT: String(port), BRIDGE_DATABASE: join(dir, 'serve.db'), FUSIONAUTH_URL: 'http://127.0.0.1:9', FUSIONAUTH_API_KEY: 'k' }))
-      assert.equal(r.code, 3, r.stdout + r.stderr)
-      assert.equal(r.stderr, `breach-bridge: cannot listen on 127.0.0.1:${port}: the port is already in use (another bridge running?). Stop that process, or set PORT (and HOST) to a free address\n`)
-    } finally {
-      await new Promise(resolve => busy.close(resolve))
-    }
-  })
-
-  await t.test('130: interrupted', async () => {
-    const ez = await startEnzoicFake()
-    t.after(() => ez.close())
-    const env = { ...db, ...ez.env }
-    assert.equal((await runCli(['enzoic', 'webhooks', 'register', '--url', 'http://127.0.0.1:9/webhooks/enzoic', '--insecure-url'], env)).code, 0)
-    const c = spawnCli(['enzoic', 'webhooks', 'test', '--wait', '60s', '--json'], env)
-    await c.waitForStderr(/Waiting up to 60 s/)
-    c.child.kill('SIGINT')
-    const { code } = await c.exited
-    assert.equal(code, 130, c.stderr())
-    assert.match(c.stderr(), /breach-bridge: interrupted/)
-  })
+  // 3 for serve with its port taken, and 130 for Ctrl-C: test/cli/process.test.ts (a real process is the point).
 })
 
 test('--json: every command that prints data prints exactly one JSON document â€” an array for lists, an object otherwise', async t => {
@@ -159,7 +131,7 @@ test('--json: every command that prints data prints exactly one JSON document â€
   const bridge = await startTestBridge(t, {}, dir)
   const id = (await postAlert(bridge.url, { username: 'json@acme-corp.io', exposureID: 'j-1' })).body.alertId as string
   const env = testEnv(dir, { ...ez.env, FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
-  const reg = await runCli(['enzoic', 'webhooks', 'register', '--url', 'https://bridge.example.com/webhooks/enzoic', '--json'], env)
+  const reg = await cli(['enzoic', 'webhooks', 'register', '--url', 'https://bridge.example.com/webhooks/enzoic', '--json'], env)
   const hook = JSON.parse(reg.stdout) as { webhookID: string, credentials: string }
   assert.equal(typeof hook.webhookID, 'string')
   assert.match(hook.credentials, /^\S+:\S+$/, 'without --write-env the pair is part of the answer (shown once, as in text)')
@@ -179,7 +151,7 @@ test('--json: every command that prints data prints exactly one JSON document â€
     [['enzoic', 'webhooks', 'delete', hook.webhookID, '--json'], 'object']
   ]
   for (const [args, shape] of cases) {
-    const r = await runCli(args, env)
+    const r = await cli(args, env)
     const what = args.join(' ')
     assert.equal(r.code, 0, `${what}: ${r.stderr}`)
     let doc: unknown
@@ -187,45 +159,10 @@ test('--json: every command that prints data prints exactly one JSON document â€
     assert.equal(Array.isArray(doc) ? 'array' : typeof doc === 'object' && doc !== null ? 'object' : typeof doc, shape, what)
     assert.ok(r.stdout.endsWith('}\n') || r.stdout.endsWith(']\n'), `${what}: ends with the document and one newline`)
   }
-  const show = JSON.parse((await runCli(['alerts', 'show', id, '--json'], env)).stdout) as { id: string, history: unknown[] }
+  const show = JSON.parse((await cli(['alerts', 'show', id, '--json'], env)).stdout) as { id: string, history: unknown[] }
   assert.equal(show.id, id)
   assert.ok(Array.isArray(show.history))
-  const check = JSON.parse((await runCli(['check', '--json'], env)).stdout) as { ok: boolean, checks: Array<{ level: string, what: string, detail: string }> }
+  const check = JSON.parse((await cli(['check', '--json'], env)).stdout) as { ok: boolean, checks: Array<{ level: string, what: string, detail: string }> }
   assert.equal(check.ok, true)
   assert.ok(check.checks.some(c => c.level === 'OK' && c.what === 'FusionAuth'))
-})
-
-test('completion: bash and zsh scripts from the command tree; the bash one loads and completes', async t => {
-  const dir = tmpDir(t)
-  const bash = await runCli(['completion', 'bash'], {})
-  assert.equal(bash.code, 0, bash.stderr)
-  const file = join(dir, 'breach-bridge.bash')
-  writeFileSync(file, bash.stdout)
-  const syntax = spawnSync('bash', ['-n', file], { encoding: 'utf8' })
-  assert.equal(syntax.status, 0, syntax.stderr)
-  const complete = (...words: string[]): string => {
-    const script = `source ${JSON.stringify(file)}; COMP_WORDS=(${words.map(w => JSON.stringify(w)).join(' ')}); COMP_CWORD=${words.length - 1}; _breach_bridge; echo "\${COMPREPLY[*]}"`
-    const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', cwd: dir })
-    assert.equal(r.status, 0, r.stderr)
-    return r.stdout.trim()
-  }
-  assert.equal(complete('breach-bridge', 'al'), 'alerts')
-  assert.equal(complete('breach-bridge', 'alerts', 'p'), 'purge')
-  assert.equal(complete('breach-bridge', 'alerts', 'list', '--st'), '--state')
-  assert.match(complete('breach-bridge', 'alerts', 'list', '--state', ''), /^queued processing retrying .*done dead$/)
-  assert.equal(complete('breach-bridge', 'enzoic', 'webhooks', 'register', '--write-env', 'breach-bridge.b'), 'breach-bridge.bash')
-  assert.equal(complete('breach-bridge', 'completion', ''), 'bash zsh')
-  assert.equal(complete('breach-bridge', 'alerts', 'list', '--limit', '5', '--ou'), '--outcome')
-
-  const zsh = await runCli(['completion', 'zsh'], {})
-  assert.equal(zsh.code, 0, zsh.stderr)
-  assert.match(zsh.stdout, /^#compdef breach-bridge$/m)
-  const zshFile = join(dir, '_breach-bridge')
-  writeFileSync(zshFile, zsh.stdout)
-  if (spawnSync('zsh', ['--version']).error !== undefined) {
-    t.diagnostic('zsh not installed: the zsh script was not syntax-checked')
-    return
-  }
-  const z = spawnSync('zsh', ['-n', zshFile], { encoding: 'utf8' })
-  assert.equal(z.status, 0, z.stderr)
 })

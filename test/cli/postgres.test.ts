@@ -6,10 +6,12 @@ import { join } from 'node:path'
 import { startPostgres } from '../fixtures/postgres.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { postAlert, startTestBridge, testEnv, tmpDir, waitFor } from '../helper.js'
-import { runCli } from '../fixtures/processes.js'
+import { cli as runInProcess } from '../fixtures/in-process.js'
 
 const PASSWORD = 'Pg-Cli-Pw-4711'
 
+// One story, longer than 80 lines because every command meets the same PostgreSQL database in order, and the
+// last assertion counts their outputs.
 test('every command that reads the store works on PostgreSQL, and never prints the URL\'s password', async t => {
   const cluster = await startPostgres(t)
   if (cluster === undefined) return
@@ -22,7 +24,7 @@ test('every command that reads the store works on PostgreSQL, and never prints t
   const env = { BRIDGE_DATABASE: url }
   const outputs: string[] = []
   const cli = async (args: string[], e: NodeJS.ProcessEnv = env): Promise<{ code: number | null, stdout: string, stderr: string }> => {
-    const r = await runCli(args, e)
+    const r = await runInProcess(args, e)
     outputs.push(`$ ${args.join(' ')}\n${r.stdout}${r.stderr}`)
     return r
   }

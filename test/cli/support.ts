@@ -1,7 +1,7 @@
 /**
- * Helpers for the CLI tests beside fixtures/processes.ts's `runCli`: the CLI as a long-running child a
- * test can signal. Children get only the environment a test passes
- * (plus PATH) and run in a new empty folder (see fixtures/processes.ts for why).
+ * The CLI as a long-running child a test can signal (Ctrl-C tests only: everything else runs in-process,
+ * fixtures/in-process.ts). Children get only the environment a test passes (plus PATH) and run in a new
+ * empty folder (see fixtures/processes.ts for why).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { childCwd, CLI_ENTRY, TSX_IMPORT } from '../fixtures/processes.js'

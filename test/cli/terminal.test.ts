@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { freePort, postAlert, startTestBridge, tmpDir, waitFor } from '../helper.js'
-import { runCli } from '../fixtures/processes.js'
+import { cli } from '../fixtures/in-process.js'
 import { RAW_CONTROLS } from './support.js'
 
 /**
@@ -41,13 +41,13 @@ test('alerts list / show (table, JSON, CSV): control characters in breach data a
   assert.ok(stored.customData?.includes('\u009b'))
   const env = { BRIDGE_DATABASE: bridge.config.database }
 
-  const list = await runCli(['alerts', 'list'], env)
+  const list = await cli(['alerts', 'list'], env)
   assert.equal(list.code, 0, list.stderr)
   assertInert('alerts list', list.stdout)
   assert.equal(list.stdout.trimEnd().split('\n').length, 2, 'a header and one row: the alert stays on its line')
   assert.ok(list.stdout.includes('exp\\e[2J\\e]8;;https://evil.example/\\u0007click here'), 'the escape is shown, visibly')
 
-  const show = await runCli(['alerts', 'show', id], env)
+  const show = await cli(['alerts', 'show', id], env)
   assert.equal(show.code, 0, show.stderr)
   assertInert('alerts show', show.stdout)
   assert.match(show.stdout, /^Exposure title: +Mega Leak\\e\[2J\\e\]8;;https:\/\/evil\.example\/\\u0007click here\\e\]8;;\\u0007\\r\\nFORGED LINE\\u009b31m\\u202egpj\.exe$/m)
@@ -55,18 +55,18 @@ test('alerts list / show (table, JSON, CSV): control characters in breach data a
   assert.match(show.stdout, /^Email: +victim\\e\[2j\\r\\nforged@acme-corp\.io$/m)
 
   // JSON keeps every value (a program gets the data back exactly) and escapes what JSON.stringify leaves raw.
-  const json = await runCli(['alerts', 'show', id, '--json'], env)
+  const json = await cli(['alerts', 'show', id, '--json'], env)
   assert.equal(json.code, 0, json.stderr)
   assertInert('alerts show --json', json.stdout)
   assert.ok(json.stdout.includes('\\u009b31m') && json.stdout.includes('\\u202e'), 'C1 and bidi controls as \\u escapes')
   const parsed = JSON.parse(json.stdout) as { exposureDetails: { title: string }, customData: string, email: string }
   assert.equal(parsed.exposureDetails.title, stored.exposureDetails!.title)
   assert.equal(parsed.customData, stored.customData)
-  const listJson = await runCli(['alerts', 'list', '--json'], env)
+  const listJson = await cli(['alerts', 'list', '--json'], env)
   assertInert('alerts list --json', listJson.stdout)
   assert.equal((JSON.parse(listJson.stdout) as Array<{ exposureId: string }>)[0]!.exposureId, stored.exposureId)
 
-  const csv = await runCli(['alerts', 'list', '--csv'], env)
+  const csv = await cli(['alerts', 'list', '--csv'], env)
   assert.equal(csv.code, 0, csv.stderr)
   const rows = csv.stdout.split('\r\n')
   assert.deepEqual(rows.slice(2), [''], 'a header, one record, CRLF line ends')
@@ -80,13 +80,13 @@ test('webhooks test --wait: the arrival line shows hostile data inert', async t 
   const port = await freePort()
   const url = `http://127.0.0.1:${port}/webhooks/enzoic`
   const env = { ...ez.env, BRIDGE_DATABASE: `${dir}/bridge.db` }
-  const reg = await runCli(['enzoic', 'webhooks', 'register', '--url', url, '--insecure-url', '--json'], env)
+  const reg = await cli(['enzoic', 'webhooks', 'register', '--url', url, '--insecure-url', '--json'], env)
   assert.equal(reg.code, 0, reg.stderr)
   const credentials = (JSON.parse(reg.stdout) as { credentials: string }).credentials
   await startTestBridge(t, { PORT: String(port), ENZOIC_WEBHOOK_CREDENTIALS: credentials }, dir)
   ez.setDelivery({ extra: { username: ALERT.username, exposureID: ALERT.exposureID, customData: ALERT.customData, exposureDetails: ALERT.exposureDetails } })
 
-  const r = await runCli(['enzoic', 'webhooks', 'test', '--wait', '10s'], env)
+  const r = await cli(['enzoic', 'webhooks', 'test', '--wait', '10s'], env)
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.match(r.stdout, /Received after [\d.]+ s: alert \S+ for victim\\e\[2j\\r\\nforged@acme-corp\.io, exposure exp\\e\[2J/)
   assertInert('webhooks test --wait (stdout)', r.stdout)

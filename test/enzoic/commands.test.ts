@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { startEnzoicFake, type EnzoicFake } from '../fakes/enzoic.js'
 import { startFusionAuthFake, type FusionAuthFake } from '../fakes/fusionauth.js'
 import { freePort, postAlert, startTestBridge, testEnv, tmpDir, waitFor } from '../helper.js'
-import { runCli } from '../fixtures/processes.js'
+import { cli } from '../fixtures/in-process.js'
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
 
@@ -20,12 +20,12 @@ test('register → list → test --wait, end to end through the real bridge', as
   writeFileSync(envFile, 'LOG_LEVEL=info\n', { mode: 0o644 })
   const env = { ...ez.env, BRIDGE_DATABASE: join(dir, 'bridge.db') }
 
-  const refused = await runCli(['enzoic', 'webhooks', 'register', '--url', url], env)
+  const refused = await cli(['enzoic', 'webhooks', 'register', '--url', url], env)
   assert.equal(refused.code, 2)
   assert.match(refused.stderr, /--url must be https/)
   assert.equal(ez.webhooks.length, 0)
 
-  const reg = await runCli(['enzoic', 'webhooks', 'register', '--url', url, '--insecure-url', '--write-env', envFile], env)
+  const reg = await cli(['enzoic', 'webhooks', 'register', '--url', url, '--insecure-url', '--write-env', envFile], env)
   assert.equal(reg.code, 0, reg.stderr)
   const hook = ez.webhooks[0]!
   assert.match(reg.stdout, new RegExp(`Registered webhook ${hook.webhookID} → ${url} \\(default\\)`))
@@ -34,14 +34,14 @@ test('register → list → test --wait, end to end through the real bridge', as
   const written = readFileSync(envFile, 'utf8')
   assert.match(written, new RegExp(`^ENZOIC_WEBHOOK_CREDENTIALS=${hook.key}:${hook.secret}$`, 'm'))
 
-  const list = await runCli(['enzoic', 'webhooks', 'list'], env)
+  const list = await cli(['enzoic', 'webhooks', 'list'], env)
   assert.equal(list.code, 0, list.stderr)
   assert.match(list.stdout, new RegExp(`${hook.webhookID}\\s+yes\\s+${url}`))
   assert.ok(!list.stdout.includes(hook.secret))
 
   // The bridge, configured from the file register wrote.
   const bridge = await startTestBridge(t, { PORT: String(port), ENZOIC_WEBHOOK_CREDENTIALS: `${hook.key}:${hook.secret}` }, dir)
-  const tested = await runCli(['enzoic', 'webhooks', 'test', '--wait', '10s'], env)
+  const tested = await cli(['enzoic', 'webhooks', 'test', '--wait', '10s'], env)
   assert.equal(tested.code, 0, tested.stdout + tested.stderr)
   assert.match(tested.stdout, /Received after [\d.]+ s: alert \S+ for sample@email\.tst, exposure \S+, classified as a test alert/)
   const delivery = await ez.waitForDelivery(1)
@@ -52,12 +52,12 @@ test('register → list → test --wait, end to end through the real bridge', as
   assert.equal(stored[0]!.outcome, 'test')
 
   // A second register (rotation) keeps the old pair in front of the new one.
-  const again = await runCli(['enzoic', 'webhooks', 'register', '--url', url, '--insecure-url', '--write-env', envFile], env)
+  const again = await cli(['enzoic', 'webhooks', 'register', '--url', url, '--insecure-url', '--write-env', envFile], env)
   assert.equal(again.code, 0, again.stderr)
   const second = ez.webhooks[1]!
   assert.match(readFileSync(envFile, 'utf8'), new RegExp(`^ENZOIC_WEBHOOK_CREDENTIALS=${hook.key}:${hook.secret},${second.key}:${second.secret}$`, 'm'))
 
-  const del = await runCli(['enzoic', 'webhooks', 'delete', second.webhookID], env)
+  const del = await cli(['enzoic', 'webhooks', 'delete', second.webhookID], env)
   assert.equal(del.code, 0, del.stderr)
   assert.equal(ez.webhooks.length, 1)
 })
@@ -67,10 +67,10 @@ test('test --wait times out with the likely causes when the bridge refuses the c
   t.after(() => ez.close())
   const bridge = await startTestBridge(t)
   const env = { ...ez.env, BRIDGE_DATABASE: bridge.config.database }
-  const reg = await runCli(['enzoic', 'webhooks', 'register', '--url', `${bridge.url}/webhooks/enzoic`, '--insecure-url'], env)
+  const reg = await cli(['enzoic', 'webhooks', 'register', '--url', `${bridge.url}/webhooks/enzoic`, '--insecure-url'], env)
   assert.equal(reg.code, 0, reg.stderr)
   assert.match(reg.stdout, /ENZOIC_WEBHOOK_CREDENTIALS=\S+:\S+/) // printed once, without --write-env
-  const r = await runCli(['enzoic', 'webhooks', 'test', '--wait', '2s'], env)
+  const r = await cli(['enzoic', 'webhooks', 'test', '--wait', '2s'], env)
   assert.equal(r.code, 1)
   assert.match(r.stderr, /No test notification arrived within 2 s/)
   assert.match(r.stderr, /credentials: ENZOIC_WEBHOOK_CREDENTIALS/)
@@ -83,11 +83,11 @@ test('a bad Enzoic key: a message that names ENZOIC_API_KEY and never the secret
   const ez = await startEnzoicFake()
   t.after(() => ez.close())
   const dir = tmpDir(t)
-  const r = await runCli(['enzoic', 'webhooks', 'list'], { ...ez.env, ENZOIC_API_SECRET: 'not-the-secret-42', BRIDGE_DATABASE: join(dir, 'b.db') })
+  const r = await cli(['enzoic', 'webhooks', 'list'], { ...ez.env, ENZOIC_API_SECRET: 'not-the-secret-42', BRIDGE_DATABASE: join(dir, 'b.db') })
   assert.equal(r.code, 2)
   assert.match(r.stderr, /ENZOIC_API_KEY/)
   assert.ok(!(r.stdout + r.stderr).includes('not-the-secret-42'))
-  const missing = await runCli(['enzoic', 'webhooks', 'list'], { BRIDGE_DATABASE: join(dir, 'b.db') })
+  const missing = await cli(['enzoic', 'webhooks', 'list'], { BRIDGE_DATABASE: join(dir, 'b.db') })
   assert.equal(missing.code, 2)
   assert.match(missing.stderr, /ENZOIC_API_KEY: required/)
 })
@@ -111,7 +111,7 @@ test('monitor sync: 25,000 users in two tenants → two batches, right hashes an
   const { fa, ez, env } = await syncWorld(t, 12_500)
   // Neither inactive users nor users without an email are enrolled.
   const inactive = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'gone@acme-corp.io', active: false })
-  const r = await runCli(['enzoic', 'monitor', 'sync'], env)
+  const r = await cli(['enzoic', 'monitor', 'sync'], env)
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /Enrolled 25000 users \(0 already monitored\) from 2 tenant\(s\) in 2 batch\(es\)/)
   assert.match(r.stdout, /Skipped 1 users/)
@@ -129,12 +129,12 @@ test('monitor sync: 25,000 users in two tenants → two batches, right hashes an
   // Without a terminal: periodic plain lines, no progress-bar escape codes.
   assert.ok(!r.stderr.includes('\u001b['))
 
-  const status = await runCli(['enzoic', 'monitor', 'status'], env)
+  const status = await cli(['enzoic', 'monitor', 'status'], env)
   assert.equal(status.code, 0, status.stderr)
   assert.match(status.stdout, /Enzoic monitors 25000 user\(s\)/)
   assert.match(status.stdout, /Last sync: .* 25000 enrolled/)
 
-  const dry = await runCli(['enzoic', 'monitor', 'sync', '--dry-run'], env)
+  const dry = await cli(['enzoic', 'monitor', 'sync', '--dry-run'], env)
   assert.equal(dry.code, 0, dry.stderr)
   assert.match(dry.stdout, /Dry run: would enrol 25000 users/)
   assert.equal(addCalls(ez).length, 2, 'dry run sends nothing')
@@ -144,16 +144,16 @@ test('monitor sync interrupted by an Enzoic failure resumes from its checkpoint 
   const { ez, env } = await syncWorld(t, 12_500)
   let posts = 0
   ez.fail(400, { times: 1, match: (m, p) => m === 'POST' && p.endsWith('/breach-monitoring-for-users') && ++posts === 2 })
-  const first = await runCli(['enzoic', 'monitor', 'sync'], env)
+  const first = await cli(['enzoic', 'monitor', 'sync'], env)
   assert.equal(first.code, 1)
   assert.match(first.stderr, /progress is saved; run again to resume/)
   const firstBatch = addCalls(ez)[0]!.size
   assert.equal(ez.monitored.size, firstBatch)
 
-  const status = await runCli(['enzoic', 'monitor', 'status'], env)
+  const status = await cli(['enzoic', 'monitor', 'status'], env)
   assert.match(status.stdout, /An interrupted sync is waiting/)
 
-  const second = await runCli(['enzoic', 'monitor', 'sync'], env)
+  const second = await cli(['enzoic', 'monitor', 'sync'], env)
   assert.equal(second.code, 0, second.stderr)
   assert.match(second.stdout, /Enrolled 25000 users \(0 already monitored\).*resumed from a checkpoint/)
   const calls = addCalls(ez)
@@ -164,7 +164,7 @@ test('monitor sync interrupted by an Enzoic failure resumes from its checkpoint 
 
 test('monitor sync --prune removes entries whose FusionAuth user no longer exists', async t => {
   const { fa, ez, env } = await syncWorld(t, 50)
-  assert.equal((await runCli(['enzoic', 'monitor', 'sync'], env)).code, 0)
+  assert.equal((await cli(['enzoic', 'monitor', 'sync'], env)).code, 0)
   assert.equal(ez.monitored.size, 100)
   // Someone else's entry (not written by the bridge) is never touched.
   ez.monitored.set(sha('outsider@acme-corp.io'), { usernameHash: sha('outsider@acme-corp.io'), customData: 'crm:42' })
@@ -173,7 +173,7 @@ test('monitor sync --prune removes entries whose FusionAuth user no longer exist
   assert.equal(res.status, 200)
   assert.equal(fa.user(victim.id), undefined)
 
-  const r = await runCli(['enzoic', 'monitor', 'sync', '--prune'], env)
+  const r = await cli(['enzoic', 'monitor', 'sync', '--prune'], env)
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /Prune: 1 monitored entries belong to users that no longer exist; removed 1/)
   assert.equal(ez.monitored.has(sha(victim.email.toLowerCase())), false)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { tmpDir } from '../helper.js'
 import { runCli } from '../fixtures/processes.js'
+import { cli } from '../fixtures/in-process.js'
 
 const URL = 'https://bridge.example.com/webhooks/enzoic'
 
@@ -20,7 +21,7 @@ test('--write-env refuses a symbolic link (even a dangling one); its target is u
   symlinkSync(join(dir, 'not-there-yet'), dangling)
 
   for (const file of [link, dangling]) {
-    const r = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
+    const r = await cli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
     assert.equal(r.code, 2, r.stdout + r.stderr)
     assert.match(r.stderr, /is a symbolic link: refusing to write a secret through it/)
     assert.ok(lstatSync(file).isSymbolicLink())
@@ -36,6 +37,7 @@ test('--write-env makes an existing 0644 file 0600 before the secret is written 
   t.after(() => ez.close())
   const dir = tmpDir(t)
   const file = join(dir, 'bridge.env')
+  // A real process: only a child can run under a file-size limit (ulimit -f), which makes the append fail.
   // Exactly at the file-size limit the CLI runs under (1 KiB): reading and opening work, appending fails (EFBIG).
   // The file's mode after the run tells whether it was tightened before that write or only after it.
   const existing = `LOG_LEVEL=info\n${'#'.repeat(1024 - 'LOG_LEVEL=info\n'.length - 1)}\n`
@@ -52,7 +54,7 @@ test('--write-env makes an existing 0644 file 0600 before the secret is written 
   assert.ok(!(r.stdout + r.stderr).includes('ENZOIC_WEBHOOK_CREDENTIALS='), 'the secret is not printed instead')
 
   // Without the limit: written, 0600, and the rest of the file kept.
-  const ok = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
+  const ok = await cli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
   assert.equal(ok.code, 0, ok.stderr)
   const hook = ez.webhooks[0]!
   assert.equal(statSync(file).mode & 0o777, 0o600)
@@ -68,10 +70,10 @@ test('--write-env creates a missing file 0600; a failed registration leaves no e
   const dir = tmpDir(t)
   const file = join(dir, 'new.env')
   ez.fail(500, { times: 1 })
-  const failed = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
+  const failed = await cli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
   assert.equal(failed.code, 3, failed.stderr)
   assert.throws(() => statSync(file), { code: 'ENOENT' })
-  const ok = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
+  const ok = await cli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
   assert.equal(ok.code, 0, ok.stderr)
   assert.equal(statSync(file).mode & 0o777, 0o600)
 })

@@ -1,0 +1,58 @@
+/**
+ * The store of a command, and the CLI's words for what the store operations throw: shared by `alerts …`,
+ * `users list` and `enzoic webhooks test --wait`.
+ */
+import { existsSync } from 'node:fs'
+import type { AlertRecord } from '../alerts/types.js'
+import { AlertNotFoundError, AmbiguousAlertIdError, InvalidAlertIdError } from '../operations/alerts.js'
+import { OperatorActionError } from '../operations/lifecycle.js'
+import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
+import type { Store } from '../store/types.js'
+import { classify, CliError, EXIT } from './exit.js'
+import { inert, shortTime, table } from './output.js'
+
+/**
+ * Opens the bridge's store (BRIDGE_DATABASE) for a command. Never creates a SQLite file (a typo in
+ * BRIDGE_DATABASE should not look like "no alerts"); a store that cannot be reached is one clear line.
+ */
+export async function openCommandStore (database: string): Promise<Store> {
+  const where = describeDatabase(database)
+  if (!isPostgresUrl(database) && !existsSync(database)) {
+    throw new CliError(`no database at ${where} (BRIDGE_DATABASE): has the bridge run yet? Point BRIDGE_DATABASE at the running bridge's database`, EXIT.usage)
+  }
+  try {
+    return await openStore(database, { role: 'command' })
+  } catch (e) {
+    const known = classify(e)
+    if (known === undefined) throw e
+    const message = known.message.includes(where) ? known.message : `${where}: ${known.message}`
+    throw new CliError(known.exitCode === EXIT.unavailable ? `${message}: check BRIDGE_DATABASE and that the database server runs` : message, known.exitCode)
+  }
+}
+
+/** Who an alert is about, as a table cell: the email, else the start of the username hash. */
+export const who = (a: AlertRecord): string => a.email ?? (a.usernameHash === undefined ? '-' : `#${a.usernameHash.slice(0, 12)}`)
+
+/** The CLI's words (and exit codes) for the errors of the alert and lifecycle operations. */
+export function explainStoreError (e: unknown): unknown {
+  if (e instanceof InvalidAlertIdError) return new CliError(`${inert(e.given)}: ${e.message}`, EXIT.usage)
+  if (e instanceof AlertNotFoundError) return new CliError(`no alert ${inert(e.given)}`, EXIT.failure)
+  if (e instanceof AmbiguousAlertIdError) {
+    const rows = table(['ID', 'RECEIVED', 'STATE', 'EMAIL'], e.candidates.map(a => [a.id, shortTime(a.receivedAt), a.state, who(a)]))
+    return new CliError(`alert id prefix ${inert(e.given)} is ambiguous; it matches${e.more ? ' (at least)' : ''}:\n${rows.replace(/^/gm, '  ')}\nGive more characters of the id.`, EXIT.usage)
+  }
+  if (e instanceof OperatorActionError) return new CliError(e.message, e.code === 'BRIDGE_ALERT_BUSY' ? EXIT.unavailable : EXIT.failure)
+  return classify(e) ?? e
+}
+
+/** Runs `fn` with the command's store, closed afterwards; its errors in the CLI's words. */
+export async function withCommandStore<T> (database: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openCommandStore(database)
+  try {
+    return await fn(store)
+  } catch (e) {
+    throw explainStoreError(e)
+  } finally {
+    await store.close()
+  }
+}
