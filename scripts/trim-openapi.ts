@@ -27,11 +27,12 @@ export const PATHS = [
   '/api/user', // GET ?email= / ?username=
   '/api/user/{userId}', // GET, DELETE (deactivate, ?hardDelete), PUT ?reactivate=true, PATCH
   '/api/user/search', // GET, POST
-  '/api/user/action', // POST
+  '/api/user/action', // POST; GET ?userId=&active=true (a resumed user-action step: is it in effect already?)
   '/api/user/action/{actionId}', // DELETE (undo of user-action: cancelAction)
   '/api/email/send/{emailTemplateId}', // POST (notify-user: sendEmail)
   '/api/email/template/{emailTemplateId}', // GET (breach-bridge check: does the template of a notify-user action exist?)
   '/api/user/comment', // POST
+  '/api/user/comment/{userId}', // GET (a resumed comment step: is the alert's comment there already?)
   '/api/group/member', // POST, DELETE (undo of group:)
   '/api/jwt/refresh', // GET ?userId=, DELETE ?userId=
   '/api/tenant', // the fake answers GET, which the spec lacks (deviation 'get-api-tenant-missing')

@@ -247,6 +247,27 @@ test('contract: every endpoint the bridge uses answers what the OpenAPI spec dec
     assert.deepEqual(Object.keys(r.json.fieldErrors).sort(), ['userComment.comment', 'userComment.commenterId'])
   })
 
+  await t.test('GET /api/user/comment/{userId} (retrieveUserComments)', async () => {
+    let r = await call(fa, 'GET', `/api/user/comment/${alice.id}`)
+    check('GET', '/api/user/comment/{userId}', r)
+    assert.equal(r.status, 200)
+    assert.deepEqual(r.json.userComments.map((c: any) => c.comment), ['Exposed in Example breach (2024-01-01)'])
+    r = await call(fa, 'GET', `/api/user/comment/${ghost()}`)
+    check('GET', '/api/user/comment/{userId}', r)
+    assert.equal(r.status, 404)
+  })
+
+  await t.test('GET /api/user/action?userId= (retrieveUserActioning)', async () => {
+    let r = await call(fa, 'GET', `/api/user/action?userId=${alice.id}&active=true`)
+    check('GET', '/api/user/action', r)
+    assert.equal(r.status, 200)
+    assert.ok(r.json.actions.length > 0, 'the actions applied above')
+    assert.ok(r.json.actions.every((a: any) => a.actioneeUserId === alice.id))
+    r = await call(fa, 'GET', `/api/user/action?userId=${ghost()}`)
+    check('GET', '/api/user/action', r)
+    assert.equal(r.status, 404)
+  })
+
   await t.test('POST /api/group/member (createGroupMembers)', async () => {
     const body = { members: { [group]: [{ userId: alice.id }] } }
     req('POST', '/api/group/member', body)
@@ -405,7 +426,7 @@ test('contract: every endpoint the bridge uses answers what the OpenAPI spec dec
       'PUT /api/user/{userId}', 'GET /api/jwt/refresh', 'DELETE /api/jwt/refresh', 'POST /api/user/action', 'POST /api/user/comment',
       'POST /api/group/member', 'GET /api/tenant', 'GET /api/group/{groupId}', 'GET /api/user-action/{userActionId}', 'GET /api/system/version',
       'DELETE /api/user/action/{actionId}', 'DELETE /api/group/member', 'POST /api/email/send/{emailTemplateId}',
-      'GET /api/email/template/{emailTemplateId}']
+      'GET /api/email/template/{emailTemplateId}', 'GET /api/user/comment/{userId}', 'GET /api/user/action']
     for (const op of ops) {
       const statuses = [...(covered.get(op) ?? [])]
       assert.ok(statuses.some(s => s >= 200 && s < 300), `${op}: no success validated`)

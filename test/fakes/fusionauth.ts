@@ -79,6 +79,8 @@ export interface JournalEntry {
   apiKey?: string
   /** The final status; 0 while unanswered (in flight, or hung by `hang()`). */
   status: number
+  /** With an `afterEffect` fault: the status FusionAuth's own handling gave before the fault struck. */
+  effect?: number
   /** The request body: parsed JSON, or the raw text when it is not JSON. */
   body?: unknown
   at: number
@@ -90,6 +92,13 @@ export interface FaultOptions {
   match?: FaultMatch
   /** `fail()` only: a Retry-After header (seconds), as FusionAuth's rate limiter and a proxy in maintenance send. */
   retryAfter?: number
+  /**
+   * The request reaches FusionAuth and takes effect (the user is deactivated, the email sent…), and only then
+   * does the fault hit: the answer is lost (`hang`) or replaced (`fail`, e.g. a 502 from a proxy after the fact).
+   */
+  afterEffect?: boolean
+  /** `fail()` only: the body is this HTML page (`text/html`), as a proxy, captive portal or load balancer answers. */
+  html?: string
 }
 
 export interface FusionAuthFake {
@@ -171,7 +180,7 @@ type Json = Record<string, unknown>
 interface Reply { status: number, body?: unknown, headers?: Record<string, string> }
 interface KeyRecord { key: string, tenantId?: string, endpoints?: Map<string, Set<string>>, revoked: boolean }
 interface Scope { tenantId?: string }
-interface Fault { kind: 'fail' | 'hang', status: number, remaining: number, match?: FaultMatch, retryAfter?: number }
+interface Fault { kind: 'fail' | 'hang', status: number, remaining: number, match?: FaultMatch, retryAfter?: number, afterEffect?: boolean, html?: string }
 type Pred = (u: FakeUser) => boolean
 interface SortSpec { name: string, order: 'asc' | 'desc', missing: '_first' | '_last' }
 type SortKey = Array<string | number | null>
@@ -441,14 +450,14 @@ class FakeFusionAuth implements FusionAuthFake {
   setLatency (ms: number): void { this.latencyMs = ms }
 
   fail (status: number, opts: FaultOptions = {}): void {
-    const fault: Fault = { kind: 'fail', status, remaining: opts.times ?? Infinity }
+    const fault: Fault = { kind: 'fail', status, remaining: opts.times ?? Infinity, afterEffect: opts.afterEffect, html: opts.html }
     if (opts.match !== undefined) fault.match = opts.match
     if (opts.retryAfter !== undefined) fault.retryAfter = opts.retryAfter
     this.faults.push(fault)
   }
 
   hang (opts: FaultOptions = {}): void {
-    const fault: Fault = { kind: 'hang', status: 0, remaining: opts.times ?? Infinity }
+    const fault: Fault = { kind: 'hang', status: 0, remaining: opts.times ?? Infinity, afterEffect: opts.afterEffect }
     if (opts.match !== undefined) fault.match = opts.match
     this.faults.push(fault)
   }
@@ -522,24 +531,35 @@ class FakeFusionAuth implements FusionAuthFake {
     if (this.closed || res.destroyed) return
 
     const fault = this.takeFault(method, path)
+    const routed = (): Reply => {
+      try {
+        return this.route(req, method, path, url.searchParams, raw, entry.body)
+      } catch (err) {
+        if (err instanceof Answer) return err.reply
+        console.error('fake FusionAuth: handler error', err)
+        return { status: 500 }
+      }
+    }
+    // The effect happens first when the fault strikes after it (the answer is lost or replaced on the way back).
+    const effect = fault?.afterEffect === true ? routed() : undefined
+    if (effect !== undefined) entry.effect = effect.status
     if (fault?.kind === 'hang') return // never answered; close() destroys the socket
     let reply: Reply
     if (fault !== undefined) {
       reply = { status: fault.status }
       if (fault.retryAfter !== undefined) reply.headers = { 'retry-after': String(fault.retryAfter) }
+      if (fault.html !== undefined) {
+        entry.status = reply.status
+        if (res.destroyed) return
+        res.writeHead(reply.status, { ...reply.headers, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(fault.html) })
+        res.end(fault.html)
+        return
+      }
       if (fault.status === 400 || fault.status === 503) {
         reply.body = errorsBody([['[InjectedFault]', `The fake FusionAuth was told to answer ${fault.status}.`]])
       }
     } else {
-      try {
-        reply = this.route(req, method, path, url.searchParams, raw, entry.body)
-      } catch (err) {
-        if (err instanceof Answer) reply = err.reply
-        else {
-          console.error('fake FusionAuth: handler error', err)
-          reply = { status: 500 }
-        }
-      }
+      reply = routed()
     }
     entry.status = reply.status
     if (res.destroyed) return
@@ -606,6 +626,8 @@ class FakeFusionAuth implements FusionAuthFake {
       case 'POST /user/search': return this.search(body, scope)
       case 'GET /user/search': return this.search({ search: this.searchFromQuery(q) }, scope)
       case 'POST /user/action': if (seg.length === 3) return this.actionUser(body, scope); break
+      case 'GET /user/action': if (seg.length === 3) return this.retrieveActions(q, scope); break
+      case 'GET /user/comment': if (seg.length === 4) return this.retrieveComments(seg[3]!, scope); break
       case 'POST /user/comment': if (seg.length === 3) return this.commentOnUser(body, scope); break
       case 'POST /group/member': if (seg.length === 3) return this.addMembers(body, scope); break
       case 'DELETE /group/member': if (seg.length === 3) return this.removeMembers(body, scope); break
@@ -1153,13 +1175,18 @@ class FakeFusionAuth implements FusionAuthFake {
     if (typeof expiry === 'number') log.expiry = expiry
     user.actions.push(log)
     this.touch(user)
+    return { status: 200, body: { action: this.actionJson(user, log, action.name) } }
+  }
+
+  /** A user's action log entry as FusionAuth answers it (UserActionLog). */
+  private actionJson (user: FakeUser, log: FakeUser['actions'][number], name: string): Json {
     const json: Json = {
       id: log.id,
       actioneeUserId: user.id,
       actionerUserId: log.actionerUserId,
-      userActionId: action.id,
-      name: action.name,
-      localizedName: action.name,
+      userActionId: log.userActionId,
+      name,
+      localizedName: name,
       applicationIds: [],
       emailUserOnEnd: false,
       notifyUserOnEnd: false,
@@ -1170,7 +1197,25 @@ class FakeFusionAuth implements FusionAuthFake {
       json.expiry = log.expiry
       json.endEventSent = false
     }
-    return { status: 200, body: { action: json } }
+    return json
+  }
+
+  /** GET /api/user/action?userId=…[&active=true]: the user's actions (with active=true, only those in effect). */
+  private retrieveActions (q: URLSearchParams, scope: Scope): Reply {
+    const userId = q.get('userId')
+    if (userId === null) throw fieldError('userId', '[missing]userId', 'You must specify the userId.')
+    if (!isUuid(userId)) throw couldNotConvert('userId', userId)
+    const u = this.scopedUser(userId, scope)
+    const live = (l: FakeUser['actions'][number]): boolean => l.cancelled !== true && (l.expiry === undefined || l.expiry > Date.now())
+    const logs = u.actions.filter(l => q.get('active') !== 'true' || live(l))
+    return { status: 200, body: { actions: logs.map(l => this.actionJson(u, l, this.userActions.get(l.userActionId)?.name ?? '')) } }
+  }
+
+  /** GET /api/user/comment/{userId}: the comments on a user. */
+  private retrieveComments (userId: string, scope: Scope): Reply {
+    if (!isUuid(userId)) throw couldNotConvert('userId', userId)
+    const u = this.scopedUser(userId, scope)
+    return { status: 200, body: { userComments: u.comments.map(c => ({ id: c.id, userId: u.id, commenterId: c.commenterId, comment: c.comment, insertInstant: c.insertInstant })) } }
   }
 
   /** DELETE /api/user/action/{actionId}: cancels an action in effect (FusionAuth keeps its log, ended). */
