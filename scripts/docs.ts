@@ -3,6 +3,8 @@
  * `.env.example` and the README's configuration table (src/config/variables.ts), the README's API-key
  * permission list (the action modules' `calls`), the lifecycle events table (src/observability/events.ts).
  *
+ * And docs/cli.md's command reference (every command's --help, scripts/cli-reference.ts).
+ *
  *   npm run docs           rewrite them
  *   npm run docs -- --check  exit 1 when a committed copy differs (test/docs.test.ts does the same)
  */
@@ -10,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { renderEnvExample, renderVariablesTable } from '../src/config/render.js'
 import { ACTIONS, describeEndpoint, permissionsFor } from '../src/remediation/actions/index.js'
+import { cliReference } from './cli-reference.js'
 import { eventsTable } from './events-table.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -22,8 +25,9 @@ export function permissionsTable (): string {
 }
 
 /** Each generated block: the file, its marker name, its content. */
-export function generatedBlocks (): Array<{ file: string, marker?: string, content: string }> {
+export async function generatedBlocks (): Promise<Array<{ file: string, marker?: string, content: string }>> {
   return [
+    { file: 'docs/cli.md', marker: 'cli-reference', content: `${await cliReference()}\n` },
     { file: '.env.example', content: renderEnvExample() },
     { file: 'README.md', marker: 'config', content: renderVariablesTable() },
     { file: 'README.md', marker: 'permissions', content: permissionsTable() },
@@ -46,7 +50,7 @@ function apply (text: string, marker: string | undefined, content: string): stri
 if (import.meta.url === `file://${process.argv[1]}`) {
   const check = process.argv.includes('--check')
   let stale = 0
-  for (const b of generatedBlocks()) {
+  for (const b of await generatedBlocks()) {
     const path = `${ROOT}${b.file}`
     const before = readFileSync(path, 'utf8')
     const after = apply(before, b.marker, b.content)

@@ -11,7 +11,7 @@ test('the README shows the test command and CI runs it', () => {
 
 test('every generated block of the docs is up to date (npm run docs): .env.example, the configuration table, the API-key list, the events table', async () => {
   const { between, generatedBlocks } = await import('../scripts/docs.js')
-  for (const b of generatedBlocks()) {
+  for (const b of await generatedBlocks()) {
     const text = read(b.file)
     const committed = b.marker === undefined ? text : between(text, b.marker)
     assert.ok(committed !== undefined, `${b.file} marks its ${b.marker ?? ''} block`)

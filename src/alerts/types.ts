@@ -1,7 +1,8 @@
 /**
  * The alert's domain types: what intake produces, the store keeps and remediation reads. Every layer
- * imports them from here; this module imports nothing of the bridge's own.
+ * imports them from here; this module imports nothing of the bridge's own but the outcome names beside it.
  */
+import type { OutcomeName, UserOutcomeName } from './outcomes.js'
 
 export interface ExposureDetails {
   title?: string
@@ -50,16 +51,20 @@ export interface BreachAlert {
 export type AlertState = 'queued' | 'processing' | 'retrying' | 'waiting' | 'done' | 'dead'
 export const ALERT_STATES: readonly AlertState[] = ['queued', 'processing', 'retrying', 'waiting', 'done', 'dead']
 
-/** The alert-level outcome, derived from its users' verdicts and its steps; most also appear per user. */
-export type Outcome = 'actioned' | 'no-user' | 'test' | 'protected' | 'dry-run' | 'stale' | 'mismatch' |
-  'self-remediated' | 'cancelled' | 'restored' | 'partial' | 'mixed' | 'failed'
+/** The alert-level outcome, derived from its users' outcomes and its steps (outcomes.ts: the names and rules). */
+export type Outcome = OutcomeName
 
 /**
  * One (matched user, action) of an alert: planned when the users are resolved, due at once or when the
  * grace period ends, recorded the moment it completes.
  */
-export type StepState = 'pending' | 'done' | 'skipped' | 'failed' | 'cancelled' | 'undone'
-export const STEP_STATES: readonly StepState[] = ['pending', 'done', 'skipped', 'failed', 'cancelled', 'undone']
+/**
+ * `uncertain`: the call may or may not have taken effect and repeating it is not harmless (an email: FusionAuth
+ * may have sent it before the answer was lost). Never retried by itself; an operator decides (`alerts
+ * resend-notice`).
+ */
+export type StepState = 'pending' | 'done' | 'skipped' | 'failed' | 'uncertain' | 'cancelled' | 'undone'
+export const STEP_STATES: readonly StepState[] = ['pending', 'done', 'skipped', 'failed', 'uncertain', 'cancelled', 'undone']
 
 export interface Step {
   id: number
@@ -125,7 +130,7 @@ export interface UserOutcome {
   userId: string
   tenantId?: string
   email?: string
-  outcome: Exclude<Outcome, 'mixed' | 'failed' | 'no-user' | 'test' | 'partial'>
+  outcome: UserOutcomeName
   /** Why (e.g. the customData/email disagreement for `mismatch`). */
   detail?: string
 }

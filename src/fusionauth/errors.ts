@@ -19,7 +19,9 @@ export class FusionAuthError extends Error {
      * The answer did not come from FusionAuth (a proxy's HTML page, a captive portal, a misrouted load
      * balancer): never believed, always retried.
      */
-    readonly foreign = false
+    readonly foreign = false,
+    /** No HTTP answer, and the request certainly never left: the connection could not even be made. */
+    readonly notSent = false
   ) {
     super(message)
     this.name = 'FusionAuthError'
@@ -92,12 +94,27 @@ export function answerError (operation: string, status: number, body: unknown, r
   return new FusionAuthError(operation, status, kind, code, text, kind === 'retryable' ? retryAfterMs : undefined)
 }
 
+/** Failures of making the connection: the request was certainly not sent. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+
 /** No HTTP answer at all: a network error or a time-out. */
 export function networkError (operation: string, err: unknown): FusionAuthError {
   const e = err as NodeJS.ErrnoException
-  const timeout = e?.name === 'TimeoutError' || e?.name === 'AbortError' || /TIMEOUT/.test(e?.code ?? '')
-  const cause = timeout ? 'time-out' : e?.code ?? e?.message ?? 'network error'
-  return new FusionAuthError(operation, undefined, 'retryable', undefined, `${operation}: ${cause}`)
+  const code = e?.code ?? (e?.cause as NodeJS.ErrnoException | undefined)?.code
+  const timeout = e?.name === 'TimeoutError' || e?.name === 'AbortError' || /TIMEOUT/.test(code ?? '')
+  const cause = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect time-out' : timeout ? 'time-out' : code ?? e?.message ?? 'network error'
+  return new FusionAuthError(operation, undefined, 'retryable', undefined, `${operation}: ${cause}`, undefined, false, code !== undefined && NOT_CONNECTED.has(code))
+}
+
+/**
+ * Whether a failed call certainly did not take effect: FusionAuth refused it (4xx, or 503 with Retry-After: it
+ * is shedding load), or it never left. A time-out, a reset or a 5xx after the request was sent is ambiguous.
+ */
+export function certainlyNotDone (err: unknown): boolean {
+  if (!(err instanceof FusionAuthError)) return false
+  if (err.notSent) return true
+  if (err.status === undefined || err.foreign) return false
+  return (err.status >= 400 && err.status < 500) || (err.status === 503 && err.retryAfterMs !== undefined)
 }
 
 /** An answer that is not FusionAuth's (wrong shape for the endpoint): retried, never believed. */

@@ -2,10 +2,11 @@
  * What operators do with stored alerts, as a library API (docs/design.md §3): the CLI parses arguments and
  * renders these results; nothing here prints. Every function takes an open Store (SQLite or PostgreSQL).
  */
+import { OUTCOME_NAMES } from '../alerts/outcomes.js'
 import { ALERT_STATES, type AlertEvent, type AlertRecord, type AlertState, type Outcome, type Step } from '../alerts/types.js'
 import type { ListOptions, Store } from '../store/types.js'
 
-export const OUTCOMES: readonly Outcome[] = ['actioned', 'no-user', 'test', 'protected', 'dry-run', 'stale', 'mismatch', 'self-remediated', 'cancelled', 'restored', 'partial', 'mixed', 'failed']
+export const OUTCOMES: readonly Outcome[] = OUTCOME_NAMES
 export { ALERT_STATES }
 
 /** An id (or prefix) that is not hex and dashes, or too short to mean anything. */

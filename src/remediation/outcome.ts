@@ -1,6 +1,5 @@
+import { alertOutcomeOf, userOutcomeOf } from '../alerts/outcomes.js'
 import type { Outcome, Step, UserOutcome } from '../alerts/types.js'
-
-const VERDICTS = new Set(['protected', 'stale', 'dry-run', 'mismatch'])
 
 /** Each user's outcome, from their steps (in plan order): what an operator asks "what became of them?". */
 export function userOutcomes (steps: readonly Step[]): UserOutcome[] {
@@ -8,27 +7,16 @@ export function userOutcomes (steps: readonly Step[]): UserOutcome[] {
   for (const s of steps) byUser.set(s.userId, [...byUser.get(s.userId) ?? [], s])
   return [...byUser.values()].map(list => {
     const first = list[0]!
-    const base = { userId: first.userId, tenantId: first.tenantId, email: first.email }
-    const verdict = list.find(s => typeof s.result?.verdict === 'string')
-    if (verdict !== undefined && VERDICTS.has(String(verdict.result!.verdict))) {
-      return { ...base, outcome: verdict.result!.verdict as UserOutcome['outcome'], detail: verdict.detail }
-    }
-    if (list.some(s => s.state === 'undone')) return { ...base, outcome: 'restored' }
-    if (list.some(s => s.state === 'cancelled')) return { ...base, outcome: 'cancelled' }
-    const selfRemediated = list.find(s => s.phase === 'grace' && s.state === 'skipped' && s.detail === 'self-remediated')
-    if (selfRemediated !== undefined) return { ...base, outcome: 'self-remediated' }
-    return { ...base, outcome: 'actioned' }
+    const outcome = userOutcomeOf(list)
+    // The reason of a verdict (the customData/email disagreement …) or of an uncertain step.
+    const detail = outcome === 'uncertain'
+      ? list.find(s => s.state === 'uncertain')?.detail
+      : ['protected', 'stale', 'dry-run', 'mismatch'].includes(outcome) ? list.find(s => s.result?.verdict === outcome)?.detail : undefined
+    return { userId: first.userId, tenantId: first.tenantId, email: first.email, outcome, ...(detail === undefined ? {} : { detail }) }
   })
 }
 
-/**
- * The alert's outcome from its steps: one user's outcome when all agree, `mixed` when they differ,
- * `partial` when a step failed for good beside steps that succeeded (`failed` when nothing succeeded).
- */
+/** The alert's outcome from its steps (alerts/outcomes.ts: one user's when all agree, `partial`, `mixed`, …). */
 export function alertOutcome (steps: readonly Step[]): Outcome {
-  if (steps.length === 0) return 'no-user'
-  const failed = steps.some(s => s.state === 'failed')
-  if (failed) return steps.some(s => s.state === 'done') ? 'partial' : 'failed'
-  const distinct = [...new Set(userOutcomes(steps).map(u => u.outcome))]
-  return distinct.length === 1 ? distinct[0]! : 'mixed'
+  return alertOutcomeOf(userOutcomes(steps).map(u => u.outcome), steps)
 }

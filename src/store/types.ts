@@ -183,7 +183,7 @@ export interface UserExposure {
   alertIds: string[]
   firstSeen: string
   lastChange: string
-  steps: Array<Pick<Step, 'action' | 'phase' | 'state' | 'detail' | 'dueAt'>>
+  steps: Array<Pick<Step, 'action' | 'phase' | 'state' | 'detail' | 'dueAt' | 'result'>>
 }
 
 /** Messages to deliver at least once (the operator digest): kept until sent, whatever crashes meanwhile. */

@@ -9,22 +9,25 @@ import { startTestBridge, waitFor } from '../helper.js'
 import { commandStore, send } from './support.js'
 
 type Steps = UserExposure['steps']
-const step = (state: Steps[number]['state'], detail?: string): Steps[number] => ({ action: 'deactivate', phase: 'immediate', dueAt: '2026-01-01T00:00:00.000Z', state, detail })
+const step = (state: Steps[number]['state'], detail?: string, verdict?: string, phase: 'immediate' | 'grace' = 'immediate'): Steps[number] =>
+  ({ action: 'deactivate', phase, dueAt: '2026-01-01T00:00:00.000Z', state, detail, result: verdict === undefined ? undefined : { verdict } })
 
-test('userState: restored, then pending, failed, self-remediated, actioned, cancelled; skipped-only verdicts by their reason', () => {
+test('userState is the one vocabulary\'s rule (alerts/outcomes.ts): a verdict, restored, cancelled, pending, failed, uncertain, self-remediated, actioned', () => {
   const cases: Array<[Steps, string]> = [
+    [[step('skipped', 'protected user', 'protected')], 'protected'],
+    [[step('skipped', 'member of protected group x', 'protected')], 'protected'],
+    [[step('skipped', 'password changed after the exposure', 'stale')], 'stale'],
+    [[step('skipped', 'dry run: planned, not done', 'dry-run')], 'dry-run'],
+    [[step('skipped', 'customData names user 42', 'mismatch')], 'mismatch'],
     [[step('done'), step('undone')], 'restored'],
+    [[step('done'), step('cancelled')], 'cancelled'],
+    [[step('cancelled')], 'cancelled'],
     [[step('done'), step('pending')], 'pending'],
     [[step('done'), step('failed')], 'failed'],
-    [[step('skipped', 'self-remediated'), step('cancelled')], 'self-remediated'],
-    [[step('done'), step('cancelled')], 'actioned'],
-    [[step('cancelled')], 'cancelled'],
-    [[step('skipped', 'protected user')], 'protected'],
-    [[step('skipped', 'member of protected group x')], 'protected'],
-    [[step('skipped', 'password changed after the exposure')], 'stale'],
-    [[step('skipped', 'dry run: would deactivate')], 'dry-run'],
-    [[step('skipped', 'customData names user 42')], 'mismatch'],
-    [[step('skipped', 'already inactive')], 'actioned']
+    [[step('done'), step('uncertain', 'FusionAuth may have sent the email')], 'uncertain'],
+    [[step('done'), step('skipped', 'self-remediated', undefined, 'grace')], 'self-remediated'],
+    [[step('skipped', 'already inactive')], 'actioned'],
+    [[step('done')], 'actioned']
   ]
   for (const [steps, expected] of cases) assert.equal(userState(steps), expected, JSON.stringify(steps))
 })

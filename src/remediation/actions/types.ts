@@ -33,9 +33,12 @@ export interface ActionContext {
   kv: KeyValue
 }
 
-/** A run's record: `done` carries what undo needs; `skipped` says why nothing was changed. */
+/**
+ * A run's record: `done` carries what undo needs; `skipped` says why nothing was changed; `uncertain` says the
+ * effect may have happened and must not be repeated blindly (an operator decides).
+ */
 export interface RunResult {
-  state: 'done' | 'skipped'
+  state: 'done' | 'skipped' | 'uncertain'
   detail?: string
   httpStatus?: number
   result?: Record<string, unknown>

@@ -20,7 +20,7 @@ export function groupReport<R> (rows: Iterable<R>, read: (row: R) => { step: Ste
     if (receivedAt < entry.firstSeen) entry.firstSeen = receivedAt
     if (step.updatedAt > entry.lastChange) entry.lastChange = step.updatedAt
     entry.email ??= step.email
-    entry.steps.push({ action: step.action, phase: step.phase, state: step.state, detail: step.detail, dueAt: step.dueAt })
+    entry.steps.push({ action: step.action, phase: step.phase, state: step.state, detail: step.detail, dueAt: step.dueAt, result: step.result })
   }
   return [...out.values()]
 }
