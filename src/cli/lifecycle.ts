@@ -2,7 +2,7 @@ import { userInfo } from 'node:os'
 import type { Command } from 'commander'
 import type { Step } from '../alerts/types.js'
 import { resolveAlertId } from '../operations/alerts.js'
-import { cancelAlert, restoreAlert } from '../operations/lifecycle.js'
+import { cancelAlert, resendNotice, restoreAlert } from '../operations/lifecycle.js'
 import { createFusionAuthGateway } from '../fusionauth/index.js'
 import { action } from './command.js'
 import type { CliContext } from './context.js'
@@ -82,8 +82,41 @@ function addRestore (alerts: Command, ctx: CliContext): void {
   })
 }
 
-/** `alerts cancel` and `alerts restore`, added to the `alerts` command. */
+function addResendNotice (alerts: Command, ctx: CliContext): void {
+  const { out, outJson } = outputTo(ctx)
+  withHelp(alerts.command('resend-notice')
+    .description('send again the user emails of an alert that ended uncertain (FusionAuth may have sent them before its answer was lost): the bridge never repeats an email by itself')
+    .argument('<id>', 'alert id, or an unambiguous prefix')
+    .requiredOption('--reason <text>', 'why (recorded with the alert)')
+    .option('--user <userId>', 'only this user\'s email')
+    .option('--operator <name>', 'who (default: the OS user)')
+    .option('--json', 'as JSON: {"alertId", "resent": [{step, state, detail}], "nothingToDo"}')
+    .action(action(async (id: string, opts: { reason: string, user?: string, operator?: string, json?: boolean }) => {
+      const config = ctx.config(['fusionauth'])
+      const gateway = createFusionAuthGateway({ url: config.fusionAuthUrl!, apiKey: config.fusionAuthApiKey!, timeoutMs: config.fusionAuthTimeoutMs, tenantIds: config.tenantIds })
+      let done
+      try {
+        done = await withCommandStore(config.database, async store => {
+          const alertId = await resolveAlertId(store, id)
+          return { alertId, r: await resendNotice({ store, config, gateway }, alertId, { operator: operatorOf(opts.operator), reason: opts.reason, userId: opts.user }) }
+        })
+      } finally {
+        await gateway.close()
+      }
+      const { alertId, r } = done
+      if (opts.json === true) { outJson({ alertId, resent: r.resent, nothingToDo: r.nothingToDo }); return }
+      if (r.nothingToDo) { out(`Nothing uncertain for alert ${alertId}: nothing sent.`); return }
+      out(`Alert ${alertId} (outcome ${r.alert.outcome ?? '-'}):`)
+      out(table(['RESULT', 'USER', 'ACTION', 'DETAIL'], r.resent.map(x => [x.state, ...stepLine(x.step, x.detail ?? '')])).replace(/^/gm, '  '))
+    })), {
+    examples: ['breach-bridge alerts resend-notice 0190ab --reason "the email time-out was FusionAuth\'s SMTP; checked: not delivered"'],
+    env: [...STORE_ENV, ...FUSIONAUTH_ENV]
+  })
+}
+
+/** `alerts cancel`, `alerts restore` and `alerts resend-notice`, added to the `alerts` command. */
 export function addLifecycleCommands (alerts: Command, ctx: CliContext): void {
   addCancel(alerts, ctx)
   addRestore(alerts, ctx)
+  addResendNotice(alerts, ctx)
 }

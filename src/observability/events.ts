@@ -16,6 +16,7 @@ export const EVENTS = {
   'step.done': { level: 'info', fields: 'alertId, userId, tenantId, action, httpStatus', what: 'an action changed the user in FusionAuth' },
   'step.skipped': { level: 'info', fields: 'alertId, userId, tenantId, action, detail', what: 'an action was not needed or not allowed (protected, already inactive, self-remediated, …)' },
   'step.failed': { level: 'error', fields: 'alertId, userId, tenantId, action, httpStatus, detail', what: 'FusionAuth refused an action for good' },
+  'step.uncertain': { level: 'warn', fields: 'alertId, userId, tenantId, action, detail', what: 'the call may or may not have taken effect (an email whose answer was lost): not repeated by itself; `alerts resend-notice` decides' },
   'step.undone': { level: 'warn', fields: 'alertId, userId, tenantId, action, detail, operator', what: 'an operator\'s restore took an action back' },
   'user.deactivated': { level: 'info', fields: 'alertId, userId, tenantId', what: 'the user was deactivated' },
   'user.reactivated': { level: 'warn', fields: 'alertId, userId, tenantId, operator', what: 'a restore reactivated a user the bridge had deactivated' },

@@ -4,7 +4,8 @@ import type { AlertRecord, Step } from '../alerts/types.js'
 import { plainText } from '../alerts/text.js'
 import { logEvent, type EventLogger } from '../observability/events.js'
 import { FusionAuthError, type FusionAuthGateway } from '../fusionauth/index.js'
-import { actionOf, actionSpec } from '../remediation/actions/index.js'
+import { actionOf, actionSpec, type RunResult } from '../remediation/actions/index.js'
+import { policyFor } from '../remediation/policy.js'
 import { logActionEvent } from '../remediation/remediate.js'
 import { alertOutcome, userOutcomes } from '../remediation/outcome.js'
 import type { Claimed, Store } from '../store/types.js'
@@ -158,6 +159,57 @@ export async function restoreAlert ({ store, gateway, config, log }: LifecycleDe
   await store.queue.finish(lease, { outcome: alertOutcome(after), users: userOutcomes(after), actions: alert.actions, note })
   if (log !== undefined) logEvent(log, 'alert.restored', { alertId, operator: req.operator, reason: req.reason, undone: result.undone.length, kept: result.kept.length }, note)
   if (incomplete !== undefined) throw new OperatorActionError('BRIDGE_RESTORE_INCOMPLETE', `${note} (undone so far: ${result.undone.length})`)
+  result.alert = (await store.alerts.get(alertId))!
+  return result
+}
+
+export interface ResendResult {
+  alert: AlertRecord
+  /** Each uncertain step sent again, and how it ended (done, uncertain again, or failed). */
+  resent: Array<{ step: Step, state: string, detail?: string }>
+  nothingToDo: boolean
+}
+
+/**
+ * `alerts resend-notice`: an operator's decision about `uncertain` steps (an email FusionAuth may have sent
+ * before its answer was lost): each is sent again through its action's `redo`, and recorded with who and why.
+ * Idempotent in effect: with nothing uncertain, nothing is sent.
+ */
+export async function resendNotice ({ store, gateway, config, log }: LifecycleDeps, alertId: string, req: OperatorRequest): Promise<ResendResult> {
+  if (gateway === undefined) throw new Error('resend-notice needs the FusionAuth gateway')
+  const alert = await store.alerts.get(alertId)
+  if (alert === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId}`)
+  const mine = (s: Step): boolean => s.state === 'uncertain' && (req.userId === undefined || s.userId === req.userId.toLowerCase())
+  if (!(await store.steps.list(alertId)).some(mine)) return { alert, resent: [], nothingToDo: true }
+  const { lease } = await take(store, alertId, req.operator)
+  const result: ResendResult = { alert, resent: [], nothingToDo: false }
+  try {
+    for (const step of (await store.steps.list(alertId)).filter(mine)) {
+      const module = actionOf(step.action)
+      const user = await gateway.getUser(step.userId, step.tenantId)
+      if (module?.redo === undefined || user === undefined) {
+        result.resent.push({ step, state: 'uncertain', detail: user === undefined ? 'the user no longer exists' : 'this bridge cannot redo the action' })
+        continue
+      }
+      const policy = policyFor(config.policies, user.tenantId)
+      const graceDeadline = policy.graceMs === undefined ? undefined : new Date(Date.parse(alert.receivedAt) + policy.graceMs).toISOString()
+      const ctx = { user, alert, fusionauth: gateway, id: actionSpec(step.action).id, actorUserId: config.actorUserId, exposure: alert.exposureDetails, graceDeadline, labels: [], kv: store.kv }
+      let r: RunResult
+      try {
+        r = await module.redo(ctx, step)
+      } catch (err) {
+        if (!(err instanceof FusionAuthError)) throw err
+        r = { state: 'uncertain', detail: `not sent: ${err.message}` }
+      }
+      const detail = `${r.detail === undefined ? '' : `${r.detail}; `}resent by ${who(req)}`
+      await store.steps.update(lease, step.id, { state: r.state, httpStatus: r.httpStatus, detail })
+      result.resent.push({ step, state: r.state, detail })
+      if (r.state === 'done' && log !== undefined) logActionEvent(log, module, 'done', { alertId, userId: user.id, tenantId: user.tenantId }, actionSpec(step.action).id)
+    }
+  } finally {
+    const after = await store.steps.list(alertId)
+    await store.queue.finish(lease, { outcome: alertOutcome(after), users: userOutcomes(after), actions: alert.actions, note: `notice resent by ${who(req)}` })
+  }
   result.alert = (await store.alerts.get(alertId))!
   return result
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { ActionLogEntry, AlertRecord, ExposureDetails, Step, StepChange, UserOutcome } from '../alerts/types.js'
 import { logEvent, type EventLogger } from '../observability/events.js'
 import type { Lease, Store } from '../store/types.js'
-import { FusionAuthError, type FusionAuthGateway, type FusionAuthUser } from '../fusionauth/index.js'
+import { certainlyNotDone, FusionAuthError, type FusionAuthGateway, type FusionAuthUser } from '../fusionauth/index.js'
 import { actionOf, actionSpec, type ActionContext, type ActionModule, type RunResult } from './actions/index.js'
 import { alertOutcome, userOutcomes } from './outcome.js'
 import { exposureInstant, planFor, resolveUsers, type Matched } from './plan.js'
@@ -162,6 +162,7 @@ class AlertRun {
     if (change.state === 'done') logEvent(deps.log, 'step.done', fields, `${step.action} done`)
     else if (change.state === 'skipped') logEvent(deps.log, 'step.skipped', fields, `${step.action} skipped: ${change.detail ?? ''}`)
     else if (change.state === 'failed') logEvent(deps.log, 'step.failed', fields, `${step.action} failed: ${change.detail ?? ''}`)
+    else if (change.state === 'uncertain') logEvent(deps.log, 'step.uncertain', fields, `${step.action} uncertain: ${change.detail ?? ''}`)
   }
 
   /** One user's due steps, in plan order, on the user as FusionAuth answers now. */
@@ -260,7 +261,13 @@ class AlertRun {
           if (deps.leaseValid?.() === false) throw new LeaseLost()
           begun = true
         }
-        return await deps.gateway.call(endpoint, options)
+        try {
+          return await deps.gateway.call(endpoint, options)
+        } catch (err) {
+          // FusionAuth certainly did not act (a refusal, a connection never made): no trace of a call is left.
+          if (begun && certainlyNotDone(err)) await deps.store.steps.unbegin(deps.lease(), step.id).catch(() => undefined)
+          throw err
+        }
       }
     }
   }

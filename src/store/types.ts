@@ -170,6 +170,8 @@ export interface Steps {
    * stays until the step is recorded, so an attempt that resumes the alert knows the call may have been made.
    */
   begin (lease: Lease, stepId: number): Promise<boolean>
+  /** Clears the marker again (under the alert's current token): the call certainly did not take effect. */
+  unbegin (lease: Lease, stepId: number): Promise<boolean>
   /** One row per user and exposure (the compromised-users report), newest first. */
   report (filter: { sinceMs?: number, tenantId?: string, limit?: number }): Promise<UserExposure[]>
 }

@@ -41,6 +41,7 @@ test('a lifecycle run logs every documented event, each with its event name', as
   fa.addUser({ tenantId: t2, email: 'ev-dead@acme-corp.io' })
   fa.addUser({ tenantId: t1, email: 'ev-retry@acme-corp.io' })
   fa.addUser({ tenantId: t1, email: 'ev-pause@acme-corp.io' })
+  fa.addUser({ tenantId: t1, email: 'ev-uncertain@acme-corp.io' })
   const bridge = await startTestBridge(t, {
     FUSIONAUTH_URL: fa.url,
     FUSIONAUTH_API_KEY: fa.apiKey,
@@ -66,6 +67,9 @@ test('a lifecycle run logs every documented event, each with its event name', as
   await state(await send('ev-dead@acme-corp.io'), 'dead')
   fa.fail(503, { times: 1, match: (m, p) => m === 'DELETE' && p === '/api/jwt/refresh' })
   await state(await send('ev-retry@acme-corp.io'), 'waiting')
+  // FusionAuth sends the email, then its answer is lost behind a 502: uncertain.
+  fa.fail(502, { times: 1, afterEffect: true, match: (m, p) => m === 'POST' && p.startsWith('/api/email/send/') })
+  await state(await send('ev-uncertain@acme-corp.io'), 'waiting')
   await restoreAlert(ops, idle, { operator: 'bob', reason: 'confirmed unaffected' })
   fa.revokeKey()
   const paused = await send('ev-pause@acme-corp.io')

@@ -124,3 +124,26 @@ test('a replica paused past its lease (SIGSTOP) starts no FusionAuth call when i
   assert.equal(calls(fa, 'DELETE', `/api/user/${user.id}`).length, 1, 'no second deactivation after SIGCONT')
   assert.equal((await store.alerts.get(id))!.state, 'done')
 })
+
+test('SIGKILL while FusionAuth sends the user\'s email: the resumed step is uncertain (one email, never a silent skip)', async t => {
+  const fa = await fake(t)
+  const template = fa.addEmailTemplate('Breach notice')
+  const user = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'kill-during-email@acme-corp.io' })
+  const dir = tmpDir(t)
+  const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, BRIDGE_ACTIONS: `notify-user:${template}`, FUSIONAUTH_TIMEOUT_MS: '60000' })
+  fa.hang({ afterEffect: true, times: 1, match: (m, p) => m === 'POST' && p.startsWith('/api/email/send/') })
+  const first = await bridge(t, env)
+  const id = (await postAlert(first.url, { username: user.email, exposureID: 'exp-email' })).body.alertId as string
+  await waitFor(() => fa.sentEmails().length === 1, 'FusionAuth to send the email')
+  first.child.kill('SIGKILL')
+  await first.exited
+
+  await bridge(t, env)
+  const store = await reader(t, join(dir, 'bridge.db'))
+  await done(store, id)
+  const [step] = await store.steps.list(id)
+  assert.equal(step!.state, 'uncertain')
+  assert.match(step!.detail ?? '', /the bridge stopped while sending it.*alerts resend-notice/)
+  assert.equal((await store.alerts.get(id))!.outcome, 'uncertain')
+  assert.equal(fa.sentEmails().length, 1, 'not sent twice')
+})

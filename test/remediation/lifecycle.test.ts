@@ -66,7 +66,9 @@ test('notify-user: FusionAuth emails the user once per exposure, with the exposu
   const again = await send(bridge, { ...alertFor('nina@acme-corp.io'), customData: `fusionauth:${u.tenantId}:${u.id}` })
   await inState(bridge, again, ['waiting', 'done'])
   assert.equal(fa.sentEmails().length, 1, 'sent at most once per user and exposure')
-  assert.deepEqual((await stepsOf(bridge, again))[0], [`notify-user:${template}`, 'skipped', 'already notified of this exposure'])
+  const [againAction, againState, againDetail] = (await stepsOf(bridge, again))[0]!
+  assert.deepEqual([againAction, againState], [`notify-user:${template}`, 'skipped'])
+  assert.match(againDetail ?? '', /^already notified of this exposure \(alert [0-9a-f-]+\)$/)
   assert.ok(bridge.logs.some(l => l.includes('"event":"user.notified"')))
 })
 

@@ -92,6 +92,11 @@ export interface ActionModule {
    * needs), or undefined to run the action. Without it the action simply runs again (it is idempotent).
    */
   confirm?: (ctx: ActionContext) => Promise<RunResult | undefined>
+  /**
+   * An operator's decision to run an `uncertain` step again (it may repeat its effect: an email twice). Absent:
+   * the action never ends uncertain.
+   */
+  redo?: (ctx: ActionContext, step: Step) => Promise<RunResult>
   /** How to take it back; absent with `cannotUndo` saying why. */
   undo?: (ctx: ActionContext, step: Step) => Promise<UndoResult>
   readonly cannotUndo?: string

@@ -249,6 +249,11 @@ export const BEGIN_STEP = `UPDATE steps SET started_at = now()
     WHERE seq = $3 AND state = 'pending'
       AND alert_seq = (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing' AND due_at > now())`
 
+/** Step $3 of alert $1 (token $2) no longer marked started: its call certainly did not take effect. */
+export const UNBEGIN_STEP = `UPDATE steps SET started_at = NULL
+    WHERE seq = $3 AND state = 'pending'
+      AND alert_seq = (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing')`
+
 /** The steps of alert $1 (by id), in plan order. */
 export const STEPS_OF_ALERT = 'SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = $1 ORDER BY steps.seq'
 

@@ -27,6 +27,9 @@ export function postgresSteps (db: Database): Steps {
       // Flushed before it is answered: the marker must survive a crash of PostgreSQL as well as of the bridge.
       return await db.rowsChanged(SQL.BEGIN_STEP, [l.alertId, l.token, stepId]) === 1
     },
+    async unbegin (l, stepId) {
+      return await db.workRowsChanged(SQL.UNBEGIN_STEP, [l.alertId, l.token, stepId]) === 1
+    },
     async report ({ sinceMs, tenantId, limit = 1000 }) {
       const found = await db.query<PgReportRow>(SQL.STEP_REPORT, [new Date(sinceMs ?? 0), tenantId ?? null, limit * 20])
       return groupReport(found, rows.reportEntry, limit)

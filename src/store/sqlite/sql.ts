@@ -149,6 +149,11 @@ export const BEGIN_STEP = `UPDATE steps SET started_at = @now
   WHERE seq = @stepId AND state = 'pending'
     AND alert_seq = (SELECT seq FROM alerts WHERE id = @id AND lease_token = @token AND state = 'processing' AND due_at > @now)`
 
+/** Step @stepId of alert @id (token @token) no longer marked started: its call certainly did not take effect. */
+export const UNBEGIN_STEP = `UPDATE steps SET started_at = NULL
+  WHERE seq = @stepId AND state = 'pending'
+    AND alert_seq = (SELECT seq FROM alerts WHERE id = @id AND lease_token = @token AND state = 'processing')`
+
 /** One lease of the heartbeat, extended to @until while token @token is current. */
 export const RENEW_LEASE = 'UPDATE alerts SET due_at = @until WHERE id = @id AND lease_token = @token AND state = \'processing\''
 /** One step, unless the alert has it already (one per alert, user and action). */

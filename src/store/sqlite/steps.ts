@@ -13,7 +13,8 @@ export function stepWrites (db: Database.Database) {
     planStep: db.prepare(SQL.PLAN_STEP),
     stepsOf: db.prepare(SQL.STEPS_OF_ALERT_SEQ),
     update: db.prepare(SQL.UPDATE_STEP),
-    begin: db.prepare(SQL.BEGIN_STEP)
+    begin: db.prepare(SQL.BEGIN_STEP),
+    unbegin: db.prepare(SQL.UNBEGIN_STEP)
   }
   const leasedSeq = (lease: Lease): number | undefined => (s.leased.get(lease.alertId, lease.token) as { seq: number } | undefined)?.seq
   return {
@@ -39,6 +40,9 @@ export function stepWrites (db: Database.Database) {
     },
     stepBegin (op: { lease: Lease, stepId: number }, at: number): boolean {
       return s.begin.run({ stepId: op.stepId, id: op.lease.alertId, token: op.lease.token, now: at }).changes === 1
+    },
+    stepUnbegin (op: { lease: Lease, stepId: number }): boolean {
+      return s.unbegin.run({ stepId: op.stepId, id: op.lease.alertId, token: op.lease.token }).changes === 1
     },
     stepUpdate (op: { lease: Lease, stepId: number, change: StepChange }, at: number): boolean {
       const alertSeq = leasedSeq(op.lease)
@@ -71,6 +75,7 @@ export function sqliteSteps ({ db, write }: SqliteContext): Steps {
     list: alertId => read(() => (r.stepsOf.all(alertId) as SqliteStepRow[]).map(rows.step)),
     update: (l, stepId, change) => write({ op: 'stepUpdate', lease: l, stepId, change }),
     begin: (l, stepId) => write({ op: 'stepBegin', lease: l, stepId }),
+    unbegin: (l, stepId) => write({ op: 'stepUnbegin', lease: l, stepId }),
     report: ({ sinceMs, tenantId, limit = 1000 }) => read(() => groupReport(
       r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<SqliteReportRow>, rows.reportEntry, limit))
   }
