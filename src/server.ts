@@ -86,9 +86,14 @@ function directTls (config: Config, options: StartOptions): AppDeps['https'] {
 interface Remediation { gateway: FusionAuthGateway, worker: Worker, digest?: Digest, exposures?: ExposureLookup }
 
 function startRemediation (config: Config, store: Store, logger: Logger, metrics: Metrics, options: StartOptions): Remediation | undefined {
+  const foreign = aggregatedWarning(logger, 10_000)
   const fusionauth = gatewayOptions(config, {
     connections: config.fusionAuthConcurrency * 2,
-    onCall: (operation, status, seconds) => metrics.fusionAuthCalls.observe({ operation, status: String(status) }, seconds)
+    onCall: (operation, status, seconds) => metrics.fusionAuthCalls.observe({ operation, status: String(status) }, seconds),
+    onForeign: (operation, status, err) => {
+      metrics.fusionAuthForeign.inc({ operation, status: String(status) })
+      foreign({ operation, status, reason: err.message }, 'an answer that is not FusionAuth\'s (a proxy or load balancer in between?): not believed, the alert is retried')
+    }
   })
   if (fusionauth === undefined) return undefined
   const gateway = createFusionAuthGateway(fusionauth)
@@ -108,6 +113,23 @@ function startRemediation (config: Config, store: Store, logger: Logger, metrics
   const remediation = { settings: remediationSettings(config), gateway, store, exposureDetails: exposures?.lookup }
   const worker = createWorker({ ...workerOptions(config, options.worker), store, gateway, logger, metrics, notify: digest, remediation })
   return { gateway, worker, digest, exposures }
+}
+
+/**
+ * A warning that may come in bursts, logged at most once per `everyMs` with the count since the last one (the
+ * rest would only push real events out of the log).
+ */
+function aggregatedWarning (logger: Logger, everyMs: number): (fields: Record<string, unknown>, message: string) => void {
+  let last = 0
+  let since = 0
+  return (fields, message) => {
+    since++
+    const now = Date.now()
+    if (now - last < everyMs) return
+    logger.warn({ ...fields, count: since }, message)
+    last = now
+    since = 0
+  }
 }
 
 /** The start line: where it listens and what it will do (policies, digest, retention). */

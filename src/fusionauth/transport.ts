@@ -12,6 +12,8 @@ export interface TransportOptions {
   connections?: number
   /** Observes every call: operation, HTTP status (0 = no answer), seconds. */
   onCall?: (operation: string, status: number, seconds: number) => void
+  /** An answer that was not FusionAuth's (the error says what came back). */
+  onForeign?: (operation: string, status: number, err: Error) => void
 }
 
 export interface CallOptions {
@@ -152,7 +154,12 @@ export function createTransport (options: TransportOptions): Transport {
         throw networkError(endpoint.operation, err)
       }
       options.onCall?.(endpoint.operation, raw.status, (performance.now() - started) / 1000)
-      return interpret(endpoint, raw) as T
+      try {
+        return interpret(endpoint, raw) as T
+      } catch (err) {
+        if ((err as { foreign?: boolean }).foreign === true) options.onForeign?.(endpoint.operation, raw.status, err as Error)
+        throw err
+      }
     },
     async inspect ({ method = 'GET', path, anonymous = false, tenantId, body }) {
       const headers: Record<string, string> = anonymous ? { accept: 'application/json' } : { ...baseHeaders }

@@ -27,6 +27,8 @@ export interface Metrics {
   /** Age of the oldest alert waiting to be processed (queued or retrying), 0 when none (set at each scrape). */
   oldestQueuedAge: Gauge
   fusionAuthCalls: Histogram<'operation' | 'status'>
+  /** Answers that were not FusionAuth's (retried, never believed). */
+  fusionAuthForeign: Counter<'operation' | 'status'>
   /** Receipt to completion (done or dead), by outcome. */
   alertCompletion: Histogram<'outcome'>
   workerPaused: Gauge
@@ -125,6 +127,12 @@ export function createMetrics (options: { defaults?: boolean } = {}): Metrics {
       help: 'FusionAuth API request duration by operation and HTTP status (0 = network error or time-out)',
       labelNames: ['operation', 'status'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    }),
+    fusionAuthForeign: new Counter({
+      name: name('fusionauth_foreign_answers_total'),
+      help: 'Answers to FusionAuth calls that were not FusionAuth\'s (an HTML page from a proxy, portal or load balancer): never believed, retried; by operation and HTTP status',
+      labelNames: ['operation', 'status'],
       registers
     }),
     alertCompletion: new Histogram({
