@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks'
 import type { Logger } from 'pino'
 import { plainText } from '../alerts/text.js'
 import { logEvent } from '../observability/events.js'
+import { ownerIsGone } from '../process-owner.js'
 import type { Store } from '../store/types.js'
 import { deadMessage, digestMessage, pausedMessage, type NotifyMessage } from './message.js'
 
@@ -130,6 +131,14 @@ export function createDigest (options: DigestOptions): Digest {
 
   return {
     start () {
+      // A process of this host that died while delivering holds leases on messages: give them back now, not
+      // when their lease runs out.
+      store.outbox.leaseOwners().then(async owners => {
+        for (const other of owners.filter(o => ownerIsGone(o, options.owner))) {
+          const n = await store.outbox.releaseAll(other)
+          if (n > 0) log.warn({ previousOwner: other, messages: n }, 'took back operator messages leased by a bridge process that died')
+        }
+      }).catch(err => log.warn({ err }, 'operator digest: could not look for messages of a process that died'))
       timer = setInterval(() => { tick().catch(() => undefined) }, options.tickMs ?? Math.min(30_000, Math.max(1000, notify.intervalMs / 4)))
       timer.unref()
       tick().catch(() => undefined)

@@ -195,6 +195,10 @@ export interface Outbox {
   claim (owner: string, limit: number, leaseMs: number): Promise<OutboxItem[]>
   sent (lease: Lease): Promise<boolean>
   retry (lease: Lease, delayMs: number, error: string): Promise<boolean>
+  /** Owners of the leases on unsent messages (a process that died while delivering holds some). */
+  leaseOwners (): Promise<string[]>
+  /** Every unsent message leased by `owner` due now (its holder is gone); how many. */
+  releaseAll (owner: string): Promise<number>
 }
 
 export interface OutboxItem {

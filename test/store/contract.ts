@@ -449,6 +449,22 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(await store.outbox.claim('r1', 5, 0), [], 'sent messages are never claimed again')
   })
 
+  await t.test('outbox: the leases of a holder that is gone are given back at once, not at expiry', async st => {
+    const { store } = await world(st)
+    await store.outbox.add('dead-holder:1', 'digest', { n: 1 })
+    await store.outbox.add('dead-holder:2', 'digest', { n: 2 })
+    const held = await store.outbox.claim('host/123/digest', 5, 120_000)
+    assert.equal(held.length, 2)
+    assert.deepEqual(await store.outbox.claim('host/456/digest', 5, 120_000), [], 'leased: not due before expiry')
+    assert.deepEqual(await store.outbox.leaseOwners(), ['host/123/digest'])
+    assert.equal(await store.outbox.sent(held[0]!.lease), true)
+    assert.equal(await store.outbox.releaseAll('host/123/digest'), 1, 'only the unsent one')
+    const again = await store.outbox.claim('host/456/digest', 5, 120_000)
+    assert.deepEqual(again.map(i => i.key), ['dead-holder:2'])
+    assert.equal(await store.outbox.sent(held[1]!.lease), false, 'the gone holder can no longer mark it sent')
+    assert.deepEqual(await store.outbox.leaseOwners(), ['host/456/digest'])
+  })
+
   await t.test('summary: what finished in a window, by outcome, with the first few alerts and their users', async st => {
     const { store } = await world(st)
     const from = Date.now() - 1000

@@ -1,6 +1,6 @@
-import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Lease, WorkQueue } from '../../store/types.js'
+import { ownerIsGone } from '../../process-owner.js'
 
 /** The heartbeat never beats faster than this, whatever the lease. */
 const MIN_HEARTBEAT_MS = 50
@@ -30,19 +30,9 @@ export interface Rescuer {
   releaseAtShutdown (): Promise<void>
 }
 
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /** Leases over their whole life: taken back from dead processes at start, kept alive while working, given back at the end. */
 export function createRescuer (options: RescuerOptions): Rescuer {
   const { owner, leaseMs, queue, log } = options
-  const host = hostname()
   let heartbeat: NodeJS.Timeout | undefined
 
   /**
@@ -52,10 +42,7 @@ export function createRescuer (options: RescuerOptions): Rescuer {
    */
   async function releaseOrphaned (): Promise<void> {
     for (const other of await queue.leaseOwners()) {
-      const [otherHost, pidText] = other.split('/')
-      const pid = Number(pidText)
-      if (other === owner || otherHost !== host || !Number.isInteger(pid)) continue
-      if (pid !== process.pid && isAlive(pid)) continue
+      if (!ownerIsGone(other, owner)) continue
       const n = await queue.releaseAll(other, `released: lease holder ${other} is gone`, false)
       if (n > 0) log.warn({ previousOwner: other, alerts: n }, 'took back alerts leased by a bridge process that died')
     }

@@ -6,6 +6,8 @@ import * as SQL from './sql.js'
 /** The outbox on PostgreSQL: a message is flushed when added; claims and their outcome are the worker's bookkeeping. */
 export function postgresOutbox (db: Database): Outbox {
   return {
+    leaseOwners: async () => (await db.query<{ owner: string }>(SQL.OUTBOX_OWNERS)).map(o => o.owner),
+    releaseAll: async owner => await db.workRowsChanged(SQL.OUTBOX_RELEASE_ALL, [owner]),
     add: async (key, kind, payload) => await db.rowsChanged(SQL.OUTBOX_ADD, [key, kind, JSON.stringify(payload)]) === 1,
     async claim (owner, limit, leaseMs) {
       return (await db.workQuery<PgOutboxRow>(SQL.OUTBOX_CLAIM, [owner, limit, leaseMs])).map(rows.outboxItem)

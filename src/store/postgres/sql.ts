@@ -282,6 +282,12 @@ export const PUT_META_IF_ABSENT = 'INSERT INTO meta (key, value) VALUES ($1, $2)
 // ---- outbox ------------------------------------------------------------------------------------------
 
 /** Message $1 of kind $2, payload $3 (JSON), due now, unless one with this key exists. */
+/** Owners of the leases on unsent outbox messages. */
+export const OUTBOX_OWNERS = 'SELECT DISTINCT lease_owner AS owner FROM outbox WHERE sent_at IS NULL AND lease_owner IS NOT NULL'
+
+/** Unsent messages leased by owner $1, due now. */
+export const OUTBOX_RELEASE_ALL = 'UPDATE outbox SET lease_owner = NULL, due_at = now() WHERE lease_owner = $1 AND sent_at IS NULL'
+
 export const OUTBOX_ADD = 'INSERT INTO outbox (key, kind, payload, due_at) VALUES ($1, $2, $3, now()) ON CONFLICT (key) DO NOTHING'
 
 /** Leases up to $2 due messages to owner $1 for $3 ms (SKIP LOCKED, as CLAIM). */

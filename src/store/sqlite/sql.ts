@@ -185,6 +185,12 @@ export const PUT_META_IF_ABSENT = 'INSERT INTO meta (key, value) VALUES (?, ?) O
 // ---- outbox ------------------------------------------------------------------------------------------
 
 /** A message (key, kind, payload JSON, created at, due at), unless one with this key exists. */
+/** Owners of the leases on unsent outbox messages. */
+export const OUTBOX_OWNERS = 'SELECT DISTINCT lease_owner AS owner FROM outbox WHERE sent_at IS NULL AND lease_owner IS NOT NULL'
+
+/** Unsent messages leased by @owner, due now (@now). */
+export const OUTBOX_RELEASE_ALL = 'UPDATE outbox SET lease_owner = NULL, due_at = @now WHERE lease_owner = @owner AND sent_at IS NULL'
+
 export const OUTBOX_ADD = `INSERT INTO outbox (key, kind, payload, created_at, due_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (key) DO NOTHING`
 /** Leases up to @limit due messages to @owner until @until. */
