@@ -161,7 +161,10 @@ export async function startBridge (config: Config, logger: Logger, options: Star
       metrics.commitBatchSize.observe(n)
       metrics.commitDuration.observe(seconds)
     },
-    onConnectionError: err => logger.warn({ err }, 'a database connection failed; it will be replaced')
+    onConnectionError: err => logger.warn({ err }, 'a database connection failed; it will be replaced'),
+    onRecovered: r => logger.error(r, r.what === 'recreated'
+      ? 'the database file was removed: re-created from what this process still had open (nothing acknowledged lost); find out who removed it'
+      : `the database file was replaced: now using the new file; what the old one held is saved in ${r.savedTo ?? '?'}`)
   })
   const https = directTls(config, options)
   const r = startRemediation(config, store, logger, metrics, options)

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import pg from 'pg'
 import { migrate as migrateSqlite, openDatabase, schemaVersion as sqliteVersion, SCHEMA_VERSION as SQLITE_VERSION } from './sqlite/connection.js'
-import { createSqliteStore } from './sqlite/index.js'
+import { createSqliteStore, type FileRecovery } from './sqlite/index.js'
 import { clientConfig, isPostgresUrl, redactUrl } from './postgres/connection.js'
 import { createPostgresStore } from './postgres/index.js'
 import { migrate as migratePostgres, schemaVersion as postgresVersion, SCHEMA_VERSION as POSTGRES_VERSION } from './postgres/migrate.js'
@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number
   /** How often the change feed looks for other processes' commits (SQLite), or polls as a backstop (PostgreSQL). */
   pollMs?: number
+  /** SQLite: its file was removed or replaced and the store recovered by itself (log it loudly). */
+  onRecovered?: (event: FileRecovery) => void
   /** PostgreSQL: a webhook insert not committed within this is answered "unavailable" (default 10 s). */
   insertDeadlineMs?: number
   /** PostgreSQL: the server ends a statement past this, or a lock wait past `lockTimeoutMs` (defaults 10 s, 5 s). */
@@ -50,7 +52,8 @@ export async function openStore (database: string, options: OpenStoreOptions): P
     writer: options.role === 'serve' ? 'thread' : 'inline',
     busyTimeoutMs: options.busyTimeoutMs ?? (options.role === 'serve' ? 2000 : 15_000),
     pollMs: options.pollMs,
-    onCommit: options.onCommit
+    onCommit: options.onCommit,
+    onRecovered: options.onRecovered
   })
 }
 

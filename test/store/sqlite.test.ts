@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process'
 import { existsSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { tmpDir } from '../helper.js'
-import { createSqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/index.js'
+import { tmpDir, waitFor } from '../helper.js'
+import { createSqliteStore, type FileRecovery, type SqliteStoreOptions } from '../../src/store/sqlite/index.js'
 import { SCHEMA_VERSION } from '../../src/store/sqlite/connection.js'
 import MIGRATION_1 from '../../src/store/sqlite/migrations/0001-initial.js'
 import type { Store } from '../../src/store/types.js'
@@ -134,21 +134,47 @@ test('a command\'s write waits its turn behind another writer instead of failing
   assert.ok(Date.now() - started >= 350, 'it waited for the lock')
 })
 
-test('a deleted or replaced database file is noticed: writes and readiness refuse instead of acknowledging', async t => {
+test('a deleted database file: writes refuse until the store notices, then it re-creates the file from its own open copy (nothing lost)', async t => {
   const dir = tmpDir(t)
   const file = join(dir, 'b.db')
-  const store = open(t, file)
-  await store.alerts.insert(alert({ exposureID: 'x', username: 'before@acme.io' }))
+  const recoveries: FileRecovery[] = []
+  const store = open(t, file, { pollMs: 300, onRecovered: r => recoveries.push(r) })
+  const before = await store.alerts.insert(alert({ exposureID: 'x', username: 'before@acme.io' }))
   for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
-  await assert.rejects(store.alerts.insert(alert({ exposureID: 'x', username: 'after@acme.io' })), (err: Error) => {
+  await assert.rejects(store.alerts.insert(alert({ exposureID: 'x', username: 'during@acme.io' })), (err: Error) => {
     assert.equal(err.name, 'StoreUnavailableError')
     assert.match((err.cause as Error).message, /removed or replaced/)
     return true
   })
-  await assert.rejects(store.ping(), /StoreUnavailable|cannot commit/)
-  // A new file at the same path is not the one we opened either.
-  new Database(file).close()
   await assert.rejects(store.ping(), { name: 'StoreUnavailableError' })
+  await waitFor(() => recoveries.length > 0, 'the store to recover')
+  assert.deepEqual(recoveries, [{ what: 'recreated', file, savedTo: undefined }])
+  await store.ping()
+  const after = await store.alerts.insert(alert({ exposureID: 'x', username: 'after@acme.io' }))
+  assert.equal(after.duplicate, false)
+  // Another process (a command, sqlite3) sees both the alert acknowledged before and the one after, in the file.
+  const db = new Database(file, { readonly: true })
+  t.after(() => db.close())
+  const ids = (db.prepare('SELECT id FROM alerts').all() as Array<{ id: string }>).map(r => r.id).sort()
+  assert.deepEqual(ids, [before.id, after.id].sort())
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+})
+
+test('a replaced database file: the store takes it up, and saves what the replaced one held beside it', async t => {
+  const dir = tmpDir(t)
+  const file = join(dir, 'b.db')
+  const recoveries: FileRecovery[] = []
+  const store = open(t, file, { pollMs: 300, onRecovered: r => recoveries.push(r) })
+  const before = await store.alerts.insert(alert({ exposureID: 'x', username: 'before@acme.io' }))
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
+  new Database(file).close() // a restore of an old, empty backup
+  await waitFor(() => recoveries.length > 0, 'the store to recover')
+  assert.equal(recoveries[0]!.what, 'replaced')
+  assert.equal(await store.alerts.get(before.id), undefined, 'the replacing file is the one used now')
+  const saved = new Database(recoveries[0]!.savedTo!, { readonly: true })
+  t.after(() => saved.close())
+  assert.deepEqual((saved.prepare('SELECT id FROM alerts').all() as Array<{ id: string }>).map(r => r.id), [before.id], 'what was acknowledged is kept')
+  assert.equal((await store.alerts.insert(alert({ exposureID: 'x', username: 'after@acme.io' }))).duplicate, false)
 })
 
 test('a database from a newer bridge is refused with a clear error', t => {
