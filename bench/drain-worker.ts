@@ -9,7 +9,7 @@
 // bridge; replies with the worker's start time), `result`, and `close` (stops the bridge, then exits).
 import { performance } from 'node:perf_hooks'
 import { pino } from 'pino'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/index.js'
 import { loggerOptions } from '../src/observability/logger.js'
 import { createFusionAuthGateway } from '../src/fusionauth/index.js'
 import { startBridge, type RunningBridge } from '../src/server.js'

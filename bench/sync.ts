@@ -171,12 +171,25 @@ try {
   const out = {
     at: new Date().toISOString(),
     node: process.version,
-    setup: { users: USERS, small: SMALL, tenants: TENANTS, latencyMs: LATENCY_MS, runtime, cpus: cpus().length, loadAverage: { start: loadStart, end: loadavg()[0] } },
+    setup: {
+      users: USERS,
+      small: SMALL,
+      tenants: TENANTS,
+      latencyMs: LATENCY_MS,
+      runtime,
+      cpus: cpus().length,
+      loadAverage: { start: loadStart, end: loadavg()[0] }
+    },
     runs: { big: summary(big), small: summary(small), zeroLatency: summary(zero), bigGcEachBatch: summary(bigGc), smallGcEachBatch: summary(smallGc) },
     bounds,
     ratios: ratio,
     targets: {
-      time: { target: TARGET_TIME_FACTOR, latency: { value: ratio.latency, pass: ratio.latency <= TARGET_TIME_FACTOR }, withFakesCpu: { value: ratio.fakes, pass: ratio.fakes <= TARGET_TIME_FACTOR }, withProcessing: { value: ratio.processing, pass: ratio.processing <= TARGET_TIME_FACTOR } },
+      time: {
+        target: TARGET_TIME_FACTOR,
+        latency: { value: ratio.latency, pass: ratio.latency <= TARGET_TIME_FACTOR },
+        withFakesCpu: { value: ratio.fakes, pass: ratio.fakes <= TARGET_TIME_FACTOR },
+        withProcessing: { value: ratio.processing, pass: ratio.processing <= TARGET_TIME_FACTOR }
+      },
       rssMb: { target: TARGET_RSS_MB, big: big.rss.peakMb, small: small.rss.peakMb, zeroLatency: zero.rss.peakMb, pass: rssOk },
       flatMemory: { toleranceMb: FLAT_HEAP_TOLERANCE_MB, liveHeapBigMb: heapBig, liveHeapSmallMb: heapSmall, pass: flat },
       correct: { pass: [big, small, zero, bigGc, smallGc].every(correct) }

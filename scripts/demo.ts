@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/index.js'
 import { startBridge } from '../src/server.js'
 import { createLogger } from '../src/observability/logger.js'
 import { describeAlert } from '../src/cli/alerts.js'
@@ -135,7 +135,8 @@ try {
   for (const k of restored.kept) say(`  kept    ${k.step.action.padEnd(24)} ${k.detail}`)
   say(`Erik active again: ${fa.user(erik.id)!.active ? 'yes' : 'no'}`)
   heading('Erik\'s alert record')
-  say(describeAlert((await lifecycle.store.alerts.get(erikAlert))!, await lifecycle.store.alerts.events(erikAlert), await lifecycle.store.steps.list(erikAlert)))
+  const erikRecord = (await lifecycle.store.alerts.get(erikAlert))!
+  say(describeAlert(erikRecord, await lifecycle.store.alerts.events(erikAlert), await lifecycle.store.steps.list(erikAlert)))
   say()
   say('Next: README.md → Quick start, to run it against your FusionAuth and Enzoic.')
 } finally {

@@ -122,7 +122,9 @@ function answerError (err: FastifyError | IntakeError, req: FastifyRequest, repl
   // Our own 4xx carry a short reason; framework 4xx (bad headers, aborted bodies) get a generic one, and
   // their own message goes to the log only.
   const message = known?.error ?? (err instanceof IntakeError ? err.message : 'bad request')
-  req.refusal = known === undefined && !(err instanceof IntakeError) ? { reason: message, code: (err as FastifyError).code, detail: err.message } : { reason: message }
+  req.refusal = known === undefined && !(err instanceof IntakeError)
+    ? { reason: message, code: (err as FastifyError).code, detail: err.message }
+    : { reason: message }
   return reply.code(status).send({ error: message })
 }
 

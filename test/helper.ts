@@ -7,7 +7,7 @@ import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
-import { loadConfig, type Config } from '../src/config.js'
+import { loadConfig, type Config } from '../src/config/index.js'
 import { startBridge, type RunningBridge, type StartOptions } from '../src/server.js'
 import { loggerOptions } from '../src/observability/logger.js'
 import { childCwd, SERVER_ENTRY, TSX_IMPORT, type BridgeProcess } from './fixtures/processes.js'
@@ -66,7 +66,9 @@ export interface TestBridge extends RunningBridge {
 }
 
 /** Starts the real bridge (store, app, HTTP listener on 127.0.0.1:0) and closes it after the test. */
-export async function startTestBridge (t: TestContext, overrides: Record<string, string | undefined> = {}, dir = tmpDir(t), options: StartOptions = {}): Promise<TestBridge> {
+export async function startTestBridge (
+  t: TestContext, overrides: Record<string, string | undefined> = {}, dir = tmpDir(t), options: StartOptions = {}
+): Promise<TestBridge> {
   const config = testConfig(dir, overrides)
   const { logger, lines } = captureLogger('debug', config.logEmails)
   const bridge = await startBridge(config, logger, options)

@@ -1,6 +1,17 @@
 // The few parts of autocannon's API the ingest benchmark uses (the package ships no types).
 declare module 'autocannon' {
-  interface Histogram { average: number, mean: number, stddev: number, min: number, max: number, total: number, p50: number, p90: number, p99: number, p99_9: number }
+  interface Histogram {
+    average: number,
+    mean: number,
+    stddev: number,
+    min: number,
+    max: number,
+    total: number,
+    p50: number,
+    p90: number,
+    p99: number,
+    p99_9: number
+  }
   export interface Result {
     requests: Histogram
     latency: Histogram

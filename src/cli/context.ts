@@ -8,7 +8,7 @@
  * The configuration is read through the context (`ctx.config(…)`), never with loadConfig directly, so a
  * change of the configuration module touches this file only.
  */
-import { loadConfig, type Config, type Requirement } from '../config.js'
+import { loadConfig, type Config, type Requirement } from '../config/index.js'
 import { EXIT } from './exit.js'
 
 /** Where a command writes: process.stdout/stderr, or a stream a test reads back. */

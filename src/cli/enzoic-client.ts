@@ -1,4 +1,4 @@
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 import type { EnzoicApi } from '../enzoic/client.js'
 import { createEnzoicApi, type RetryNotice } from '../operations/enzoic.js'
 import type { CliContext } from './context.js'

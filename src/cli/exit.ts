@@ -1,7 +1,8 @@
-import { ConfigError } from '../config.js'
+import { ConfigError } from '../config/index.js'
 import { EnzoicApiError } from '../enzoic/client.js'
 import { FusionAuthError } from '../fusionauth/index.js'
 import { SchemaVersionError, StoreUnavailableError } from '../store/types.js'
+import { BridgeError } from '../errors.js'
 
 /**
  * The exit codes of every `breach-bridge` command (docs/cli.md, "Exit codes"). The number tells a script
@@ -19,10 +20,10 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3, interrupted: 
 export type ExitCode = typeof EXIT[keyof typeof EXIT]
 
 /** A problem the CLI reports as one line on stderr (`breach-bridge: …`), without a stack, and its exit code. */
-export class CliError extends Error {
+export class CliError extends BridgeError {
+  readonly code = 'BRIDGE_CLI'
   constructor (message: string, readonly exitCode: ExitCode = EXIT.usage) {
     super(message)
-    this.name = 'CliError'
   }
 }
 

@@ -1,3 +1,4 @@
+import { gatewayOptions } from '../config/parts.js'
 import { userInfo } from 'node:os'
 import type { Command } from 'commander'
 import type { Step } from '../alerts/types.js'
@@ -32,7 +33,10 @@ function addCancel (alerts: Command, ctx: CliContext): void {
         const alertId = await resolveAlertId(store, id)
         return { alertId, r: await cancelAlert({ store, config }, alertId, { operator: operatorOf(opts.operator), reason: opts.reason }) }
       })
-      if (opts.json === true) { outJson({ alertId, cancelled: r.cancelled, stoppedBeforeProcessing: r.stoppedBeforeProcessing, nothingToDo: r.nothingToDo }); return }
+      if (opts.json === true) {
+        outJson({ alertId, cancelled: r.cancelled, stoppedBeforeProcessing: r.stoppedBeforeProcessing, nothingToDo: r.nothingToDo })
+        return
+      }
       if (r.nothingToDo) { out(`Nothing pending for alert ${alertId}: nothing changed.`); return }
       out(r.stoppedBeforeProcessing
         ? `Cancelled alert ${alertId}: it will not be processed.`
@@ -54,12 +58,13 @@ function addRestore (alerts: Command, ctx: CliContext): void {
     .option('--json', 'as JSON: {"alertId", "undone": [{step, detail}], "kept": [{step, detail}], "cancelled": [steps], "nothingToDo"}')
     .action(action(async (id: string, opts: { reason: string, user?: string, operator?: string, json?: boolean }) => {
       const config = ctx.config(['fusionauth'])
-      const gateway = createFusionAuthGateway({ url: config.fusionAuthUrl!, apiKey: config.fusionAuthApiKey!, timeoutMs: config.fusionAuthTimeoutMs, tenantIds: config.tenantIds })
+      const gateway = createFusionAuthGateway(gatewayOptions(config)!)
       let restored
       try {
         restored = await withCommandStore(config.database, async store => {
           const alertId = await resolveAlertId(store, id)
-          return { alertId, r: await restoreAlert({ store, config, gateway }, alertId, { operator: operatorOf(opts.operator), reason: opts.reason, userId: opts.user }) }
+          const request = { operator: operatorOf(opts.operator), reason: opts.reason, userId: opts.user }
+          return { alertId, r: await restoreAlert({ store, config, gateway }, alertId, request) }
         })
       } finally {
         await gateway.close()
@@ -93,12 +98,13 @@ function addResendNotice (alerts: Command, ctx: CliContext): void {
     .option('--json', 'as JSON: {"alertId", "resent": [{step, state, detail}], "nothingToDo"}')
     .action(action(async (id: string, opts: { reason: string, user?: string, operator?: string, json?: boolean }) => {
       const config = ctx.config(['fusionauth'])
-      const gateway = createFusionAuthGateway({ url: config.fusionAuthUrl!, apiKey: config.fusionAuthApiKey!, timeoutMs: config.fusionAuthTimeoutMs, tenantIds: config.tenantIds })
+      const gateway = createFusionAuthGateway(gatewayOptions(config)!)
       let done
       try {
         done = await withCommandStore(config.database, async store => {
           const alertId = await resolveAlertId(store, id)
-          return { alertId, r: await resendNotice({ store, config, gateway }, alertId, { operator: operatorOf(opts.operator), reason: opts.reason, userId: opts.user }) }
+          const request = { operator: operatorOf(opts.operator), reason: opts.reason, userId: opts.user }
+          return { alertId, r: await resendNotice({ store, config, gateway }, alertId, request) }
         })
       } finally {
         await gateway.close()

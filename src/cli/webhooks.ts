@@ -126,7 +126,8 @@ function describeArrival (a: Arrival): string {
 
 function arrivalJson (a: Arrival): Record<string, unknown> {
   if (a.kind === 'ignored') return { kind: a.kind, afterMs: a.afterMs, reason: a.reason }
-  return { kind: a.kind, afterMs: a.afterMs, alertId: a.alert.id, test: a.alert.test, state: a.alert.state, outcome: a.alert.outcome, deliveries: a.alert.deliveries }
+  const { alert } = a
+  return { kind: a.kind, afterMs: a.afterMs, alertId: alert.id, test: alert.test, state: alert.state, outcome: alert.outcome, deliveries: alert.deliveries }
 }
 
 const NOT_RECEIVED = [
@@ -175,7 +176,10 @@ function addTest (webhooks: Command, ctx: CliContext): void {
         return
       }
       const { arrival } = result
-      if (opts.json === true) outJson({ type: opts.type, requested: true, waited: true, received: arrival !== undefined, ...(arrival === undefined ? {} : { arrival: arrivalJson(arrival) }) })
+      if (opts.json === true) {
+        const found = arrival === undefined ? {} : { arrival: arrivalJson(arrival) }
+        outJson({ type: opts.type, requested: true, waited: true, received: arrival !== undefined, ...found })
+      }
       if (arrival === undefined) {
         err([`No test notification arrived within ${Math.round(waitMs! / 1000)} s. Likely causes:`, ...NOT_RECEIVED].join('\n'))
         throw new CliError('test notification not received', EXIT.failure)

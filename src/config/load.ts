@@ -3,6 +3,7 @@ import { ACTIONS } from '../remediation/actions/index.js'
 import { allActions, loadPolicies, type Policies } from '../remediation/policy.js'
 import { Bad } from './parsers.js'
 import { SECRET_VARIABLES, VARIABLES, type Requirement, type Values, type Variable } from './variables.js'
+import { BridgeError } from '../errors.js'
 
 /** The operator digest: where, how often, signed with what (Standard Webhooks). */
 export interface NotifySettings { readonly url: string, readonly intervalMs: number, readonly secret?: string }
@@ -17,15 +18,14 @@ export interface Config extends Readonly<Omit<Values, 'notifyUrl' | 'notifyInter
   readonly notify?: NotifySettings
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends BridgeError {
   readonly code = 'BRIDGE_CONFIG'
   constructor (readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map(p => `  - ${p}`).join('\n')}`)
-    this.name = 'ConfigError'
   }
 
-  toJSON (): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, problems: this.problems }
+  override toJSON (): Record<string, unknown> {
+    return { ...super.toJSON(), problems: this.problems }
   }
 }
 

@@ -3,6 +3,7 @@ import { Agent, request, type Dispatcher } from 'undici'
 import type { ExposureDetails } from '../alerts/types.js'
 import { parseEnzoicDate } from '../alerts/normalise.js'
 import { parseRetryAfter } from '../net/retry-after.js'
+import { BridgeError } from '../errors.js'
 
 /**
  * Enzoic REST client (docs/enzoic-api.md). Talks to the API directly with undici: Basic auth, JSON,
@@ -96,17 +97,16 @@ export interface EnzoicApi {
 }
 
 /** Every failure of the client. Its message names the call and status, never a credential. */
-export class EnzoicApiError extends Error {
+export class EnzoicApiError extends BridgeError {
   readonly code = 'BRIDGE_ENZOIC_API'
   /** How many attempts were made (0 when refused before any call). */
   attempts = 0
   constructor (readonly call: string, readonly status: number | undefined, message: string, readonly retryable: boolean) {
     super(message)
-    this.name = 'EnzoicApiError'
   }
 
-  toJSON (): Record<string, unknown> {
-    return { name: this.name, code: this.code, call: this.call, status: this.status, retryable: this.retryable, attempts: this.attempts, message: this.message }
+  override toJSON (): Record<string, unknown> {
+    return { ...super.toJSON(), call: this.call, status: this.status, retryable: this.retryable, attempts: this.attempts }
   }
 }
 

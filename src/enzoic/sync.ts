@@ -2,6 +2,7 @@ import { formatCustomData, parseCustomData, usernameHash } from '../alerts/norma
 import type { FusionAuthGateway, FusionAuthUser } from '../fusionauth/index.js'
 import type { Store } from '../store/types.js'
 import { ENZOIC_MAX_BATCH, type EnzoicApi } from './client.js'
+import { BridgeError } from '../errors.js'
 
 /**
  * `breach-bridge enzoic monitor sync`: enrol every active FusionAuth user with an email in Enzoic's
@@ -78,13 +79,12 @@ export interface SyncOptions {
   onBatch?: (info: { size: number, added: number, alreadyExisted: number }) => void
 }
 
-export class SyncInterruptedError extends Error {
+export class SyncInterruptedError extends BridgeError {
   readonly code = 'BRIDGE_SYNC_INTERRUPTED'
   constructor (readonly progress: SyncProgress, readonly dryRun = false) {
     super(dryRun
       ? `dry run interrupted after ${progress.seen} users read (${progress.enrolled} would be enrolled, ${progress.skipped} skipped): nothing was changed`
       : `sync interrupted after ${progress.seen} users read (${progress.enrolled} enrolled, ${progress.alreadyExisted} already monitored, ${progress.skipped} skipped): run it again to resume`)
-    this.name = 'SyncInterruptedError'
   }
 }
 
@@ -109,7 +109,12 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
   if (!dryRun) {
     await opts.store.kv.set(CHECKPOINT_KEY, undefined)
     await opts.store.kv.set(LAST_SYNC_KEY, JSON.stringify({
-      finishedAt: new Date().toISOString(), enrolled: progress.enrolled, alreadyExisted: progress.alreadyExisted, skipped: progress.skipped, tenants: cp.tenants, pruned
+      finishedAt: new Date().toISOString(),
+      enrolled: progress.enrolled,
+      alreadyExisted: progress.alreadyExisted,
+      skipped: progress.skipped,
+      tenants: cp.tenants,
+      pruned
     }))
   }
   return { ...progress, resumed, dryRun, pruned, seconds: (Date.now() - started) / 1000 }
@@ -123,7 +128,8 @@ async function startingPoint (opts: SyncOptions): Promise<{ cp: SyncCheckpoint, 
   if (opts.restart === true && !dryRun) await store.kv.set(CHECKPOINT_KEY, undefined)
   const saved = dryRun ? undefined : await store.kv.get(CHECKPOINT_KEY)
   if (saved === undefined) {
-    const cp = { tenants: await resolveTenants(gateway, opts.tenantIds), tenantIndex: 0, startRow: 0, enrolled: 0, alreadyExisted: 0, skipped: 0, startedAt: new Date().toISOString() }
+    const tenants = await resolveTenants(gateway, opts.tenantIds)
+    const cp = { tenants, tenantIndex: 0, startRow: 0, enrolled: 0, alreadyExisted: 0, skipped: 0, startedAt: new Date().toISOString() }
     return { cp, resumed: false }
   }
   const cp = JSON.parse(saved) as SyncCheckpoint
@@ -202,7 +208,9 @@ class SyncRun {
       await this.#take(page.users)
       startRow += page.users.length
       nextResults = page.nextResults
-      const more = page.nextResults !== undefined ? page.users.length > 0 : page.users.length === this.#pageSize && (page.total === undefined || startRow < page.total)
+      const more = page.nextResults !== undefined
+        ? page.users.length > 0
+        : page.users.length === this.#pageSize && (page.total === undefined || startRow < page.total)
       this.#position = more ? { tenantIndex: ti, nextResults, startRow } : { tenantIndex: ti + 1, nextResults: undefined, startRow: 0 }
       // Skipped users of the unsent batch are counted when it is sent (the checkpoint holds only sent
       // pages), but shown now, so that what is shown always adds up to what was read.

@@ -1,10 +1,12 @@
+import { BridgeError } from '../errors.js'
+
 /**
  * How FusionAuth failed, classified once at the seam: `kind` drives the worker (auth → pause, retryable → back
  * off, permanent → the step fails for good, not-found → the caller decides).
  */
 export type FusionAuthErrorKind = 'auth' | 'retryable' | 'permanent' | 'not-found'
 
-export class FusionAuthError extends Error {
+export class FusionAuthError extends BridgeError {
   readonly code = 'BRIDGE_FUSIONAUTH'
   constructor (
     readonly operation: string,
@@ -24,12 +26,11 @@ export class FusionAuthError extends Error {
     readonly notSent = false
   ) {
     super(message)
-    this.name = 'FusionAuthError'
   }
 
   get retryable (): boolean { return this.kind === 'retryable' }
 
-  toJSON (): Record<string, unknown> {
+  override toJSON (): Record<string, unknown> {
     return {
       name: this.name,
       code: this.code,

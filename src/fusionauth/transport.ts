@@ -166,7 +166,8 @@ export function createTransport (options: TransportOptions): Transport {
       if (tenantId !== undefined) headers['x-fusionauth-tenantid'] = tenantId
       try {
         const raw = await send(method, `${host}${path}`, headers, body)
-        return { status: raw.status, contentType: raw.contentType, json: isJsonType(raw.contentType) ? safeParse(raw.text) : undefined, bodyBytes: Buffer.byteLength(raw.text) }
+        const json = isJsonType(raw.contentType) ? safeParse(raw.text) : undefined
+        return { status: raw.status, contentType: raw.contentType, json, bodyBytes: Buffer.byteLength(raw.text) }
       } catch (err) {
         return { error: networkError('inspect', err).message.replace(/^inspect: /, '') }
       }

@@ -1,5 +1,6 @@
 import { TextDecoder } from 'node:util'
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib'
+import { BridgeError } from '../errors.js'
 
 /**
  * The wrappers a mainstream HTTP stack (.NET, Java, Go, Python) may put around a JSON or an encrypted body,
@@ -10,10 +11,10 @@ import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'n
  */
 
 /** A body the bridge cannot read: the route answers `statusCode {"error": message}` and stores nothing. */
-export class BodyError extends Error {
+export class BodyError extends BridgeError {
+  readonly code = 'BRIDGE_BODY'
   constructor (readonly statusCode: 400 | 413, message: string) {
     super(message)
-    this.name = 'BodyError'
   }
 }
 

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto'
+import { BridgeError } from '../errors.js'
 
 /**
  * Enzoic's optional payload encryption: AES with a pre-shared key, body = Base64 of the encrypted JSON.
@@ -47,11 +48,10 @@ const LAYOUTS: Record<CipherLayout, Layout> = {
 }
 
 /** Thrown for every decryption failure; the caller answers one uniform 400 `cannot decrypt`. */
-export class DecryptError extends Error {
+export class DecryptError extends BridgeError {
   readonly code = 'BRIDGE_CANNOT_DECRYPT'
   constructor () {
     super('cannot decrypt')
-    this.name = 'DecryptError'
   }
 }
 

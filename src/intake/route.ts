@@ -11,6 +11,7 @@ import { createSourceGuard, type SourceOptions } from './client-cert.js'
 import { DecryptError, decryptPayload } from './decrypt.js'
 import { bodyReservation, createAdmission } from './limits.js'
 import { BodyError, bodyText, contentDecode, unwrap } from './body.js'
+import { BridgeError } from '../errors.js'
 
 /** The Enzoic webhook's own settings (built from the configuration at the edge: config/parts.ts). */
 export interface IntakeSettings {
@@ -47,10 +48,10 @@ interface InFlightSlot {
 }
 
 /** A 4xx with a short, uniform reason; the error handler renders `{"error": reason}`. */
-export class IntakeError extends Error {
+export class IntakeError extends BridgeError {
+  readonly code = 'BRIDGE_INTAKE'
   constructor (readonly statusCode: number, message: string, readonly outcome: string) {
     super(message)
-    this.name = 'IntakeError'
   }
 }
 
@@ -104,12 +105,15 @@ function sourceCheck (guard: ReturnType<typeof createSourceGuard>): (req: Fastif
   }
 }
 
+/** The in-flight bounds of a webhook route (BRIDGE_MAX_IN_FLIGHT, BRIDGE_MAX_IN_FLIGHT_BYTES) and its body limit. */
+export interface AdmissionLimits { maxBodyBytes: number, maxInFlight: number, maxInFlightBytes: number }
+
 /**
  * onRequest, after authentication and before the body is read: admit the request within the in-flight bound,
  * or answer 503 + Retry-After at once and close the connection (its body is never read). Refusals are
  * summarised by one warning per OVERLOAD_LOG_MS, with the count refused since the last.
  */
-export function admissionHook (limits: { maxBodyBytes: number, maxInFlight: number, maxInFlightBytes: number }): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
+export function admissionHook (limits: AdmissionLimits): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
   // The byte bound never refuses a body the body limit allows when nothing else is in flight (limits.ts).
   const admission = createAdmission({ maxRequests: limits.maxInFlight, maxBytes: limits.maxInFlightBytes })
   let overloadLoggedAt = 0

@@ -5,30 +5,32 @@
 import { OUTCOME_NAMES } from '../alerts/outcomes.js'
 import { ALERT_STATES, type AlertEvent, type AlertRecord, type AlertState, type Outcome, type Step } from '../alerts/types.js'
 import type { ListOptions, Store } from '../store/types.js'
+import { BridgeError } from '../errors.js'
 
 export const OUTCOMES: readonly Outcome[] = OUTCOME_NAMES
 export { ALERT_STATES }
 
 /** An id (or prefix) that is not hex and dashes, or too short to mean anything. */
-export class InvalidAlertIdError extends Error {
+export class InvalidAlertIdError extends BridgeError {
+  readonly code = 'BRIDGE_INVALID_ALERT_ID'
   constructor (readonly given: string, reason: string) {
     super(reason)
-    this.name = 'InvalidAlertIdError'
   }
 }
 
-export class AlertNotFoundError extends Error {
-  constructor (readonly given: string) {
-    super(`no alert ${given}`)
-    this.name = 'AlertNotFoundError'
+/** No alert has that id or prefix (`detail`: its data was purged, …): the one "not found" of alerts. */
+export class AlertNotFoundError extends BridgeError {
+  readonly code = 'BRIDGE_ALERT_NOT_FOUND'
+  constructor (readonly given: string, detail = '') {
+    super(`no alert ${given}${detail}`)
   }
 }
 
 /** A prefix that matches several alerts (as `git show 0190` may): the candidates, newest first. */
-export class AmbiguousAlertIdError extends Error {
+export class AmbiguousAlertIdError extends BridgeError {
+  readonly code = 'BRIDGE_AMBIGUOUS_ALERT_ID'
   constructor (readonly given: string, readonly candidates: AlertRecord[], readonly more: boolean) {
     super(`alert id prefix ${given} is ambiguous: it matches ${candidates.length}${more ? ' or more' : ''} alerts`)
-    this.name = 'AmbiguousAlertIdError'
   }
 }
 

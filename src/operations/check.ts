@@ -13,11 +13,11 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
-import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../config.js'
+import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../config/index.js'
 import { createEnzoicClient } from '../enzoic/client.js'
 import { createFusionAuthGateway, describeEndpoint, errorCodes, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer } from '../fusionauth/index.js'
 import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
-import { unknownVariables } from './variables.js'
+import { unknownVariables } from '../config/index.js'
 import { ACTIONS, permissionsFor, type ActionSpec } from '../remediation/actions/index.js'
 import { allActions, describePolicies } from '../remediation/policy.js'
 

@@ -41,7 +41,9 @@ export async function markDeliveries (store: Store): Promise<DeliveryMark> {
 }
 
 /** Polls until something arrives after `mark`, or `deadline` (epoch ms) passes (undefined), or `signal` aborts. */
-export async function waitForArrival (store: Store, mark: DeliveryMark, deadline: number, opts: { signal?: AbortSignal, everyMs?: number } = {}): Promise<Arrival | undefined> {
+export async function waitForArrival (
+  store: Store, mark: DeliveryMark, deadline: number, opts: { signal?: AbortSignal, everyMs?: number } = {}
+): Promise<Arrival | undefined> {
   const started = Date.now()
   while (Date.now() < deadline && opts.signal?.aborted !== true) {
     const afterMs = Date.now() - started

@@ -4,14 +4,16 @@
  * The CLI (src/cli/enzoic.ts) parses arguments and renders these results; nothing here prints — retries
  * and progress are callbacks.
  */
+import { gatewayOptions } from '../config/parts.js'
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync, type Stats } from 'node:fs'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 import { createEnzoicClient, type EnzoicApi, type EnzoicClientOptions, type Webhook } from '../enzoic/client.js'
 import { CHECKPOINT_KEY, LAST_SYNC_KEY, SyncInterruptedError, syncMonitoring, type SyncProgress, type SyncSummary } from '../enzoic/sync.js'
 import { createFusionAuthGateway } from '../fusionauth/index.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import { markDeliveries, waitForArrival, type Arrival } from './delivery.js'
+import { BridgeError } from '../errors.js'
 
 export type RetryNotice = NonNullable<EnzoicClientOptions['onRetry']>
 
@@ -21,10 +23,10 @@ export function createEnzoicApi (config: Config, onRetry?: RetryNotice): EnzoicA
 }
 
 /** An env file that cannot safely hold a secret. The message starts with the path. */
-export class EnvFileError extends Error {
+export class EnvFileError extends BridgeError {
+  readonly code = 'BRIDGE_ENV_FILE'
   constructor (readonly path: string, readonly reason: 'symbolic-link' | 'not-a-file' | 'cannot-read' | 'cannot-open' | 'cannot-chmod', detail: string) {
     super(`${path}${detail}`)
-    this.name = 'EnvFileError'
   }
 }
 
@@ -107,10 +109,10 @@ export function openEnvFile (file: string, now: () => number = Date.now): EnvFil
 }
 
 /** The webhook was registered, but its credentials could not be written: it was deleted again (`undone`), or not. */
-export class EnvWriteError extends Error {
+export class EnvWriteError extends BridgeError {
+  readonly code = 'BRIDGE_ENV_WRITE'
   constructor (readonly path: string, readonly errno: string, readonly webhookID: string, readonly undone: boolean) {
     super(`cannot write ${path} (${errno})`)
-    this.name = 'EnvWriteError'
   }
 }
 
@@ -205,10 +207,10 @@ export interface SyncRequest {
 }
 
 /** `monitor sync` failed after it started; `progressSaved` when a checkpoint of this run lets it resume. */
-export class SyncFailedError extends Error {
+export class SyncFailedError extends BridgeError {
+  readonly code = 'BRIDGE_SYNC_FAILED'
   constructor (cause: unknown, readonly progressSaved: boolean) {
     super((cause as Error).message, { cause })
-    this.name = 'SyncFailedError'
   }
 }
 
@@ -218,7 +220,7 @@ export class SyncFailedError extends Error {
  * when it fails underway, and the store's own error when the store does not open.
  */
 export async function runMonitorSync (config: Config, req: SyncRequest): Promise<SyncSummary> {
-  const gateway = createFusionAuthGateway({ url: config.fusionAuthUrl!, apiKey: config.fusionAuthApiKey!, timeoutMs: config.fusionAuthTimeoutMs, tenantIds: config.tenantIds })
+  const gateway = createFusionAuthGateway(gatewayOptions(config)!)
   const api = createEnzoicApi(config, req.onRetry)
   let store: Store
   try {

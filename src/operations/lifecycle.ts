@@ -1,9 +1,11 @@
 import { hostname } from 'node:os'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 import type { AlertRecord, Step } from '../alerts/types.js'
 import { plainText } from '../alerts/text.js'
 import { logEvent, type EventLogger } from '../observability/events.js'
+import { BridgeError } from '../errors.js'
 import { FusionAuthError, type FusionAuthGateway } from '../fusionauth/index.js'
+import { AlertNotFoundError } from './alerts.js'
 import { actionOf, actionSpec, type RunResult } from '../remediation/actions/index.js'
 import { policyFor } from '../remediation/policy.js'
 import { logActionEvent } from '../remediation/remediate.js'
@@ -20,16 +22,10 @@ export interface OperatorRequest {
   userId?: string
 }
 
-export class OperatorActionError extends Error {
-  readonly code: 'BRIDGE_NO_SUCH_ALERT' | 'BRIDGE_ALERT_BUSY' | 'BRIDGE_RESTORE_INCOMPLETE'
-  constructor (code: OperatorActionError['code'], message: string) {
+/** An operator's cancel, restore or resend could not be done: the alert is being processed, or FusionAuth refused part of a restore. */
+export class OperatorActionError extends BridgeError {
+  constructor (readonly code: 'BRIDGE_ALERT_BUSY' | 'BRIDGE_RESTORE_INCOMPLETE', message: string) {
     super(message)
-    this.name = 'OperatorActionError'
-    this.code = code
-  }
-
-  toJSON (): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message }
   }
 }
 
@@ -68,7 +64,7 @@ const who = (r: OperatorRequest): string => `${plainText(r.operator, 64) ?? 'ope
 
 async function take (store: Store, alertId: string, operator: string): Promise<Claimed> {
   const c = await store.queue.takeover(alertId, `operator/${plainText(operator, 64) ?? 'operator'}@${hostname()}`, LEASE_MS)
-  if (c === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId} (or its data was purged)`)
+  if (c === undefined) throw new AlertNotFoundError(alertId, ' (or its data was purged)')
   if (c === 'busy') throw new OperatorActionError('BRIDGE_ALERT_BUSY', `alert ${alertId} is being processed right now: try again in a moment`)
   return c
 }
@@ -79,7 +75,7 @@ async function take (store: Store, alertId: string, operator: string): Promise<C
  */
 export async function cancelAlert ({ store, log }: LifecycleDeps, alertId: string, req: OperatorRequest): Promise<CancelResult> {
   const alert = await store.alerts.get(alertId)
-  if (alert === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId}`)
+  if (alert === undefined) throw new AlertNotFoundError(alertId)
   const before = await store.steps.list(alertId)
   const unprocessed = before.length === 0 && ['queued', 'retrying', 'dead', 'processing'].includes(alert.state)
   if (!unprocessed && !before.some(s => s.state === 'pending')) return { alert, cancelled: [], stoppedBeforeProcessing: false, nothingToDo: true }
@@ -104,7 +100,7 @@ export async function cancelAlert ({ store, log }: LifecycleDeps, alertId: strin
 export async function restoreAlert ({ store, gateway, config, log }: LifecycleDeps, alertId: string, req: OperatorRequest): Promise<RestoreResult> {
   if (gateway === undefined) throw new Error('restore needs the FusionAuth gateway')
   const alert = await store.alerts.get(alertId)
-  if (alert === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId}`)
+  if (alert === undefined) throw new AlertNotFoundError(alertId)
   const mine = (s: Step): boolean => req.userId === undefined || s.userId === req.userId.toLowerCase()
   const before = (await store.steps.list(alertId)).filter(mine)
   if (!before.some(s => s.state === 'pending' || (s.state === 'done' && undoable(s)))) {
@@ -178,7 +174,7 @@ export interface ResendResult {
 export async function resendNotice ({ store, gateway, config, log }: LifecycleDeps, alertId: string, req: OperatorRequest): Promise<ResendResult> {
   if (gateway === undefined) throw new Error('resend-notice needs the FusionAuth gateway')
   const alert = await store.alerts.get(alertId)
-  if (alert === undefined) throw new OperatorActionError('BRIDGE_NO_SUCH_ALERT', `no alert ${alertId}`)
+  if (alert === undefined) throw new AlertNotFoundError(alertId)
   const mine = (s: Step): boolean => s.state === 'uncertain' && (req.userId === undefined || s.userId === req.userId.toLowerCase())
   if (!(await store.steps.list(alertId)).some(mine)) return { alert, resent: [], nothingToDo: true }
   const { lease } = await take(store, alertId, req.operator)
@@ -193,7 +189,17 @@ export async function resendNotice ({ store, gateway, config, log }: LifecycleDe
       }
       const policy = policyFor(config.policies, user.tenantId)
       const graceDeadline = policy.graceMs === undefined ? undefined : new Date(Date.parse(alert.receivedAt) + policy.graceMs).toISOString()
-      const ctx = { user, alert, fusionauth: gateway, id: actionSpec(step.action).id, actorUserId: config.actorUserId, exposure: alert.exposureDetails, graceDeadline, labels: [], kv: store.kv }
+      const ctx = {
+        user,
+        alert,
+        fusionauth: gateway,
+        id: actionSpec(step.action).id,
+        actorUserId: config.actorUserId,
+        exposure: alert.exposureDetails,
+        graceDeadline,
+        labels: [],
+        kv: store.kv
+      }
       let r: RunResult
       try {
         r = await module.redo(ctx, step)

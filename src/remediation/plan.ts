@@ -20,7 +20,9 @@ export interface Matched { user: FusionAuthUser, mismatch?: string }
  * with itself changes nothing and says so (outcome `mismatch`). Otherwise the email is looked up in every
  * allowed tenant.
  */
-export async function resolveUsers (alert: AlertRecord, { settings, gateway }: { settings: { tenantIds?: readonly string[] }, gateway: FusionAuthGateway }): Promise<Matched[]> {
+export async function resolveUsers (
+  alert: AlertRecord, { settings, gateway }: { settings: { tenantIds?: readonly string[] }, gateway: FusionAuthGateway }
+): Promise<Matched[]> {
   const mapped = parseCustomData(alert.customData)
   if (mapped !== undefined) {
     const allowed = settings.tenantIds === undefined || settings.tenantIds.includes(mapped.tenantId)

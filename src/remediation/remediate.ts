@@ -7,19 +7,19 @@ import { actionOf, actionSpec, type ActionContext, type ActionModule, type RunRe
 import { alertOutcome, userOutcomes } from './outcome.js'
 import { exposureInstant, planFor, resolveUsers, type Matched } from './plan.js'
 import { policyFor, type Policies } from './policy.js'
+import { BridgeError } from '../errors.js'
 
 export { exposureInstant }
 
 /** Thrown when FusionAuth fails in a way worth retrying (or pausing for): carries the attempt's log. */
-export class ActionFailedError extends Error {
+export class ActionFailedError extends BridgeError {
   readonly code = 'BRIDGE_ACTION_FAILED'
   constructor (readonly failure: FusionAuthError, readonly actions: ActionLogEntry[]) {
     super(failure.message)
-    this.name = 'ActionFailedError'
   }
 
-  toJSON (): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, failure: this.failure.toJSON() }
+  override toJSON (): Record<string, unknown> {
+    return { ...super.toJSON(), failure: this.failure.toJSON() }
   }
 }
 

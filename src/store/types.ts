@@ -1,3 +1,4 @@
+import { BridgeError } from '../errors.js'
 import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, Outcome, Step, StepChange, UserOutcome } from '../alerts/types.js'
 
 /**
@@ -225,28 +226,22 @@ export const KV = {
   ping: 'ping'
 } as const
 
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends BridgeError {
   readonly code = 'BRIDGE_STORE_UNAVAILABLE'
   constructor (cause: unknown, message = 'the alert store cannot commit') {
     super(message, { cause })
-    this.name = 'StoreUnavailableError'
-  }
-
-  toJSON (): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, cause: (this.cause as Error | undefined)?.message }
   }
 }
 
 /** The database's schema is not the one this bridge knows (newer, or older and not to be migrated here). */
-export class SchemaVersionError extends Error {
+export class SchemaVersionError extends BridgeError {
   readonly code = 'BRIDGE_SCHEMA_VERSION'
   constructor (readonly found: number, readonly known: number, advice: string) {
     super(`database schema version ${found} ${found > known ? 'is newer than' : 'is older than'} this bridge's (${known}): ${advice}`)
-    this.name = 'SchemaVersionError'
   }
 
-  toJSON (): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, found: this.found, known: this.known }
+  override toJSON (): Record<string, unknown> {
+    return { ...super.toJSON(), found: this.found, known: this.known }
   }
 }
 

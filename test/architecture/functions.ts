@@ -33,7 +33,8 @@ export function functionLengths (): FunctionLength[] {
         const end = sf.getLineAndCharacterOfPosition(node.getEnd()).line
         // The statement that holds the function (`export function …`, `const x = () => …`) carries the comment.
         let holder: ts.Node = node
-        while (holder.parent !== undefined && !ts.isSourceFile(holder.parent) && !ts.isBlock(holder.parent) && !ts.isObjectLiteralExpression(holder.parent) && !ts.isClassDeclaration(holder.parent)) holder = holder.parent
+        const stops = (n: ts.Node): boolean => ts.isSourceFile(n) || ts.isBlock(n) || ts.isObjectLiteralExpression(n) || ts.isClassDeclaration(n)
+        while (holder.parent !== undefined && !stops(holder.parent)) holder = holder.parent
         const holderLine = sf.getLineAndCharacterOfPosition(holder.getStart(sf)).line
         let justified: string | undefined
         for (let l = holderLine - 1; l >= 0 && l >= holderLine - 12; l--) {

@@ -73,7 +73,7 @@ export const LAYERS: ReadonlyArray<readonly string[]> = [
   ['observability'],
   ['store', 'fusionauth', 'enzoic'],
   ['intake', 'remediation', 'digest'],
-  ['config', 'config.ts'],
+  ['config'],
   ['operations'],
   ['app.ts', 'server.ts'],
   ['cli', 'cli.ts']

@@ -70,7 +70,8 @@ test('check never prints credentials that are part of a URL (FUSIONAUTH_URL, ENZ
   writeFileSync(keyFile, 'Fa-Key-From-File-31337\n', { mode: 0o600 })
   const faUrl = fa.url.replace('http://', 'http://admin:Fa-Url-Pw-9001@')
   const ezUrl = ez.url.replace('http://', 'http://enz:Ez-Url-Pw-4242@')
-  const r = await check(testEnv(dir, { FUSIONAUTH_URL: faUrl, FUSIONAUTH_API_KEY_FILE: keyFile, ENZOIC_API_URL: ezUrl, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret }))
+  const env = { FUSIONAUTH_URL: faUrl, FUSIONAUTH_API_KEY_FILE: keyFile, ENZOIC_API_URL: ezUrl, ENZOIC_API_KEY: ez.apiKey, ENZOIC_API_SECRET: ez.apiSecret }
+  const r = await check(testEnv(dir, env))
   const everything = r.stdout + r.stderr + JSON.stringify(r.report)
   for (const secret of ['Fa-Url-Pw-9001', 'Ez-Url-Pw-4242', 'Fa-Key-From-File-31337', ez.apiSecret]) assert.ok(!everything.includes(secret), `${secret} printed:\n${r.stdout}`)
   assert.match(r.stdout, /FusionAuth\s+http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+/)

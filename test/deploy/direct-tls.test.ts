@@ -27,7 +27,9 @@ async function directBridge (t: TestContext, env: Record<string, string> = {}, o
   return bridge
 }
 
-async function post (bridge: TestBridge, client: string | undefined, opts: { headers?: Record<string, string>, auth?: string | null } = {}): Promise<HttpsResult> {
+async function post (
+  bridge: TestBridge, client: string | undefined, opts: { headers?: Record<string, string>, auth?: string | null } = {}
+): Promise<HttpsResult> {
   return await httpsRequest(bridge.url.replace('127.0.0.1', 'localhost'), {
     ca: ca!.read('ca.crt'),
     cert: client === undefined ? undefined : ca!.read(`${client}.crt`),

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import { AUTH, basic, startTestBridge, WEBHOOK_KEY, WEBHOOK_SECRET, type TestBridge } from '../helper.js'
 import {
   alertBody, httpsRequest, makeDevCa, missingTool, nginxTest, OPENSSL, renderSite, SITE_FILE, startNginx,
@@ -18,7 +18,9 @@ after(() => ca?.remove())
 const stored = async (bridge: TestBridge): Promise<number> => (await bridge.store.alerts.list({ limit: 10_000 })).length
 const portOf = (url: string): number => Number(new URL(url).port)
 
-async function post (nginx: RunningNginx, client: string | undefined, opts: { headers?: Record<string, string>, body?: string, auth?: string | null } = {}): Promise<HttpsResult> {
+async function post (
+  nginx: RunningNginx, client: string | undefined, opts: { headers?: Record<string, string>, body?: string, auth?: string | null } = {}
+): Promise<HttpsResult> {
   return await httpsRequest(nginx.url, {
     ca: ca!.read('ca.crt'),
     cert: client === undefined ? undefined : ca!.read(`${client}.crt`),

@@ -16,7 +16,8 @@ test('webhooks test --wait counts a re-delivery of an already stored test alert 
   const env = { ...ez.env, BRIDGE_DATABASE: join(dir, 'bridge.db') }
   const reg = await cli(['enzoic', 'webhooks', 'register', '--url', `http://127.0.0.1:${port}/webhooks/enzoic`, '--insecure-url', '--json'], env)
   assert.equal(reg.code, 0, reg.stderr)
-  const bridge = await startTestBridge(t, { PORT: String(port), ENZOIC_WEBHOOK_CREDENTIALS: (JSON.parse(reg.stdout) as { credentials: string }).credentials }, dir)
+  const credentials = (JSON.parse(reg.stdout) as { credentials: string }).credentials
+  const bridge = await startTestBridge(t, { PORT: String(port), ENZOIC_WEBHOOK_CREDENTIALS: credentials }, dir)
   // Enzoic's test notification is the same alert every time: same exposure, same username.
   ez.setDelivery({ extra: { exposureID: 'enzoic-sample-exposure' } })
 

@@ -118,7 +118,10 @@ export interface FusionAuthFake {
   addMember (groupId: string, userId: string): void
   /** Every email FusionAuth was asked to send, in order. */
   sentEmails (): SentEmail[]
-  /** An extra API key; `tenantId` binds it to one tenant (then no tenant header is needed); `endpoints` restricts it, e.g. { '/api/user': ['GET'], '/api/jwt/refresh': ['DELETE'] } — any other endpoint/method → 401. */
+  /**
+   * An extra API key; `tenantId` binds it to one tenant (then no tenant header is needed); `endpoints` restricts it,
+   * e.g. { '/api/user': ['GET'], '/api/jwt/refresh': ['DELETE'] } — any other endpoint/method → 401.
+   */
   addApiKey (key: string, opts?: { tenantId?: string, endpoints?: Record<string, string[]> }): void
   user (id: string): FakeUser | undefined
   users (): FakeUser[]
@@ -1092,7 +1095,8 @@ class FakeFusionAuth implements FusionAuthFake {
   }
 
   private tokenJson (u: FakeUser, t: FakeUser['refreshTokens'][number]): Json {
-    return { id: t.id, token: t.token, userId: u.id, applicationId: t.applicationId, tenantId: u.tenantId, insertInstant: t.insertInstant, startInstant: t.insertInstant }
+    const { id, token, applicationId, insertInstant } = t
+    return { id, token, userId: u.id, applicationId, tenantId: u.tenantId, insertInstant, startInstant: insertInstant }
   }
 
   private revokeRefreshTokens (q: URLSearchParams, body: unknown, scope: Scope): Reply {
@@ -1215,7 +1219,8 @@ class FakeFusionAuth implements FusionAuthFake {
   private retrieveComments (userId: string, scope: Scope): Reply {
     if (!isUuid(userId)) throw couldNotConvert('userId', userId)
     const u = this.scopedUser(userId, scope)
-    return { status: 200, body: { userComments: u.comments.map(c => ({ id: c.id, userId: u.id, commenterId: c.commenterId, comment: c.comment, insertInstant: c.insertInstant })) } }
+    const userComments = u.comments.map(c => ({ id: c.id, userId: u.id, commenterId: c.commenterId, comment: c.comment, insertInstant: c.insertInstant }))
+    return { status: 200, body: { userComments } }
   }
 
   /** DELETE /api/user/action/{actionId}: cancels an action in effect (FusionAuth keeps its log, ended). */
@@ -1231,7 +1236,7 @@ class FakeFusionAuth implements FusionAuthFake {
       if (log.cancelled === true || ua === undefined) throw generalError('[ActionNotActive]', 'The action is no longer in effect.')
       log.cancelled = true
       this.touch(u)
-      const json: Json = { id: log.id, actioneeUserId: u.id, actionerUserId: log.actionerUserId, userActionId: log.userActionId, name: ua.name, localizedName: ua.name, applicationIds: [], emailUserOnEnd: false, notifyUserOnEnd: false, insertInstant: log.insertInstant }
+      const json = this.actionJson(u, log, ua.name)
       if (log.comment !== undefined) json.comment = log.comment
       if (log.expiry !== undefined) { json.expiry = log.expiry; json.endEventSent = false }
       return { status: 200, body: { action: json } }
@@ -1295,7 +1300,8 @@ class FakeFusionAuth implements FusionAuthFake {
     const entry = { id: randomUUID(), commenterId: (commenter as FakeUser).id, comment: c.comment as string, insertInstant: Date.now() }
     u.comments.push(entry)
     this.touch(u)
-    return { status: 200, body: { userComment: { id: entry.id, userId: u.id, commenterId: entry.commenterId, comment: entry.comment, insertInstant: entry.insertInstant } } }
+    const userComment = { id: entry.id, userId: u.id, commenterId: entry.commenterId, comment: entry.comment, insertInstant: entry.insertInstant }
+    return { status: 200, body: { userComment } }
   }
 
   private addMembers (body: unknown, scope: Scope): Reply {

@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { AUTH, basic, postAlert, startTestBridge, WEBHOOK_KEY, type TestBridge } from '../helper.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 
 // Early refusals end the connection, and the request time-outs really bound a slow or endless sender.
 // Each test speaks raw HTTP/1.1 over a TCP socket on 127.0.0.1, so nothing in a client library hides what

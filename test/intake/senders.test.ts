@@ -56,7 +56,9 @@ const utf16be = (s: string): Buffer => {
 }
 const JSON_TYPE = { 'content-type': 'application/json' }
 
-async function accepted (bridge: TestBridge, name: string, id: string, body: Buffer, headers: Record<string, string> = JSON_TYPE, chunked = false): Promise<string> {
+async function accepted (
+  bridge: TestBridge, name: string, id: string, body: Buffer, headers: Record<string, string> = JSON_TYPE, chunked = false
+): Promise<string> {
   const res = await send(bridge, body, headers, chunked)
   assert.equal(res.status, 200, `${name}: ${JSON.stringify(res.body)}`)
   assert.equal(res.body.status, 'accepted', name)

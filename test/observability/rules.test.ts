@@ -50,7 +50,8 @@ test('every PromQL expression of the dashboard parses (promtool, as recording ru
 })
 
 test('the dashboard imports anywhere: a datasource variable, job/instance filters, unique panel ids', () => {
-  const d = dashboard() as unknown as { uid: string, title: string, panels: Array<{ id: number, type: string, datasource?: { uid: string }, targets?: Array<{ expr: string }> }>, templating: { list: Array<{ name: string, type: string }> } }
+  interface Panel { id: number, type: string, datasource?: { uid: string }, targets?: Array<{ expr: string }> }
+  const d = dashboard() as unknown as { uid: string, title: string, panels: Panel[], templating: { list: Array<{ name: string, type: string }> } }
   assert.equal(d.uid, 'enzoic-fusionauth-bridge')
   assert.deepEqual(d.templating.list.map(v => [v.name, v.type]), [['datasource', 'datasource'], ['job', 'query'], ['instance', 'query']])
   const ids = d.panels.map(p => p.id)

@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import { EnzoicApiError } from '../../src/enzoic/client.js'
 import { SyncInterruptedError, type SyncProgress } from '../../src/enzoic/sync.js'
 import {

@@ -5,7 +5,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { resolveAlertId } from '../../src/operations/alerts.js'
-import { cancelAlert, OperatorActionError, restoreAlert } from '../../src/operations/lifecycle.js'
+import { cancelAlert, restoreAlert } from '../../src/operations/lifecycle.js'
+import { AlertNotFoundError } from '../../src/operations/alerts.js'
 import { createFusionAuthGateway } from '../../src/fusionauth/index.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { startTestBridge, waitFor } from '../helper.js'
@@ -28,11 +29,11 @@ test('cancelAlert: an alert not processed yet will not be (outcome cancelled, wh
   assert.equal((await store.alerts.events(id)).length, history.length, 'nothing written')
 })
 
-test('cancelAlert and restoreAlert: an alert that is not there is an OperatorActionError; restore needs the gateway', async t => {
+test('cancelAlert and restoreAlert: an alert that is not there is an AlertNotFoundError; restore needs the gateway', async t => {
   const { bridge, store, queued } = await bridgeWithAlerts(t)
   const missing = randomUUID()
   await assert.rejects(cancelAlert({ store, config: bridge.config }, missing, { operator: 'alice', reason: 'x' }),
-    (e: unknown) => e instanceof OperatorActionError && e.code === 'BRIDGE_NO_SUCH_ALERT')
+    (e: unknown) => e instanceof AlertNotFoundError && e.code === 'BRIDGE_ALERT_NOT_FOUND')
   await assert.rejects(restoreAlert({ store, config: bridge.config }, queued, { operator: 'alice', reason: 'x' }), /restore needs the FusionAuth gateway/)
 })
 

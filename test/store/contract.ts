@@ -520,7 +520,8 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     const tomb = (await store.alerts.get(gone.id))!
     assert.ok(tomb.purgedAt !== undefined)
     assert.deepEqual([tomb.state, tomb.outcome, tomb.exposureId], ['done', 'actioned', 'g'])
-    for (const v of [tomb.email, tomb.usernameHash, tomb.customData, tomb.exposureDetails, tomb.extra, tomb.sourceIp, tomb.lastError]) assert.equal(v, undefined)
+    const tombstoneFields = [tomb.email, tomb.usernameHash, tomb.customData, tomb.exposureDetails, tomb.extra, tomb.sourceIp, tomb.lastError]
+    for (const v of tombstoneFields) assert.equal(v, undefined)
     assert.deepEqual([tomb.users, tomb.actions, tomb.warnings], [[], [], []])
     const text = JSON.stringify([await store.alerts.list({ limit: 10 }), await store.alerts.events(gone.id), await store.alerts.events(dead.id)])
     assert.ok(!text.includes('gone@') && !text.includes('dead@'), 'no email left in records or history')

@@ -36,7 +36,7 @@ test('BRIDGE_RETENTION: a running bridge removes the personal data of old finish
 })
 
 test('BRIDGE_RETENTION is validated: at least a day, or off', async () => {
-  const { loadConfig } = await import('../../src/config.js')
+  const { loadConfig } = await import('../../src/config/index.js')
   assert.equal(loadConfig({}).retentionMs, 90 * 86_400_000, 'default 90 days')
   assert.equal(loadConfig({ BRIDGE_RETENTION: 'off' }).retentionMs, undefined)
   assert.throws(() => loadConfig({ BRIDGE_RETENTION: '2h' }), /BRIDGE_RETENTION: must be a duration of at least 1d/)

@@ -11,12 +11,15 @@ export const comment: ActionModule = {
   needs: { actor: true, exposure: true },
   calls: { run: [COMMENT], confirm: [COMMENTS] },
   async run (ctx) {
-    await ctx.fusionauth.call(COMMENT, { tenantId: ctx.user.tenantId, body: { userComment: { userId: ctx.user.id, commenterId: ctx.actorUserId!, comment: commentText(ctx) } } })
+    const userComment = { userId: ctx.user.id, commenterId: ctx.actorUserId!, comment: commentText(ctx) }
+    await ctx.fusionauth.call(COMMENT, { tenantId: ctx.user.tenantId, body: { userComment } })
     return { state: 'done', httpStatus: 200 }
   },
   // The alert's comment is on the user already (its text names the alert): not a second one.
   async confirm (ctx) {
-    const r = await ctx.fusionauth.call<{ userComments?: Array<{ comment?: unknown }> }>(COMMENTS, { params: { userId: ctx.user.id }, tenantId: ctx.user.tenantId })
+    const r = await ctx.fusionauth.call<{ userComments?: Array<{ comment?: unknown }> }>(COMMENTS, {
+      params: { userId: ctx.user.id }, tenantId: ctx.user.tenantId
+    })
     const mine = (r.userComments ?? []).some(c => typeof c.comment === 'string' && c.comment.includes(`Alert ${ctx.alert.id}`))
     return mine ? { state: 'done', httpStatus: 200 } : undefined
   },

@@ -13,10 +13,12 @@ const resend = (alertId: string): string => `\`breach-bridge alerts resend-notic
 /** Sends the email, holding the ledger entry; gives it back only when FusionAuth certainly did not send. */
 async function send (ctx: ActionContext, ledger: string): Promise<RunResult> {
   const facts = exposureFacts(ctx)
-  const requestData = { exposureTitle: facts.title, breachDate: facts.date, exposedData: facts.exposedData, alertId: facts.alertId, graceDeadline: facts.graceDeadline }
+  const { title: exposureTitle, date: breachDate, exposedData, alertId, graceDeadline } = facts
+  const requestData = { exposureTitle, breachDate, exposedData, alertId, graceDeadline }
   let answer: { results?: Record<string, unknown> }
   try {
-    answer = await ctx.fusionauth.call(SEND, { params: { emailTemplateId: ctx.id! }, tenantId: ctx.user.tenantId, body: { userIds: [ctx.user.id], requestData } })
+    const body = { userIds: [ctx.user.id], requestData }
+    answer = await ctx.fusionauth.call(SEND, { params: { emailTemplateId: ctx.id! }, tenantId: ctx.user.tenantId, body })
   } catch (err) {
     if (certainlyNotDone(err)) {
       // Refused or never sent: the next attempt sends it.

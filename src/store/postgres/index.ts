@@ -49,7 +49,9 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
   let listening: { close (): Promise<void> } | undefined
   let closed = false
 
-  const inserts = createInsertBatcher(db, { batchesInFlight: options.batchesInFlight ?? 2, onCommit: options.onCommit, onWake: listeners.emit, deadlineMs: options.insertDeadlineMs })
+  const inserts = createInsertBatcher(db, {
+    batchesInFlight: options.batchesInFlight ?? 2, onCommit: options.onCommit, onWake: listeners.emit, deadlineMs: options.insertDeadlineMs
+  })
 
   return {
     kind: 'postgres',

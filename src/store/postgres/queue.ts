@@ -26,7 +26,8 @@ export function postgresQueue (db: Database): WorkQueue {
     kill: (l, reason, actions, extra = {}) => db.transitioned(SQL.KILL, [l.alertId, l.token, truncate(reason), JSON.stringify(actions), truncate(reason),
       extra.outcome ?? 'failed', extra.users === undefined ? null : JSON.stringify(extra.users)]),
     release: (l, refund) => db.transitioned(SQL.RELEASE, [l.alertId, l.token, refund ? 1 : 0, refund ? 'released (attempt not counted)' : 'released']),
-    wait: (l, dueInMs, users, actions, note) => db.transitioned(SQL.WAIT, [l.alertId, l.token, dueInMs, JSON.stringify(users), JSON.stringify(actions), truncate(note)]),
+    wait: (l, dueInMs, users, actions, note) =>
+      db.transitioned(SQL.WAIT, [l.alertId, l.token, dueInMs, JSON.stringify(users), JSON.stringify(actions), truncate(note)]),
     async takeover (alertId, owner, leaseMs) {
       const row = (await db.write<PgRow>(SQL.TAKEOVER, [alertId, owner, leaseMs]))[0]
       if (row !== undefined) return rows.claimed(row, true)

@@ -10,7 +10,8 @@ export function postgresSteps (db: Database): Steps {
     async plan (l, steps) {
       const col = <T>(f: (st: typeof steps[number]) => T): T[] => steps.map(f)
       const inserted = await db.workQuery<PgStepRow>(SQL.PLAN_STEPS, [l.alertId, l.token, col(st => st.userId), col(st => st.tenantId ?? null),
-        col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs), col(st => st.skipped ?? null), col(st => st.verdict ?? null)])
+        col(st => st.email ?? null), col(st => st.action), col(st => st.phase), col(st => st.dueInMs),
+        col(st => st.skipped ?? null), col(st => st.verdict ?? null)])
       // The first plan inserts every step: one round trip. Otherwise some existed (or the lease is gone).
       if (inserted.length === steps.length) return inserted.map(rows.step)
       if ((await db.query(SQL.LEASE_IS_CURRENT, [l.alertId, l.token])).length === 0) return undefined

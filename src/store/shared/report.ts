@@ -5,7 +5,9 @@ import type { UserExposure } from '../types.js'
  * Folds step rows (newest alert first) into one row per user and exposure — the compromised-users report —
  * reading no further than `limit` such rows need.
  */
-export function groupReport<R> (rows: Iterable<R>, read: (row: R) => { step: Step, alertId: string, exposureId?: string, receivedAt: string }, limit: number): UserExposure[] {
+export function groupReport<R> (
+  rows: Iterable<R>, read: (row: R) => { step: Step, alertId: string, exposureId?: string, receivedAt: string }, limit: number
+): UserExposure[] {
   const out = new Map<string, UserExposure>()
   for (const row of rows) {
     const { step, alertId, exposureId, receivedAt } = read(row)
@@ -13,7 +15,16 @@ export function groupReport<R> (rows: Iterable<R>, read: (row: R) => { step: Ste
     let entry = out.get(key)
     if (entry === undefined) {
       if (out.size >= limit) break
-      entry = { userId: step.userId, tenantId: step.tenantId, email: step.email, exposureId, alertIds: [], firstSeen: receivedAt, lastChange: step.updatedAt, steps: [] }
+      entry = {
+        userId: step.userId,
+        tenantId: step.tenantId,
+        email: step.email,
+        exposureId,
+        alertIds: [],
+        firstSeen: receivedAt,
+        lastChange: step.updatedAt,
+        steps: []
+      }
       out.set(key, entry)
     }
     if (!entry.alertIds.includes(alertId)) entry.alertIds.push(alertId)

@@ -61,7 +61,8 @@ async function world (t: TestContext, options: WorldOptions = {}): Promise<World
     isStopping: () => false,
     onDead: () => undefined
   })
-  const executor = createExecutor({ remediation: { settings: remediationSettings(config), gateway, store: at.store }, retrySchedule: config.retrySchedule, random: () => 0.5, log: logger, metrics, completer, health })
+  const remediation = { settings: remediationSettings(config), gateway, store: at.store }
+  const executor = createExecutor({ remediation, retrySchedule: config.retrySchedule, random: () => 0.5, log: logger, metrics, completer, health })
   return {
     ...at,
     fa,

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, loadConfig, parseDuration, type Config } from '../src/config.js'
-import { tmpDir } from './helper.js'
-import { SERVER_ENTRY, TSX_IMPORT } from './fixtures/processes.js'
+import { ConfigError, loadConfig, parseDuration, type Config } from '../../src/config/index.js'
+import { tmpDir } from '../helper.js'
+import { SERVER_ENTRY, TSX_IMPORT } from '../fixtures/processes.js'
 
 const BASE = { ENZOIC_WEBHOOK_CREDENTIALS: 'key:secret' }
 
