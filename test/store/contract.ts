@@ -28,13 +28,18 @@ const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(r
 const done: Finish = { outcome: 'no-user', users: [], actions: [{ at: '2026-01-01T00:00:00.000Z', action: 'lookup', status: 'skipped' }] }
 const stale = (l: Lease): Lease => ({ ...l, token: l.token - 1 })
 
+/**
+ * Every case of the contract, on a fresh database each: they run side by side (`t` is created with
+ * `{ concurrency: true }`), as most of their time is spent waiting for leases and due times to pass.
+ */
 export async function storeContract (t: TestContext, backend: Backend): Promise<void> {
+  const subtests: Array<Promise<void>> = []
   async function world (st: TestContext, options?: StoreOptions): Promise<{ store: Store, open: (o?: StoreOptions) => Promise<Store> }> {
     const db = await backend.fresh(st)
     return { store: await db.open(options), open: db.open }
   }
 
-  await t.test('insert → get keeps every field; password material was never part of it', async st => {
+  subtests.push(t.test('insert → get keeps every field; password material was never part of it', async st => {
     const { store } = await world(st)
     const before = Date.now()
     const a = alert({
@@ -88,9 +93,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(await store.alerts.events(r.id), [{ at: rec.receivedAt, state: 'queued', note: 'received' }])
     assert.equal(await store.alerts.get('no-such-id'), undefined)
     assert.deepEqual(await store.alerts.events('no-such-id'), [])
-  })
+  }))
 
-  await t.test('inserts made together share one commit; duplicates inside and across batches find the first row', async st => {
+  subtests.push(t.test('inserts made together share one commit; duplicates inside and across batches find the first row', async st => {
     const commits: number[] = []
     const { store } = await world(st, { onCommit: n => commits.push(n) })
     const batch = await Promise.all([
@@ -111,9 +116,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(await store.alerts.countByOutcome(), { test: 1 })
     assert.deepEqual((await store.alerts.list({ state: 'done' })).map(r => r.email), ['three@example.com'])
     assert.deepEqual((await store.alerts.list({ limit: 2 })).map(r => r.email), ['three@example.com', 'two@acme.io'], 'newest first')
-  })
+  }))
 
-  await t.test('the same alert from two connections at once (two replicas): one row, one id', async st => {
+  subtests.push(t.test('the same alert from two connections at once (two replicas): one row, one id', async st => {
     const { store, open } = await world(st)
     const other = await open()
     const a = alert({ exposureID: 'race', username: 'race@acme.io' })
@@ -127,9 +132,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(x.id, y.id)
     assert.equal((await store.alerts.list({ limit: 100 })).length, 6)
     assert.equal((await other.alerts.get(x.id))!.deliveries, 2)
-  })
+  }))
 
-  await t.test('list filters: state, outcome, email (or its hash), since, id prefix', async st => {
+  subtests.push(t.test('list filters: state, outcome, email (or its hash), since, id prefix', async st => {
     const { store } = await world(st)
     const a = await store.alerts.insert(alert({ exposureID: 'f', username: 'Finder@Acme.io' }))
     const hashOnly = await store.alerts.insert(alert({ exposureID: 'f', usernameHash: alert({ username: 'finder@acme.io' }).usernameHash }))
@@ -147,9 +152,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal((await store.alerts.list({ idPrefix: b.id.slice(0, 4) })).length, 4, 'all four share the time prefix')
     assert.deepEqual(await store.alerts.list({ idPrefix: '%' }), [], 'no wildcard of the caller\'s')
     assert.deepEqual(ids(await store.alerts.list({ limit: 1 })), [t1.id])
-  })
+  }))
 
-  await t.test('a test alert is stored finished: done, outcome test, nothing due', async st => {
+  subtests.push(t.test('a test alert is stored finished: done, outcome test, nothing due', async st => {
     const { store } = await world(st)
     const r = await store.alerts.insert(alert({ username: 'sample@email.tst' }))
     const rec = (await store.alerts.get(r.id))!
@@ -160,9 +165,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(await store.queue.nextDueIn(), undefined)
     assert.deepEqual(await store.queue.claim('w', 10, 1000), [])
     assert.deepEqual((await store.alerts.events(r.id)).map(e => e.state), ['queued', 'done'])
-  })
+  }))
 
-  await t.test('what was committed survives closing and reopening; close() commits inserts still waiting', async st => {
+  subtests.push(t.test('what was committed survives closing and reopening; close() commits inserts still waiting', async st => {
     const { store: first, open } = await world(st)
     const a = await first.alerts.insert(alert({ exposureID: 'p', username: 'persist@acme.io' }))
     const waiting = first.alerts.insert(alert({ exposureID: 'p', username: 'late@acme.io' })) // not yet flushed
@@ -175,9 +180,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal((await second.alerts.get(a.id))?.email, 'persist@acme.io')
     assert.equal((await second.alerts.get(late.id))?.email, 'late@acme.io')
     assert.deepEqual(await second.alerts.insert(alert({ exposureID: 'p', username: 'persist@acme.io' })), { id: a.id, duplicate: true, test: false })
-  })
+  }))
 
-  await t.test('queue: claim with a fenced lease, finish, retry, dead, replay, release', async st => {
+  subtests.push(t.test('queue: claim with a fenced lease, finish, retry, dead, replay, release', async st => {
     const { store } = await world(st)
     const ids = []
     for (const x of ['a', 'b', 'c', 'd']) ids.push((await store.alerts.insert(alert({ exposureID: x, username: `${x}@acme.io` }))).id)
@@ -233,9 +238,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(await store.alerts.countByState(), { queued: 3, processing: 0, retrying: 0, waiting: 0, done: 1, dead: 0 })
     assert.deepEqual((await store.alerts.events(b.alert.id)).map(e => e.state), ['queued', 'processing', 'retrying', 'processing', 'dead', 'queued'])
     assert.ok((await store.alerts.events(b.alert.id)).some(e => e.note === 'attempt 2 by w1'), 'history names the holder')
-  })
+  }))
 
-  await t.test('expedite: alerts waiting for a retry become due now, nothing else moves', async st => {
+  subtests.push(t.test('expedite: alerts waiting for a retry become due now, nothing else moves', async st => {
     const { store } = await world(st)
     for (const x of ['e1', 'e2', 'e3']) await store.alerts.insert(alert({ exposureID: x, username: 'exp@acme.io' }))
     const [a, b, c] = await store.queue.claim('w', 3, 60_000) as [Awaited<ReturnType<Store['queue']['claim']>>[0], Awaited<ReturnType<Store['queue']['claim']>>[0], Awaited<ReturnType<Store['queue']['claim']>>[0]]
@@ -247,9 +252,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     const again = (await store.queue.claim('w', 3, 60_000)).map(x => x.alert.id).sort()
     assert.deepEqual(again, [a.alert.id, b.alert.id].sort())
     assert.equal((await store.alerts.get(c.alert.id))!.state, 'processing', 'a leased alert is not touched')
-  })
+  }))
 
-  await t.test('oldestQueuedAge: seconds since the oldest queued or retrying alert arrived', async st => {
+  subtests.push(t.test('oldestQueuedAge: seconds since the oldest queued or retrying alert arrived', async st => {
     const { store } = await world(st)
     assert.equal(await store.queue.oldestQueuedAge(), undefined)
     await store.alerts.insert(alert({ exposureID: 'o1', username: 'o1@acme.io' }))
@@ -266,9 +271,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.ok((await store.queue.oldestQueuedAge())! >= 0.25)
     await store.alerts.insert(alert({ username: 'sample@email.tst' }))
     assert.ok((await store.queue.oldestQueuedAge())! >= 0.25, 'test alerts are not waiting')
-  })
+  }))
 
-  await t.test('an expired lease is claimed again; the old holder can no longer change the alert', async st => {
+  subtests.push(t.test('an expired lease is claimed again; the old holder can no longer change the alert', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'lease', username: 'lease@acme.io' }))
     const [first] = await store.queue.claim('w1', 1, 300)
@@ -288,9 +293,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(await store.queue.release(first!.lease, false), false)
     assert.equal((await store.alerts.get(id))!.leaseOwner, 'w2')
     assert.equal(await store.queue.finish(second!.lease, done), true)
-  })
+  }))
 
-  await t.test('concurrent claimers never share an alert', async st => {
+  subtests.push(t.test('concurrent claimers never share an alert', async st => {
     const { store, open } = await world(st)
     const others = [store, await open(), await open()]
     const n = 60
@@ -310,9 +315,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     })))
     assert.equal(seen.size, n)
     assert.deepEqual(await store.alerts.countByState(), { queued: 0, processing: 0, retrying: 0, waiting: 0, done: n, dead: 0 })
-  })
+  }))
 
-  await t.test('change feed: own commits, another connection\'s commits, unsubscribe', async st => {
+  subtests.push(t.test('change feed: own commits, another connection\'s commits, unsubscribe', async st => {
     const { store, open } = await world(st, { pollMs: 50 })
     let calls = 0
     const off = store.changes.subscribe(() => { calls++ })
@@ -332,9 +337,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     await store.alerts.insert(alert({ exposureID: 'f3', username: 'feed@acme.io' }))
     await sleep(300)
     assert.equal(calls, after, 'no calls after unsubscribing')
-  })
+  }))
 
-  await t.test('steps: planned once per user and action under the lease, updated only by the holder, reported per user and exposure', async st => {
+  subtests.push(t.test('steps: planned once per user and action under the lease, updated only by the holder, reported per user and exposure', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'steps', username: 'steps@acme.io' }))
     const [c] = await store.queue.claim('w1', 1, 60_000)
@@ -383,9 +388,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     ])
     assert.deepEqual((await store.steps.report({ tenantId: 't2' })).map(r => r.userId), ['u2'])
     assert.deepEqual(await store.steps.report({ sinceMs: Date.now() + 60_000 }), [])
-  })
+  }))
 
-  await t.test('a step\'s in-flight marker: set only under the current, unexpired lease; cleared when the step is recorded', async st => {
+  subtests.push(t.test('a step\'s in-flight marker: set only under the current, unexpired lease; cleared when the step is recorded', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'marker', username: 'marker@acme.io' }))
     const [c] = await store.queue.claim('w1', 1, 400)
@@ -407,9 +412,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     // A renewal by the holder (its lease not yet claimed by another) makes it current again.
     assert.deepEqual(await store.queue.renew('w1', 60_000, [c!.lease], true), [id])
     assert.equal(await store.steps.begin(c!.lease, s2!.id), true)
-  })
+  }))
 
-  await t.test('takeover: an operator claims an alert in any state unless a worker holds it now', async st => {
+  subtests.push(t.test('takeover: an operator claims an alert in any state unless a worker holds it now', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'op', username: 'op@acme.io' }))
     const [c] = await store.queue.claim('worker', 1, 60_000)
@@ -425,9 +430,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.ok(history.some(e => e.note === 'taken over by cli/alice'))
     assert.equal(history.at(-1)!.note, 'restored by alice: false positive')
     assert.equal((await store.alerts.get(id))!.outcome, 'restored')
-  })
+  }))
 
-  await t.test('outbox: each key once, delivered at least once under a lease, retried until sent', async st => {
+  subtests.push(t.test('outbox: each key once, delivered at least once under a lease, retried until sent', async st => {
     const { store, open } = await world(st)
     assert.equal(await store.outbox.add('digest:1', 'digest', { n: 1 }), true)
     assert.equal(await store.outbox.add('digest:1', 'digest', { n: 'again' }), false, 'one message per key, whichever replica adds it')
@@ -447,9 +452,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(await other.outbox.sent(rest[0]!.lease), true)
     await sleep(20)
     assert.deepEqual(await store.outbox.claim('r1', 5, 0), [], 'sent messages are never claimed again')
-  })
+  }))
 
-  await t.test('outbox: the leases of a holder that is gone are given back at once, not at expiry', async st => {
+  subtests.push(t.test('outbox: the leases of a holder that is gone are given back at once, not at expiry', async st => {
     const { store } = await world(st)
     await store.outbox.add('dead-holder:1', 'digest', { n: 1 })
     await store.outbox.add('dead-holder:2', 'digest', { n: 2 })
@@ -463,9 +468,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(again.map(i => i.key), ['dead-holder:2'])
     assert.equal(await store.outbox.sent(held[1]!.lease), false, 'the gone holder can no longer mark it sent')
     assert.deepEqual(await store.outbox.leaseOwners(), ['host/456/digest'])
-  })
+  }))
 
-  await t.test('summary: what finished in a window, by outcome, with the first few alerts and their users', async st => {
+  subtests.push(t.test('summary: what finished in a window, by outcome, with the first few alerts and their users', async st => {
     const { store } = await world(st)
     const from = Date.now() - 1000
     for (const x of ['s1', 's2', 's3']) await store.alerts.insert(alert({ exposureID: x, username: `${x}@acme.io` }))
@@ -478,9 +483,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(sum.alerts.map(a => [a.id, a.outcome, a.users.map(u => u.userId)]), [[claimed[0]!.alert.id, 'actioned', ['u1']], [claimed[1]!.alert.id, 'no-user', []]])
     assert.deepEqual([sum.dead, sum.waiting], [1, 0])
     assert.deepEqual((await store.alerts.summary(from - 60_000, from, 5)).byOutcome, {}, 'nothing before the window')
-  })
+  }))
 
-  await t.test('key/value and the exposure cache', async st => {
+  subtests.push(t.test('key/value and the exposure cache', async st => {
     const { store, open } = await world(st)
     await store.exposures.put('e1', { title: 'Breach', entries: 3 })
     assert.deepEqual(await store.exposures.get('e1', 60_000), { title: 'Breach', entries: 3 })
@@ -501,9 +506,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(twice.sort(), [false, true], 'exactly one claim wins')
     assert.ok(['a', 'b'].includes((await store.kv.get('notified:u1:e1'))!))
     await store.ping()
-  })
+  }))
 
-  await t.test('purge: finished alerts lose their personal data, the tombstone keeps a re-delivery a duplicate', async st => {
+  subtests.push(t.test('purge: finished alerts lose their personal data, the tombstone keeps a re-delivery a duplicate', async st => {
     const { store } = await world(st)
     const kept = await store.alerts.insert(alert({ exposureID: 'k', username: 'keep@acme.io' }))
     const gone = await store.alerts.insert(alert({ exposureID: 'g', username: 'gone@acme.io', customData: 'fusionauth:x:y', exposureDetails: { title: 'Big' }, region: 'eu' }), { sourceIp: '198.51.100.7' })
@@ -530,5 +535,6 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(again, { id: gone.id, duplicate: true, test: false }, 'a late re-delivery stays a duplicate')
     assert.deepEqual(await store.queue.replay('dead'), [], 'a purged dead alert cannot be replayed (nothing left to act on)')
     assert.deepEqual(await store.alerts.purge({ olderThanMs: 10 }), { purged: 0 }, 'purge is idempotent')
-  })
+  }))
+  await Promise.all(subtests)
 }

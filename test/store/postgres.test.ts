@@ -21,7 +21,7 @@ test('PostgreSQL store', async t => {
   if (cluster === undefined) return
   const pgc: PgCluster = cluster
 
-  await t.test('the contract', async st => {
+  await t.test('the contract', { concurrency: true }, async st => {
     await storeContract(st, {
       async fresh () {
         const url = await pgc.createDatabase()

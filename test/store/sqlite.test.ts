@@ -17,7 +17,7 @@ function open (t: TestContext, file: string, options: Partial<SqliteStoreOptions
   return store
 }
 
-test('SQLite store: the contract', async t => {
+test('SQLite store: the contract', { concurrency: true }, async t => {
   await storeContract(t, {
     async fresh (st) {
       const file = join(tmpDir(st), 'bridge.db')
@@ -26,7 +26,7 @@ test('SQLite store: the contract', async t => {
   })
 })
 
-test('SQLite store: the contract with inline commits (CLI commands)', async t => {
+test('SQLite store: the contract with inline commits (CLI commands)', { concurrency: true }, async t => {
   await storeContract(t, {
     async fresh (st) {
       const file = join(tmpDir(st), 'bridge.db')
