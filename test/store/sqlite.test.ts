@@ -67,6 +67,16 @@ test('an existing database made world-readable is made private again', async t =
   assert.equal(statSync(file).mode & 0o777, 0o600)
 })
 
+test('a folder named as the database is refused and left as it was (never made mode 0600)', async t => {
+  const dir = tmpDir(t)
+  const { chmodSync, mkdirSync } = await import('node:fs')
+  const folder = join(dir, 'not-a-file')
+  mkdirSync(folder)
+  chmodSync(folder, 0o755)
+  assert.throws(() => createSqliteStore({ file: folder }))
+  assert.equal(statSync(folder).mode & 0o777, 0o755)
+})
+
 test('a version-1 database is migrated in place: queued alerts stay due, leases and history kept', async t => {
   const file = join(tmpDir(t), 'old.db')
   const old = new Database(file)

@@ -31,8 +31,9 @@ function createPrivately (file: string): void {
   }
   for (const f of [file, `${file}-wal`, `${file}-shm`]) {
     try {
-      // chmod by path opens nothing; lstat first so a symlink's target is never changed.
-      if (!lstatSync(f).isSymbolicLink()) chmodSync(f, 0o600)
+      // chmod by path opens nothing; lstat first so only a regular file is changed: never a symlink's target, never
+      // a folder named as the database (BRIDGE_DATABASE=/tmp once made /tmp mode 0600).
+      if (lstatSync(f).isFile()) chmodSync(f, 0o600)
     } catch {}
   }
 }
