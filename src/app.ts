@@ -6,6 +6,8 @@ import type { Socket } from 'node:net'
 import type { Store } from './store/types.js'
 import { bridgeVersion, createMetrics, type Metrics } from './observability/metrics.js'
 import { intakeRoutes, IntakeError, WEBHOOK_PATH, type IntakeSettings } from './intake/route.js'
+import { fusionAuthEventRoutes, type FusionAuthEventSettings } from './intake/fusionauth.js'
+import { FUSIONAUTH_WEBHOOK_PATH } from './alerts/fusionauth-events.js'
 import { ALERT_STATES } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
 
@@ -15,6 +17,8 @@ export type ReadinessCheck = () => Promise<void>
 export interface AppDeps {
   /** The webhook's settings; `requestTimeoutMs` bounds every request (BRIDGE_REQUEST_TIMEOUT). */
   intake: IntakeSettings
+  /** FusionAuth's own webhook (POST /webhooks/fusionauth); absent: the route does not exist. */
+  fusionAuthEvents?: FusionAuthEventSettings
   requestTimeoutMs: number
   store: Store
   logger: Logger
@@ -57,7 +61,7 @@ class RequestLog extends LogController {
       return
     }
     const route = req.routeOptions.url
-    if (route === WEBHOOK_PATH) {
+    if (route === WEBHOOK_PATH || route === FUSIONAUTH_WEBHOOK_PATH) {
       const outcome = req.intakeOutcome ?? 'error'
       // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning.
       const level = status < 400 || outcome === 'overloaded' ? 'info' : 'warn'
@@ -117,14 +121,14 @@ function answerError (err: FastifyError | IntakeError, req: FastifyRequest, repl
     req.intakeOutcome = 'error'
     return reply.code(500).send({ error: 'Internal Server Error' })
   }
-  req.intakeOutcome = known?.outcome ?? (err instanceof IntakeError ? err.outcome : 'invalid')
-  if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Basic realm="enzoic"')
+  req.intakeOutcome = err instanceof IntakeError ? err.outcome : known?.outcome ?? 'invalid'
+  if (status === 401 && !reply.hasHeader('www-authenticate') && req.routeOptions.url === WEBHOOK_PATH) reply.header('www-authenticate', 'Basic realm="enzoic"')
   // Our own 4xx carry a short reason; framework 4xx (bad headers, aborted bodies) get a generic one, and
   // their own message goes to the log only.
   const message = known?.error ?? (err instanceof IntakeError ? err.message : 'bad request')
   req.refusal = known === undefined && !(err instanceof IntakeError)
     ? { reason: message, code: (err as FastifyError).code, detail: err.message }
-    : { reason: message }
+    : { ...req.refusal, reason: message }
   return reply.code(status).send({ error: message })
 }
 
@@ -177,6 +181,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
 
   await app.register(intakeRoutes, { settings: intake, store, metrics })
+  if (deps.fusionAuthEvents !== undefined) await app.register(fusionAuthEventRoutes, { settings: deps.fusionAuthEvents, store, metrics })
 
   opsRoutes(app, deps, metrics)
   app.log.debug({ path: WEBHOOK_PATH }, 'routes registered')
@@ -190,7 +195,7 @@ function opsRoutes (app: FastifyInstance, deps: AppDeps, metrics: Metrics): void
   // TRUSTED_PROXIES peers (behind nginx, only POST /webhooks/enzoic is proxied at all).
   const opsPeers = new Set(['127.0.0.1', '::1', ...intake.source.trustedProxies].map(normaliseIp))
   app.addHook('onRequest', async (req, reply) => {
-    if (intake.source.clientCert !== 'direct' || req.url.startsWith(WEBHOOK_PATH)) return
+    if (intake.source.clientCert !== 'direct' || req.url.startsWith(WEBHOOK_PATH) || req.url.startsWith(FUSIONAUTH_WEBHOOK_PATH)) return
     if (!opsPeers.has(normaliseIp(req.socket.remoteAddress))) return reply.code(404).send({ error: 'not found' })
   })
 

@@ -87,6 +87,9 @@ function crossChecks (c: Values, policies: Policies, get: (name: string) => stri
   if (c.notifySecret !== undefined && /^whsec_/.test(c.notifySecret) && !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(c.notifySecret)) {
     problems.push('BRIDGE_NOTIFY_SECRET: a whsec_ secret must be Base64 after the prefix')
   }
+  if (c.faWebhookSignature === 'required' && get('FUSIONAUTH_URL') === undefined && get('FUSIONAUTH_WEBHOOK_HMAC_KEY') === undefined) {
+    problems.push('FUSIONAUTH_WEBHOOK_SIGNATURE: required needs FUSIONAUTH_URL (its published keys) or FUSIONAUTH_WEBHOOK_HMAC_KEY')
+  }
   const messages: Record<Requirement, string> = {
     webhook: 'required (key:secret of the Enzoic webhook)',
     fusionauth: 'required',

@@ -58,9 +58,14 @@ export interface Values {
   notifyUrl: string | undefined
   notifyIntervalMs: number
   notifySecret: string | undefined
+  faWebhookSecrets: readonly string[]
+  faWebhookSignature: 'off' | 'required'
+  faWebhookHmacKey: string | undefined
+  faBreachLogin: 'allow' | 'block'
+  faWebhookAllowedIps: readonly string[] | undefined
 }
 
-export type Section = 'listener' | 'storage' | 'webhook' | 'client-cert' | 'enzoic-api' | 'fusionauth' | 'policy' | 'digest'
+export type Section = 'listener' | 'storage' | 'webhook' | 'client-cert' | 'enzoic-api' | 'fusionauth' | 'fusionauth-events' | 'policy' | 'digest'
 
 export const SECTIONS: Record<Section, string> = {
   listener: 'HTTP listener (behind nginx by default)',
@@ -69,6 +74,7 @@ export const SECTIONS: Record<Section, string> = {
   'client-cert': 'Enzoic\'s client certificate (mTLS) and source addresses',
   'enzoic-api': 'Enzoic REST API (the `breach-bridge enzoic …` commands; exposure details for the worker)',
   fusionauth: 'FusionAuth (required to serve)',
+  'fusionauth-events': 'FusionAuth\'s own events (optional: `POST /webhooks/fusionauth`)',
   policy: 'What happens to a breached user',
   digest: 'Operator digest'
 }
@@ -359,6 +365,63 @@ export const VARIABLES: readonly Variable[] = [
     parse: uuid('a user id'),
     doc: 'the user recorded as author of comments and user actions (required by `comment` and `user-action`)',
     comment: ['The user recorded as author of comments and user actions (required by the comment and user-action actions).']
+  }),
+  // ── FusionAuth events ──
+  variable({
+    name: 'FUSIONAUTH_WEBHOOK_SECRET',
+    key: 'faWebhookSecrets',
+    section: 'fusionauth-events',
+    whenAbsent: [],
+    secret: true,
+    fillIn: true,
+    parse: v => {
+      const values = list(v)
+      return values.length === 0 ? bad('must hold at least one value') : values
+    },
+    fileExample: '/etc/enzoic-bridge/fusionauth-webhook-secret',
+    defaultText: 'none (the route does not exist)',
+    doc: 'the exact `Authorization` header value FusionAuth\'s webhook sends (`breach-bridge fusionauth webhooks register` generates it); several, comma-separated, for rotation. Unset: `POST /webhooks/fusionauth` answers 404',
+    comment: ['The exact Authorization header value FusionAuth\'s webhook sends (`breach-bridge fusionauth webhooks register',
+      '--write-env` writes it). Several, comma-separated, for rotation. Unset: the FusionAuth events route does not exist.']
+  }),
+  variable({
+    name: 'FUSIONAUTH_WEBHOOK_SIGNATURE',
+    key: 'faWebhookSignature',
+    section: 'fusionauth-events',
+    default: 'off',
+    parse: oneOf('off', 'required'),
+    doc: '`required`: every event must carry a valid `X-FusionAuth-Signature-JWT` (FusionAuth ≥ 1.48), verified against `FUSIONAUTH_URL` + `/.well-known/jwks.json` or `FUSIONAUTH_WEBHOOK_HMAC_KEY`, its `request_body_sha256` equal to the body\'s',
+    comment: ['required = verify X-FusionAuth-Signature-JWT (FusionAuth >= 1.48) against FusionAuth\'s published keys',
+      '(FUSIONAUTH_URL/.well-known/jwks.json) or FUSIONAUTH_WEBHOOK_HMAC_KEY: off | required']
+  }),
+  variable({
+    name: 'FUSIONAUTH_WEBHOOK_HMAC_KEY',
+    key: 'faWebhookHmacKey',
+    section: 'fusionauth-events',
+    secret: true,
+    fillIn: true,
+    parse: optionalText,
+    doc: 'the secret of an HMAC signing key (FusionAuth\'s Key API never returns it: copy it from where it was created); only for signatures with an `HS*` algorithm',
+    comment: ['The secret of an HMAC signing key, when the webhook signs with one (HS256/384/512).']
+  }),
+  variable({
+    name: 'FUSIONAUTH_BREACH_LOGIN',
+    key: 'faBreachLogin',
+    section: 'fusionauth-events',
+    default: 'allow',
+    parse: oneOf('allow', 'block'),
+    doc: '`block`: answer `user.password.breach` with 500 **after** the alert is stored, so a tenant whose transaction setting requires this webhook fails that login',
+    comment: ['block = answer user.password.breach with 500 after storing it, so a tenant whose transaction setting',
+      'requires the webhook fails that login: allow | block']
+  }),
+  variable({
+    name: 'FUSIONAUTH_WEBHOOK_ALLOWED_IPS',
+    key: 'faWebhookAllowedIps',
+    section: 'fusionauth-events',
+    fillIn: true,
+    parse: ips,
+    doc: 'optional source-address allow-list for FusionAuth\'s events (FusionAuth\'s own addresses)',
+    comment: ['Optional source allow-list for FusionAuth\'s events (its servers\' addresses).']
   }),
   // ── policy ──
   variable({

@@ -40,6 +40,8 @@ export interface Digest {
 }
 
 const LAST = 'digest.window-end'
+/** The outbox kinds this digest delivers (other kinds are other consumers'). */
+export const DIGEST_KINDS: readonly string[] = ['digest', 'dead', 'paused', 'resumed']
 /** Waits after failed deliveries: a receiver that is down delays messages, never loses them. */
 const BACKOFF_MS = [10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
 
@@ -67,7 +69,7 @@ interface Delivery extends DigestOptions { log: Logger, signer?: Webhook, dispat
 /** Delivers what the outbox holds, signed; a failure keeps the message and retries it later. */
 async function deliver (options: Delivery): Promise<void> {
   const { store, notify, log, signer, dispatcher } = options
-  for (const item of await store.outbox.claim(options.owner, 10, 120_000)) {
+  for (const item of await store.outbox.claim(options.owner, 10, 120_000, DIGEST_KINDS)) {
     const body = JSON.stringify(item.payload)
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'enzoic-fusionauth-bridge' }
     const at = new Date()

@@ -93,8 +93,8 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
   })
 }
 
-/** onRequest: the source address and client certificate (403 when refused). */
-function sourceCheck (guard: ReturnType<typeof createSourceGuard>): (req: FastifyRequest) => Promise<void> {
+/** onRequest: the source address and client certificate (403 when refused); each webhook route has its own guard. */
+export function sourceCheck (guard: ReturnType<typeof createSourceGuard>): (req: FastifyRequest) => Promise<void> {
   return async req => {
     const verdict = guard(req.raw)
     req.sourceAddress = verdict.address
@@ -220,6 +220,7 @@ async function handle (req: FastifyRequest, reply: FastifyReply, settings: Intak
   req.intakeOutcome = result.duplicate ? 'duplicate' : result.test ? 'test' : 'accepted'
   logEvent(req.log, result.duplicate ? 'alert.duplicate' : 'alert.received', {
     alertId: result.id,
+    ...(result.duplicate ? {} : { source: 'enzoic' }),
     test: result.test,
     exposureId: alert.exposureId,
     email: alert.email,

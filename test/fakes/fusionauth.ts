@@ -116,6 +116,10 @@ export interface FusionAuthFake {
   addEmailTemplate (name?: string, id?: string): string
   /** Makes a user a member of a group, as an administrator would. */
   addMember (groupId: string, userId: string): void
+  /** The user changes their password now (or at `at`): FusionAuth records the instant and clears "must change". */
+  changePassword (userId: string, at?: number): FakeUser
+  /** What `GET /.well-known/jwks.json` answers (the keys webhook signatures are made with: fakes/fusionauth-events.ts). */
+  publishKeys (jwks: () => unknown): void
   /** Every email FusionAuth was asked to send, in order. */
   sentEmails (): SentEmail[]
   /**
@@ -308,6 +312,7 @@ class FakeFusionAuth implements FusionAuthFake {
   private readonly sockets = new Set<Socket>()
   private readonly pendingSleeps = new Set<() => void>()
   private faults: Fault[] = []
+  private jwks: (() => unknown) | undefined
   private latencyMs: number
   private port = 0
   private listening = false
@@ -419,6 +424,20 @@ class FakeFusionAuth implements FusionAuthFake {
     const u = this.usersById.get(userId)
     if (u === undefined || !this.groups.has(groupId)) throw new Error('addMember: no such user or group')
     if (!u.memberships.some(m => m.groupId === groupId)) u.memberships.push({ id: randomUUID(), groupId, insertInstant: Date.now() })
+  }
+
+  changePassword (userId: string, at = Date.now()): FakeUser {
+    const u = this.usersById.get(userId)
+    if (u === undefined) throw new Error('changePassword: no such user')
+    u.passwordLastUpdateInstant = at
+    u.passwordChangeRequired = false
+    delete u.passwordChangeReason
+    this.version++
+    return u
+  }
+
+  publishKeys (jwks: () => unknown): void {
+    this.jwks = jwks
   }
 
   sentEmails (): SentEmail[] { return [...this.sent] }
@@ -601,6 +620,8 @@ class FakeFusionAuth implements FusionAuthFake {
     // The Status API answers without an API key: a health value only (FusionAuth adds version and metrics
     // for a key, which the fake does not model).
     if (method === 'GET' && path === '/api/status') return { status: 200, body: { status: 'ok' } }
+    // The public keys of the signing keys (no API key needed), for webhook signatures and JWTs.
+    if (method === 'GET' && path === '/.well-known/jwks.json') return { status: 200, body: this.jwks?.() ?? { keys: [] } }
     const key = this.authorize(req, method, path)
     if (key === undefined) return unauthorized
     const scope = this.scopeOf(req, key)

@@ -147,7 +147,8 @@ function insertColumns (batch: readonly Pending[]): unknown[] {
     col(p => p.alert.email ?? null), col(p => p.alert.usernameHash ?? null), col(p => p.alert.customData ?? null),
     col(p => p.alert.exposureDate ?? null), col(p => p.alert.hadPassword), col(p => p.alert.passwordType ?? null),
     col(p => p.alert.passwordTypeName ?? null), col(p => json(p.alert.exposureDetails)), col(p => json(p.alert.extra)),
-    col(p => p.alert.warnings.length === 0 ? null : JSON.stringify(p.alert.warnings)), col(p => p.sourceIp ?? null)
+    col(p => p.alert.warnings.length === 0 ? null : JSON.stringify(p.alert.warnings)), col(p => p.sourceIp ?? null),
+    col(p => p.alert.source ?? 'enzoic')
   ]
 }
 
