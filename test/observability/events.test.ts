@@ -62,7 +62,10 @@ test('a lifecycle run logs every documented event, each with its event name', as
     FUSIONAUTH_WEBHOOK_SECRET: 'Bearer events',
     ...ez.env
   }, dir, {
-    worker: { probeIntervalMs: 100, random: () => 0.5 }, pollMs: 50, digest: { tickMs: 3_600_000, backoffMs: [100] }, follower: { pollMs: 100, backoffMs: [100] }
+    worker: { probeIntervalMs: 100, random: () => 0.5 },
+    pollMs: 50,
+    digest: { tickMs: 3_600_000, backoffMs: [100] },
+    follower: { pollMs: 100, backoffMs: [100] }
   })
   const event = async (type: string, u: typeof closer): Promise<void> => {
     assert.equal((await postEvent(bridge.url, userEvent(type, u), { authorization: 'Bearer events' })).status, 200)
