@@ -140,6 +140,30 @@ test('monitor sync: 25,000 users in two tenants → two batches, right hashes an
   assert.equal(addCalls(ez).length, 2, 'dry run sends nothing')
 })
 
+test('monitor sync reports the enrolled emails several users share (one Enzoic entry each, an alert acts on all)', async t => {
+  const fa = await startFusionAuthFake({ tenants: 3 })
+  const ez = await startEnzoicFake()
+  t.after(() => Promise.all([fa.close(), ez.close()]))
+  const [t1, t2, t3] = fa.tenants.map(x => x.id) as [string, string, string]
+  for (const tenantId of [t1, t2, t3]) fa.addUser({ tenantId, email: 'everywhere@acme-corp.io' })
+  for (const tenantId of [t1, t3]) fa.addUser({ tenantId, email: 'twice@acme-corp.io' })
+  fa.addUser({ tenantId: t2, email: 'twice@acme-corp.io', active: false }) // not enrolled: not counted
+  fa.addUser({ tenantId: t2, email: 'once@acme-corp.io' })
+  const env = testEnv(tmpDir(t), { ...ez.env, FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
+
+  const r = await cli(['enzoic', 'monitor', 'sync'], env)
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /^2 emails are shared by 5 users \(in different tenants\): Enzoic monitors each address once, and an alert for one acts on all of them\.$/m)
+  assert.equal(ez.monitored.size, 3, 'one entry per address')
+  const json = await cli(['enzoic', 'monitor', 'sync', '--dry-run', '--json'], env)
+  assert.equal(json.code, 0, json.stderr)
+  assert.deepEqual(JSON.parse(json.stdout).shared, { emails: 2, users: 5 })
+
+  const alone = await cli(['enzoic', 'monitor', 'sync', '--tenant', t2], env)
+  assert.equal(alone.code, 0, alone.stderr)
+  assert.doesNotMatch(alone.stdout, /shared/, 'nothing shared within one tenant')
+})
+
 test('monitor sync interrupted by an Enzoic failure resumes from its checkpoint without duplicates', async t => {
   const { ez, env } = await syncWorld(t, 12_500)
   let posts = 0

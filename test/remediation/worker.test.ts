@@ -121,7 +121,30 @@ test('customData fusionauth:<tenant>:<user> maps straight to the user', async t 
   assert.equal(a.outcome, 'actioned')
   assert.equal(fa.user(target.id)!.active, false)
   assert.equal(calls(fa, 'GET', `/api/user/${target.id}`), 1)
-  assert.equal(fa.journal.filter(j => j.path === '/api/user').length, 0, 'no email lookup')
+  assert.deepEqual(a.users.map(u => u.userId), [target.id], 'the email it names is hers alone')
+})
+
+test('an email shared by users in two tenants: an alert whose customData names one acts on both (customData finds the email)', async t => {
+  const { fa, bridge } = await world(t, {}, 2)
+  const [t1, t2] = fa.tenants
+  // `monitor sync` enrols the address once (Enzoic keys by its hash), with the customData of the first user it read.
+  const enrolled = fa.addUser({ tenantId: t1!.id, email: 'fay@acme-corp.io', refreshTokens: 1 })
+  const twin = fa.addUser({ tenantId: t2!.id, email: 'fay@acme-corp.io', refreshTokens: 1 })
+  const bystander = fa.addUser({ tenantId: t2!.id, email: 'gil@acme-corp.io' })
+  const customData = `fusionauth:${enrolled.tenantId}:${enrolled.id}`
+  for (const body of [
+    { username: 'Fay@acme-corp.io', exposureID: 'exp-fay-1', customData },
+    { usernameHash: usernameHash('fay@acme-corp.io'), exposureID: 'exp-fay-2', customData } // hash-only: the email comes from customData's user
+  ]) {
+    const a = await settled(bridge, await send(bridge, body))
+    assert.equal(a.outcome, 'actioned', JSON.stringify(a.users))
+    assert.deepEqual(a.users.map(u => u.userId).sort(), [enrolled.id, twin.id].sort(), JSON.stringify(body))
+    assert.deepEqual(a.users.map(u => u.outcome), ['actioned', 'actioned'])
+  }
+  assert.equal(fa.user(enrolled.id)!.active, false)
+  assert.equal(fa.user(twin.id)!.active, false)
+  assert.equal(fa.user(twin.id)!.refreshTokens.length, 0)
+  assert.equal(fa.user(bystander.id)!.active, true)
 })
 
 test('customData naming a user whose address is not the alert\'s: recorded as mismatch, nobody actioned', async t => {
