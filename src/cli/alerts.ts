@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline/promises'
 import { Command, Option } from 'commander'
-import type { AlertEvent, AlertRecord, AlertState, Step } from '../alerts/types.js'
+import type { AlertEvent, AlertRecord, AlertSource, AlertState, Step } from '../alerts/types.js'
 import {
-  ALERT_STATES, alertStats, listAlerts, OUTCOMES, purgeAlerts, PURGE_MIN_MS, replayAlerts, showAlert
+  ALERT_SOURCES, ALERT_STATES, alertStats, listAlerts, OUTCOMES, purgeAlerts, PURGE_MIN_MS, replayAlerts, showAlert
 } from '../operations/alerts.js'
 import { describeDatabase } from '../store/index.js'
 import { action } from './command.js'
@@ -15,7 +15,7 @@ import { parseLimit, parseOlderThan, parseSince } from './parse.js'
 import { who, withCommandStore } from './store.js'
 
 function summary (a: AlertRecord): string[] {
-  return [a.id, shortTime(a.receivedAt), a.state, a.outcome ?? '-', String(a.attempts), who(a), a.exposureId ?? '-']
+  return [a.id, shortTime(a.receivedAt), a.source, a.state, a.outcome ?? '-', String(a.attempts), who(a), a.exposureId ?? '-']
 }
 
 /** The record as an operator reads it: fields, per-user outcomes, the action log and the state history. */
@@ -28,6 +28,7 @@ export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step
   field('Alert', a.id)
   field('State', a.state)
   field('Outcome', a.outcome)
+  field('Source', a.source === 'fusionauth' ? 'fusionauth (its breached password detection, at a login)' : 'enzoic')
   field('Test', a.test ? 'yes' : undefined)
   field('Received', a.receivedAt)
   field('Completed', a.completedAt)
@@ -44,7 +45,7 @@ export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step
   field('Exposure date', a.exposureDetails?.date ?? a.exposureDate)
   field('Had password', a.hadPassword ? 'yes (not stored)' : 'no')
   field('Password type', a.passwordType ?? a.passwordTypeName)
-  field('Source', a.sourceIp)
+  field('Sent from', a.sourceIp)
   field('Warnings', a.warnings.length > 0 ? a.warnings.join('; ') : undefined)
   if (a.users.length > 0) {
     lines.push('', 'Users:')
@@ -77,7 +78,11 @@ async function confirm (ctx: CliContext, question: string): Promise<boolean> {
   }
 }
 
-const CSV_HEADERS = ['id', 'receivedAt', 'state', 'outcome', 'attempts', 'deliveries', 'email', 'usernameHash', 'customData', 'exposureId', 'exposureTitle', 'completedAt']
+interface ListOptions {
+  state?: AlertState, outcome?: string, email?: string, source?: AlertSource, since?: number, limit: number, json?: boolean, csv?: boolean
+}
+
+const CSV_HEADERS = ['id', 'receivedAt', 'source', 'state', 'outcome', 'attempts', 'deliveries', 'email', 'usernameHash', 'customData', 'exposureId', 'exposureTitle', 'completedAt']
 
 function addList (alerts: Command, ctx: CliContext): void {
   const { out, outJson, outCsv } = outputTo(ctx)
@@ -86,29 +91,31 @@ function addList (alerts: Command, ctx: CliContext): void {
     .addOption(new Option('--state <state>', 'only alerts in this state').choices(ALERT_STATES as string[]))
     .addOption(new Option('--outcome <outcome>', 'only alerts with this outcome').choices(OUTCOMES as string[]))
     .option('--email <email>', 'only alerts for this email (matched as entered, lower-cased, or by its usernameHash)')
+    .addOption(new Option('--source <source>', 'only alerts from Enzoic, or from FusionAuth\'s breached password detection').choices(ALERT_SOURCES as string[]))
     .option('--since <when>', 'received at or after: a date (2026-03-01) or a duration back from now (24h, 7d)', text => parseSince(text, ctx.now()))
     .option('--limit <n>', 'how many', parseLimit, 50)
     .addOption(new Option('--json', 'a JSON array of alert records').conflicts('csv'))
     .addOption(new Option('--csv', 'CSV (RFC 4180) with a header row; cells are guarded against spreadsheet formulas').conflicts('json'))
-    .action(action(async (opts: { state?: AlertState, outcome?: string, email?: string, since?: number, limit: number, json?: boolean, csv?: boolean }) => {
+    .action(action(async (opts: ListOptions) => {
       const rows = await withCommandStore(ctx.config().database, async store =>
-        await listAlerts(store, { state: opts.state, outcome: opts.outcome, email: opts.email, since: opts.since, limit: opts.limit }))
+        await listAlerts(store, { state: opts.state, outcome: opts.outcome, email: opts.email, source: opts.source, since: opts.since, limit: opts.limit }))
       if (opts.json === true) {
         outJson(rows)
       } else if (opts.csv === true) {
-        outCsv(CSV_HEADERS, rows.map(a => [a.id, a.receivedAt, a.state, a.outcome ?? '', a.attempts, a.deliveries, a.email ?? '', a.usernameHash ?? '',
+        outCsv(CSV_HEADERS, rows.map(a => [a.id, a.receivedAt, a.source, a.state, a.outcome ?? '', a.attempts, a.deliveries, a.email ?? '', a.usernameHash ?? '',
           a.customData ?? '', a.exposureId ?? '', a.exposureDetails?.title ?? '', a.completedAt ?? '']))
       } else if (rows.length === 0) {
-        const others = [opts.outcome, opts.email, opts.since].some(v => v !== undefined)
+        const others = [opts.outcome, opts.email, opts.source, opts.since].some(v => v !== undefined)
         out(others ? 'No alerts match.' : opts.state !== undefined ? `No ${opts.state} alerts.` : 'No alerts yet.')
       } else {
-        out(table(['ID', 'RECEIVED', 'STATE', 'OUTCOME', 'ATTEMPTS', 'EMAIL', 'EXPOSURE'], rows.map(summary)))
+        out(table(['ID', 'RECEIVED', 'SOURCE', 'STATE', 'OUTCOME', 'ATTEMPTS', 'EMAIL', 'EXPOSURE'], rows.map(summary)))
       }
     })), {
     examples: [
       'breach-bridge alerts list --state dead',
       'breach-bridge alerts list --since 24h --outcome actioned',
       'breach-bridge alerts list --email ruth@acme-corp.io --json | jq \'.[].id\'',
+      'breach-bridge alerts list --source fusionauth   # logins FusionAuth found a breached password at',
       'breach-bridge alerts list --since 2026-03-01 --limit 10000 --csv > alerts.csv'
     ],
     env: STORE_ENV

@@ -8,7 +8,7 @@ import { inert, outputTo, shortTime, table } from './output.js'
 import { parseSince } from './parse.js'
 import { withCommandStore } from './store.js'
 
-const CSV_HEADERS = ['userId', 'tenantId', 'email', 'exposureId', 'state', 'firstSeen', 'lastChange', 'alertIds', 'steps']
+const CSV_HEADERS = ['userId', 'tenantId', 'email', 'source', 'exposureId', 'state', 'firstSeen', 'lastChange', 'alertIds', 'steps']
 
 function parseUserLimit (v: string): number {
   const n = Number(v)
@@ -21,7 +21,7 @@ export function usersCommand (ctx: CliContext): Command {
   const users = new Command('users').description('the compromised-users report')
   withHelp(users, { examples: ['breach-bridge users list --since 30d --state pending'], env: STORE_ENV })
   withHelp(users.command('list')
-    .description('one row per user and exposure: where each breached user stands (pending, actioned, self-remediated, restored, …)')
+    .description('one row per user and exposure (an Enzoic exposure, or FusionAuth\'s detection at a login: source fusionauth): where each breached user stands (pending, actioned, self-remediated, restored, …)')
     .option('--since <when>', 'exposures first seen at or after: a date or a duration back from now (30d)', text => parseSince(text, ctx.now()))
     .option('--tenant <id>', 'only this tenant')
     .addOption(new Option('--state <state>', 'only users in this state').choices(USER_STATES as string[]))
@@ -33,12 +33,12 @@ export function usersCommand (ctx: CliContext): Command {
         await listUsers(store, { sinceMs: opts.since, tenantId: opts.tenant?.toLowerCase(), state: opts.state, limit: opts.limit }))
       if (opts.json === true) outJson(rows)
       else if (opts.csv === true) {
-        outCsv(CSV_HEADERS, rows.map(r => [r.userId, r.tenantId ?? '', r.email ?? '', r.exposureId ?? '', r.state, r.firstSeen, r.lastChange, r.alertIds.join(' '),
+        outCsv(CSV_HEADERS, rows.map(r => [r.userId, r.tenantId ?? '', r.email ?? '', r.source, r.exposureId ?? '', r.state, r.firstSeen, r.lastChange, r.alertIds.join(' '),
           r.steps.map(s => `${s.action}:${s.state}`).join(' ')]))
       } else if (rows.length === 0) out('No users match.')
       else {
-        out(table(['USER', 'TENANT', 'EMAIL', 'EXPOSURE', 'STATE', 'FIRST SEEN', 'ALERTS'],
-          rows.map(r => [r.userId, r.tenantId ?? '-', r.email ?? '-', inert(r.exposureId ?? '-'), r.state, shortTime(r.firstSeen), String(r.alertIds.length)])))
+        out(table(['USER', 'TENANT', 'EMAIL', 'SOURCE', 'EXPOSURE', 'STATE', 'FIRST SEEN', 'ALERTS'],
+          rows.map(r => [r.userId, r.tenantId ?? '-', r.email ?? '-', r.source, inert(r.exposureId ?? '-'), r.state, shortTime(r.firstSeen), String(r.alertIds.length)])))
       }
     })), {
     examples: ['breach-bridge users list', 'breach-bridge users list --state self-remediated --since 7d', 'breach-bridge users list --tenant 5d9c… --csv > users.csv'],

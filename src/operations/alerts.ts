@@ -3,11 +3,13 @@
  * renders these results; nothing here prints. Every function takes an open Store (SQLite or PostgreSQL).
  */
 import { OUTCOME_NAMES } from '../alerts/outcomes.js'
-import { ALERT_STATES, type AlertEvent, type AlertRecord, type AlertState, type Outcome, type Step } from '../alerts/types.js'
+import { ALERT_STATES, type AlertEvent, type AlertRecord, type AlertSource, type AlertState, type Outcome, type Step } from '../alerts/types.js'
 import type { ListOptions, Store } from '../store/types.js'
 import { BridgeError } from '../errors.js'
 
 export const OUTCOMES: readonly Outcome[] = OUTCOME_NAMES
+/** Who reported an alert: Enzoic, or FusionAuth's own breached password detection (its `user.password.breach` event). */
+export const ALERT_SOURCES: readonly AlertSource[] = ['enzoic', 'fusionauth']
 export { ALERT_STATES }
 
 /** An id (or prefix) that is not hex and dashes, or too short to mean anything. */
@@ -61,6 +63,7 @@ export interface AlertFilter {
   state?: AlertState
   outcome?: string
   email?: string
+  source?: AlertSource
   /** Received at or after (epoch ms). */
   since?: number
   limit?: number
@@ -72,6 +75,7 @@ export async function listAlerts (store: Store, filter: AlertFilter = {}): Promi
   if (filter.outcome !== undefined) options.outcome = filter.outcome
   if (filter.email !== undefined) options.email = filter.email
   if (filter.since !== undefined) options.since = filter.since
+  if (filter.source !== undefined) options.source = filter.source
   return await store.alerts.list(options)
 }
 

@@ -1,5 +1,5 @@
 import { BridgeError } from '../errors.js'
-import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, Outcome, Step, StepChange, UserOutcome } from '../alerts/types.js'
+import type { ActionLogEntry, AlertEvent, AlertRecord, AlertSource, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, Outcome, Step, StepChange, UserOutcome } from '../alerts/types.js'
 
 /**
  * The store, split by role (docs/design.md §9). Every method is asynchronous; two backends implement it (SQLite,
@@ -40,6 +40,8 @@ export interface ListOptions {
   email?: string
   /** Received at or after this instant (epoch ms). */
   since?: number
+  /** Only alerts from this source. */
+  source?: AlertSource
   /** Ids that start with this (lower-case hex and dashes), as git accepts abbreviated ids. */
   idPrefix?: string
   /** Default 50. */
@@ -184,6 +186,8 @@ export interface UserExposure {
   tenantId?: string
   email?: string
   exposureId?: string
+  /** Who reported it: Enzoic, or FusionAuth's breached password detection at a login. */
+  source: AlertSource
   /** The alerts that carried this exposure for this user, newest first. */
   alertIds: string[]
   firstSeen: string

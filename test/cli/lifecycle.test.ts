@@ -73,12 +73,12 @@ test('users list: a table, --json, --csv and filters; no rows is one line', asyn
 
   const table = await cli(['users', 'list'], env)
   assert.equal(table.code, 0, table.stderr)
-  assert.match(table.stdout, /^USER +TENANT +EMAIL +EXPOSURE +STATE +FIRST SEEN +ALERTS$/m)
-  assert.match(table.stdout, new RegExp(`^${user.id} +${user.tenantId} +ruth@acme-corp\\.io +=exp-u +actioned +\\S+ \\S+ +1$`, 'm'))
+  assert.match(table.stdout, /^USER +TENANT +EMAIL +SOURCE +EXPOSURE +STATE +FIRST SEEN +ALERTS$/m)
+  assert.match(table.stdout, new RegExp(`^${user.id} +${user.tenantId} +ruth@acme-corp\\.io +enzoic +=exp-u +actioned +\\S+ \\S+ +1$`, 'm'))
   const json = JSON.parse((await cli(['users', 'list', '--json', '--state', 'actioned'], env)).stdout) as Array<{ userId: string, alertIds: string[] }>
   assert.deepEqual(json.map(r => [r.userId, r.alertIds]), [[user.id, [id]]])
   const csv = await cli(['users', 'list', '--csv'], env)
-  assert.match(csv.stdout, /^userId,tenantId,email,exposureId,state,firstSeen,lastChange,alertIds,steps\r\n/)
+  assert.match(csv.stdout, /^userId,tenantId,email,source,exposureId,state,firstSeen,lastChange,alertIds,steps\r\n/)
   assert.match(csv.stdout, /,'=exp-u,actioned,/, 'formula-guarded')
   assert.equal((await cli(['users', 'list', '--state', 'pending'], env)).stdout, 'No users match.\n')
   assert.equal((await cli(['users', 'list', '--tenant', fa.tenants[0]!.id.toUpperCase(), '--json'], env)).stdout.includes(user.id), true, 'the tenant id in any case')

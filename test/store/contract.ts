@@ -137,7 +137,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal((await other.alerts.get(x.id))!.deliveries, 2)
   }))
 
-  subtests.push(t.test('list filters: state, outcome, email (or its hash), since, id prefix', async st => {
+  subtests.push(t.test('list filters: state, outcome, email (or its hash), since, source, id prefix', async st => {
     const { store } = await world(st)
     const a = await store.alerts.insert(alert({ exposureID: 'f', username: 'Finder@Acme.io' }))
     const hashOnly = await store.alerts.insert(alert({ exposureID: 'f', usernameHash: alert({ username: 'finder@acme.io' }).usernameHash }))
@@ -155,6 +155,10 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal((await store.alerts.list({ idPrefix: b.id.slice(0, 4) })).length, 4, 'all four share the time prefix')
     assert.deepEqual(await store.alerts.list({ idPrefix: '%' }), [], 'no wildcard of the caller\'s')
     assert.deepEqual(ids(await store.alerts.list({ limit: 1 })), [t1.id])
+    const fromFusionAuth = await store.alerts.insert({ ...alert({ exposureID: 'fa', username: 'finder@acme.io' }), source: 'fusionauth', idempotencyKey: 'fusionauth:e1' })
+    assert.deepEqual(ids(await store.alerts.list({ source: 'fusionauth' })), [fromFusionAuth.id])
+    assert.equal((await store.alerts.list({ source: 'enzoic' })).length, 4)
+    assert.equal((await store.alerts.get(fromFusionAuth.id))!.source, 'fusionauth')
   }))
 
   subtests.push(t.test('a test alert is stored finished: done, outcome test, nothing due', async st => {
@@ -385,9 +389,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(again!.alert.attempts, 2)
 
     const report = await store.steps.report({})
-    assert.deepEqual(report.map(r => [r.userId, r.tenantId, r.exposureId, r.alertIds, r.steps.map(x => x.state)]), [
-      ['u1', 't1', 'steps', [id], ['done', 'failed', 'pending']],
-      ['u2', 't2', 'steps', [id], ['skipped']]
+    assert.deepEqual(report.map(r => [r.userId, r.tenantId, r.exposureId, r.source, r.alertIds, r.steps.map(x => x.state)]), [
+      ['u1', 't1', 'steps', 'enzoic', [id], ['done', 'failed', 'pending']],
+      ['u2', 't2', 'steps', 'enzoic', [id], ['skipped']]
     ])
     assert.deepEqual((await store.steps.report({ tenantId: 't2' })).map(r => r.userId), ['u2'])
     assert.deepEqual(await store.steps.report({ sinceMs: Date.now() + 60_000 }), [])

@@ -269,7 +269,7 @@ export const UPDATE_STEP = `UPDATE steps SET state = $4, detail = $5, http_statu
     WHERE seq = $3 AND alert_seq = (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing')`
 
 /** The compromised-users report: steps of alerts received since $1 (tenant $2, null: all), newest alert first, $3 rows at most. */
-export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.received_at AS received_at
+export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.source AS alert_source, alerts.received_at AS received_at
     FROM steps JOIN alerts ON alerts.seq = steps.alert_seq
     WHERE alerts.received_at >= $1 AND ($2::text IS NULL OR steps.tenant_id = $2)
     ORDER BY alerts.seq DESC, steps.seq LIMIT $3`

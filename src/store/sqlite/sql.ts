@@ -172,7 +172,7 @@ export const UPDATE_STEP = `UPDATE steps SET state = @state, detail = @detail, h
         result = coalesce(@result, result), undo = coalesce(@undo, undo), updated_at = @now
       WHERE seq = @stepId AND alert_seq = @alertSeq`
 /** The compromised-users report: steps of alerts received since @since (tenant @tenant, null: all), newest alert first. */
-export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.received_at AS received_at
+export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.source AS alert_source, alerts.received_at AS received_at
       FROM steps JOIN alerts ON alerts.seq = steps.alert_seq
       WHERE alerts.received_at >= @since AND (@tenant IS NULL OR steps.tenant_id = @tenant)
       ORDER BY alerts.seq DESC, steps.seq`
