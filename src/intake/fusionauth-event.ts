@@ -87,7 +87,7 @@ function breachAlert (eventId: string, at: number, user: { id: string, tenantId:
 function enrolmentEmails (type: string, event: Json): string[] | undefined {
   const emails = new Set<string>()
   const add = (e: string | undefined): void => { if (e !== undefined) emails.add(e) }
-  if (type === 'user.bulk.create' || type === 'user.bulk.delete') {
+  if (type === 'user.bulk.create') {
     if (!Array.isArray(event.users)) return undefined
     for (const u of event.users) add(emailOf(u))
   } else if (type === 'user.update') {
