@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 /** The README's least-privilege list: every permission any action (and its undo) or command needs. */
 export function permissionsTable (): string {
-  const rows = permissionsFor([...ACTIONS.keys()], { search: true, tenants: true, check: true }).map(p =>
+  const rows = permissionsFor([...ACTIONS.keys()], { search: true, tenants: true, check: true, events: true }).map(p =>
     `| \`${p.path}\` | ${p.method} | ${p.endpoints.map(e => `\`${describeEndpoint(e)}\``).join(', ')} | ${p.usedBy.join('; ')} |`)
   return ['| endpoint | method | calls | needed for |', '|---|---|---|---|', ...rows].join('\n') + '\n'
 }

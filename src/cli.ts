@@ -13,6 +13,7 @@ import { resultOf } from './cli/command.js'
 import { completionCommand } from './cli/completion.js'
 import { processContext, type CliContext } from './cli/context.js'
 import { enzoicCommand } from './cli/enzoic.js'
+import { fusionAuthCommand } from './cli/fusionauth.js'
 import { classify, EXIT, type ExitCode } from './cli/exit.js'
 import { withHelp } from './cli/help.js'
 import { migrateCommand } from './cli/migrate.js'
@@ -54,6 +55,7 @@ export function createProgram (ctx: CliContext): Command {
   program.addCommand(usersCommand(ctx))
   program.addCommand(checkCommand(ctx))
   program.addCommand(enzoicCommand(ctx))
+  program.addCommand(fusionAuthCommand(ctx))
   program.addCommand(completionCommand(() => program, ctx))
   bindOutput(program, ctx)
 

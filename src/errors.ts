@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   BRIDGE_SYNC_FAILED: '`monitor sync` failed after it started',
   BRIDGE_ENV_FILE: 'an env file cannot safely hold a secret',
   BRIDGE_ENV_WRITE: 'a webhook was registered but its credentials could not be written',
+  BRIDGE_FUSIONAUTH_WEBHOOK: 'FusionAuth\'s webhook cannot be set up as asked (no webhook with that id; signing on a FusionAuth before 1.48)',
   BRIDGE_INVALID_ALERT_ID: 'not an alert id, or a prefix too short',
   BRIDGE_ALERT_NOT_FOUND: 'no such alert (or its data was purged)',
   BRIDGE_AMBIGUOUS_ALERT_ID: 'an alert id prefix that matches several alerts',

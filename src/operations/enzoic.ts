@@ -13,6 +13,7 @@ import { createFusionAuthGateway } from '../fusionauth/index.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import { markDeliveries, waitForArrival, type Arrival } from './delivery.js'
+import { setEnvVariable } from './env-file.js'
 import { BridgeError } from '../errors.js'
 
 export type RetryNotice = NonNullable<EnzoicClientOptions['onRetry']>
@@ -39,6 +40,8 @@ export interface EnvFile {
   append (key: string, secret: string): { rotated: boolean }
   /** Closes it; `discard` removes a file this run created and left empty. */
   close (discard?: boolean): void
+  /** Sets `name="value"`, replacing an assignment that is there (atomically: operations/env-file.ts). */
+  set (name: string, value: string, comment: string): { replaced: boolean }
 }
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0
@@ -104,7 +107,8 @@ export function openEnvFile (file: string, now: () => number = Date.now): EnvFil
       const empty = fstatSync(fd).size === 0
       closeSync(fd)
       if (discard && created && empty) try { unlinkSync(file) } catch {}
-    }
+    },
+    set: (name, value, comment) => setEnvVariable(file, fd, name, value, `${comment}, ${new Date(now()).toISOString()}`)
   }
 }
 

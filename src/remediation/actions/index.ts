@@ -1,4 +1,4 @@
-import { CORE, describeEndpoint, permissionOf, type Endpoint, type Method } from '../../fusionauth/index.js'
+import { CORE, describeEndpoint, EVENT_SETUP, permissionOf, type Endpoint, type Method } from '../../fusionauth/index.js'
 import { comment } from './comment.js'
 import { deactivate } from './deactivate.js'
 import { group } from './group.js'
@@ -69,7 +69,9 @@ export interface Permission { method: Method, path: string, endpoints: Endpoint[
  * Every permission a set of actions needs, to run and to undo, plus the calls the bridge always makes: what the
  * API key must allow. `check` probes each; the README's least-privilege list is this list for every action.
  */
-export function permissionsFor (actions: Iterable<string>, extra: { search?: boolean, tenants?: boolean, check?: boolean } = {}): Permission[] {
+export function permissionsFor (
+  actions: Iterable<string>, extra: { search?: boolean, tenants?: boolean, check?: boolean, events?: boolean } = {}
+): Permission[] {
   const out = new Map<string, Permission>()
   const add = (endpoint: Endpoint, why: string, label: string): void => {
     const { method, path } = permissionOf(endpoint)
@@ -93,6 +95,15 @@ export function permissionsFor (actions: Iterable<string>, extra: { search?: boo
       if (lookup !== undefined) add(lookup.endpoint, `breach-bridge check (does the id of ${name}:<id> exist?)`, `check ${name}`)
     }
     add(CORE.version, 'breach-bridge check (optional: is this FusionAuth, which version?)', 'check')
+  }
+  if (extra.events === true) {
+    const register = 'fusionauth webhooks register'
+    add(EVENT_SETUP.webhooks, `${register}, list; check (with FUSIONAUTH_WEBHOOK_SECRET)`, 'webhooks')
+    add(EVENT_SETUP.createWebhook, register, 'webhooks')
+    add(EVENT_SETUP.updateWebhook, register, 'webhooks')
+    add(EVENT_SETUP.deleteWebhook, 'fusionauth webhooks delete', 'webhooks')
+    add(EVENT_SETUP.tenant, `${register}; check (with FUSIONAUTH_WEBHOOK_SECRET)`, 'tenant events')
+    add(EVENT_SETUP.enableTenantEvents, register, 'tenant events')
   }
   return [...out.values()]
 }
