@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
+import { checkFusionAuthEvents } from './check-events.js'
 import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../config/index.js'
 import { createEnzoicClient } from '../enzoic/client.js'
 import { createFusionAuthGateway, describeEndpoint, errorCodes, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer } from '../fusionauth/index.js'
@@ -23,7 +24,8 @@ import { allActions, describePolicies } from '../remediation/policy.js'
 
 export { describePolicies }
 
-export type Level = 'OK' | 'FAIL' | 'WARN' | 'SKIP'
+/** INFO: worth knowing, nothing to fix (e.g. which FusionAuth events need a paid plan). */
+export type Level = 'OK' | 'FAIL' | 'WARN' | 'SKIP' | 'INFO'
 export interface CheckLine { level: Level, what: string, detail: string }
 export interface CheckReport {
   /** No FAIL. */
@@ -118,6 +120,7 @@ function secretsOf (env: NodeJS.ProcessEnv, config: Config | undefined): string[
   const add = (s: string | undefined): void => { if (s !== undefined && s.length >= 3) out.add(s) }
   for (const name of SECRET_VARIABLES) if (name !== 'BRIDGE_DATABASE') add(env[name])
   for (const c of config?.webhookCredentials ?? []) add(c.secret)
+  for (const s of config?.faWebhookSecrets ?? []) add(s)
   add(config?.fusionAuthApiKey)
   add(config?.enzoicApiKey)
   add(config?.enzoicApiSecret)
@@ -389,6 +392,10 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
     const weak = secretWeakness(c.secret)
     if (weak !== undefined) add('WARN', 'webhook secret', `pair ${i + 1} of ENZOIC_WEBHOOK_CREDENTIALS ${weak} (\`enzoic webhooks register\` makes a strong one)`)
   }
+  for (const [i, s] of config.faWebhookSecrets.entries()) {
+    const weak = secretWeakness(s.replace(/^(?:Bearer|Basic)\s+/i, ''))
+    if (weak !== undefined) add('WARN', 'webhook secret', `value ${i + 1} of FUSIONAUTH_WEBHOOK_SECRET ${weak} (\`fusionauth webhooks register\` makes a strong one)`)
+  }
 
   await checkDatabase(config, isBroken, add)
   checkIntake(config, isBroken, add)
@@ -404,5 +411,8 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
   } else {
     await checkEnzoic(config, add, options.timeoutMs ?? 10_000)
   }
+
+  const fusionAuthUsable = config.fusionAuthUrl !== undefined && config.fusionAuthApiKey !== undefined && !isBroken('FUSIONAUTH_URL', 'FUSIONAUTH_API_KEY', 'FUSIONAUTH_TENANT_IDS')
+  await checkFusionAuthEvents(config, fusionAuthUsable, add, options.timeoutMs ?? config.fusionAuthTimeoutMs)
   return done()
 }
