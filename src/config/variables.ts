@@ -317,7 +317,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'client-cert',
     fillIn: true,
     parse: ips,
-    doc: 'optional source-address allow-list (Enzoic documents one sending address, `52.42.159.171`)',
+    doc: 'optional source-address allow-list (Enzoic documents one sending address, `52.42.159.171`); behind nginx the address is the `X-Forwarded-For` it sets, ' +
+      'believed from `TRUSTED_PROXIES` only. FusionAuth\'s events have their own: `FUSIONAUTH_WEBHOOK_ALLOWED_IPS`',
     comment: ['Optional source allow-list (Enzoic documents one sending address, 52.42.159.171).']
   }),
   // ── Enzoic API ──
@@ -420,7 +421,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'fusionauth-events',
     fillIn: true,
     parse: ips,
-    doc: 'optional source-address allow-list for FusionAuth\'s events (FusionAuth\'s own addresses)',
+    doc: 'optional source-address allow-list for `POST /webhooks/fusionauth` (your FusionAuth servers\' egress addresses), as `ENZOIC_ALLOWED_IPS` is for Enzoic\'s: ' +
+      'the same address rules (nginx\'s `X-Forwarded-For` from `TRUSTED_PROXIES`); nginx can enforce it too (EDIT 4 of deploy/nginx/)',
     comment: ['Optional source allow-list for FusionAuth\'s events (its servers\' addresses).']
   }),
   // ── policy ──
