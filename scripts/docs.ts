@@ -1,7 +1,8 @@
 /**
  * Writes the generated parts of the documentation from the code's own declarations, so they cannot drift:
  * `.env.example` and the README's configuration table (src/config/variables.ts), the README's API-key
- * permission list (the action modules' `calls`), the lifecycle events table (src/observability/events.ts).
+ * permission list (the action modules' `calls`), the lifecycle events table (src/observability/events.ts), the
+ * README's table of FusionAuth's events (src/alerts/fusionauth-events.ts).
  *
  * And docs/cli.md's command reference (every command's --help, scripts/cli-reference.ts).
  *
@@ -12,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { renderEnvExample, renderVariablesTable } from '../src/config/render.js'
 import { ACTIONS, describeEndpoint, permissionsFor } from '../src/remediation/actions/index.js'
+import { FUSIONAUTH_EVENTS } from '../src/alerts/fusionauth-events.js'
 import { cliReference } from './cli-reference.js'
 import { eventsTable } from './events-table.js'
 
@@ -24,6 +26,12 @@ export function permissionsTable (): string {
   return ['| endpoint | method | calls | needed for |', '|---|---|---|---|', ...rows].join('\n') + '\n'
 }
 
+/** The README's table of the FusionAuth events the bridge acts on: what `fusionauth webhooks register` enables. */
+export function fusionAuthEventsTable (): string {
+  const rows = FUSIONAUTH_EVENTS.map(e => `| \`${e.type}\` | ${e.edition} | ${e.transactional ? 'yes' : 'no'} | ${e.doc} |`)
+  return ['| event | FusionAuth plan | transactional | what the bridge does |', '|---|---|---|---|', ...rows].join('\n') + '\n'
+}
+
 /** Each generated block: the file, its marker name, its content. */
 export async function generatedBlocks (): Promise<Array<{ file: string, marker?: string, content: string }>> {
   return [
@@ -31,6 +39,7 @@ export async function generatedBlocks (): Promise<Array<{ file: string, marker?:
     { file: '.env.example', content: renderEnvExample() },
     { file: 'README.md', marker: 'config', content: renderVariablesTable() },
     { file: 'README.md', marker: 'permissions', content: permissionsTable() },
+    { file: 'README.md', marker: 'fusionauth-events', content: fusionAuthEventsTable() },
     { file: 'docs/lifecycle.md', marker: 'events', content: eventsTable() + '\n' }
   ]
 }

@@ -9,7 +9,7 @@ test('the README shows the test command and CI runs it', () => {
   assert.match(read('.ci/run'), /^npm test$/m)
 })
 
-test('every generated block of the docs is up to date (npm run docs): .env.example, the configuration table, the API-key list, the events table', async () => {
+test('every generated block of the docs is up to date (npm run docs): .env.example, the configuration table, the API-key list, the events tables', async () => {
   const { between, generatedBlocks } = await import('../scripts/docs.js')
   for (const b of await generatedBlocks()) {
     const text = read(b.file)
