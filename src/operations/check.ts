@@ -13,9 +13,9 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
-import { checkFusionAuthEvents } from './check-events.js'
 import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../config/index.js'
 import { createEnzoicClient } from '../enzoic/client.js'
+import { checkFusionAuthEvents } from './check-events.js'
 import { createFusionAuthGateway, describeEndpoint, errorCodes, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer } from '../fusionauth/index.js'
 import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
 import { unknownVariables } from '../config/index.js'
@@ -120,7 +120,6 @@ function secretsOf (env: NodeJS.ProcessEnv, config: Config | undefined): string[
   const add = (s: string | undefined): void => { if (s !== undefined && s.length >= 3) out.add(s) }
   for (const name of SECRET_VARIABLES) if (name !== 'BRIDGE_DATABASE') add(env[name])
   for (const c of config?.webhookCredentials ?? []) add(c.secret)
-  for (const s of config?.faWebhookSecrets ?? []) add(s)
   add(config?.fusionAuthApiKey)
   add(config?.enzoicApiKey)
   add(config?.enzoicApiSecret)
