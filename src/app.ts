@@ -64,7 +64,8 @@ class RequestLog extends LogController {
     if (route === WEBHOOK_PATH || route === FUSIONAUTH_WEBHOOK_PATH) {
       const outcome = req.intakeOutcome ?? 'error'
       // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning.
-      const level = status < 400 || outcome === 'overloaded' ? 'info' : 'warn'
+      // A `block` answer to a breached-password login is the intended 500: info.
+      const level = status < 400 || outcome === 'overloaded' || outcome.endsWith('blocked') ? 'info' : 'warn'
       reply.log[level]({ ...fields, outcome, ...req.refusal, address: req.sourceAddress }, 'webhook answered')
     } else if (route !== undefined && PROBE_PATHS.has(route) && status !== 404) {
       reply.log.debug(fields, 'request completed')
