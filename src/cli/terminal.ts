@@ -18,15 +18,18 @@ export function jsonText (value: unknown): string {
   return jsonEscape(JSON.stringify(value, null, 2))
 }
 
+/** Characters that make a spreadsheet read a cell (or a `;`-separated part of one) as a formula. */
+const FORMULA_START = /^[=+\-@]/
+
 /**
- * One CSV cell (RFC 4180): neutralised like any terminal text, then guarded against formula injection — a
- * cell starting with `=`, `+`, `-` or `@` gets a leading `'` so a spreadsheet shows it as text — and quoted
- * when it holds a comma, a quote or leading/trailing spaces (quotes doubled).
+ * One CSV cell (RFC 4180): neutralised like any terminal text, guarded against formula injection, and always
+ * quoted (quotes doubled). The guard — a leading `'`, so a spreadsheet shows the text — applies to the cell and
+ * to each `;`-separated part of it: Excel in locales whose list separator is `;` (de, fr, es, it, nl …) splits
+ * a line at `;` whatever the quoting, so `a;=HYPERLINK(…)` would give the formula a cell of its own.
  */
 export function csvCell (value: unknown): string {
-  let s = inert(value)
-  if (/^[=+\-@]/.test(s)) s = `'${s}`
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+  const s = inert(value).split(';').map(part => FORMULA_START.test(part.trimStart()) ? `'${part}` : part).join(';')
+  return `"${s.replace(/"/g, '""')}"`
 }
 
 /** A CSV document: a header row, then one row per record, CRLF line ends (RFC 4180). */
