@@ -61,3 +61,29 @@ export function plainText (value: unknown, max: number): string | undefined {
   const cut = /[\ud800-\udbff]/.test(text[max - 2] ?? '') ? max - 2 : max - 1
   return `${text.slice(0, cut).trimEnd()}…`
 }
+
+/** `<` and `>` (markup), and the look-alikes a mail client does not read as markup. */
+const ANGLES: Record<string, string> = { '<': '‹', '>': '›' }
+/** A dot inside a word, and the full stops IDNA reads as dots (U+3002, U+FF0E, U+FF61, U+FE52, U+2024). */
+const INNER_DOT = /(?<=\S)[.\u3002\uff0e\uff61\ufe52\u2024](?=[^\s.])/gu
+
+/**
+ * Text for a person's email (what notify-user hands FusionAuth's template): plain (as plainText), with no markup
+ * and nothing a mail client would make a link of. Mail clients link bare URLs and domain names, in escaped
+ * HTML and in plain text alike, so a breach titled `evil.example/reset` would become a link in a security email
+ * sent by the company's own identity provider. The rendering is the security community's "defanging":
+ * - `<` and `>` become `‹` and `›`;
+ * - a dot inside a word becomes `[.]` (`evil[.]example/reset`, `v2[.]0`), as do the full stops IDNA reads as dots;
+ * - `://` becomes `[:]//`, and an `@` inside a word `[@]`.
+ * Unsafe characters (zero-width ones included, which could hide a dot) are spaces before any of this.
+ */
+export function userText (value: unknown, max: number): string | undefined {
+  const plain = plainText(value, max * 4)
+  if (plain === undefined) return undefined
+  const defanged = plain
+    .replace(/[<>]/g, c => ANGLES[c]!)
+    .replace(INNER_DOT, '[.]')
+    .replace(/:\/\//g, '[:]//')
+    .replace(/(?<=\S)@(?=\S)/g, '[@]')
+  return plainText(defanged, max)
+}

@@ -35,6 +35,7 @@ export interface FakeUser {
   username?: string
   firstName?: string
   lastName?: string
+  timezone?: string
   active: boolean
   verified: boolean
   insertInstant: number
@@ -64,6 +65,8 @@ export interface NewFakeUser {
   firstName?: string
   lastName?: string
   username?: string
+  /** An IANA time zone (FusionAuth's `user.timezone`). */
+  timezone?: string
 }
 
 export interface FakeUserAction { id: string, name: string, preventLogin: boolean, temporal: boolean }
@@ -392,6 +395,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (u.username !== undefined) user.username = u.username
     if (u.firstName !== undefined) user.firstName = u.firstName
     if (u.lastName !== undefined) user.lastName = u.lastName
+    if (u.timezone !== undefined) user.timezone = u.timezone
     for (let i = 0; i < (u.refreshTokens ?? 0); i++) {
       user.refreshTokens.push({ id: randomUUID(), token: randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', ''), insertInstant: now, applicationId: this.applicationId })
     }
@@ -729,6 +733,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (u.username !== undefined) j.username = u.username
     if (u.firstName !== undefined) j.firstName = u.firstName
     if (u.lastName !== undefined) j.lastName = u.lastName
+    if (u.timezone !== undefined) j.timezone = u.timezone
     Object.assign(j, {
       active: u.active,
       verified: u.verified,
