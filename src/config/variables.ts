@@ -510,12 +510,14 @@ export const VARIABLES: readonly Variable[] = [
     name: 'BRIDGE_NOTIFY_URL',
     key: 'notifyUrl',
     section: 'digest',
+    secret: true,
     example: 'https://hooks.slack.com/services/…',
+    fileExample: '/etc/enzoic-bridge/notify-url',
     parse: notifyUrl,
-    doc: 'https endpoint for the operator digest (Slack/Teams/Mattermost incoming webhook or any JSON receiver)',
+    doc: 'https endpoint for the operator digest (Slack/Teams/Mattermost incoming webhook or any JSON receiver); a Slack or Teams webhook URL is its own credential: never printed, best given as `BRIDGE_NOTIFY_URL_FILE`',
     comment: ['An https endpoint (Slack/Teams/Mattermost incoming webhook, or any receiver of JSON): at most one summary',
       'per interval, plus a message at once when an alert dies or the worker pauses. Kept in the database until',
-      'delivered.']
+      'delivered. A chat webhook URL is its own credential: keep it in a file (mode 0600), named by BRIDGE_NOTIFY_URL_FILE.']
   }),
   variable({
     name: 'BRIDGE_NOTIFY_INTERVAL',

@@ -66,6 +66,16 @@ async function buildDue (options: DigestOptions): Promise<void> {
 
 interface Delivery extends DigestOptions { log: Logger, signer?: Webhook, dispatcher: Agent }
 
+/**
+ * BRIDGE_NOTIFY_URL is a bearer secret (a Slack webhook's path is its only credential): text that may quote it
+ * — an error, the receiver's answer — names the variable instead, before it is logged or stored.
+ */
+function withoutUrl (url: string, text: string): string {
+  let path = ''
+  try { path = new URL(url).pathname + new URL(url).search } catch {}
+  return [url, ...(path.length > 1 ? [path] : [])].reduce((t, secret) => t.split(secret).join('BRIDGE_NOTIFY_URL'), text)
+}
+
 /** Delivers what the outbox holds, signed; a failure keeps the message and retries it later. */
 async function deliver (options: Delivery): Promise<void> {
   const { store, notify, log, signer, dispatcher } = options
@@ -80,9 +90,9 @@ async function deliver (options: Delivery): Promise<void> {
     try {
       const res = await request(notify.url, { method: 'POST', headers, body, dispatcher, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) })
       const text = await res.body.text()
-      if (res.statusCode < 200 || res.statusCode >= 300) problem = `the receiver answered ${res.statusCode}${text === '' ? '' : `: ${plainText(text, 200) ?? ''}`}`
+      if (res.statusCode < 200 || res.statusCode >= 300) problem = `the receiver answered ${res.statusCode}${text === '' ? '' : `: ${plainText(withoutUrl(notify.url, text), 200) ?? ''}`}`
     } catch (err) {
-      problem = `the receiver did not answer: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+      problem = `the receiver did not answer: ${withoutUrl(notify.url, (err as NodeJS.ErrnoException).code ?? (err as Error).message)}`
     }
     if (problem === undefined) {
       await store.outbox.sent(item.lease)
