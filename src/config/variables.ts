@@ -450,8 +450,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'policy',
     default: 'false',
     parse: bool,
-    doc: 'outcome `stale`, no action, when the user\'s password changed after the exposure\'s date (the breach\'s date from the exposure details, else the alert\'s date)',
-    comment: ['true = no action when the user\'s password changed after the exposure\'s date.']
+    doc: 'outcome `stale`, no action, when the user\'s password changed after Enzoic found the exposure (its `dateAdded`, else when the alert arrived); never by the breach\'s own date, which may be decades old',
+    comment: ['true = no action when the user\'s password changed after Enzoic found the exposure (its dateAdded, else the alert\'s arrival).']
   }),
   variable({
     name: 'BRIDGE_GRACE_PERIOD',
