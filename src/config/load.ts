@@ -51,6 +51,19 @@ function resolveSecretFiles (env: NodeJS.ProcessEnv, problems: string[]): Record
   return out
 }
 
+/** A secret as the configuration reads it: `NAME`, else the file `NAME_FILE` names (undefined: neither, or unreadable). */
+export function secretValue (env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name]
+  if (direct !== undefined && direct !== '') return direct
+  const file = env[`${name}_FILE`]
+  if (file === undefined || file === '') return undefined
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+  } catch {
+    return undefined
+  }
+}
+
 /** Every variable of the table, parsed; a bad value is a problem naming the variable (never the value). */
 function readVariables (get: (name: string) => string | undefined, problems: string[]): Values {
   const values: Record<string, unknown> = {}

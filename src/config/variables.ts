@@ -93,6 +93,8 @@ export interface Variable<K extends keyof Values = keyof Values> {
   readonly fillIn?: boolean
   /** A secret: also read from the file `NAME_FILE` names; never printed. */
   readonly secret?: boolean
+  /** What of a secret's value is secret, for `check`'s scrub list (default: the whole value). */
+  readonly secretParts?: (value: string) => string[]
   /** `.env.example`'s example of the `_FILE` form. */
   readonly fileExample?: string
   /** `.env.example`'s commented example value when there is no default. */
@@ -107,6 +109,17 @@ export interface Variable<K extends keyof Values = keyof Values> {
 }
 
 const variable = <K extends keyof Values>(v: Variable<K>): Variable<K> => v
+
+/** The password of a URL (as written and decoded), if it holds one. */
+function urlPasswords (value: string): string[] {
+  try {
+    const password = new URL(value.trim()).password
+    if (password === '') return []
+    try { return [password, decodeURIComponent(password)] } catch { return [password] }
+  } catch {
+    return []
+  }
+}
 
 function parseCredentials (value: string): WebhookCredential[] | Bad {
   const pairs = list(value)
@@ -180,6 +193,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'storage',
     default: './data/bridge.db',
     secret: true,
+    // A SQLite path is no secret (it is printed); a PostgreSQL URL's password is.
+    secretParts: urlPasswords,
     parse: parseDatabase,
     fileExample: '/etc/enzoic-bridge/database-url',
     doc: 'a SQLite file (created 0600 with its folder), or a `postgres://` / `postgresql://` URL for several replicas (see [High availability](#high-availability)); the URL holds a password: give it as `BRIDGE_DATABASE_FILE`',
@@ -243,6 +258,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'webhook',
     whenAbsent: [],
     secret: true,
+    // The whole value, and each pair's secret (printed alone it is no less a secret).
+    secretParts: v => [v, ...v.split(',').map(p => p.trim()).flatMap(p => p.indexOf(':') > 0 ? [p, p.slice(p.indexOf(':') + 1)] : [])],
     fillIn: true,
     requiredFor: 'webhook',
     parse: parseCredentials,
@@ -266,6 +283,7 @@ export const VARIABLES: readonly Variable[] = [
     key: 'payloadKey',
     section: 'webhook',
     secret: true,
+    secretParts: v => [v, v.replace(/^(base64|hex):/, '')],
     fillIn: true,
     parse: v => { const k = parsePayloadKey(v); return typeof k === 'string' ? bad(k) : k },
     doc: 'AES pre-shared key: `base64:…`, `hex:…` or raw text; 16, 24 or 32 bytes',
