@@ -116,6 +116,12 @@ export interface FusionAuthFake {
   addEmailTemplate (name?: string, id?: string): string
   /** Makes a user a member of a group, as an administrator would. */
   addMember (groupId: string, userId: string): void
+  /**
+   * The user changes their password (FusionAuth's hosted pages, or the change-password API): as FusionAuth does,
+   * `passwordLastUpdateInstant` moves to `at` (default now) and a required change is satisfied —
+   * `passwordChangeRequired` cleared, its reason removed.
+   */
+  changePassword (userId: string, at?: number): FakeUser
   /** Every email FusionAuth was asked to send, in order. */
   sentEmails (): SentEmail[]
   /**
@@ -413,6 +419,16 @@ class FakeFusionAuth implements FusionAuthFake {
   addEmailTemplate (name = 'Template', id: string = randomUUID()): string {
     this.emailTemplates.set(id.toLowerCase(), name)
     return id.toLowerCase()
+  }
+
+  changePassword (userId: string, at = Date.now()): FakeUser {
+    const u = this.usersById.get(userId)
+    if (u === undefined) throw new Error(`fake FusionAuth: no user ${userId}`)
+    u.passwordLastUpdateInstant = at
+    u.passwordChangeRequired = false
+    delete u.passwordChangeReason
+    this.touch(u)
+    return u
   }
 
   addMember (groupId: string, userId: string): void {
