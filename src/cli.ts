@@ -45,7 +45,7 @@ export function createProgram (ctx: CliContext): Command {
     .version(VERSION, '-V, --version', 'print the version')
   withHelp(program, {
     examples: ['breach-bridge check', 'breach-bridge serve', 'breach-bridge alerts list --since 24h', 'breach-bridge enzoic webhooks test --wait 60s', 'breach-bridge completion bash'],
-    env: ['the configuration (docs/cli.md, "Environment"); each command\'s --help names the variables it reads']
+    env: ['each command\'s --help names the variables it reads']
   })
   program.addCommand(serveCommand(ctx))
   program.addCommand(migrateCommand(ctx))
