@@ -5,7 +5,7 @@ import { plainText } from '../alerts/text.js'
 import { logEvent } from '../observability/events.js'
 import { ownerIsGone } from '../process-owner.js'
 import type { Store } from '../store/types.js'
-import { deadMessage, digestMessage, pausedMessage, type NotifyMessage } from './message.js'
+import { deadMessage, digestMessage, pausedMessage, resumedMessage, type NotifyMessage } from './message.js'
 
 export interface DigestConfig {
   url: string
@@ -37,6 +37,8 @@ export interface Digest {
   /** Messages that go out at once (also counted in the next digest). */
   dead (alertId: string, reason: string): void
   paused (reason: string): void
+  /** After `paused`: the API key works again. */
+  resumed (): void
 }
 
 const LAST = 'digest.window-end'
@@ -153,6 +155,10 @@ export function createDigest (options: DigestOptions): Digest {
     paused (reason) {
       const since = new Date().toISOString()
       urgent(`paused:${options.owner}:${since}`, 'paused', pausedMessage(plainText(reason, 300) ?? 'paused', since))
+    },
+    resumed () {
+      const at = new Date().toISOString()
+      urgent(`resumed:${options.owner}:${at}`, 'resumed', resumedMessage(at))
     }
   }
 }
