@@ -6,14 +6,17 @@ import { withHelp } from './help.js'
 
 /** `serve` failing to start: one line that says what to do, never a stack. */
 function serveError (e: unknown, host: string, port: number): CliError | undefined {
+  const known = classify(e)
+  if (known !== undefined) return new CliError(`cannot start: ${known.message}`, known.exitCode)
+  // Only the listener's own errors are about the address (an EACCES elsewhere is a file's, not the port's).
+  if ((e as NodeJS.ErrnoException | undefined)?.syscall !== 'listen') return undefined
   const code = (e as NodeJS.ErrnoException | undefined)?.code
   if (code === 'EADDRINUSE') {
     return new CliError(`cannot listen on ${host}:${port}: the port is already in use (another bridge running?). Stop that process, or set PORT (and HOST) to a free address`, EXIT.unavailable)
   }
   if (code === 'EACCES') return new CliError(`cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges): set PORT to 1024 or above, behind nginx`, EXIT.usage)
   if (code === 'EADDRNOTAVAIL') return new CliError(`cannot listen on ${host}:${port}: no such address on this machine: check HOST`, EXIT.usage)
-  const known = classify(e)
-  return known === undefined ? undefined : new CliError(`cannot start: ${known.message}`, known.exitCode)
+  return undefined
 }
 
 /**

@@ -17,6 +17,7 @@ import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../confi
 import { createEnzoicClient } from '../enzoic/client.js'
 import { createFusionAuthGateway, describeEndpoint, errorCodes, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer } from '../fusionauth/index.js'
 import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
+import { DatabaseConfigError } from '../store/types.js'
 import { unknownVariables } from '../config/index.js'
 import { ACTIONS, permissionsFor, type ActionSpec } from '../remediation/actions/index.js'
 import { allActions, describePolicies } from '../remediation/policy.js'
@@ -329,8 +330,9 @@ async function checkDatabase (config: Config, isBroken: IsBroken, add: Add): Pro
       await store.close()
     }
   } catch (err) {
-    const cause = (err as Error).cause as Error | undefined
-    add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
+    const message = (err as Error).message
+    const cause = ((err as Error).cause as Error | undefined)?.message
+    add('FAIL', 'database', `${message.includes(where) ? '' : `${where}: `}${message}${cause === undefined || message.includes(cause) || err instanceof DatabaseConfigError ? '' : ` (${cause})`}`)
   }
 }
 

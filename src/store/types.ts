@@ -233,6 +233,16 @@ export class StoreUnavailableError extends BridgeError {
   }
 }
 
+/**
+ * BRIDGE_DATABASE cannot be used as it is configured, and waiting will not change that: a path whose folder
+ * cannot be created, a file this user may not open, a folder where the file should be, a password PostgreSQL
+ * refuses, a database that does not exist, a TLS setting that cannot work. The message names the database and
+ * the real cause, and says what to fix.
+ */
+export class DatabaseConfigError extends BridgeError {
+  readonly code = 'BRIDGE_DATABASE_CONFIG'
+}
+
 /** The database's schema is not the one this bridge knows (newer, or older and not to be migrated here). */
 export class SchemaVersionError extends BridgeError {
   readonly code = 'BRIDGE_SCHEMA_VERSION'
