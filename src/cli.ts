@@ -18,6 +18,7 @@ import { withHelp } from './cli/help.js'
 import { migrateCommand } from './cli/migrate.js'
 import { payloadCommand } from './cli/payload.js'
 import { serveCommand } from './cli/serve.js'
+import { envFileWarning } from './config/index.js'
 import { usersCommand } from './cli/users.js'
 
 /** package.json's version (the same file beside src/ and dist/). */
@@ -67,6 +68,8 @@ export function createProgram (ctx: CliContext): Command {
 /** Runs one command line (the words after `breach-bridge`) and returns its exit code; a bug is thrown. */
 export async function run (args: readonly string[], ctx: CliContext): Promise<ExitCode> {
   const program = createProgram(ctx)
+  // Before anything else: the configuration problems that may follow are likely its consequence (`serve` logs it too).
+  if (ctx.envFileProblem !== undefined) ctx.stderr.write(`breach-bridge: warning: ${envFileWarning(ctx.envFileProblem)}\n`)
   try {
     await program.parseAsync([...args], { from: 'user' })
     return resultOf(program)

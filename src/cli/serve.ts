@@ -31,7 +31,7 @@ export function serveCommand (ctx: CliContext): Command {
       const config = ctx.config(['webhook', 'fusionauth'])
       const { main } = await import('../server.js')
       try {
-        await main(ctx.env)
+        await main(ctx.env, { envFileProblem: ctx.envFileProblem })
       } catch (e) {
         throw serveError(e, config.host, config.port) ?? e
       }

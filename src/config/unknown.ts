@@ -37,3 +37,8 @@ export function unknownVariables (env: NodeJS.ProcessEnv): UnknownVariable[] {
   }
   return out
 }
+
+/** An ./.env that exists but cannot be read (its errno): said by every command and logged by `serve`, never silent. */
+export function envFileWarning (code: string): string {
+  return `cannot read ./.env (${code}): its settings are not applied`
+}

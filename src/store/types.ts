@@ -222,6 +222,8 @@ export interface ExposureCache {
 export const KV = {
   /** When the last non-breach (ignored) notification arrived and why (`webhooks test --wait`). */
   lastIgnored: 'intake.last-ignored',
+  /** When a webhook call was last refused for its Basic credentials, and from where (`webhooks test --wait`). */
+  lastRefused: 'intake.last-refused',
   /** Readiness writes here to prove a commit. */
   ping: 'ping'
 } as const

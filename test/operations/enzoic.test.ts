@@ -104,7 +104,7 @@ test('listWebhooks never carries a key or a secret', async t => {
   assert.deepEqual(Object.keys(list[0]!).filter(k => k === 'key' || k === 'secret'), [])
 })
 
-test('requestTestNotification: without a store it only asks; with the bridge\'s store it waits for the arrival, or says none came', async t => {
+test('requestTestNotification: without a store it only asks; with the bridge\'s store it waits for the arrival, a refusal, or says none came', async t => {
   const { ez, api } = await enzoic(t)
   // A bridge with other credentials than the webhook's: it answers 401, nothing is stored.
   const refusing = await startTestBridge(t)
@@ -112,6 +112,10 @@ test('requestTestNotification: without a store it only asks; with the bridge\'s 
   assert.deepEqual(await requestTestNotification(api, { type: 'breachAlert' }), { waited: false })
   assert.equal(ez.journal.filter(j => j.path.endsWith('/webhook-test')).length, 1)
   assert.equal((await ez.waitForDelivery(1)).status, 401)
+  const refused = await requestTestNotification(api, { type: 'breachAlert', store: await commandStore(t, refusing), waitMs: 10_000 })
+  assert.equal(refused.waited ? refused.arrival?.kind : undefined, 'refused', 'the bridge refused the call\'s credentials')
+  // Nothing reaches the bridge at all: no arrival.
+  await registerWebhook(api, { url: `http://127.0.0.1:${await freePort()}/webhooks/enzoic`, makeDefault: true })
   const none = await requestTestNotification(api, { type: 'breachAlert', store: await commandStore(t, refusing), waitMs: 1000 })
   assert.deepEqual(none, { waited: true, arrival: undefined })
 
