@@ -19,7 +19,9 @@ export function checkCommand (ctx: CliContext): Command {
         outJson(report)
       } else {
         const width = Math.max(...report.checks.map(l => l.what.length))
-        for (const l of report.checks) out(`${l.level.padEnd(4)}  ${inert(l.what).padEnd(width)}  ${inert(l.detail)}`)
+        // A detail of several lines (a YAML error with the line it points at) continues under its first line.
+        const pad = ' '.repeat(4 + 2 + width + 2)
+        for (const l of report.checks) out(`${l.level.padEnd(4)}  ${inert(l.what).padEnd(width)}  ${l.detail.split('\n').map(d => inert(d)).join(`\n${pad}`)}`)
         const count = (level: string): number => report.checks.filter(l => l.level === level).length
         out(`\n${report.ok ? 'No problem found' : `${count('FAIL')} problem(s) found`}${count('WARN') > 0 ? `, ${count('WARN')} warning(s)` : ''}.`)
       }

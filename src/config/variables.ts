@@ -140,7 +140,7 @@ function parseDatabase (value: string): string | Bad {
 
 const actions: Parser<ActionSpec[]> = v => {
   const r = parseActionList(v)
-  return typeof r === 'string' ? bad(r) : r
+  return r.problems.length > 0 ? bad(r.problems.join('; ')) : r.actions
 }
 
 const notifyUrl: Parser<string> = v => {

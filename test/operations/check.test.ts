@@ -199,6 +199,6 @@ test('runChecks reports each tenant\'s effective policy and probes what every po
   writeFileSync(file, `tenants:\n  not-a-tenant-id:\n    actions: [deactivate]\n  ${t1}:\n    actions: [deactivate, explode]\n`)
   const bad = await check(env)
   assert.equal(bad.ok, false)
-  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`^BRIDGE_POLICY_FILE ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: tenants\\.not-a-tenant-id: tenant ids are UUIDs$`)), bad.text)
-  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`tenants\\.${t1}\\.actions: entry 2 is not a known action`)), bad.text)
+  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`^BRIDGE_POLICY_FILE ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: tenants\\.not-a-tenant-id: "not-a-tenant-id" is not a tenant id: tenant ids are UUIDs`)), bad.text)
+  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`tenants\\.${t1}\\.actions: entry 2 "explode" is not a known action`)), bad.text)
 })
