@@ -20,7 +20,17 @@ export interface Policy {
   readonly protectedGroupIds: readonly string[]
   readonly dryRun: boolean
   readonly skipIfPasswordChangedAfterExposure: boolean
+  /**
+   * Where each list of ids was written, for messages that say what to fix: `BRIDGE_ACTIONS`, or
+   * `BRIDGE_POLICY_FILE <path>: tenants.<id>.actions`. Absent: the environment's variables.
+   */
+  readonly origin?: PolicyOrigin
 }
+
+export interface PolicyOrigin { readonly actions: string, readonly graceActions: string, readonly protectedGroupIds: string }
+
+/** The environment's policy: its lists come from these variables. */
+export const ENV_ORIGIN: PolicyOrigin = { actions: 'BRIDGE_ACTIONS', graceActions: 'BRIDGE_GRACE_ACTIONS', protectedGroupIds: 'BRIDGE_POLICY_FILE' }
 
 export interface Policies {
   /** The environment, overlaid by the policy file's `default`. */
@@ -32,6 +42,34 @@ export interface Policies {
 
 export function policyFor (policies: Policies, tenantId: string | undefined): Policy {
   return (tenantId === undefined ? undefined : policies.tenants.get(tenantId.toLowerCase())) ?? policies.default
+}
+
+/** Each id a policy names (an action's `:<id>`, a protected group) and every place it is written. */
+export interface NamedIn<T> { readonly value: T, readonly from: readonly string[] }
+
+function collect<T> (policies: Policies, key: (v: T) => string, each: (p: Policy, origin: PolicyOrigin) => Array<[T, string]>): Array<NamedIn<T>> {
+  const out = new Map<string, { value: T, from: string[] }>()
+  for (const p of [policies.default, ...policies.tenants.values()]) {
+    for (const [value, where] of each(p, p.origin ?? ENV_ORIGIN)) {
+      const entry = out.get(key(value)) ?? { value, from: [] }
+      if (!entry.from.includes(where)) entry.from.push(where)
+      out.set(key(value), entry)
+    }
+  }
+  return [...out.values()]
+}
+
+/** Every action of every policy, with where it is written (`check` says what to fix). */
+export function actionsNamedIn (policies: Policies): Array<NamedIn<ActionSpec>> {
+  return collect<ActionSpec>(policies, a => a.label, (p, o) => [
+    ...p.actions.map((a): [ActionSpec, string] => [a, o.actions]),
+    ...p.graceActions.map((a): [ActionSpec, string] => [a, o.graceActions])
+  ])
+}
+
+/** Every protected group of every policy, with where it is written. */
+export function protectedGroupsNamedIn (policies: Policies): Array<NamedIn<string>> {
+  return collect<string>(policies, g => g, (p, o) => p.protectedGroupIds.map(g => [g, o.protectedGroupIds]))
 }
 
 /** Every action any policy may run (what `check` probes and FUSIONAUTH_ACTOR_USER_ID is needed for). */
@@ -139,9 +177,15 @@ function issueProblems (i: z.core.$ZodIssue, label: string): string[] {
 
 type PolicyInput = z.infer<typeof policySchema>
 
-function overlay (base: Policy, over: PolicyInput | undefined): Policy & { name?: string } {
+function overlay (base: Policy, over: PolicyInput | undefined, where: string): Policy & { name?: string } {
   if (over === undefined) return base
+  const from = base.origin ?? ENV_ORIGIN
   return {
+    origin: {
+      actions: over.actions === undefined ? from.actions : `${where}.actions`,
+      graceActions: over.graceActions === undefined ? from.graceActions : `${where}.graceActions`,
+      protectedGroupIds: over.protectedGroupIds === undefined ? from.protectedGroupIds : `${where}.protectedGroupIds`
+    },
     name: over.name,
     actions: over.actions ?? base.actions,
     graceMs: over.gracePeriod === undefined ? base.graceMs : over.gracePeriod ?? undefined,
@@ -185,8 +229,8 @@ export function loadPolicies (file: string | undefined, env: Policy): { policies
   const r = fileSchema.safeParse(raw, { reportInput: true })
   const bad = [...tenantIdProblems(raw, label), ...(r.success ? [] : r.error.issues.flatMap(i => issueProblems(i, label)))]
   if (!r.success || bad.length > 0) return { ...none, problems: bad }
-  const def = overlay(env, r.data.default)
-  const tenants = new Map(Object.entries(r.data.tenants ?? {}).map(([id, p]) => [id.toLowerCase(), overlay(def, p)]))
+  const def = overlay(env, r.data.default, `${label}: default`)
+  const tenants = new Map(Object.entries(r.data.tenants ?? {}).map(([id, p]) => [id.toLowerCase(), overlay(def, p, `${label}: tenants.${id}`)]))
   const problems = [...policyProblems(def, `${label}: default`), ...[...tenants].flatMap(([id, p]) => policyProblems(p, `${label}: tenants.${id}`))]
   return { policies: { default: def, tenants, file }, problems }
 }
