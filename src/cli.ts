@@ -16,6 +16,7 @@ import { enzoicCommand } from './cli/enzoic.js'
 import { classify, EXIT, type ExitCode } from './cli/exit.js'
 import { withHelp } from './cli/help.js'
 import { migrateCommand } from './cli/migrate.js'
+import { notifyCommand } from './cli/notify.js'
 import { payloadCommand } from './cli/payload.js'
 import { serveCommand } from './cli/serve.js'
 import { envFileWarning } from './config/index.js'
@@ -55,6 +56,7 @@ export function createProgram (ctx: CliContext): Command {
   program.addCommand(usersCommand(ctx))
   program.addCommand(checkCommand(ctx))
   program.addCommand(enzoicCommand(ctx))
+  program.addCommand(notifyCommand(ctx))
   program.addCommand(completionCommand(() => program, ctx))
   bindOutput(program, ctx)
 

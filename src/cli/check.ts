@@ -10,7 +10,7 @@ export function checkCommand (ctx: CliContext): Command {
   const { out, outJson } = outputTo(ctx)
   return withHelp(new Command('check')
     .description('a doctor: configuration, database, certificates, FusionAuth and the Enzoic API; one OK/FAIL/WARN/SKIP line per check, every problem at once; exit 1 on any FAIL')
-    .addHelpText('after', '\nFusionAuth is first proven to be FusionAuth (by answers only FusionAuth gives), then probed for the tenant list,\neach permission the actions and their undo need, the user search of `monitor sync`, the actor user, the groups,\nuser actions and email templates the policies name, the policy file\'s tenants and protected groups.\nNothing is changed anywhere.')
+    .addHelpText('after', '\nFusionAuth is first proven to be FusionAuth (by answers only FusionAuth gives), then probed for the tenant list,\neach permission the actions and their undo need, the user search of `monitor sync`, the actor user, the groups,\nuser actions and email templates the policies name, the policy file\'s tenants and protected groups;\nBRIDGE_NOTIFY_URL is proven reachable (TCP, TLS), nothing posted. Nothing is changed anywhere.')
     .option('--json', 'as JSON: {"ok": bool, "checks": [{"level", "what", "detail"}]}')
     .action(action(async (opts: { json?: boolean }) => {
       // The raw environment, not ctx.config(): check reports every problem of it, and variables it ignores.

@@ -3,7 +3,7 @@ import type { Summary } from '../store/types.js'
 /** What the bridge sends to BRIDGE_NOTIFY_URL. `text` is what chat tools (Slack, Teams, Mattermost) show. */
 export interface NotifyMessage {
   text: string
-  type: 'digest' | 'dead' | 'paused' | 'resumed'
+  type: 'digest' | 'dead' | 'paused' | 'resumed' | 'test'
   [k: string]: unknown
 }
 
@@ -64,4 +64,9 @@ export function pausedMessage (reason: string, since: string): NotifyMessage {
 /** After a `paused` message: the key works again and the waiting alerts are being processed. */
 export function resumedMessage (at: string): NotifyMessage {
   return { text: `✅ enzoic-fusionauth-bridge resumed at ${readable(at)}: FusionAuth accepts the API key again; the waiting alerts are being processed.`, type: 'resumed', at }
+}
+
+/** `breach-bridge notify test`: proves the receiver gets (and can verify) the bridge's messages. */
+export function testMessage (at: string): NotifyMessage {
+  return { text: `✅ enzoic-fusionauth-bridge: a test message (breach-bridge notify test, ${readable(at)}). The operator digest reaches this channel.`, type: 'test', at }
 }

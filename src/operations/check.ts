@@ -18,6 +18,7 @@ import { createEnzoicClient } from '../enzoic/client.js'
 import { createFusionAuthGateway, describeEndpoint, errorCodes, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer } from '../fusionauth/index.js'
 import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
 import { DatabaseConfigError } from '../store/types.js'
+import { probeNotifyUrl, shownNotifyUrl } from './notify.js'
 import { unknownVariables } from '../config/index.js'
 import { ACTIONS, permissionsFor, type ActionModule, type ActionSpec } from '../remediation/actions/index.js'
 import { actionsNamedIn, allActions, describePolicies, protectedGroupsNamedIn, type NamedIn } from '../remediation/policy.js'
@@ -449,6 +450,15 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
     add('SKIP', 'FusionAuth', 'not checked: FUSIONAUTH_URL and FUSIONAUTH_API_KEY must be set and valid (above)')
   } else {
     await checkFusionAuth(config, broken, add, options.timeoutMs ?? config.fusionAuthTimeoutMs)
+  }
+
+  if (config.notify !== undefined) {
+    const r = await probeNotifyUrl(config.notify.url, options.timeoutMs ?? 10_000)
+    const how = config.notify.secret === undefined ? 'unsigned (BRIDGE_NOTIFY_SECRET not set)' : 'signed'
+    add(r.ok ? 'OK' : 'FAIL', 'digest', `BRIDGE_NOTIFY_URL ${shownNotifyUrl(config.notify.url)}: ${r.detail}; messages ${how}` +
+      `${r.ok ? ' (`breach-bridge notify test` sends one)' : ''}`)
+  } else if (isBroken('BRIDGE_NOTIFY_URL')) {
+    add('SKIP', 'digest', 'not checked: BRIDGE_NOTIFY_URL has a problem (above)')
   }
 
   if (config.enzoicApiKey === undefined || config.enzoicApiSecret === undefined || isBroken('ENZOIC_API_URL', 'ENZOIC_API_KEY', 'ENZOIC_API_SECRET')) {
