@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   BRIDGE_AMBIGUOUS_ALERT_ID: 'an alert id prefix that matches several alerts',
   BRIDGE_ALERT_BUSY: 'a worker is processing the alert right now',
   BRIDGE_RESTORE_INCOMPLETE: 'FusionAuth refused part of a restore',
+  BRIDGE_RESTORE_NOT_PERMITTED: 'the API key may not make the calls a restore needs: nothing was undone',
+  BRIDGE_NOT_THE_ALERTS_USER: '--user names a user the alert never touched',
   BRIDGE_INTAKE: 'a webhook request refused with a 4xx',
   BRIDGE_BODY: 'a webhook body that cannot be read',
   BRIDGE_CANNOT_DECRYPT: 'a webhook body that cannot be decrypted',

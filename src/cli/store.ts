@@ -61,7 +61,13 @@ export function explainStoreError (e: unknown): unknown {
     const rows = table(['ID', 'RECEIVED', 'STATE', 'EMAIL'], e.candidates.map(a => [a.id, shortTime(a.receivedAt), a.state, who(a)]))
     return new CliError(`alert id prefix ${inert(e.given)} is ambiguous; it matches${e.more ? ' (at least)' : ''}:\n${rows.replace(/^/gm, '  ')}\nGive more characters of the id.`, EXIT.usage)
   }
-  if (e instanceof OperatorActionError) return new CliError(e.message, e.code === 'BRIDGE_ALERT_BUSY' ? EXIT.unavailable : EXIT.failure)
+  if (e instanceof OperatorActionError) {
+    // A refused credential or a --user the alert never touched: fix the command or the key (2); FusionAuth or the
+    // alert busy: later (3); FusionAuth refused the undo itself: look at the user (1).
+    const unavailable = e.code === 'BRIDGE_ALERT_BUSY' || e.failure === 'unavailable'
+    const usage = e.code === 'BRIDGE_NOT_THE_ALERTS_USER' || e.code === 'BRIDGE_RESTORE_NOT_PERMITTED' || e.failure === 'credential'
+    return new CliError(e.message, unavailable ? EXIT.unavailable : usage ? EXIT.usage : EXIT.failure)
+  }
   return classify(e) ?? e
 }
 

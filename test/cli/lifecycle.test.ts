@@ -86,3 +86,38 @@ test('users list: a table, --json, --csv and filters; no rows is one line', asyn
   assert.equal(badLimit.code, 2)
   assert.equal(badLimit.stderr, 'breach-bridge: --limit must be a positive whole number\n')
 })
+
+test('alerts restore: exit 2 for a refused credential (before or midway) and for a --user the alert never touched; 3 when FusionAuth does not answer', async t => {
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  const user = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'erik@acme-corp.io', refreshTokens: 1 })
+  const faEnv = { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey }
+  const bridge = await startTestBridge(t, faEnv)
+  const id = (await postAlert(bridge.url, { username: 'erik@acme-corp.io', exposureID: 'exp-r2' })).body.alertId as string
+  await waitFor(async () => (await bridge.store.alerts.get(id))?.state === 'done', 'the alert to finish')
+  const env = { BRIDGE_DATABASE: bridge.config.database, ...faEnv }
+  const restore = async (extra: string[] = [], e: NodeJS.ProcessEnv = env): Promise<{ code: number | null, stdout: string, stderr: string }> =>
+    await cli(['alerts', 'restore', id, '--reason', 'x', '--operator', 'bob', ...extra], e)
+
+  const stranger = await restore(['--user', '0190ab12-3c4d-7e5f-8a9b-0c1d2e3f4a5b'])
+  assert.equal(stranger.code, 2)
+  assert.equal(stranger.stderr, `breach-bridge: alert ${id} never touched user 0190ab12-3c4d-7e5f-8a9b-0c1d2e3f4a5b: its users are ${user.id}\n`)
+
+  fa.addApiKey('no-reactivate', { endpoints: { '/api/user': ['GET', 'DELETE'], '/api/jwt/refresh': ['GET', 'DELETE'] } })
+  const notPermitted = await restore([], { ...env, FUSIONAUTH_API_KEY: 'no-reactivate' })
+  assert.equal(notPermitted.code, 2, notPermitted.stderr)
+  assert.match(notPermitted.stderr, /^breach-bridge: nothing undone for alert \S+: the API key may not call PUT \/api\/user \(alerts restore \(deactivate\)\)\. Allow these/)
+
+  fa.fail(503, { match: (m, p) => m === 'PUT' && p === `/api/user/${user.id}` })
+  const down = await restore()
+  assert.equal(down.code, 3, down.stderr)
+  assert.match(down.stderr, /restore stopped at deactivate of user \S+ \(.*503.*\): FusionAuth did not answer: restore again once it does/)
+  fa.clearFaults()
+  fa.fail(401, { match: (m, p) => m === 'PUT' && p === `/api/user/${user.id}` })
+  const refused = await restore()
+  assert.equal(refused.code, 2, refused.stderr)
+  assert.match(refused.stderr, /the API key was refused: check FUSIONAUTH_API_KEY and its permissions/)
+  fa.clearFaults()
+  assert.equal((await restore()).code, 0)
+  assert.equal(fa.user(user.id)!.active, true)
+})
