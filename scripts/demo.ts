@@ -25,6 +25,8 @@ function showUsers (fa: FusionAuthFake): void {
 const dir = mkdtempSync(join(tmpdir(), 'breach-bridge-demo-'))
 const fa = await startFusionAuthFake({ tenants: 2 })
 const [acme, globex] = fa.tenants
+/** The tables show tenant names beside ids, as the commands do with FusionAuth configured. */
+const tenantNames = new Map(fa.tenants.map(t => [t.id, t.name]))
 fa.addUser({ tenantId: acme!.id, email: 'alice@acme-corp.com', refreshTokens: 2, firstName: 'Alice' })
 fa.addUser({ tenantId: globex!.id, email: 'alice@acme-corp.com', refreshTokens: 1, firstName: 'Alice' })
 fa.addUser({ tenantId: acme!.id, email: 'bob@acme-corp.com', refreshTokens: 3, firstName: 'Bob' })
@@ -77,7 +79,7 @@ try {
   showUsers(fa)
 
   heading('The alert record (`breach-bridge alerts show ID`)')
-  say(describeAlert(record!, await bridge.store.alerts.events(answer.alertId), await bridge.store.steps.list(answer.alertId)))
+  say(describeAlert(record!, await bridge.store.alerts.events(answer.alertId), await bridge.store.steps.list(answer.alertId), tenantNames))
 } finally {
   await bridge.close()
 }
@@ -139,7 +141,7 @@ try {
   say(`Erik active again: ${fa.user(erik.id)!.active ? 'yes' : 'no'}`)
   heading('Erik\'s alert record')
   const erikRecord = (await lifecycle.store.alerts.get(erikAlert))!
-  say(describeAlert(erikRecord, await lifecycle.store.alerts.events(erikAlert), await lifecycle.store.steps.list(erikAlert)))
+  say(describeAlert(erikRecord, await lifecycle.store.alerts.events(erikAlert), await lifecycle.store.steps.list(erikAlert), tenantNames))
   say()
   say('Next: README.md → Quick start, to run it against your FusionAuth and Enzoic.')
 } finally {

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   BRIDGE_INVALID_ALERT_ID: 'not an alert id, or a prefix too short',
   BRIDGE_ALERT_NOT_FOUND: 'no such alert (or its data was purged)',
   BRIDGE_AMBIGUOUS_ALERT_ID: 'an alert id prefix that matches several alerts',
+  BRIDGE_TENANT_ARGUMENT: 'a --tenant that matches no tenant, or several',
   BRIDGE_ALERT_BUSY: 'a worker is processing the alert right now',
   BRIDGE_RESTORE_INCOMPLETE: 'FusionAuth refused part of a restore',
   BRIDGE_RESTORE_NOT_PERMITTED: 'the API key may not make the calls a restore needs: nothing was undone',

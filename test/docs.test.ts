@@ -18,3 +18,24 @@ test('every generated block of the docs is up to date (npm run docs): .env.examp
     assert.equal(committed, b.content, `${b.file}${b.marker === undefined ? '' : ` (${b.marker})`} is out of date: run npm run docs`)
   }
 })
+
+test('the README and docs/cli.md name every alert state, outcome and step state the commands use (one vocabulary)', async () => {
+  const { ALERT_OUTCOMES, ALERT_STATES, STEP_STATES, USER_OUTCOMES } = await import('../src/alerts/outcomes.js')
+  const { createProgram } = await import('../src/cli.js')
+  const { testContext } = await import('./fixtures/in-process.js')
+  const names = [...ALERT_STATES, ...Object.keys(USER_OUTCOMES), ...Object.keys(ALERT_OUTCOMES), ...STEP_STATES]
+  for (const file of ['README.md', 'docs/cli.md']) {
+    const text = read(file)
+    assert.deepEqual(names.filter(n => !text.includes(`| \`${n}\` |`)), [], `${file} lists every name in its table`)
+  }
+  // The commands' own choices are that list too.
+  const program = createProgram(testContext({}).ctx)
+  const choices = (path: string[], flag: string): readonly string[] | undefined => {
+    let cmd = program
+    for (const p of path) cmd = cmd.commands.find(c => c.name() === p)!
+    return cmd.options.find(o => o.long === flag)?.argChoices
+  }
+  assert.deepEqual(choices(['alerts', 'list'], '--outcome'), Object.keys(ALERT_OUTCOMES))
+  assert.deepEqual(choices(['alerts', 'list'], '--state'), ALERT_STATES)
+  assert.deepEqual(choices(['users', 'list'], '--state'), Object.keys(USER_OUTCOMES))
+})

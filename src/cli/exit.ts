@@ -3,6 +3,8 @@ import { EnzoicApiError } from '../enzoic/client.js'
 import { FusionAuthError } from '../fusionauth/index.js'
 import { DatabaseConfigError, SchemaVersionError, StoreUnavailableError } from '../store/types.js'
 import { BridgeError } from '../errors.js'
+import { TenantArgumentError } from '../operations/tenants.js'
+import { inert } from './terminal.js'
 
 /**
  * The exit codes of every `breach-bridge` command (docs/cli.md, "Exit codes"). The number tells a script
@@ -48,6 +50,7 @@ export function classify (err: unknown, hint = ''): CliError | undefined {
     return new CliError(err.message + where + hint, code)
   }
   if (err instanceof DatabaseConfigError) return new CliError(err.message, EXIT.usage)
+  if (err instanceof TenantArgumentError) return new CliError(inert(err.message), EXIT.usage)
   if (err instanceof StoreUnavailableError) return new CliError(`${err.message}${causeOf(err)}${hint}`, EXIT.unavailable)
   if (err instanceof SchemaVersionError) return new CliError(err.message, EXIT.failure)
   const code = (err as NodeJS.ErrnoException | undefined)?.code

@@ -15,6 +15,7 @@ import { createFusionAuthGateway } from '../fusionauth/index.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import { markDeliveries, waitForArrival, type Arrival } from './delivery.js'
+import { resolveTenantOf } from './tenants.js'
 import { BridgeError } from '../errors.js'
 
 export type RetryNotice = NonNullable<EnzoicClientOptions['onRetry']>
@@ -285,7 +286,12 @@ export async function runMonitorSync (config: Config, req: SyncRequest): Promise
   const gateway = createFusionAuthGateway(gatewayOptions(config)!)
   const api = createEnzoicApi(config, req.onRetry)
   let store: Store
+  let tenant: string | undefined
   try {
+    // --tenant as an id prefix or a name: resolved against FusionAuth's tenants (a full id is taken as it is).
+    tenant = req.tenant === undefined || /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(req.tenant.trim())
+      ? req.tenant?.trim().toLowerCase()
+      : await resolveTenantOf(await gateway.listTenants(), req.tenant)
     store = await openStore(config.database, { role: 'command' })
   } catch (e) {
     await Promise.allSettled([gateway.close(), api.close()])
@@ -297,7 +303,7 @@ export async function runMonitorSync (config: Config, req: SyncRequest): Promise
       gateway,
       enzoic: api,
       store,
-      tenantIds: req.tenant === undefined ? config.tenantIds : [req.tenant],
+      tenantIds: tenant === undefined ? config.tenantIds : [tenant],
       dryRun,
       prune: req.prune,
       restart: req.restart,

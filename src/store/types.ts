@@ -175,6 +175,8 @@ export interface Steps {
   unbegin (lease: Lease, stepId: number): Promise<boolean>
   /** One row per user and exposure (the compromised-users report), newest first. */
   report (filter: { sinceMs?: number, tenantId?: string, limit?: number }): Promise<UserExposure[]>
+  /** The tenant ids of the steps (lower-case, sorted), those starting with `prefix` when given; at most `limit` (default 50). */
+  tenants (prefix?: string, limit?: number): Promise<string[]>
 }
 
 export interface UserExposure {

@@ -78,7 +78,7 @@ test('users list: a table, --json, --csv and filters; no rows is one line', asyn
   const json = JSON.parse((await cli(['users', 'list', '--json', '--state', 'actioned'], env)).stdout) as Array<{ userId: string, alertIds: string[] }>
   assert.deepEqual(json.map(r => [r.userId, r.alertIds]), [[user.id, [id]]])
   const csv = await cli(['users', 'list', '--csv'], env)
-  assert.match(csv.stdout, /^userId,tenantId,email,exposureId,state,firstSeen,lastChange,alertIds,steps\r\n/)
+  assert.match(csv.stdout, /^userId,tenantId,email,exposureId,state,firstSeen,lastChange,alertIds,steps,tenantName\r\n/)
   assert.match(csv.stdout, /,'=exp-u,actioned,/, 'formula-guarded')
   assert.equal((await cli(['users', 'list', '--state', 'pending'], env)).stdout, 'No users match.\n')
   assert.equal((await cli(['users', 'list', '--tenant', fa.tenants[0]!.id.toUpperCase(), '--json'], env)).stdout.includes(user.id), true, 'the tenant id in any case')
@@ -120,4 +120,45 @@ test('alerts restore: exit 2 for a refused credential (before or midway) and for
   fa.clearFaults()
   assert.equal((await restore()).code, 0)
   assert.equal(fa.user(user.id)!.active, true)
+})
+
+test('tables show tenant names beside ids (from FusionAuth; offline, ids alone); --tenant takes an id prefix or a name', async t => {
+  const fa = await startFusionAuthFake({ tenants: 0 })
+  t.after(() => fa.close())
+  const acme = fa.addTenant('Acme', 'abcd1111-0000-4000-8000-000000000001')
+  const globex = fa.addTenant('Globex', 'abcd2222-0000-4000-8000-000000000002')
+  const [a, g] = [fa.addUser({ tenantId: acme.id, email: 'zoe@acme-corp.io' }), fa.addUser({ tenantId: globex.id, email: 'zoe@acme-corp.io' })]
+  const faEnv = { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey }
+  const bridge = await startTestBridge(t, faEnv)
+  const id = (await postAlert(bridge.url, { username: 'zoe@acme-corp.io', exposureID: 'exp-tenants' })).body.alertId as string
+  await waitFor(async () => (await bridge.store.alerts.get(id))?.state === 'done', 'the alert to finish')
+  const offline = { BRIDGE_DATABASE: bridge.config.database }
+  const env = { ...offline, ...faEnv }
+
+  const users = await cli(['users', 'list'], env)
+  assert.match(users.stdout, new RegExp(`^${a.id} +Acme \\(${acme.id}\\) +zoe@acme-corp\\.io`, 'm'))
+  assert.match(users.stdout, new RegExp(`^${g.id} +Globex \\(${globex.id}\\) +zoe@acme-corp\\.io`, 'm'))
+  const list = await cli(['alerts', 'list'], env)
+  assert.match(list.stdout, new RegExp(`^${id} .* zoe@acme-corp\\.io +Acme, Globex +exp-tenants$`, 'm'))
+  assert.match((await cli(['alerts', 'show', id], env)).stdout, new RegExp(`^ {2}${a.id} +Acme \\(${acme.id}\\) +zoe@acme-corp\\.io +actioned$`, 'm'))
+  const json = JSON.parse((await cli(['users', 'list', '--json'], env)).stdout) as Array<{ userId: string, tenantName?: string }>
+  assert.deepEqual(json.map(r => [r.userId, r.tenantName]).sort(), [[a.id, 'Acme'], [g.id, 'Globex']].sort())
+
+  // Offline (no FusionAuth configured): ids alone, and the commands work as before.
+  assert.match((await cli(['users', 'list'], offline)).stdout, new RegExp(`^${a.id} +${acme.id} +zoe@acme-corp\\.io`, 'm'))
+  assert.match((await cli(['alerts', 'list'], offline)).stdout, new RegExp(`zoe@acme-corp\\.io +(${acme.id}, ${globex.id}|${globex.id}, ${acme.id}) +exp-tenants$`, 'm'))
+
+  const rowsFor = async (tenant: string, e: NodeJS.ProcessEnv = env): Promise<string[]> =>
+    (JSON.parse((await cli(['users', 'list', '--tenant', tenant, '--json'], e)).stdout) as Array<{ userId: string }>).map(r => r.userId)
+  assert.deepEqual(await rowsFor('ABCD2222'), [g.id], 'an id prefix, any case')
+  assert.deepEqual(await rowsFor('abcd2'), [g.id])
+  assert.deepEqual(await rowsFor('abcd1', offline), [a.id], 'offline: the ids the store knows')
+  assert.deepEqual(await rowsFor('globex'), [g.id], 'a name')
+  assert.deepEqual(await rowsFor(acme.id), [a.id])
+  const ambiguous = await cli(['users', 'list', '--tenant', 'abcd'], env)
+  assert.equal(ambiguous.code, 2)
+  assert.equal(ambiguous.stderr, `breach-bridge: --tenant abcd is ambiguous: it matches Acme (${acme.id}), Globex (${globex.id}): give more of the id\n`)
+  const none = await cli(['users', 'list', '--tenant', 'initech'], env)
+  assert.equal(none.code, 2)
+  assert.match(none.stderr, /^breach-bridge: --tenant initech matches no tenant \(known: Acme \(abcd1111-\S+\), Globex \(abcd2222-\S+\)\): give its id, a prefix/)
 })

@@ -3,6 +3,8 @@
 // and its status. (A write that fails after registering — the roll-back — needs a file-size limit, so a
 // child process: test/enzoic/write-env.test.ts.)
 import { test } from 'node:test'
+import { createFusionAuthGateway } from '../../src/fusionauth/index.js'
+import { TenantArgumentError } from '../../src/operations/tenants.js'
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -180,4 +182,17 @@ test('runMonitorSync: refused credentials are a SyncFailedError with nothing sav
   const rest = await runMonitorSync(config, {})
   assert.equal(rest.resumed, true)
   assert.equal(ez.monitored.size, 3000)
+})
+
+test('runMonitorSync --tenant: a full id, an id prefix or a tenant name (resolved against FusionAuth\'s tenants); none or several is an error', async t => {
+  const { env } = await syncWorld(t, 3)
+  const config = loadConfig(env, ['enzoic', 'fusionauth'])
+  const gateway = createFusionAuthGateway({ url: config.fusionAuthUrl!, apiKey: config.fusionAuthApiKey!, timeoutMs: 5000 })
+  const [, second] = await gateway.listTenants()
+  await gateway.close()
+  for (const tenant of ['tenant 2', second!.id.slice(0, 8).toUpperCase(), second!.id]) {
+    const s = await runMonitorSync(config, { tenant, dryRun: true })
+    assert.deepEqual([s.tenants, s.enrolled], [1, 3], tenant)
+  }
+  await assert.rejects(runMonitorSync(config, { tenant: 'initech', dryRun: true }), (e: unknown) => e instanceof TenantArgumentError && /matches no tenant/.test(e.message))
 })

@@ -388,6 +388,10 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     ])
     assert.deepEqual((await store.steps.report({ tenantId: 't2' })).map(r => r.userId), ['u2'])
     assert.deepEqual(await store.steps.report({ sinceMs: Date.now() + 60_000 }), [])
+    assert.deepEqual(await store.steps.tenants(), ['t1', 't2'], 'the tenants of the steps, once each')
+    assert.deepEqual(await store.steps.tenants('T2'), ['t2'], 'by prefix, in any case')
+    assert.deepEqual(await store.steps.tenants('x'), [])
+    assert.deepEqual(await store.steps.tenants('', 1), ['t1'])
   }))
 
   subtests.push(t.test('a step\'s in-flight marker: set only under the current, unexpired lease; cleared when the step is recorded', async st => {
