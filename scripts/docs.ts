@@ -15,7 +15,7 @@ import { renderEnvExample, renderVariablesTable } from '../src/config/render.js'
 import { ACTIONS, describeEndpoint, permissionsFor } from '../src/remediation/actions/index.js'
 import { cliReference } from './cli-reference.js'
 import { eventsTable } from './events-table.js'
-import { vocabularyTables } from './vocabulary.js'
+import { vocabularyList, vocabularyTables } from './vocabulary.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -33,7 +33,7 @@ export async function generatedBlocks (): Promise<Array<{ file: string, marker?:
     { file: '.env.example', content: renderEnvExample() },
     { file: 'README.md', marker: 'config', content: renderVariablesTable() },
     { file: 'README.md', marker: 'permissions', content: permissionsTable() },
-    { file: 'README.md', marker: 'vocabulary', content: vocabularyTables() },
+    { file: 'README.md', marker: 'vocabulary', content: vocabularyList() },
     { file: 'docs/cli.md', marker: 'vocabulary', content: vocabularyTables() },
     { file: 'docs/lifecycle.md', marker: 'events', content: eventsTable() + '\n' }
   ]

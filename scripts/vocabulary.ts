@@ -30,4 +30,17 @@ export function vocabularyTables (): string {
   ].join('\n') + '\n'
 }
 
+/** The README's short form: every name, each list on one line; the meanings are in docs/cli.md. */
+export function vocabularyList (): string {
+  const outcomes = (o: Record<string, string>): string[] => Object.keys(o)
+  return [
+    `- alert states: ${code(ALERT_STATES)}`,
+    `- outcomes of a user (\`users list --state\`): ${code(outcomes(USER_OUTCOMES))}`,
+    `- outcomes of an alert (\`alerts list --outcome\`): ${code(outcomes(ALERT_OUTCOMES))}`,
+    `- step states (\`alerts show\`): ${code(STEP_STATES)}`,
+    '',
+    'What each means: [docs/cli.md, "States and outcomes"](docs/cli.md#states-and-outcomes).'
+  ].join('\n') + '\n'
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(vocabularyTables())
