@@ -152,6 +152,8 @@ function startLine (config: Config, store: Store, url: string): Record<string, u
  */
 export async function startBridge (config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningBridge> {
   const metrics = createMetrics()
+  // The TLS files first: a file that cannot be read stops the start before anything is opened.
+  const https = directTls(config, options)
   const store = await openStore(config.database, {
     role: 'serve',
     busyTimeoutMs: options.busyTimeoutMs,
@@ -166,7 +168,6 @@ export async function startBridge (config: Config, logger: Logger, options: Star
       ? 'the database file was removed: re-created from what this process still had open (nothing acknowledged lost); find out who removed it'
       : `the database file was replaced: now using the new file; what the old one held is saved in ${r.savedTo ?? '?'}`)
   })
-  const https = directTls(config, options)
   const r = startRemediation(config, store, logger, metrics, options)
   const readiness = r === undefined ? undefined : { fusionauth: () => r.worker.readiness() }
   const app = await buildApp({ intake: intakeSettings(config), requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness })

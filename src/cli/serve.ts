@@ -8,9 +8,14 @@ import { withHelp } from './help.js'
 function serveError (e: unknown, host: string, port: number): CliError | undefined {
   const known = classify(e)
   if (known !== undefined) return new CliError(`cannot start: ${known.message}`, known.exitCode)
+  const err = e as NodeJS.ErrnoException | undefined
+  // A file it reads at start (TLS_CERT_FILE, TLS_KEY_FILE, ENZOIC_CLIENT_CA_FILE): the file, not the port.
+  if (err?.path !== undefined && (err.syscall === 'open' || err.syscall === 'read')) {
+    return new CliError(`cannot start: cannot read ${err.path} (${err.code ?? 'error'}): check the file and its permissions`, EXIT.usage)
+  }
   // Only the listener's own errors are about the address (an EACCES elsewhere is a file's, not the port's).
-  if ((e as NodeJS.ErrnoException | undefined)?.syscall !== 'listen') return undefined
-  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  if (err?.syscall !== 'listen') return undefined
+  const code = err.code
   if (code === 'EADDRINUSE') {
     return new CliError(`cannot listen on ${host}:${port}: the port is already in use (another bridge running?). Stop that process, or set PORT (and HOST) to a free address`, EXIT.unavailable)
   }

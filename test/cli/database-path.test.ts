@@ -50,6 +50,10 @@ test('serve, check and alerts list with a folder, a file that is not a database,
     const check = await cli(['check'], testEnv(dir, { BRIDGE_DATABASE: path }))
     assert.match(check.stdout, new RegExp(`FAIL +database +.*${cause.source}`))
   }
+  // Not the database, and not the port either: a TLS file serve reads at start.
+  const tls = await cli(['serve'], testEnv(dir, { ...SERVE, ENZOIC_CLIENT_CERT: 'direct', TLS_CERT_FILE: join(dir, 'no-cert.pem'), TLS_KEY_FILE: text, ENZOIC_CLIENT_CA_FILE: text }))
+  assert.equal(tls.code, 2, tls.stderr)
+  assert.equal(tls.stderr, `breach-bridge: cannot start: cannot read ${join(dir, 'no-cert.pem')} (ENOENT): check the file and its permissions\n`)
   const missing = await cli(['alerts', 'list'], { BRIDGE_DATABASE: '/proc/no-such-folder/bridge.db' })
   assert.equal(missing.code, 2)
   assert.equal(missing.stderr, 'breach-bridge: no database at /proc/no-such-folder/bridge.db (BRIDGE_DATABASE) — its folder /proc/no-such-folder does not exist either: ' +
