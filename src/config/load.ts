@@ -21,7 +21,7 @@ export interface Config extends Readonly<Omit<Values, 'notifyUrl' | 'notifyInter
 export class ConfigError extends BridgeError {
   readonly code = 'BRIDGE_CONFIG'
   constructor (readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map(p => `  - ${p}`).join('\n')}`)
+    super(`invalid configuration:\n${problems.map(p => `  - ${p.replace(/\n/g, '\n    ')}`).join('\n')}`)
   }
 
   override toJSON (): Record<string, unknown> {

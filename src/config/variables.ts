@@ -135,6 +135,9 @@ function parseCredentials (value: string): WebhookCredential[] | Bad {
 }
 
 /** A SQLite file path, or a postgres:// URL (checked here; never echoed: it holds a password). */
+/** The libpq sslmodes the bridge gives libpq's meaning (store/postgres/connection.ts, libpqSemantics). */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full']
+
 function parseDatabase (value: string): string | Bad {
   const v = value.trim()
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return v
@@ -143,6 +146,11 @@ function parseDatabase (value: string): string | Bad {
     const u = new URL(v)
     if (u.hostname === '' && !u.searchParams.has('host')) return bad('the PostgreSQL URL names no host')
     if (u.pathname === '' || u.pathname === '/') return bad('the PostgreSQL URL names no database (postgres://user:password@host:5432/DATABASE)')
+    const mode = u.searchParams.get('sslmode')
+    if (mode !== null && !SSL_MODES.includes(mode)) {
+      return bad(`sslmode=${mode} is not one the bridge knows: ${SSL_MODES.join(', ')} (README, "High availability"); for "encrypt, do not verify" use sslmode=require`)
+    }
+    if (mode === 'verify-ca' && !u.searchParams.has('sslrootcert')) return bad('sslmode=verify-ca needs sslrootcert=/path/to/ca.pem (the CA that signed the server\'s certificate)')
   } catch {
     return bad('is not a valid PostgreSQL URL')
   }
@@ -151,7 +159,7 @@ function parseDatabase (value: string): string | Bad {
 
 const actions: Parser<ActionSpec[]> = v => {
   const r = parseActionList(v)
-  return typeof r === 'string' ? bad(r) : r
+  return r.problems.length > 0 ? bad(r.problems.join('; ')) : r.actions
 }
 
 const notifyUrl: Parser<string> = v => {

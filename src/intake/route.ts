@@ -72,10 +72,14 @@ const REFUSAL_LOG_MS = 10_000
  */
 export async function intakeRoutes (app: FastifyInstance, { settings, store, metrics }: IntakeOptions): Promise<void> {
   const check = createCredentialCheck(settings.credentials)
+  const noteRefusal = refusalNote(store)
   await app.register(basicAuth, {
     authenticate: { realm: 'enzoic' },
-    validate: async (key: string, secret: string) => {
-      if (!check(key, secret)) throw new IntakeError(401, 'unauthorized', 'unauthorized')
+    validate: async (key: string, secret: string, req: FastifyRequest) => {
+      if (!check(key, secret)) {
+        noteRefusal(req.sourceAddress)
+        throw new IntakeError(401, 'unauthorized', 'unauthorized')
+      }
     }
   })
   const refusals = createRefusalLog(app.log, REFUSAL_LOG_MS, 'webhook refusals in the last interval (the first of each reason was logged on its own)')
@@ -100,6 +104,28 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
     metrics.webhookRequests.inc({ status, outcome: req.intakeOutcome ?? 'error' })
     metrics.webhookDuration.observe({ status }, reply.elapsedTime / 1000)
   })
+}
+
+/**
+ * Remembers the last refused credentials (when and from where; nothing of what was sent) so `enzoic webhooks test
+ * --wait` can say that the bridge refused the test call. At most one write a second: a flood of wrong passwords
+ * costs the store nothing more.
+ */
+function refusalNote (store: Store): (address: string | undefined) => void {
+  let lastAt = 0
+  let latest: { at: string, address?: string } | undefined
+  let pending: NodeJS.Timeout | undefined
+  return address => {
+    latest = { at: new Date().toISOString(), address }
+    if (pending !== undefined) return
+    // The newest refusal is always written, within a second.
+    pending = setTimeout(() => {
+      pending = undefined
+      lastAt = Date.now()
+      store.kv.set(KV.lastRefused, JSON.stringify(latest)).catch(() => undefined)
+    }, Math.max(0, lastAt + 1000 - Date.now()))
+    pending.unref()
+  }
 }
 
 /** onRequest: the source address and client certificate (403 when refused); each webhook route has its own guard. */

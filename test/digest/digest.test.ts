@@ -31,7 +31,7 @@ async function receiver (t: TestContext): Promise<{ url: string, got: Received[]
 }
 
 async function world (
-  t: TestContext, url: string, dir?: string, notify: Record<string, string> = { BRIDGE_NOTIFY_URL: url }
+  t: TestContext, url: string, dir?: string, notify: Record<string, string> = { BRIDGE_NOTIFY_URL: url }, probeIntervalMs?: number
 ): Promise<{ fa: FusionAuthFake, bridge: TestBridge }> {
   const fa = await startFusionAuthFake()
   t.after(() => fa.close())
@@ -41,7 +41,7 @@ async function world (
     ...notify,
     BRIDGE_NOTIFY_INTERVAL: '1s',
     BRIDGE_NOTIFY_SECRET: SECRET
-  }, dir, { digest: { tickMs: 3_600_000, backoffMs: [100] } })
+  }, dir, { digest: { tickMs: 3_600_000, backoffMs: [100] }, worker: probeIntervalMs === undefined ? undefined : { probeIntervalMs } })
   return { fa, bridge }
 }
 
@@ -168,4 +168,32 @@ test('BRIDGE_NOTIFY_URL_FILE: the URL read from a file, and never printed — no
   assert.ok(failed !== undefined, 'the delivery was tried (the URL came from the file)')
   assert.match(failed, /the receiver answered 404: down: no hook at BRIDGE_NOTIFY_URL/)
   assert.ok(!bridge.logs.join('\n').includes('XXXXsecretXXXX'), 'never in a log line')
+})
+
+test('a paused worker\'s message is followed by a resumed one; times are for people; one period, not two', async t => {
+  const rx = await receiver(t)
+  const { fa, bridge } = await world(t, rx.url, undefined, undefined, 100)
+  fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'dies@acme-corp.io' })
+  fa.fail(400, { match: (m, p) => m === 'DELETE' && p.startsWith('/api/user/') })
+  await postAlert(bridge.url, { username: 'dies@acme-corp.io', exposureID: 'exp-dies' })
+  await waitFor(() => rx.got.some(r => verify(r).type === 'dead'), 'the dead-alert message')
+  const dead = verify(rx.got.find(r => verify(r).type === 'dead')!)
+  assert.ok(!dead.text.includes('..'), dead.text)
+  assert.match(dead.text, /[^.]\. Fix the cause, then: breach-bridge alerts replay /)
+  fa.clearFaults()
+  fa.revokeKey()
+  await postAlert(bridge.url, { username: 'dies@acme-corp.io', exposureID: 'exp-paused' })
+  await waitFor(() => rx.got.some(r => verify(r).type === 'paused'), 'the paused message')
+  fa.restoreKey()
+  await waitFor(() => rx.got.some(r => verify(r).type === 'resumed'), 'the resumed message')
+  const kinds = rx.got.map(r => verify(r).type as string).filter(k => k !== 'digest')
+  assert.deepEqual(kinds.slice(kinds.indexOf('paused')), ['paused', 'resumed'])
+  const paused = verify(rx.got.find(r => verify(r).type === 'paused')!)
+  const resumed = verify(rx.got.find(r => verify(r).type === 'resumed')!)
+  for (const m of [paused, resumed]) {
+    assert.match(m.text, / at \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/, m.text)
+    assert.ok(!/\d{2}:\d{2}:\d{2}\.\d{3}Z/.test(m.text), `no raw ISO time in ${m.text}`)
+    assert.ok(!m.text.includes('..'), m.text)
+  }
+  assert.match(resumed.text, /resumed .*FusionAuth accepts the API key again/)
 })

@@ -119,7 +119,11 @@ export interface FusionAuthFake {
   addEmailTemplate (name?: string, id?: string): string
   /** Makes a user a member of a group, as an administrator would. */
   addMember (groupId: string, userId: string): void
-  /** The user changes their password now (or at `at`): FusionAuth records the instant and clears "must change". */
+  /**
+   * The user changes their password (FusionAuth's hosted pages, or the change-password API): as FusionAuth does,
+   * `passwordLastUpdateInstant` moves to `at` (default now) and a required change is satisfied —
+   * `passwordChangeRequired` cleared, its reason removed.
+   */
   changePassword (userId: string, at?: number): FakeUser
   /** What `GET /.well-known/jwks.json` answers (the keys webhook signatures are made with: fakes/fusionauth-events.ts). */
   publishKeys (jwks: () => unknown): void
@@ -424,20 +428,20 @@ class FakeFusionAuth implements FusionAuthFake {
     return id.toLowerCase()
   }
 
+  changePassword (userId: string, at = Date.now()): FakeUser {
+    const u = this.usersById.get(userId)
+    if (u === undefined) throw new Error(`fake FusionAuth: no user ${userId}`)
+    u.passwordLastUpdateInstant = at
+    u.passwordChangeRequired = false
+    delete u.passwordChangeReason
+    this.touch(u)
+    return u
+  }
+
   addMember (groupId: string, userId: string): void {
     const u = this.usersById.get(userId)
     if (u === undefined || !this.groups.has(groupId)) throw new Error('addMember: no such user or group')
     if (!u.memberships.some(m => m.groupId === groupId)) u.memberships.push({ id: randomUUID(), groupId, insertInstant: Date.now() })
-  }
-
-  changePassword (userId: string, at = Date.now()): FakeUser {
-    const u = this.usersById.get(userId)
-    if (u === undefined) throw new Error('changePassword: no such user')
-    u.passwordLastUpdateInstant = at
-    u.passwordChangeRequired = false
-    delete u.passwordChangeReason
-    this.version++
-    return u
   }
 
   publishKeys (jwks: () => unknown): void {

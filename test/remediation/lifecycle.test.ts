@@ -155,7 +155,7 @@ test('grace: a password changed before the deadline skips the grace actions (sel
   assert.equal(fa.user(fixer.id)!.passwordChangeRequired, true)
   assert.equal(fa.user(fixer.id)!.refreshTokens.length, 0)
   assert.equal(fa.user(fixer.id)!.active, true)
-  fa.user(fixer.id)!.passwordLastUpdateInstant = Date.now() // the user changes their password
+  fa.changePassword(fixer.id) // the user changes their password
   const done1 = await inState(bridge, a1, ['done'], 8000)
   const done2 = await inState(bridge, a2, ['done'], 8000)
   assert.equal(done1.outcome, 'self-remediated')
@@ -286,20 +286,38 @@ test('a policy file: each tenant gets its own policy, the others the default', a
   assert.equal(fa.user(u3.id)!.passwordChangeRequired, false)
 })
 
-test('a bad policy file is one clear error naming the file, the path inside it and the problem', t => {
+test('a bad policy file: every bad entry, each naming the file, the path inside it, the value and the closest name', t => {
   const dir = tmpDir(t)
   const file = join(dir, 'policy.yaml')
-  writeFileSync(file, 'tenants:\n  not-a-uuid:\n    actions: [deactivate]\n  5d9c4a40-0000-4000-8000-000000000001:\n    gracePeriod: soon\n    graceActions: [explode]\n    surprise: 1\n')
+  writeFileSync(file, 'default:\n  actions: [deactivate, deactvate, explode]\n  dryRun: "yes"\n  gracePeriods: 72h\n' +
+    'tenants:\n  not-a-uuid:\n    actions: [revoke-session]\n    protectedGroupIds: [abc, 5d9c4a40-0000-4000-8000-00000000000a, def]\n' +
+    '  5d9c4a40-0000-4000-8000-000000000001:\n    gracePeriod: soon\n    graceActions: [explode]\n    surprise: 1\n')
   const err = (() => { try { loadConfig({ BRIDGE_POLICY_FILE: file }); return undefined } catch (e) { return e } })()
   assert.ok(err instanceof ConfigError)
-  const lines = (err as ConfigError).problems
-  assert.ok(lines.every(l => l.startsWith(`BRIDGE_POLICY_FILE ${file}: `)), lines.join('\n'))
-  assert.ok(lines.some(l => l.includes('tenants.not-a-uuid') && l.includes('tenant ids are UUIDs')), lines.join('\n'))
-  assert.ok(lines.some(l => l.includes('tenants.5d9c4a40-0000-4000-8000-000000000001.gracePeriod: must be a duration')), lines.join('\n'))
-  assert.ok(lines.some(l => l.includes('graceActions') && l.includes('not a known action')), lines.join('\n'))
-  assert.ok(lines.some(l => l.includes('surprise')), lines.join('\n'))
-  writeFileSync(file, 'default: [unclosed')
-  assert.throws(() => loadConfig({ BRIDGE_POLICY_FILE: file }), /BRIDGE_POLICY_FILE .*: not YAML or JSON/)
+  const lines = (err as ConfigError).problems.map(l => l.slice(`BRIDGE_POLICY_FILE ${file}: `.length))
+  assert.ok((err as ConfigError).problems.every(l => l.startsWith(`BRIDGE_POLICY_FILE ${file}: `)), lines.join('\n'))
+  const syntax = '(deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>, notify-user:<id>)'
+  assert.deepEqual(lines.sort(), [
+    `default.actions: entry 2 "deactvate" is not a known action: did you mean deactivate? ${syntax}`,
+    `default.actions: entry 3 "explode" is not a known action ${syntax}`,
+    'default.dryRun: "yes" is not true or false',
+    'default: unknown key "gracePeriods": did you mean gracePeriod? (known: name, actions, gracePeriod, graceActions, protectedUsers, protectedGroupIds, dryRun, ' +
+      'skipIfPasswordChangedAfterExposure)',
+    `tenants.5d9c4a40-0000-4000-8000-000000000001.graceActions: entry 1 "explode" is not a known action ${syntax}`,
+    'tenants.5d9c4a40-0000-4000-8000-000000000001.gracePeriod: "soon" is not a duration: write one like 72h or 3d, or none',
+    'tenants.5d9c4a40-0000-4000-8000-000000000001: unknown key "surprise" (known: name, actions, gracePeriod, graceActions, protectedUsers, protectedGroupIds, dryRun, ' +
+      'skipIfPasswordChangedAfterExposure)',
+    'tenants.not-a-uuid.actions: entry 1 "revoke-session" is not a known action: did you mean revoke-sessions? ' + syntax,
+    'tenants.not-a-uuid.protectedGroupIds: entry 1 "abc" is not a group id (a UUID)',
+    'tenants.not-a-uuid.protectedGroupIds: entry 3 "def" is not a group id (a UUID)',
+    'tenants.not-a-uuid: "not-a-uuid" is not a tenant id: tenant ids are UUIDs (FusionAuth → Tenants)'
+  ].sort())
+  // A YAML error is shown whole: the message, and the lines it points at.
+  writeFileSync(file, 'default:\n  actions: [deactivate\n  dryRun: true\n')
+  const yaml = (() => { try { loadConfig({ BRIDGE_POLICY_FILE: file }); return undefined } catch (e) { return e as ConfigError } })()!
+  assert.equal(yaml.problems.length, 1)
+  assert.match(yaml.problems[0]!, /^BRIDGE_POLICY_FILE .*: not YAML or JSON: .* at line 3, column 3:\n[\s\S]*actions: \[deactivate\n[\s\S]*\^/)
+  assert.match(yaml.message, /\n {4}\s*actions: \[deactivate\n/, 'continued under its problem line')
   assert.throws(() => loadConfig({ BRIDGE_POLICY_FILE: join(dir, 'missing.yaml') }), /BRIDGE_POLICY_FILE .*missing\.yaml: cannot read the file \(ENOENT\)/)
   assert.equal(usernameHash(' A@b.c '), usernameHash('a@b.c'))
 })

@@ -1,8 +1,7 @@
-import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createListeners } from '../shared/listeners.js'
 import type { Store } from '../types.js'
-import { chmodPrivate, fileIdentity } from './connection.js'
+import { chmodPrivate, fileIdentity, makeFolders } from './connection.js'
 import { openSqliteStore, type OpenedSqliteStore, type SqliteStoreOptions } from './open.js'
 
 type Role = 'alerts' | 'queue' | 'steps' | 'kv' | 'exposures' | 'outbox'
@@ -37,7 +36,7 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     const old = current
     let savedTo: string | undefined
     if (now === undefined) {
-      if (!existsSync(dirname(file))) mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+      makeFolders(file, dirname(file))
       old.salvage(file)
       chmodPrivate(file, 0o600)
     } else {
