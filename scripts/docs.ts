@@ -2,7 +2,8 @@
  * Writes the generated parts of the documentation from the code's own declarations, so they cannot drift:
  * `.env.example` and the README's configuration table (src/config/variables.ts), the README's API-key
  * permission list (the action modules' `calls`), the lifecycle events table (src/observability/events.ts), the
- * README's table of FusionAuth's events (src/alerts/fusionauth-events.ts).
+ * README's table of FusionAuth's events (src/alerts/fusionauth-events.ts), the
+ * states and outcomes (src/alerts/outcomes.ts) in the README and docs/cli.md.
  *
  * And docs/cli.md's command reference (every command's --help, scripts/cli-reference.ts).
  *
@@ -16,6 +17,7 @@ import { ACTIONS, describeEndpoint, permissionsFor } from '../src/remediation/ac
 import { FUSIONAUTH_EVENTS } from '../src/alerts/fusionauth-events.js'
 import { cliReference } from './cli-reference.js'
 import { eventsTable } from './events-table.js'
+import { vocabularyList, vocabularyTables } from './vocabulary.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -40,6 +42,8 @@ export async function generatedBlocks (): Promise<Array<{ file: string, marker?:
     { file: 'README.md', marker: 'config', content: renderVariablesTable() },
     { file: 'README.md', marker: 'permissions', content: permissionsTable() },
     { file: 'README.md', marker: 'fusionauth-events', content: fusionAuthEventsTable() },
+    { file: 'README.md', marker: 'vocabulary', content: vocabularyList() },
+    { file: 'docs/cli.md', marker: 'vocabulary', content: vocabularyTables() },
     { file: 'docs/lifecycle.md', marker: 'events', content: eventsTable() + '\n' }
   ]
 }

@@ -63,8 +63,11 @@ class RequestLog extends LogController {
     const route = req.routeOptions.url
     if (route === WEBHOOK_PATH || route === FUSIONAUTH_WEBHOOK_PATH) {
       const outcome = req.intakeOutcome ?? 'error'
-      // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning.
-      const level = status < 400 || outcome === 'overloaded' ? 'info' : 'warn'
+      // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning, and so
+      // are unauthenticated callers of both routes (401, 403: intake/route.ts, intake/fusionauth.ts), a flood of which must not write
+      // a line each. A `block` answer to a breached-password login is the intended 500: info.
+      const summarised = outcome === 'unauthorized' || outcome === 'forbidden' || outcome === 'bad-signature'
+      const level = summarised ? 'debug' : status < 400 || outcome === 'overloaded' || outcome.endsWith('blocked') ? 'info' : 'warn'
       reply.log[level]({ ...fields, outcome, ...req.refusal, address: req.sourceAddress }, 'webhook answered')
     } else if (route !== undefined && PROBE_PATHS.has(route) && status !== 404) {
       reply.log.debug(fields, 'request completed')

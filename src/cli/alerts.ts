@@ -4,22 +4,29 @@ import type { AlertEvent, AlertRecord, AlertSource, AlertState, Step } from '../
 import {
   ALERT_SOURCES, ALERT_STATES, alertStats, listAlerts, OUTCOMES, purgeAlerts, PURGE_MIN_MS, replayAlerts, showAlert
 } from '../operations/alerts.js'
+import { tenantLabel, tenantNames, type TenantNames } from '../operations/tenants.js'
 import { describeDatabase } from '../store/index.js'
 import { action } from './command.js'
 import type { CliContext } from './context.js'
 import { CliError, EXIT } from './exit.js'
 import { addLifecycleCommands } from './lifecycle.js'
-import { STORE_ENV, withHelp } from './help.js'
+import { STORE_ENV, TENANT_NAMES_ENV, withHelp } from './help.js'
 import { fieldLine, outputTo, shortTime, table } from './output.js'
 import { parseLimit, parseOlderThan, parseSince } from './parse.js'
 import { who, withCommandStore } from './store.js'
 
-function summary (a: AlertRecord): string[] {
-  return [a.id, shortTime(a.receivedAt), a.source, a.state, a.outcome ?? '-', String(a.attempts), who(a), a.exposureId ?? '-']
+/** The tenants of an alert's users: each one's name when known, else its id. */
+function tenantsOf (a: AlertRecord, names: TenantNames): string {
+  const ids = [...new Set(a.users.map(u => u.tenantId).filter((t): t is string => t !== undefined))]
+  return ids.length === 0 ? '-' : ids.map(id => names.get(id.toLowerCase()) ?? id).join(', ')
+}
+
+function summary (a: AlertRecord, names: TenantNames): string[] {
+  return [a.id, shortTime(a.receivedAt), a.source, a.state, a.outcome ?? '-', String(a.attempts), who(a), tenantsOf(a, names), a.exposureId ?? '-']
 }
 
 /** The record as an operator reads it: fields, per-user outcomes, the action log and the state history. */
-export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step[] = []): string {
+export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step[] = [], names: TenantNames = new Map()): string {
   const lines: string[] = []
   const field = (name: string, value: unknown): void => {
     const line = fieldLine(name, value)
@@ -49,7 +56,7 @@ export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step
   field('Warnings', a.warnings.length > 0 ? a.warnings.join('; ') : undefined)
   if (a.users.length > 0) {
     lines.push('', 'Users:')
-    lines.push(table(['USER', 'TENANT', 'EMAIL', 'OUTCOME'], a.users.map(u => [u.userId, u.tenantId ?? '-', u.email ?? '-', u.outcome])).replace(/^/gm, '  '))
+    lines.push(table(['USER', 'TENANT', 'EMAIL', 'OUTCOME'], a.users.map(u => [u.userId, tenantLabel(names, u.tenantId), u.email ?? '-', u.outcome])).replace(/^/gm, '  '))
   }
   if (steps.length > 0) {
     lines.push('', 'Steps:')
@@ -97,8 +104,11 @@ function addList (alerts: Command, ctx: CliContext): void {
     .addOption(new Option('--json', 'a JSON array of alert records').conflicts('csv'))
     .addOption(new Option('--csv', 'CSV (RFC 4180) with a header row; cells are guarded against spreadsheet formulas').conflicts('json'))
     .action(action(async (opts: ListOptions) => {
-      const rows = await withCommandStore(ctx.config().database, async store =>
+      const config = ctx.config()
+      const rows = await withCommandStore(config.database, async store =>
         await listAlerts(store, { state: opts.state, outcome: opts.outcome, email: opts.email, source: opts.source, since: opts.since, limit: opts.limit }))
+      // Names only for the table, and only when an alert has users (JSON and CSV keep the stored record).
+      const names = opts.json !== true && opts.csv !== true && rows.some(a => a.users.length > 0) ? await tenantNames(config) : new Map<string, string>()
       if (opts.json === true) {
         outJson(rows)
       } else if (opts.csv === true) {
@@ -108,7 +118,7 @@ function addList (alerts: Command, ctx: CliContext): void {
         const others = [opts.outcome, opts.email, opts.source, opts.since].some(v => v !== undefined)
         out(others ? 'No alerts match.' : opts.state !== undefined ? `No ${opts.state} alerts.` : 'No alerts yet.')
       } else {
-        out(table(['ID', 'RECEIVED', 'SOURCE', 'STATE', 'OUTCOME', 'ATTEMPTS', 'EMAIL', 'EXPOSURE'], rows.map(summary)))
+        out(table(['ID', 'RECEIVED', 'SOURCE', 'STATE', 'OUTCOME', 'ATTEMPTS', 'EMAIL', 'TENANT', 'EXPOSURE'], rows.map(a => summary(a, names))))
       }
     })), {
     examples: [
@@ -118,7 +128,7 @@ function addList (alerts: Command, ctx: CliContext): void {
       'breach-bridge alerts list --source fusionauth   # logins FusionAuth found a breached password at',
       'breach-bridge alerts list --since 2026-03-01 --limit 10000 --csv > alerts.csv'
     ],
-    env: STORE_ENV
+    env: [...STORE_ENV, TENANT_NAMES_ENV]
   })
 }
 
@@ -129,12 +139,13 @@ function addShow (alerts: Command, ctx: CliContext): void {
     .argument('<id>', 'alert id, or an unambiguous prefix of one (at least 4 characters)')
     .option('--json', 'as one JSON object (the record, plus its history and steps)')
     .action(action(async (id: string, opts: { json?: boolean }) => {
-      const { alert, history, steps } = await withCommandStore(ctx.config().database, async store => await showAlert(store, id))
+      const config = ctx.config()
+      const { alert, history, steps } = await withCommandStore(config.database, async store => await showAlert(store, id))
       if (opts.json === true) outJson({ ...alert, history, steps })
-      else out(describeAlert(alert, history, steps))
+      else out(describeAlert(alert, history, steps, alert.users.length > 0 ? await tenantNames(config) : new Map()))
     })), {
     examples: ['breach-bridge alerts show 0190ab12-3c4d-7e5f-8a9b-0c1d2e3f4a5b', 'breach-bridge alerts show 0190ab    # a prefix, as git accepts'],
-    env: STORE_ENV
+    env: [...STORE_ENV, TENANT_NAMES_ENV]
   })
 }
 

@@ -132,7 +132,7 @@ export function monitorCommand (ctx: CliContext): Command {
 
   withHelp(monitor.command('sync')
     .description('enrol every active FusionAuth user with an email (checks the Enzoic credentials first; resumable; batches of ≤15,000)')
-    .option('--tenant <id>', 'only this tenant')
+    .option('--tenant <id>', 'only this tenant: its id, an unambiguous prefix of it (at least 4 characters), or its name (a prefix or a name needs GET /api/tenant)')
     .option('--dry-run', 'count what would be enrolled; change nothing (not even a saved checkpoint)')
     .option('--prune', 'also remove monitored entries whose FusionAuth user no longer exists')
     .option('--restart', 'ignore an interrupted run\'s checkpoint and start over')

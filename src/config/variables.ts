@@ -93,6 +93,8 @@ export interface Variable<K extends keyof Values = keyof Values> {
   readonly fillIn?: boolean
   /** A secret: also read from the file `NAME_FILE` names; never printed. */
   readonly secret?: boolean
+  /** What of a secret's value is secret, for `check`'s scrub list (default: the whole value). */
+  readonly secretParts?: (value: string) => string[]
   /** `.env.example`'s example of the `_FILE` form. */
   readonly fileExample?: string
   /** `.env.example`'s commented example value when there is no default. */
@@ -108,6 +110,17 @@ export interface Variable<K extends keyof Values = keyof Values> {
 
 const variable = <K extends keyof Values>(v: Variable<K>): Variable<K> => v
 
+/** The password of a URL (as written and decoded), if it holds one. */
+function urlPasswords (value: string): string[] {
+  try {
+    const password = new URL(value.trim()).password
+    if (password === '') return []
+    try { return [password, decodeURIComponent(password)] } catch { return [password] }
+  } catch {
+    return []
+  }
+}
+
 function parseCredentials (value: string): WebhookCredential[] | Bad {
   const pairs = list(value)
   if (pairs.length === 0) return bad('must hold at least one key:secret pair')
@@ -122,6 +135,9 @@ function parseCredentials (value: string): WebhookCredential[] | Bad {
 }
 
 /** A SQLite file path, or a postgres:// URL (checked here; never echoed: it holds a password). */
+/** The libpq sslmodes the bridge gives libpq's meaning (store/postgres/connection.ts, libpqSemantics). */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full']
+
 function parseDatabase (value: string): string | Bad {
   const v = value.trim()
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return v
@@ -130,6 +146,11 @@ function parseDatabase (value: string): string | Bad {
     const u = new URL(v)
     if (u.hostname === '' && !u.searchParams.has('host')) return bad('the PostgreSQL URL names no host')
     if (u.pathname === '' || u.pathname === '/') return bad('the PostgreSQL URL names no database (postgres://user:password@host:5432/DATABASE)')
+    const mode = u.searchParams.get('sslmode')
+    if (mode !== null && !SSL_MODES.includes(mode)) {
+      return bad(`sslmode=${mode} is not one the bridge knows: ${SSL_MODES.join(', ')} (README, "High availability"); for "encrypt, do not verify" use sslmode=require`)
+    }
+    if (mode === 'verify-ca' && !u.searchParams.has('sslrootcert')) return bad('sslmode=verify-ca needs sslrootcert=/path/to/ca.pem (the CA that signed the server\'s certificate)')
   } catch {
     return bad('is not a valid PostgreSQL URL')
   }
@@ -138,7 +159,7 @@ function parseDatabase (value: string): string | Bad {
 
 const actions: Parser<ActionSpec[]> = v => {
   const r = parseActionList(v)
-  return typeof r === 'string' ? bad(r) : r
+  return r.problems.length > 0 ? bad(r.problems.join('; ')) : r.actions
 }
 
 const notifyUrl: Parser<string> = v => {
@@ -180,6 +201,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'storage',
     default: './data/bridge.db',
     secret: true,
+    // A SQLite path is no secret (it is printed); a PostgreSQL URL's password is.
+    secretParts: urlPasswords,
     parse: parseDatabase,
     fileExample: '/etc/enzoic-bridge/database-url',
     doc: 'a SQLite file (created 0600 with its folder), or a `postgres://` / `postgresql://` URL for several replicas (see [High availability](#high-availability)); the URL holds a password: give it as `BRIDGE_DATABASE_FILE`',
@@ -243,6 +266,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'webhook',
     whenAbsent: [],
     secret: true,
+    // The whole value, and each pair's secret (printed alone it is no less a secret).
+    secretParts: v => [v, ...v.split(',').map(p => p.trim()).flatMap(p => p.indexOf(':') > 0 ? [p, p.slice(p.indexOf(':') + 1)] : [])],
     fillIn: true,
     requiredFor: 'webhook',
     parse: parseCredentials,
@@ -266,6 +291,7 @@ export const VARIABLES: readonly Variable[] = [
     key: 'payloadKey',
     section: 'webhook',
     secret: true,
+    secretParts: v => [v, v.replace(/^(base64|hex):/, '')],
     fillIn: true,
     parse: v => { const k = parsePayloadKey(v); return typeof k === 'string' ? bad(k) : k },
     doc: 'AES pre-shared key: `base64:…`, `hex:…` or raw text; 16, 24 or 32 bytes',
@@ -452,8 +478,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'policy',
     default: 'false',
     parse: bool,
-    doc: 'outcome `stale`, no action, when the user\'s password changed after the exposure\'s date (the breach\'s date from the exposure details, else the alert\'s date)',
-    comment: ['true = no action when the user\'s password changed after the exposure\'s date.']
+    doc: 'outcome `stale`, no action, when the user\'s password changed after Enzoic found the exposure (its `dateAdded`, else when the alert arrived); never by the breach\'s own date, which may be decades old',
+    comment: ['true = no action when the user\'s password changed after Enzoic found the exposure (its dateAdded, else the alert\'s arrival).']
   }),
   variable({
     name: 'BRIDGE_GRACE_PERIOD',
@@ -512,12 +538,14 @@ export const VARIABLES: readonly Variable[] = [
     name: 'BRIDGE_NOTIFY_URL',
     key: 'notifyUrl',
     section: 'digest',
+    secret: true,
     example: 'https://hooks.slack.com/services/…',
+    fileExample: '/etc/enzoic-bridge/notify-url',
     parse: notifyUrl,
-    doc: 'https endpoint for the operator digest (Slack/Teams/Mattermost incoming webhook or any JSON receiver)',
+    doc: 'https endpoint for the operator digest (Slack/Teams/Mattermost incoming webhook or any JSON receiver); a Slack or Teams webhook URL is its own credential: never printed, best given as `BRIDGE_NOTIFY_URL_FILE`',
     comment: ['An https endpoint (Slack/Teams/Mattermost incoming webhook, or any receiver of JSON): at most one summary',
       'per interval, plus a message at once when an alert dies or the worker pauses. Kept in the database until',
-      'delivered.']
+      'delivered. A chat webhook URL is its own credential: keep it in a file (mode 0600), named by BRIDGE_NOTIFY_URL_FILE.']
   }),
   variable({
     name: 'BRIDGE_NOTIFY_INTERVAL',

@@ -27,23 +27,27 @@ function line (name: string, value: string): string {
   return `${name}="${value}"`
 }
 
+/** All of `text`, or an error: a write may be short (a file-size limit, a full disk), and the next one then fails. */
+export function writeAll (fd: number, text: string): void {
+  const bytes = Buffer.from(text, 'utf8')
+  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at)
+}
+
 /**
- * Replaces the content of the file open as `fd` (at `file`) with `content`: a new file (0600, the same owner where
- * this user may set it) written and fsync'd beside it, then renamed over it. Refused when the path no longer names
+ * Replaces the content of the env file open as `fd` (at `file`) with `content`, atomically: a new file (0600, the
+ * same owner where this user may set it) written and fsync'd beside it, then renamed over it — a write that fails
+ * (a full disk, a file-size limit) leaves the old file as it was. Refused (`swapped`) when the path no longer names
  * the file that was opened.
  */
-function replaceContent (file: string, fd: number, content: string): void {
+export function replaceContent (file: string, fd: number, content: string, swapped: () => Error): void {
   const opened = fstatSync(fd)
   const now = lstatSync(file)
-  if (now.isSymbolicLink() || now.ino !== opened.ino || now.dev !== opened.dev) {
-    throw new EnvValueError(`${file} was replaced while it was being written: nothing written`)
-  }
+  if (now.isSymbolicLink() || now.ino !== opened.ino || now.dev !== opened.dev) throw swapped()
   const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
   const out = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600)
   try {
-    try { fchownSync(out, opened.uid, opened.gid) } catch {}
-    const bytes = Buffer.from(content, 'utf8')
-    for (let at = 0; at < bytes.length;) at += writeSync(out, bytes, at)
+    try { fchownSync(out, opened.uid, opened.gid) } catch {} // as it was, where this user may (root)
+    writeAll(out, content)
     fsyncSync(out)
     closeSync(out)
     renameSync(tmp, file)
@@ -80,6 +84,6 @@ export function setEnvVariable (file: string, fd: number, name: string, value: s
     kept[at] = wanted
     next = kept.join('\n')
   }
-  replaceContent(file, fd, next)
+  replaceContent(file, fd, next, () => new EnvValueError(`${file} was replaced while it was being written: nothing written`))
   return { replaced: at >= 0 }
 }

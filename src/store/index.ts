@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import pg from 'pg'
 import { migrate as migrateSqlite, openDatabase, schemaVersion as sqliteVersion, SCHEMA_VERSION as SQLITE_VERSION } from './sqlite/connection.js'
 import { createSqliteStore, type FileRecovery } from './sqlite/index.js'
-import { clientConfig, isPostgresUrl, redactUrl } from './postgres/connection.js'
+import { clientConfig, connectProblem, isPostgresUrl, redactUrl } from './postgres/connection.js'
 import { createPostgresStore } from './postgres/index.js'
 import { migrate as migratePostgres, schemaVersion as postgresVersion, SCHEMA_VERSION as POSTGRES_VERSION } from './postgres/migrate.js'
 import type { Store } from './types.js'
@@ -67,9 +67,14 @@ export interface MigrationReport { kind: 'sqlite' | 'postgres', location: string
 /** `breach-bridge migrate`: brings the schema up to date (under an advisory lock on PostgreSQL). */
 export async function migrateDatabase (database: string): Promise<MigrationReport> {
   if (isPostgresUrl(database)) {
-    const client = new pg.Client(clientConfig({ url: database }))
+    let client: pg.Client
+    try {
+      client = new pg.Client(clientConfig({ url: database }))
+    } catch (err) {
+      throw connectProblem(err, database) ?? err // node-postgres reads the certificate files here
+    }
     client.on('error', () => {}) // a dropped connection fails the query in progress instead
-    await client.connect()
+    await client.connect().catch(err => { throw connectProblem(err, database) ?? err })
     try {
       const from = await postgresVersion(client)
       await migratePostgres(client)

@@ -179,6 +179,8 @@ export interface Steps {
   unbegin (lease: Lease, stepId: number): Promise<boolean>
   /** One row per user and exposure (the compromised-users report), newest first. */
   report (filter: { sinceMs?: number, tenantId?: string, limit?: number }): Promise<UserExposure[]>
+  /** The tenant ids of the steps (lower-case, sorted), those starting with `prefix` when given; at most `limit` (default 50). */
+  tenants (prefix?: string, limit?: number): Promise<string[]>
 }
 
 export interface UserExposure {
@@ -230,6 +232,8 @@ export interface ExposureCache {
 export const KV = {
   /** When the last non-breach (ignored) notification arrived and why (`webhooks test --wait`). */
   lastIgnored: 'intake.last-ignored',
+  /** When a webhook call was last refused for its Basic credentials, and from where (`webhooks test --wait`). */
+  lastRefused: 'intake.last-refused',
   /** Readiness writes here to prove a commit. */
   ping: 'ping'
 } as const
@@ -239,6 +243,16 @@ export class StoreUnavailableError extends BridgeError {
   constructor (cause: unknown, message = 'the alert store cannot commit') {
     super(message, { cause })
   }
+}
+
+/**
+ * BRIDGE_DATABASE cannot be used as it is configured, and waiting will not change that: a path whose folder
+ * cannot be created, a file this user may not open, a folder where the file should be, a password PostgreSQL
+ * refuses, a database that does not exist, a TLS setting that cannot work. The message names the database and
+ * the real cause, and says what to fix.
+ */
+export class DatabaseConfigError extends BridgeError {
+  readonly code = 'BRIDGE_DATABASE_CONFIG'
 }
 
 /** The database's schema is not the one this bridge knows (newer, or older and not to be migrated here). */

@@ -917,6 +917,19 @@ test('patch semantics: merge, null removes, a required change defaults its reaso
   assert.equal(r.status, 400)
 })
 
+test('a password change clears "must change password" and moves passwordLastUpdateInstant, as FusionAuth does', async t => {
+  const fa = await start(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'pw@corp.io' })
+  const before = u.passwordLastUpdateInstant
+  await call(fa, 'PATCH', `/api/user/${u.id}`, { body: { user: { passwordChangeRequired: true, passwordChangeReason: 'Breached' } } })
+  assert.equal((await call(fa, 'GET', `/api/user/${u.id}`)).json.user.passwordChangeRequired, true)
+  fa.changePassword(u.id)
+  const after = (await call(fa, 'GET', `/api/user/${u.id}`)).json.user
+  assert.equal(after.passwordChangeRequired, false)
+  assert.equal(after.passwordChangeReason, undefined)
+  assert.ok(after.passwordLastUpdateInstant > before)
+})
+
 test('faults: fail, hang, latency, revokeKey, stopListening and resumeListening', async t => {
   const fa = await start(t)
   const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'f@corp.io' })

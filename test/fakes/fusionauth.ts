@@ -39,6 +39,7 @@ export interface FakeUser {
   username?: string
   firstName?: string
   lastName?: string
+  timezone?: string
   active: boolean
   verified: boolean
   insertInstant: number
@@ -68,6 +69,8 @@ export interface NewFakeUser {
   firstName?: string
   lastName?: string
   username?: string
+  /** An IANA time zone (FusionAuth's `user.timezone`). */
+  timezone?: string
 }
 
 export interface FakeUserAction { id: string, name: string, preventLogin: boolean, temporal: boolean }
@@ -120,7 +123,11 @@ export interface FusionAuthFake {
   addEmailTemplate (name?: string, id?: string): string
   /** Makes a user a member of a group, as an administrator would. */
   addMember (groupId: string, userId: string): void
-  /** The user changes their password now (or at `at`): FusionAuth records the instant and clears "must change". */
+  /**
+   * The user changes their password (FusionAuth's hosted pages, or the change-password API): as FusionAuth does,
+   * `passwordLastUpdateInstant` moves to `at` (default now) and a required change is satisfied —
+   * `passwordChangeRequired` cleared, its reason removed.
+   */
   changePassword (userId: string, at?: number): FakeUser
   /**
    * What `GET /.well-known/jwks.json` answers (the keys webhook signatures are made with: fakes/fusionauth-events.ts),
@@ -420,6 +427,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (u.username !== undefined) user.username = u.username
     if (u.firstName !== undefined) user.firstName = u.firstName
     if (u.lastName !== undefined) user.lastName = u.lastName
+    if (u.timezone !== undefined) user.timezone = u.timezone
     for (let i = 0; i < (u.refreshTokens ?? 0); i++) {
       user.refreshTokens.push({ id: randomUUID(), token: randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', ''), insertInstant: now, applicationId: this.applicationId })
     }
@@ -448,20 +456,20 @@ class FakeFusionAuth implements FusionAuthFake {
     return id.toLowerCase()
   }
 
+  changePassword (userId: string, at = Date.now()): FakeUser {
+    const u = this.usersById.get(userId)
+    if (u === undefined) throw new Error(`fake FusionAuth: no user ${userId}`)
+    u.passwordLastUpdateInstant = at
+    u.passwordChangeRequired = false
+    delete u.passwordChangeReason
+    this.touch(u)
+    return u
+  }
+
   addMember (groupId: string, userId: string): void {
     const u = this.usersById.get(userId)
     if (u === undefined || !this.groups.has(groupId)) throw new Error('addMember: no such user or group')
     if (!u.memberships.some(m => m.groupId === groupId)) u.memberships.push({ id: randomUUID(), groupId, insertInstant: Date.now() })
-  }
-
-  changePassword (userId: string, at = Date.now()): FakeUser {
-    const u = this.usersById.get(userId)
-    if (u === undefined) throw new Error('changePassword: no such user')
-    u.passwordLastUpdateInstant = at
-    u.passwordChangeRequired = false
-    delete u.passwordChangeReason
-    this.version++
-    return u
   }
 
   publishKeys (jwks: () => unknown, sign?: (body: string, kid: string) => Promise<string>): void {
@@ -787,6 +795,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (u.username !== undefined) j.username = u.username
     if (u.firstName !== undefined) j.firstName = u.firstName
     if (u.lastName !== undefined) j.lastName = u.lastName
+    if (u.timezone !== undefined) j.timezone = u.timezone
     Object.assign(j, {
       active: u.active,
       verified: u.verified,

@@ -1,3 +1,4 @@
+import { closestName } from '../../closest.js'
 import { CORE, describeEndpoint, EVENT_SETUP, permissionOf, type Endpoint, type Method } from '../../fusionauth/index.js'
 import { comment } from './comment.js'
 import { deactivate } from './deactivate.js'
@@ -38,24 +39,36 @@ export function actionSyntax (): string {
   return [...ACTIONS.values()].map(x => x.takesId === undefined ? x.name : `${x.name}:<id>`).join(', ')
 }
 
-/** `deactivate,group:<id>,…` → specs, or a message naming the bad entry's position (never its value). */
-export function parseActionList (text: string | readonly string[]): ActionSpec[] | string {
+/**
+ * `deactivate,group:<id>,…` → specs, and a problem for every bad entry, each naming its position and the closest
+ * action name when a name is misspelt. `quote`: the entry itself is quoted too (the policy file's entries; a
+ * variable's value is never echoed).
+ */
+export function parseActionList (text: string | readonly string[], { quote = false }: { quote?: boolean } = {}): { actions: ActionSpec[], problems: string[] } {
   const labels = typeof text === 'string' ? text.split(',').map(x => x.trim()).filter(x => x !== '') : text.map(x => x.trim())
-  const out: ActionSpec[] = []
+  const actions: ActionSpec[] = []
+  const problems: string[] = []
   for (const [i, label] of labels.entries()) {
+    const entry = `entry ${i + 1}${quote ? ` ${JSON.stringify(label)}` : ''}`
     const { name, id = '' } = actionSpec(label)
     const a = ACTIONS.get(name)
-    if (a === undefined) return `entry ${i + 1} is not a known action (${actionSyntax()})`
-    if (a.takesId !== undefined) {
-      if (!UUID.test(id)) return `"${name}" needs a ${a.takesId.what} (a UUID), e.g. ${name}:<uuid>`
-      out.push({ label: `${name}:${id.toLowerCase()}`, name, id: id.toLowerCase() })
-    } else {
-      if (id !== '') return `"${name}" takes no id`
-      out.push({ label: name, name })
+    if (a === undefined) {
+      const closest = closestName(name, ACTIONS.keys())
+      problems.push(`${entry} is not a known action${closest === undefined ? '' : `: did you mean ${closest}?`} (${actionSyntax()})`)
+      continue
     }
-    if (out.filter(o => o.label === out.at(-1)!.label).length > 1) return `entry ${i + 1} repeats an action`
+    let spec: ActionSpec
+    if (a.takesId !== undefined) {
+      if (!UUID.test(id)) { problems.push(`${entry}: "${name}" needs a ${a.takesId.what} (a UUID), e.g. ${name}:<uuid>`); continue }
+      spec = { label: `${name}:${id.toLowerCase()}`, name, id: id.toLowerCase() }
+    } else {
+      if (id !== '') { problems.push(`${entry}: "${name}" takes no id`); continue }
+      spec = { label: name, name }
+    }
+    if (actions.some(o => o.label === spec.label)) problems.push(`${entry} repeats an action`)
+    else actions.push(spec)
   }
-  return out
+  return { actions, problems }
 }
 
 /**

@@ -274,6 +274,10 @@ export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposu
     WHERE alerts.received_at >= $1 AND ($2::text IS NULL OR steps.tenant_id = $2)
     ORDER BY alerts.seq DESC, steps.seq LIMIT $3`
 
+/** The distinct tenant ids of the steps starting with $1 (lower-case), sorted, $2 at most. */
+export const STEP_TENANTS = `SELECT DISTINCT lower(tenant_id) AS tenant_id FROM steps
+    WHERE tenant_id IS NOT NULL AND left(lower(tenant_id), length($1)) = $1 ORDER BY 1 LIMIT $2`
+
 // ---- key/value (meta) --------------------------------------------------------------------------------
 
 export const GET_META = 'SELECT value FROM meta WHERE key = $1'

@@ -177,6 +177,10 @@ export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposu
       WHERE alerts.received_at >= @since AND (@tenant IS NULL OR steps.tenant_id = @tenant)
       ORDER BY alerts.seq DESC, steps.seq`
 
+/** The distinct tenant ids of the steps starting with @prefix (lower-case), sorted, @limit at most. */
+export const STEP_TENANTS = `SELECT DISTINCT lower(tenant_id) AS tenant_id FROM steps
+      WHERE tenant_id IS NOT NULL AND substr(lower(tenant_id), 1, length(@prefix)) = @prefix ORDER BY 1 LIMIT @limit`
+
 // ---- key/value (meta) --------------------------------------------------------------------------------
 
 export const GET_META = 'SELECT value FROM meta WHERE key = ?'

@@ -67,7 +67,8 @@ export function sqliteSteps ({ db, write }: SqliteContext): Steps {
   const r = {
     stepsOf: db.prepare(SQL.STEPS_OF_ALERT),
     ofUser: db.prepare(SQL.ALERTS_OF_USER).pluck(),
-    report: db.prepare(SQL.STEP_REPORT)
+    report: db.prepare(SQL.STEP_REPORT),
+    tenants: db.prepare(SQL.STEP_TENANTS)
   }
   return {
     async plan (l, steps) {
@@ -79,6 +80,7 @@ export function sqliteSteps ({ db, write }: SqliteContext): Steps {
     begin: (l, stepId) => write({ op: 'stepBegin', lease: l, stepId }),
     unbegin: (l, stepId) => write({ op: 'stepUnbegin', lease: l, stepId }),
     report: ({ sinceMs, tenantId, limit = 1000 }) => read(() => groupReport(
-      r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<SqliteReportRow>, rows.reportEntry, limit))
+      r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<SqliteReportRow>, rows.reportEntry, limit)),
+    tenants: (prefix = '', limit = 50) => read(() => (r.tenants.all({ prefix: prefix.toLowerCase(), limit }) as Array<{ tenant_id: string }>).map(x => x.tenant_id))
   }
 }
