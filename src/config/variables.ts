@@ -400,6 +400,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'fusionauth-events',
     whenAbsent: [],
     secret: true,
+    // The whole value, and each rotation value (printed alone it is no less a secret).
+    secretParts: v => [v, ...v.split(',').map(p => p.trim())],
     fillIn: true,
     parse: v => {
       const values = list(v)

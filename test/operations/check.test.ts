@@ -251,7 +251,8 @@ test('check\'s scrub list holds every secret variable of the table, given direct
     BRIDGE_DATABASE: ['postgres://bridge:db-MARK-pw@127.0.0.1:1/bridge', ['db-MARK-pw']],
     ENZOIC_WEBHOOK_CREDENTIALS: ['key1:wh-MARK-one,key2:wh-MARK-two', ['key1:wh-MARK-one,key2:wh-MARK-two', 'wh-MARK-one', 'wh-MARK-two']],
     ENZOIC_PAYLOAD_KEY: ['hex:' + 'ab'.repeat(16), ['hex:' + 'ab'.repeat(16), 'ab'.repeat(16)]],
-    BRIDGE_NOTIFY_URL: ['https://hooks.example/services/T0/B0/notify-MARK', ['https://hooks.example/services/T0/B0/notify-MARK']]
+    BRIDGE_NOTIFY_URL: ['https://hooks.example/services/T0/B0/notify-MARK', ['https://hooks.example/services/T0/B0/notify-MARK']],
+    FUSIONAUTH_WEBHOOK_SECRET: ['Bearer fa-MARK-old,Bearer fa-MARK-new', ['Bearer fa-MARK-old,Bearer fa-MARK-new', 'Bearer fa-MARK-old', 'Bearer fa-MARK-new']]
   }
   const secret = VARIABLES.filter(v => v.secret === true)
   assert.ok(secret.length >= 8, `${secret.length} secret variables`)
