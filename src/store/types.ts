@@ -233,6 +233,18 @@ export class StoreUnavailableError extends BridgeError {
   }
 }
 
+/**
+ * The database refused this row for what it holds (PostgreSQL SQLSTATE class 22, a NOT NULL or CHECK violation;
+ * SQLite's equivalents): the row fails alone — the rows committed beside it are stored — and sending it again
+ * cannot help. `reason` is short and names no value of the row.
+ */
+export class StoreDataError extends BridgeError {
+  readonly code = 'BRIDGE_STORE_DATA'
+  constructor (readonly reason: string, cause?: unknown) {
+    super(`the alert cannot be stored: ${reason}`, { cause })
+  }
+}
+
 /** The database's schema is not the one this bridge knows (newer, or older and not to be migrated here). */
 export class SchemaVersionError extends BridgeError {
   readonly code = 'BRIDGE_SCHEMA_VERSION'

@@ -3,6 +3,7 @@
 // well-formed (alerts/normalise.ts), and a batch that still meets a data error is retried row by row (store tests).
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
+import Database from 'better-sqlite3'
 import { startPostgres } from '../fixtures/postgres.js'
 import { postAlert, startTestBridge, tmpDir, type TestBridge } from '../helper.js'
 
@@ -56,4 +57,44 @@ test('PostgreSQL: one poison alert among 40 good ones sent at once: every one an
   if (pgc === undefined) return
   const bridge = await startTestBridge(t, { BRIDGE_DATABASE: await pgc.createDatabase() }, tmpDir(t))
   await sendAmongGood(t, bridge, 'postgres')
+})
+
+/** 40 good alerts and one the database refuses (a trigger stands for any data error normalisation cannot foresee). */
+async function refusedAmongGood (t: TestContext, bridge: TestBridge): Promise<void> {
+  const good = Array.from({ length: 40 }, (_, i) => ({ exposureID: `r-${i}`, username: `good-${i}@acme.io` }))
+  const bodies = [...good.slice(0, 20), { exposureID: 'r-x', username: 'refused@acme.io' }, ...good.slice(20)]
+  const answers = await Promise.all(bodies.map(async body => await postAlert(bridge.url, body)))
+  const refused = answers[20]!
+  t.diagnostic(`good alerts answered 200: ${answers.filter((a, i) => i !== 20 && a.status === 200).length} of 40; the refused one: ${refused.status} ${JSON.stringify(refused.body)}`)
+  for (const [i, a] of answers.filter((_, i) => i !== 20).entries()) {
+    assert.equal(a.status, 200, `good alert ${i}: ${JSON.stringify(a.body)}`)
+    assert.equal((await bridge.store.alerts.get(a.body.alertId))?.email, `good-${i}@acme.io`)
+  }
+  assert.equal(refused.status, 400, 'not 503: sending it again cannot help')
+  assert.match(refused.body.error, /^the alert cannot be stored: .*refused by a test trigger/)
+  assert.equal(refused.headers.get('retry-after'), null)
+  assert.deepEqual(await bridge.store.alerts.list({ email: 'refused@acme.io' }), [])
+  assert.equal((await bridge.store.alerts.list({ limit: 100 })).length, 40)
+  assert.ok(bridge.logs.some(l => l.includes('the store refused this alert\'s data')), 'logged')
+}
+
+test('SQLite: an alert the database still refuses is answered 400 with the reason; the 40 sent beside it are stored', async t => {
+  const bridge = await startTestBridge(t)
+  const db = new Database(bridge.config.database)
+  db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.email LIKE 'refused%'
+    BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END`)
+  db.close()
+  await refusedAmongGood(t, bridge)
+})
+
+test('PostgreSQL: an alert the database still refuses is answered 400 with the reason; the 40 sent beside it are stored', async t => {
+  const pgc = await startPostgres(t)
+  if (pgc === undefined) return
+  const url = await pgc.createDatabase()
+  const bridge = await startTestBridge(t, { BRIDGE_DATABASE: url }, tmpDir(t))
+  await pgc.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      IF NEW.email LIKE 'refused%' THEN RAISE EXCEPTION 'refused by a test trigger' USING ERRCODE = 'data_exception'; END IF;
+      RETURN NEW; END $$;
+    CREATE TRIGGER refuse BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION refuse()`, new URL(url).pathname.slice(1))
+  await refusedAmongGood(t, bridge)
 })

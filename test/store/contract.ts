@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { classify } from '../../src/intake/alert.js'
 import type { BreachAlert, Finish } from '../../src/alerts/types.js'
-import type { Lease, Store } from '../../src/store/types.js'
+import type { InsertResult, Lease, Store } from '../../src/store/types.js'
 import { waitFor } from '../helper.js'
 
 export interface StoreOptions {
@@ -116,6 +116,27 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(await store.alerts.countByOutcome(), { test: 1 })
     assert.deepEqual((await store.alerts.list({ state: 'done' })).map(r => r.email), ['three@example.com'])
     assert.deepEqual((await store.alerts.list({ limit: 2 })).map(r => r.email), ['three@example.com', 'two@acme.io'], 'newest first')
+  }))
+
+  subtests.push(t.test('a row the database refuses (a data error) fails alone: its batch neighbours commit, it is refused as data, not as an outage', async st => {
+    const commits: number[] = []
+    const { store } = await world(st, { onCommit: n => commits.push(n) })
+    const good = Array.from({ length: 10 }, (_, i) => alert({ exposureID: `n${i}`, username: `n${i}@acme.io` }))
+    // Past intake's checks: no idempotency key, which both schemas declare NOT NULL.
+    const poison = { ...alert({ exposureID: 'poison', username: 'poison@acme.io' }), idempotencyKey: null as unknown as string }
+    const inserts = [...good.slice(0, 5), poison, ...good.slice(5), good[0]!].map(a => store.alerts.insert(a))
+    const settled = await Promise.allSettled(inserts)
+    const refused = settled[5]!
+    assert.equal(refused.status, 'rejected')
+    assert.equal((refused as PromiseRejectedResult).reason.name, 'StoreDataError', String((refused as PromiseRejectedResult).reason))
+    assert.match((refused as PromiseRejectedResult).reason.message, /^the alert cannot be stored/)
+    const answers = settled.filter((_, i) => i !== 5).map(r => { assert.equal(r.status, 'fulfilled', String((r as PromiseRejectedResult).reason)); return (r as PromiseFulfilledResult<InsertResult>).value })
+    assert.deepEqual(answers.map(a => a.duplicate), [...good.map(() => false), true], 'one row each; the repeat is a duplicate of the first')
+    assert.equal(answers[10]!.id, answers[0]!.id)
+    for (const [i, a] of answers.slice(0, 10).entries()) assert.equal((await store.alerts.get(a.id))?.email, `n${i}@acme.io`)
+    assert.equal((await store.alerts.get(answers[0]!.id))!.deliveries, 2)
+    assert.equal((await store.alerts.list({ limit: 100 })).length, 10, 'nothing of the refused row')
+    assert.deepEqual(commits, [12], 'one commit for the batch, the refused row counted in it')
   }))
 
   subtests.push(t.test('the same alert from two connections at once (two replicas): one row, one id', async st => {

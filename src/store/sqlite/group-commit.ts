@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../types.js'
+import { StoreDataError, StoreUnavailableError } from '../types.js'
 import type { Committer, CommitterEvents } from './committers.js'
 import type { WriteName, WriteOf, WriteOp, WriterReply, WriteResult } from './operations.js'
 
@@ -72,7 +72,7 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
       batch.forEach((p, i) => {
         const res = outcome.results[i]!
         if (res.ok) p.resolve(res.value)
-        else p.reject(new StoreUnavailableError(new Error(res.error)))
+        else p.reject(res.data === true ? new StoreDataError(res.error) : new StoreUnavailableError(new Error(res.error)))
       })
       if (outcome.wake) options.onWake()
     }

@@ -29,7 +29,15 @@ export type WriteOf<K extends WriteName> = { op: K } & Parameters<WriteHandlers[
 export type WriteOp = { [K in WriteName]: WriteOf<K> }[WriteName]
 export type WriteResult<K extends WriteName> = ReturnType<WriteHandlers[K]>
 
-export type OpResult = { ok: true, value: unknown } | { ok: false, error: string }
+/** `data`: the database refused the write for what it holds (StoreDataError), not for its own state. */
+export type OpResult = { ok: true, value: unknown } | { ok: false, error: string, data?: boolean }
+
+/**
+ * SQLite's data errors: what the row holds is refused (too big, a type or NOT NULL / CHECK / trigger constraint),
+ * so the write fails alone, and would fail again. Only inserts are told apart (a webhook answers 400 for them).
+ */
+const DATA_ERRORS = new Set(['SQLITE_TOOBIG', 'SQLITE_MISMATCH', 'SQLITE_CONSTRAINT_NOTNULL', 'SQLITE_CONSTRAINT_CHECK', 'SQLITE_CONSTRAINT_DATATYPE', 'SQLITE_CONSTRAINT_TRIGGER'])
+const isDataError = (op: WriteOp, err: unknown): boolean => op.op === 'insert' && DATA_ERRORS.has((err as { code?: string }).code ?? '')
 
 export interface BatchOutcome {
   results: OpResult[]
@@ -63,7 +71,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
         out.results.push({ ok: true, value })
         if (wakes(op, value)) out.wake = true
       } catch (err) {
-        out.results.push({ ok: false, error: (err as Error).message })
+        out.results.push({ ok: false, error: (err as Error).message, data: isDataError(op, err) })
       }
       if (op.op === 'insert') out.inserts++
     }
