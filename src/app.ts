@@ -8,6 +8,7 @@ import { bridgeVersion, createMetrics, type Metrics } from './observability/metr
 import { intakeRoutes, IntakeError, WEBHOOK_PATH, type IntakeSettings } from './intake/route.js'
 import { ALERT_STATES } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
+import { guardConnections, type ConnectionLimits } from './intake/connections.js'
 
 /** A readiness check: resolves when healthy, rejects with a short reason otherwise. */
 export type ReadinessCheck = () => Promise<void>
@@ -16,6 +17,8 @@ export interface AppDeps {
   /** The webhook's settings; `requestTimeoutMs` bounds every request (BRIDGE_REQUEST_TIMEOUT). */
   intake: IntakeSettings
   requestTimeoutMs: number
+  /** BRIDGE_MAX_CONNECTIONS, BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: bounds applied as each connection arrives. */
+  connections: ConnectionLimits
   store: Store
   logger: Logger
   metrics?: Metrics
@@ -152,6 +155,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     ? Fastify(options)
     : Fastify({ ...options, https: { ...deps.https, ...timeouts } } as FastifyServerOptions)) as unknown as FastifyInstance
   app.decorate('metrics', metrics)
+  guardConnections(app.server, intake.source, deps.connections, deps.logger, reason => metrics.connectionsRefused.inc({ reason }))
   metrics.buildInfo.set({ version: bridgeVersion(), nodejs_version: process.version, store: store.kind }, 1)
   // Direct TLS: a client-initiated renegotiation ends the connection (secureOptions already has OpenSSL refuse
   // it; this also covers a TLS library that ignores the refusal).

@@ -6,7 +6,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, loadConfig, unknownVariables, type Config } from './config/index.js'
-import { enzoicApiSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
+import { connectionLimits, enzoicApiSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
 import { buildApp, type AppDeps } from './app.js'
 import { openStore, describeDatabase, type OpenStoreOptions } from './store/index.js'
 import { startRetention } from './store/retention.js'
@@ -169,7 +169,9 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const https = directTls(config, options)
   const r = startRemediation(config, store, logger, metrics, options)
   const readiness = r === undefined ? undefined : { fusionauth: () => r.worker.readiness() }
-  const app = await buildApp({ intake: intakeSettings(config), requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness })
+  const app = await buildApp({
+    intake: intakeSettings(config), connections: connectionLimits(config), requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness
+  })
   try {
     await app.listen({ host: config.host, port: config.port })
   } catch (err) {

@@ -26,6 +26,8 @@ export interface Values {
   maxInFlight: number
   maxInFlightBytes: number
   requestTimeoutMs: number
+  maxConnections: number
+  maxConnectionsPerAddress: number
   webhookCredentials: readonly WebhookCredential[]
   payloadEncryption: 'off' | 'optional' | 'required'
   payloadKey: Buffer | undefined
@@ -230,6 +232,25 @@ export const VARIABLES: readonly Variable[] = [
     doc: 'the longest a sender may take to send one whole request, headers and body; then `408` and the connection closed (headers alone: 10 s, or this if shorter). Enforced to within a second',
     comment: ['The longest a sender may take to send one whole request (headers: 10 s at most); then 408.']
   }),
+  variable({
+    name: 'BRIDGE_MAX_CONNECTIONS',
+    key: 'maxConnections',
+    section: 'storage',
+    default: '768',
+    parse: int(16, 1_000_000),
+    doc: 'open connections at once, all peers together (`server.maxConnections`); past it a new connection is closed as it arrives. Keep it under the process\'s open-file limit less ~100 (the database, FusionAuth, PostgreSQL, logs): 768 fits a limit of 1,024; the shipped unit allows 65,536',
+    comment: ['Open connections at once, all peers together; past it a new connection is closed as it arrives. Keep it',
+      'under the open-file limit (ulimit -n) less ~100: 768 fits 1,024. And per address (TRUSTED_PROXIES, i.e. nginx,',
+      'excepted): a peer holding that many is refused more, so idle sockets of one sender cannot fill the rest.']
+  }),
+  variable({
+    name: 'BRIDGE_MAX_CONNECTIONS_PER_ADDRESS',
+    key: 'maxConnectionsPerAddress',
+    section: 'storage',
+    default: '64',
+    parse: int(1, 1_000_000),
+    doc: 'open connections at once from one address; past it a new one from that address is closed as it arrives. `TRUSTED_PROXIES` are exempt (behind nginx every connection is nginx\'s); a connection that sends no complete headers is closed after 10 s (or `BRIDGE_REQUEST_TIMEOUT` if shorter)'
+  }),
   // ── webhook ──
   variable({
     name: 'ENZOIC_WEBHOOK_CREDENTIALS',
@@ -311,7 +332,7 @@ export const VARIABLES: readonly Variable[] = [
     section: 'client-cert',
     fillIn: true,
     parse: ips,
-    doc: 'optional source-address allow-list (Enzoic documents one sending address, `52.42.159.171`)',
+    doc: 'optional source-address allow-list (Enzoic documents one sending address, `52.42.159.171`): checked on the client address of each request (behind a trusted proxy, its `X-Forwarded-For`), and on the TCP peer as it connects — a peer neither allowed nor in `TRUSTED_PROXIES` (nor loopback, for the operational endpoints) is dropped before a byte is read, before TLS in `direct` mode',
     comment: ['Optional source allow-list (Enzoic documents one sending address, 52.42.159.171).']
   }),
   // ── Enzoic API ──
