@@ -200,6 +200,7 @@ function addPurge (alerts: Command, ctx: CliContext): void {
       const r = await withCommandStore(ctx.config().database, async store => await purgeAlerts(store, opts.olderThan, ctx.now()))
       if (opts.json === true) outJson(r)
       else out(`Purged the personal data of ${r.purged} alert${r.purged === 1 ? '' : 's'} finished before ${shortTime(r.finishedBefore)}; their tombstones (id, state, outcome, dates, idempotency key) remain.`)
+      if (r.warning !== undefined) err(`warning: ${r.warning}`)
     })), {
     examples: ['breach-bridge alerts purge --older-than 90d --yes', 'breach-bridge alerts purge --older-than 12h --force --yes   # under a day needs --force'],
     env: STORE_ENV

@@ -49,6 +49,11 @@ export interface ListOptions {
 export interface PurgeResult {
   /** Alerts whose personal data was removed (tombstones left). */
   purged: number
+  /**
+   * SQLite: whether the WAL was then checkpointed and truncated, so no earlier version of the purged rows stays in
+   * it (false: another process held an old snapshot; the next purge tries again). Absent on PostgreSQL.
+   */
+  walTruncated?: boolean
 }
 
 /** Alert records: what arrived, what became of it. */
@@ -68,7 +73,10 @@ export interface AlertRecords {
   countByOutcome (): Promise<Record<string, number>>
   /**
    * Removes the personal data of alerts finished more than `olderThanMs` ago, leaving a tombstone
-   * (idempotency key, state, outcome, dates) so a late re-delivery stays a duplicate.
+   * (idempotency key, state, outcome, dates) so a late re-delivery stays a duplicate. What else named them goes
+   * with them: their history and steps, the notify-ledger rows they hold (KV.notified), the operator messages
+   * about them (their `dead` message, a digest whose window holds their completion), and any operator message
+   * older than `olderThanMs`. SQLite then truncates its WAL (`walTruncated`).
    */
   purge (options: { olderThanMs: number }): Promise<PurgeResult>
   /** What finished in [from, to) (epoch ms, the store's clock), for the operator digest. */
@@ -223,7 +231,22 @@ export const KV = {
   /** When the last non-breach (ignored) notification arrived and why (`webhooks test --wait`). */
   lastIgnored: 'intake.last-ignored',
   /** Readiness writes here to prove a commit. */
-  ping: 'ping'
+  ping: 'ping',
+  /**
+   * The notify ledger (notify-user): one row per user and exposure (the alert's id when it names none), its value
+   * JSON `{"alertId": …}` naming the alert that holds it. `alerts.purge` removes the rows its alerts hold (the
+   * statements build the same key from the alert's steps).
+   */
+  notified: (tenantId: string, userId: string, exposure: string): string => `notified:${tenantId}:${userId}:${exposure}`
+} as const
+
+/**
+ * Outbox keys that name an alert or a time (the statements of `alerts.purge` read them): a message at once when
+ * an alert dies, and the digest of the window starting at `fromMs` (epoch ms, 13 digits).
+ */
+export const OUTBOX_KEYS = {
+  dead: (alertId: string, atMs: number): string => `dead:${alertId}:${atMs}`,
+  digest: (fromMs: number): string => `digest:${fromMs}`
 } as const
 
 export class StoreUnavailableError extends BridgeError {

@@ -78,15 +78,33 @@ export const COUNT_DEAD_AND_WAITING = `SELECT count(*) FILTER (WHERE state = 'de
 
 /**
  * One slice of `alerts.purge`: up to $2 alerts finished more than $1 ms ago lose their personal data, events
- * and steps (the row stays as a tombstone). SKIP LOCKED: replicas purging at once take different rows.
+ * and steps (the row stays as a tombstone). SKIP LOCKED: replicas purging at once take different rows. With them
+ * go (all CTEs see the rows as they were, steps included):
+ * - the notify-ledger rows they hold (KV.notified, built from their steps' users; only where the value names the
+ *   alert: another alert of the same exposure may hold it);
+ * - the operator messages that name them (OUTBOX_KEYS): their `dead:<id>:…` message; a digest whose window holds
+ *   one's completion — started (its key, epoch ms) by the latest completion, sent at or after the earliest, a
+ *   minute apart each way (the digest's builder and the database may keep time a little apart);
+ * - and any operator message made more than $1 ms ago.
  */
 export const PURGE_SLICE = `WITH p AS (
-      SELECT seq FROM alerts WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= now() - ${intervalFromMs(1)}
+      SELECT seq, id, exposure_id, completed_at FROM alerts
+      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= now() - ${intervalFromMs(1)}
       LIMIT $2 FOR UPDATE SKIP LOCKED
     ), e AS (
       DELETE FROM alert_events WHERE alert_seq IN (SELECT seq FROM p)
+    ), lg AS (
+      DELETE FROM meta m USING steps s, p
+      WHERE s.alert_seq = p.seq AND m.key = 'notified:' || s.tenant_id || ':' || s.user_id || ':' || coalesce(p.exposure_id, p.id)
+        AND strpos(m.value, '"alertId":"' || p.id || '"') > 0
     ), st AS (
       DELETE FROM steps WHERE alert_seq IN (SELECT seq FROM p)
+    ), ob AS (
+      DELETE FROM outbox o WHERE o.created_at <= now() - ${intervalFromMs(1)}
+        OR (o.key LIKE 'dead:%' AND substr(o.key, 6, 36) IN (SELECT id FROM p))
+        OR (CASE WHEN o.key ~ '^digest:[0-9]{1,15}$' THEN substr(o.key, 8)::bigint END
+              <= (SELECT (extract(epoch FROM max(completed_at)) * 1000)::bigint + 60000 FROM p)
+            AND o.created_at >= (SELECT min(completed_at) - interval '1 minute' FROM p))
     ), u AS (
       UPDATE alerts a SET email = NULL, username_hash = NULL, custom_data = NULL, exposure_details = NULL, extra = NULL,
         warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = now()

@@ -48,6 +48,9 @@ export function insertRow (alert: BreachAlert, sourceIp: string | undefined): In
   }
 }
 
+/** How far apart the digest's builder and the store may keep time (PURGE_OUTBOX). */
+const DIGEST_SKEW_MS = 60_000
+
 /** The writes of alert records, run by the writer inside the group commit (operations.ts). */
 export function alertWrites (db: Database.Database) {
   const s = {
@@ -55,7 +58,9 @@ export function alertWrites (db: Database.Database) {
     duplicate: db.prepare(SQL.COUNT_DUPLICATE_DELIVERY),
     purgeable: db.prepare(SQL.PURGEABLE),
     purgeEvents: db.prepare(SQL.PURGE_EVENTS),
+    purgeLedger: db.prepare(SQL.PURGE_LEDGER),
     purgeSteps: db.prepare(SQL.PURGE_STEPS),
+    purgeOutbox: db.prepare(SQL.PURGE_OUTBOX),
     purgeRow: db.prepare(SQL.PURGE_ROW)
   }
   return {
@@ -91,19 +96,29 @@ export function alertWrites (db: Database.Database) {
     },
     /** One slice of `alerts.purge` (the slicing is shared/alerts.ts). */
     purge (op: { olderThanMs: number, limit: number }, at: number): number {
-      const seqs = (s.purgeable.all(at - op.olderThanMs, op.limit) as Array<{ seq: number }>).map(r => r.seq)
-      for (const seq of seqs) {
+      const cutoff = at - op.olderThanMs
+      const slice = s.purgeable.all(cutoff, op.limit) as Array<{ seq: number, id: string, completed_at: number }>
+      for (const { seq } of slice) {
         s.purgeEvents.run(seq)
+        s.purgeLedger.run({ seq })
         s.purgeSteps.run(seq)
         s.purgeRow.run({ seq, now: at })
       }
-      return seqs.length
+      const completed = slice.map(r => r.completed_at)
+      const some = completed.length > 0
+      s.purgeOutbox.run({
+        cutoff,
+        ids: JSON.stringify(slice.map(r => r.id)),
+        first: some ? Math.min(...completed) - DIGEST_SKEW_MS : null,
+        last: some ? Math.max(...completed) + DIGEST_SKEW_MS : null
+      })
+      return slice.length
     }
   }
 }
 
 /** Alert records on SQLite: inserts and purges through the group commit, reads on this thread's connection. */
-export function sqliteAlerts ({ db, write }: SqliteContext): AlertRecords {
+export function sqliteAlerts ({ db, write, checkpoint }: SqliteContext): AlertRecords {
   const r = {
     get: db.prepare(SQL.GET_ALERT),
     receipt: db.prepare(SQL.ALERT_RECEIPT),
@@ -139,6 +154,7 @@ export function sqliteAlerts ({ db, write }: SqliteContext): AlertRecords {
       const count = (state: string): number => (r.countOf.get(state) as { n: number }).n
       return summaryOf(byOutcome, alerts, { dead: count('dead'), waiting: count('waiting') })
     }),
-    purge: ({ olderThanMs }) => purgeInSlices(limit => write({ op: 'purge', olderThanMs, limit }))
+    // secure_delete zeroed what the purge freed in the database; the WAL still holds the pages as they were.
+    purge: async ({ olderThanMs }) => ({ ...await purgeInSlices(limit => write({ op: 'purge', olderThanMs, limit })), walTruncated: await checkpoint() })
   }
 }

@@ -93,7 +93,7 @@ export function openSqliteStore (options: SqliteStoreOptions): OpenedSqliteStore
 
   const stopWatching = watchDataVersion(db, options.pollMs ?? 1000, () => listeners.size > 0 && !closed, listeners.emit)
 
-  const context: SqliteContext = { db, write: commits.write, now }
+  const context: SqliteContext = { db, write: commits.write, checkpoint: commits.checkpoint, now }
   return {
     kind: 'sqlite',
     location: file,

@@ -83,10 +83,13 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
 }
 
 export interface WriterInit { file: string, busyTimeoutMs: number, identity?: string }
-/** A batch as the main thread hands it to the committer: `at` is its instant by the store's clock. */
-export interface WriterRequest { seq: number, at: number, ops: WriteOp[] }
+/**
+ * A batch as the main thread hands it to the committer: `at` is its instant by the store's clock. `checkpoint`:
+ * after its commit, copy the whole WAL into the database and truncate it (a purge's bytes must not stay there).
+ */
+export interface WriterRequest { seq: number, at: number, ops: WriteOp[], checkpoint?: boolean }
 export type WriterReply =
-  | { seq: number, outcome: BatchOutcome, seconds: number }
+  | { seq: number, outcome: BatchOutcome, seconds: number, truncated?: boolean }
   | { seq: number, error: string }
 
 /**
@@ -99,9 +102,25 @@ export function createRequestRunner (db: Database.Database, { file, identity }: 
     const started = process.hrtime.bigint()
     try {
       if (identity !== undefined && fileIdentity(file) !== identity) throw new Error(`the database file ${file} was removed or replaced`)
-      return { seq: req.seq, outcome: run(req.ops, req.at), seconds: Number(process.hrtime.bigint() - started) / 1e9 }
+      const outcome = run(req.ops, req.at)
+      const truncated = req.checkpoint === true ? checkpoint(db) : undefined
+      return { seq: req.seq, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9, truncated }
     } catch (err) {
       return { seq: req.seq, error: (err as Error).message }
     }
+  }
+}
+
+/**
+ * `wal_checkpoint(TRUNCATE)`: every frame of the WAL copied into the database file and the WAL truncated to zero
+ * bytes. False when it could not finish (a reader of another process held an older snapshot past busy_timeout,
+ * an I/O error): the next purge tries again.
+ */
+function checkpoint (db: Database.Database): boolean {
+  try {
+    const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number, log: number, checkpointed: number }>
+    return r !== undefined && r.busy === 0
+  } catch {
+    return false // the batch before it committed all the same: its writes are answered as committed
   }
 }
