@@ -154,6 +154,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const metrics = createMetrics()
   const store = await openStore(config.database, {
     role: 'serve',
+    tombstoneKey: config.tombstoneKey,
     busyTimeoutMs: options.busyTimeoutMs,
     pollMs: options.pollMs,
     ...options.store,

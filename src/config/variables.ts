@@ -7,7 +7,7 @@
 import { parsePayloadKey } from '../intake/decrypt.js'
 import { actionSyntax, parseActionList, type ActionSpec } from '../remediation/actions/index.js'
 import { parseDuration } from '../duration.js'
-import { Bad, bad, bool, duration, httpUrl, int, ips, list, oneOf, text, uuid, uuids, type Parser } from './parsers.js'
+import { Bad, bad, bool, duration, httpUrl, int, ips, keyBytes, list, oneOf, text, uuid, uuids, type Parser } from './parsers.js'
 
 export interface WebhookCredential { readonly key: string, readonly secret: string }
 
@@ -22,6 +22,7 @@ export interface Values {
   logEmails: 'masked' | 'full'
   database: string
   retentionMs: number | undefined
+  tombstoneKey: Buffer | undefined
   maxBodyBytes: number
   maxInFlight: number
   maxInFlightBytes: number
@@ -194,6 +195,20 @@ export const VARIABLES: readonly Variable[] = [
     doc: 'finished alerts keep their personal data this long, then only a tombstone (idempotency key, outcome, dates) so a late re-delivery stays a duplicate; at least `1d`, or `off`',
     comment: ['Finished alerts keep their personal data (email, user ids, exposure details) this long, then only a',
       'tombstone (idempotency key, outcome, dates) so a late re-delivery stays a duplicate. At least 1d, or off.']
+  }),
+  variable({
+    name: 'BRIDGE_TOMBSTONE_KEY',
+    key: 'tombstoneKey',
+    section: 'storage',
+    secret: true,
+    fillIn: true,
+    parse: keyBytes(16),
+    fileExample: '/etc/enzoic-bridge/tombstone-key',
+    doc: 'a purged alert\'s tombstone keeps HMAC-SHA256(this key, its idempotency key) instead of the SHA-256 of (exposure id, email, customData) that a list of candidate emails would re-identify; `base64:…`, `hex:…` or text, at least 16 bytes (`openssl rand -base64 32`), kept outside the database and its backups. Set it for `serve` and `alerts purge` alike. Without it (`check` warns) tombstones stay unkeyed; set later, the next purge keys the older ones. Lost or changed: re-deliveries of alerts purged before are no longer recognised (they would be remediated again)',
+    comment: ['Purged alerts keep a tombstone so a late re-delivery stays a duplicate. With this key (kept outside the',
+      'database and its backups) the tombstone holds an HMAC no one without the key can match against a list of',
+      'emails. base64:…, hex:… or text, at least 16 bytes: openssl rand -base64 32 (prefix it with base64:).',
+      'Lost or changed: re-deliveries of alerts purged before are no longer recognised.']
   }),
   variable({
     name: 'BRIDGE_MAX_BODY_BYTES',

@@ -11,9 +11,13 @@ import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { postAlert, startTestBridge, tmpDir, waitFor, type TestBridge } from '../helper.js'
 import { usernameHash } from '../../src/alerts/normalise.js'
 import { cli } from '../fixtures/in-process.js'
+import { idempotencyKey } from '../../src/intake/alert.js'
 import { purgeAlerts } from '../../src/operations/alerts.js'
 
 const EMAIL = 'u7@corp.io'
+const TOMBSTONE_KEY = 'base64:' + Buffer.from('thirty-two bytes of tombstone key').toString('base64')
+/** The plain idempotency keys of the three alerts: SHA-256 of (exposure id, email, customData), which a dictionary of emails recomputes. */
+const PLAIN_KEYS = [1, 2, 3].map(n => idempotencyKey(`exp-${n}`, EMAIL, `crm ${EMAIL}`))
 
 /** A chat receiver on 127.0.0.1 that takes every message. */
 async function receiver (t: TestContext): Promise<{ url: string, got: string[] }> {
@@ -57,7 +61,8 @@ async function bridgeThatKnowsTheEmail (t: TestContext): Promise<{ bridge: TestB
     BRIDGE_ACTIONS: `notify-user:${template},deactivate,revoke-sessions`,
     BRIDGE_NOTIFY_URL: rx.url,
     BRIDGE_NOTIFY_INTERVAL: '1s',
-    BRIDGE_LOG_EMAILS: 'full'
+    BRIDGE_LOG_EMAILS: 'full',
+    BRIDGE_TOMBSTONE_KEY: TOMBSTONE_KEY
   }, tmpDir(t), { digest: { tickMs: 3_600_000 } })
   await bridge.digest!.tick() // the first window starts now
   const ids: string[] = []
@@ -72,6 +77,7 @@ async function bridgeThatKnowsTheEmail (t: TestContext): Promise<{ bridge: TestB
   assert.ok(rx.got.some(m => m.includes(EMAIL)), 'the digest named the address')
   const folder = dirname(bridge.config.database)
   assert.ok(occurrences(folder, EMAIL).length > 0, 'the database holds the address before the purge')
+  assert.ok(PLAIN_KEYS.every(k => occurrences(folder, k).length > 0), 'and the plain idempotency keys')
   const db = new Database(bridge.config.database, { readonly: true })
   t.after(() => db.close())
   assert.equal((db.prepare('SELECT count(*) AS n FROM meta WHERE key LIKE \'notified:%\'').get() as { n: number }).n, 3, 'one ledger row per exposure')
@@ -86,6 +92,7 @@ async function assertForgotten (bridge: TestBridge, ids: string[]): Promise<void
   assert.ok(files.includes('bridge.db-wal') && files.includes('bridge.db-shm'), `the WAL and shared-memory files are there to search: ${files.join(', ')}`)
   assert.deepEqual(occurrences(folder, EMAIL), [], 'no byte of the address left')
   assert.deepEqual(occurrences(folder, usernameHash(EMAIL)), [], 'nor its hash (reversible by a dictionary)')
+  assert.deepEqual(PLAIN_KEYS.flatMap(k => occurrences(folder, k)), [], 'nor the plain idempotency keys: the tombstones hold HMACs under BRIDGE_TOMBSTONE_KEY')
   const db = new Database(bridge.config.database, { readonly: true })
   try {
     assert.deepEqual(db.prepare('SELECT key FROM meta WHERE key LIKE \'notified:%\'').all(), [], 'the notify ledger went with the alerts')
@@ -109,10 +116,21 @@ test('retention\'s purge (the bridge\'s writer thread): no byte of the email in 
 test('`alerts purge` beside the running bridge: the same, from the command\'s own connection', async t => {
   const { bridge, ids } = await bridgeThatKnowsTheEmail(t)
   await new Promise(resolve => setTimeout(resolve, 20))
-  const r = await cli(['alerts', 'purge', '--older-than', '10ms', '--force', '--yes'], { BRIDGE_DATABASE: bridge.config.database })
+  const r = await cli(['alerts', 'purge', '--older-than', '10ms', '--force', '--yes'], { BRIDGE_DATABASE: bridge.config.database, BRIDGE_TOMBSTONE_KEY: TOMBSTONE_KEY })
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /^Purged the personal data of 3 alerts/)
   await assertForgotten(bridge, ids)
+})
+
+test('`alerts purge` run without the tombstone key: unkeyed tombstones, keyed by the bridge\'s next purge and still recognised', async t => {
+  const { bridge, ids } = await bridgeThatKnowsTheEmail(t)
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const r = await cli(['alerts', 'purge', '--older-than', '10ms', '--force', '--yes'], { BRIDGE_DATABASE: bridge.config.database })
+  assert.equal(r.code, 0, r.stderr)
+  const folder = dirname(bridge.config.database)
+  assert.ok(PLAIN_KEYS.every(k => occurrences(folder, k).length > 0), 'plain keys: what a purge without the key leaves')
+  assert.equal((await bridge.store.alerts.purge({ olderThanMs: 10 })).purged, 0, 'the retention task finds nothing more to purge…')
+  await assertForgotten(bridge, ids) // … but keys the tombstones the command left
 })
 
 test('a purge that cannot empty the WAL (another connection reads an older snapshot) says so; the next one empties it', async t => {

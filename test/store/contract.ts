@@ -10,6 +10,8 @@ import { waitFor } from '../helper.js'
 export interface StoreOptions {
   onCommit?: (inserts: number, seconds: number) => void
   pollMs?: number
+  /** BRIDGE_TOMBSTONE_KEY. */
+  tombstoneKey?: Buffer
 }
 
 /** A fresh, empty database of one backend; `open` may be called again for a second connection (another process). */
@@ -588,6 +590,35 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     const left = (await store.outbox.claim('check', 100, 60_000)).map(m => m.key).sort()
     assert.deepEqual(left, [OUTBOX_KEYS.dead(kept.id, completed), later].sort(),
       'its dead message, the digest of its window and the message older than the cut-off are gone')
+  }))
+
+  subtests.push(t.test('tombstones under a key (BRIDGE_TOMBSTONE_KEY): re-deliveries recognised only with the key; older unkeyed tombstones keyed by the next purge', async st => {
+    const key = Buffer.from('a tombstone key kept outside the database')
+    const { store: keyless, open } = await world(st)
+    const keyed = await open({ tombstoneKey: key })
+    const finishAll = async (s: Store): Promise<void> => { for (const c of await s.queue.claim('w', 10, 60_000)) await s.queue.finish(c.lease, done) }
+    const old = alert({ exposureID: 'before-the-key', username: 'old@acme.io' })
+    const made = await keyless.alerts.insert(old)
+    await finishAll(keyless)
+    await sleep(20)
+    assert.equal((await keyless.alerts.purge({ olderThanMs: 10 })).purged, 1, 'purged before any key was set: its tombstone is the plain SHA-256')
+    assert.deepEqual(await keyed.alerts.insert(old), { id: made.id, duplicate: true, test: false }, 'still recognised with the key')
+
+    const later = alert({ exposureID: 'after-the-key', username: 'new@acme.io', customData: 'crm-1' })
+    const laterRow = await keyed.alerts.insert(later)
+    await finishAll(keyed)
+    await sleep(20)
+    assert.equal((await keyed.alerts.purge({ olderThanMs: 10 })).purged, 1)
+    assert.deepEqual(await keyed.alerts.insert(later), { id: laterRow.id, duplicate: true, test: false }, 'a late re-delivery: a duplicate')
+    assert.deepEqual(await keyed.alerts.insert(old), { id: made.id, duplicate: true, test: false }, 'the older tombstone, now keyed too')
+    assert.equal((await keyed.alerts.get(laterRow.id))!.deliveries, 2)
+
+    // Without the key (lost, or never given) nothing in the tombstones matches: they hold no hash anyone can recompute.
+    for (const a of [later, old]) {
+      const r = await keyless.alerts.insert(a)
+      assert.equal(r.duplicate, false, 'not recognised without the key the tombstone was made with')
+      assert.ok(r.id !== laterRow.id && r.id !== made.id)
+    }
   }))
 
   await Promise.all(subtests)

@@ -7,14 +7,15 @@ import { stepWrites } from './steps.js'
 import { kvWrites } from './kv.js'
 import { outboxWrites } from './outbox.js'
 import { exposureWrites } from './exposures.js'
+import { tombstoneKeyer, type TombstoneKeyer } from '../shared/tombstone.js'
 
 /**
  * Every write the SQLite store makes, by name. Each role's module (alerts.ts, queue.ts …) prepares its
  * statements on the writer's connection and returns its writes: `(op, at)` → result, run inside the batch's
  * transaction at the batch's instant `at`.
  */
-function writeHandlers (db: Database.Database) {
-  return { ...alertWrites(db), ...queueWrites(db), ...stepWrites(db), ...kvWrites(db), ...outboxWrites(db), ...exposureWrites(db) }
+function writeHandlers (db: Database.Database, keyer?: TombstoneKeyer) {
+  return { ...alertWrites(db, keyer), ...queueWrites(db), ...stepWrites(db), ...kvWrites(db), ...outboxWrites(db), ...exposureWrites(db) }
 }
 
 type WriteHandlers = ReturnType<typeof writeHandlers>
@@ -60,8 +61,8 @@ function wakes (op: WriteOp, value: unknown): boolean {
 }
 
 /** Runs batches of writes on `db` (the writer's connection), each batch one immediate transaction. */
-export function createOperations (db: Database.Database): (ops: readonly WriteOp[], at: number) => BatchOutcome {
-  const handlers = writeHandlers(db) as Record<WriteName, (op: WriteOp, at: number) => unknown>
+export function createOperations (db: Database.Database, keyer?: TombstoneKeyer): (ops: readonly WriteOp[], at: number) => BatchOutcome {
+  const handlers = writeHandlers(db, keyer) as Record<WriteName, (op: WriteOp, at: number) => unknown>
   const one = (op: WriteOp, at: number): unknown => db.transaction(() => handlers[op.op](op, at))()
   const batch = db.transaction((ops: readonly WriteOp[], at: number): BatchOutcome => {
     const out: BatchOutcome = { results: [], wake: false, inserts: 0 }
@@ -82,7 +83,8 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
   return (ops, at) => batch.immediate(ops, at)
 }
 
-export interface WriterInit { file: string, busyTimeoutMs: number, identity?: string }
+/** `tombstoneKey`: BRIDGE_TOMBSTONE_KEY (the writer keys tombstones with it: shared/tombstone.ts). */
+export interface WriterInit { file: string, busyTimeoutMs: number, identity?: string, tombstoneKey?: Uint8Array }
 /**
  * A batch as the main thread hands it to the committer: `at` is its instant by the store's clock. `checkpoint`:
  * after its commit, copy the whole WAL into the database and truncate it (a purge's bytes must not stay there).
@@ -96,8 +98,8 @@ export type WriterReply =
  * Commits requests on `db` (writer thread or inline), refusing them when the file at `file` is no longer
  * the one opened (`identity`): a deleted or replaced file would take every commit with it.
  */
-export function createRequestRunner (db: Database.Database, { file, identity }: WriterInit): (req: WriterRequest) => WriterReply {
-  const run = createOperations(db)
+export function createRequestRunner (db: Database.Database, { file, identity, tombstoneKey }: WriterInit): (req: WriterRequest) => WriterReply {
+  const run = createOperations(db, tombstoneKeyer(tombstoneKey))
   return req => {
     const started = process.hrtime.bigint()
     try {

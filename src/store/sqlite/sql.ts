@@ -46,7 +46,7 @@ export const SUMMARY_FIRST = `SELECT * FROM alerts INDEXED BY alerts_finished
 // ---- alerts: retention (one slice of alerts.purge; the slicing is shared/alerts.ts) -------------------
 
 /** Up to ?2 alerts finished at or before ?1 whose personal data remains. */
-export const PURGEABLE = `SELECT seq, id, completed_at FROM alerts INDEXED BY alerts_finished
+export const PURGEABLE = `SELECT seq, id, idempotency_key, completed_at FROM alerts INDEXED BY alerts_finished
       WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= ? LIMIT ?`
 export const PURGE_EVENTS = 'DELETE FROM alert_events WHERE alert_seq = ?'
 /**
@@ -68,10 +68,16 @@ export const PURGE_OUTBOX = `DELETE FROM outbox WHERE created_at <= @cutoff
       OR (key >= 'dead:' AND key < 'dead;' AND substr(key, 6, 36) IN (SELECT value FROM json_each(@ids)))
       OR (key >= 'digest:' AND key <= 'digest:' || @last AND created_at >= @first)`
 export const PURGE_STEPS = 'DELETE FROM steps WHERE alert_seq = ?'
-/** The row stays as a tombstone (idempotency key, state, outcome, dates). */
+/** The row stays as a tombstone (idempotency key — @key: keyed under BRIDGE_TOMBSTONE_KEY, shared/tombstone.ts — state, outcome, dates). */
 export const PURGE_ROW = `UPDATE alerts SET email = NULL, username_hash = NULL, custom_data = NULL, exposure_details = NULL,
-        extra = NULL, warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = @now
+        extra = NULL, warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = @now,
+        idempotency_key = @key
       WHERE seq = @seq`
+/** Up to ?1 tombstones whose idempotency key is not keyed yet (made before BRIDGE_TOMBSTONE_KEY was set). */
+export const UNKEYED_TOMBSTONES = `SELECT seq, idempotency_key AS key FROM alerts
+      WHERE purged_at IS NOT NULL AND substr(idempotency_key, 1, 5) <> 'hmac:' LIMIT ?`
+/** Tombstone @seq keyed: its idempotency key becomes @key. */
+export const KEY_TOMBSTONE = 'UPDATE alerts SET idempotency_key = @key WHERE seq = @seq AND purged_at IS NOT NULL'
 
 // ---- queue: history ----------------------------------------------------------------------------------
 
