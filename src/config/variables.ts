@@ -256,7 +256,8 @@ export const VARIABLES: readonly Variable[] = [
     doc: 'open connections at once, all peers together (`server.maxConnections`); past it a new connection is closed as it arrives. Keep it under the process\'s open-file limit less ~100 (the database, FusionAuth, PostgreSQL, logs): 768 fits a limit of 1,024; the shipped unit allows 65,536',
     comment: ['Open connections at once, all peers together; past it a new connection is closed as it arrives. Keep it',
       'under the open-file limit (ulimit -n) less ~100: 768 fits 1,024. And per address (TRUSTED_PROXIES, i.e. nginx,',
-      'excepted): a peer holding that many is refused more, so idle sockets of one sender cannot fill the rest.']
+      'and ENZOIC_ALLOWED_IPS excepted): a peer holding that many is refused more, so one sender\'s idle sockets',
+      'cannot fill the rest.']
   }),
   variable({
     name: 'BRIDGE_MAX_CONNECTIONS_PER_ADDRESS',
@@ -264,7 +265,7 @@ export const VARIABLES: readonly Variable[] = [
     section: 'storage',
     default: '64',
     parse: int(1, 1_000_000),
-    doc: 'open connections at once from one address; past it a new one from that address is closed as it arrives. `TRUSTED_PROXIES` are exempt (behind nginx every connection is nginx\'s); a connection that sends no complete headers is closed after 10 s (or `BRIDGE_REQUEST_TIMEOUT` if shorter)'
+    doc: 'open connections at once from one address; past it a new one from that address is closed as it arrives. `TRUSTED_PROXIES` (behind nginx every connection is nginx\'s) and `ENZOIC_ALLOWED_IPS` are exempt; a connection that sends no complete headers is closed after 10 s (or `BRIDGE_REQUEST_TIMEOUT` if shorter)'
   }),
   // ── webhook ──
   variable({

@@ -21,8 +21,9 @@ const LOOPBACK = ['127.0.0.1', '::1']
  * mode, before the TLS handshake): so idle sockets — no byte sent, held until the headers time-out — cannot exhaust
  * the process's file descriptors and keep real alerts out.
  * - all peers together: `server.maxConnections` (Node closes the excess as it accepts it);
- * - one address: at most `perAddress` open at once. TRUSTED_PROXIES are exempt: behind nginx every connection is
- *   nginx's, and nginx opens one only for a request whose headers it has;
+ * - one address: at most `perAddress` open at once. TRUSTED_PROXIES are exempt (behind nginx every connection is
+ *   nginx's, and nginx opens one only for a request whose headers it has), and so are the ENZOIC_ALLOWED_IPS
+ *   (Enzoic's own sender, in direct mode);
  * - with ENZOIC_ALLOWED_IPS, a peer neither allowed nor a trusted proxy (nor loopback) is dropped at once: the
  *   request-level check (client-cert.ts) would only refuse it after TLS and the headers.
  * Refusals are counted by reason and summarised by one warning per REFUSED_LOG_MS.
@@ -31,7 +32,7 @@ export function guardConnections (
   server: Server, source: SourceOptions, limits: ConnectionLimits, log: Logger, onRefused: (reason: RefusalReason) => void
 ): void {
   server.maxConnections = limits.maxConnections
-  const trusted = new Set(source.trustedProxies.map(normaliseIp))
+  const uncapped = new Set([...source.trustedProxies, ...source.allowedIps ?? []].map(normaliseIp))
   const kept = source.allowedIps === undefined ? undefined : new Set([...source.allowedIps, ...source.trustedProxies, ...LOOPBACK].map(normaliseIp))
   const open = new Map<string, number>()
   const refused = refusalLog(log, onRefused)
@@ -44,7 +45,7 @@ export function guardConnections (
       refused('not-allowed', address)
       return
     }
-    if (trusted.has(address)) return
+    if (uncapped.has(address)) return
     const n = open.get(address) ?? 0
     if (n >= limits.perAddress) {
       socket.destroy()

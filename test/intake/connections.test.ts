@@ -211,6 +211,16 @@ test('a flood of idle connections from one address cannot keep alerts out: past 
   await waitFor(async () => (await idleSockets(t, bridge, 1, '127.0.0.2')).closed() === 0, 'the address to be admitted again', 5000)
 })
 
+test('the per-address cap spares the addresses of ENZOIC_ALLOWED_IPS (Enzoic\'s sender, in direct mode) as it spares TRUSTED_PROXIES', async t => {
+  const bridge = await startTestBridge(t, { BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: '8', ENZOIC_ALLOWED_IPS: '127.0.0.2', TRUSTED_PROXIES: '127.0.0.3' })
+  const allowed = await idleSockets(t, bridge, 20, '127.0.0.2')
+  const trusted = await idleSockets(t, bridge, 20, '127.0.0.3')
+  const connections = async (): Promise<number> => await new Promise(resolve => bridge.app.server.getConnections((_err, n) => resolve(n)))
+  await waitFor(async () => await connections() === 40, 'the server to hold all 40', 5000)
+  assert.deepEqual([allowed.closed(), trusted.closed()], [0, 0])
+  assert.equal(await metric(bridge, 'per-address'), 0)
+})
+
 test('BRIDGE_MAX_CONNECTIONS bounds the connections of all addresses together; the excess is dropped, counted and logged once', async t => {
   const bridge = await startTestBridge(t, { BRIDGE_MAX_CONNECTIONS: '20', BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: '8', TRUSTED_PROXIES: '192.0.2.10' })
   const floods = await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4'].map(async a => await idleSockets(t, bridge, 8, a)))
