@@ -1,4 +1,4 @@
-// `npm run demo`: the whole flow on this machine, no configuration needed, in two scenarios. Starts the FusionAuth fake
+// `npm run demo`: the whole flow on this machine, no configuration needed, in three scenarios (the third: scripts/demo-events.ts). Starts the FusionAuth fake
 // (two tenants, a few users), the bridge on a temporary database, sends an Enzoic-style breach alert
 // with Basic auth, and shows the users before and after, and the alert record.
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -11,6 +11,7 @@ import { describeAlert } from '../src/cli/alerts.js'
 import { restoreAlert } from '../src/operations/lifecycle.js'
 import { table } from '../src/cli/output.js'
 import { startFusionAuthFake, type FusionAuthFake } from '../test/fakes/fusionauth.js'
+import { fusionAuthEventsScenario } from './demo-events.js'
 
 const say = (text = ''): void => { process.stdout.write(text + '\n') }
 const heading = (text: string): void => say(`\n== ${text} ${'='.repeat(Math.max(0, 70 - text.length))}`)
@@ -137,10 +138,14 @@ try {
   heading('Erik\'s alert record')
   const erikRecord = (await lifecycle.store.alerts.get(erikAlert))!
   say(describeAlert(erikRecord, await lifecycle.store.alerts.events(erikAlert), await lifecycle.store.steps.list(erikAlert)))
+} finally {
+  await lifecycle.close()
+}
+try {
+  await fusionAuthEventsScenario(fa, dir, say, heading)
   say()
   say('Next: README.md → Quick start, to run it against your FusionAuth and Enzoic.')
 } finally {
-  await lifecycle.close()
   await fa.close()
   rmSync(dir, { recursive: true, force: true })
 }

@@ -6,6 +6,8 @@ import type { Socket } from 'node:net'
 import type { Store } from './store/types.js'
 import { bridgeVersion, createMetrics, type Metrics } from './observability/metrics.js'
 import { intakeRoutes, IntakeError, WEBHOOK_PATH, type IntakeSettings } from './intake/route.js'
+import { fusionAuthEventRoutes, type FusionAuthEventSettings } from './intake/fusionauth.js'
+import { FUSIONAUTH_WEBHOOK_PATH } from './alerts/fusionauth-events.js'
 import { ALERT_STATES } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
 import { guardConnections, type ConnectionLimits } from './intake/connections.js'
@@ -16,6 +18,8 @@ export type ReadinessCheck = () => Promise<void>
 export interface AppDeps {
   /** The webhook's settings; `requestTimeoutMs` bounds every request (BRIDGE_REQUEST_TIMEOUT). */
   intake: IntakeSettings
+  /** FusionAuth's own webhook (POST /webhooks/fusionauth); absent: the route does not exist. */
+  fusionAuthEvents?: FusionAuthEventSettings
   requestTimeoutMs: number
   /** BRIDGE_MAX_CONNECTIONS, BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: bounds applied as each connection arrives. */
   connections: ConnectionLimits
@@ -60,10 +64,13 @@ class RequestLog extends LogController {
       return
     }
     const route = req.routeOptions.url
-    if (route === WEBHOOK_PATH) {
+    if (route === WEBHOOK_PATH || route === FUSIONAUTH_WEBHOOK_PATH) {
       const outcome = req.intakeOutcome ?? 'error'
-      // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning.
-      const level = status < 400 || outcome === 'overloaded' ? 'info' : 'warn'
+      // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning, and so
+      // are unauthenticated callers of both routes (401, 403: intake/route.ts, intake/fusionauth.ts), a flood of which must not write
+      // a line each. A `block` answer to a breached-password login is the intended 500: info.
+      const summarised = outcome === 'unauthorized' || outcome === 'forbidden' || outcome === 'bad-signature'
+      const level = summarised ? 'debug' : status < 400 || outcome === 'overloaded' || outcome.endsWith('blocked') ? 'info' : 'warn'
       reply.log[level]({ ...fields, outcome, ...req.refusal, address: req.sourceAddress }, 'webhook answered')
     } else if (route !== undefined && PROBE_PATHS.has(route) && status !== 404) {
       reply.log.debug(fields, 'request completed')
@@ -120,14 +127,14 @@ function answerError (err: FastifyError | IntakeError, req: FastifyRequest, repl
     req.intakeOutcome = 'error'
     return reply.code(500).send({ error: 'Internal Server Error' })
   }
-  req.intakeOutcome = known?.outcome ?? (err instanceof IntakeError ? err.outcome : 'invalid')
-  if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Basic realm="enzoic"')
+  req.intakeOutcome = err instanceof IntakeError ? err.outcome : known?.outcome ?? 'invalid'
+  if (status === 401 && !reply.hasHeader('www-authenticate') && req.routeOptions.url === WEBHOOK_PATH) reply.header('www-authenticate', 'Basic realm="enzoic"')
   // Our own 4xx carry a short reason; framework 4xx (bad headers, aborted bodies) get a generic one, and
   // their own message goes to the log only.
   const message = known?.error ?? (err instanceof IntakeError ? err.message : 'bad request')
   req.refusal = known === undefined && !(err instanceof IntakeError)
     ? { reason: message, code: (err as FastifyError).code, detail: err.message }
-    : { reason: message }
+    : { ...req.refusal, reason: message }
   return reply.code(status).send({ error: message })
 }
 
@@ -155,7 +162,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     ? Fastify(options)
     : Fastify({ ...options, https: { ...deps.https, ...timeouts } } as FastifyServerOptions)) as unknown as FastifyInstance
   app.decorate('metrics', metrics)
-  guardConnections(app.server, intake.source, deps.connections, deps.logger, reason => metrics.connectionsRefused.inc({ reason }))
+  const sources = deps.fusionAuthEvents === undefined ? [intake.source] : [intake.source, deps.fusionAuthEvents.source]
+  guardConnections(app.server, sources, deps.connections, deps.logger, reason => metrics.connectionsRefused.inc({ reason }))
   metrics.buildInfo.set({ version: bridgeVersion(), nodejs_version: process.version, store: store.kind }, 1)
   // Direct TLS: a client-initiated renegotiation ends the connection (secureOptions already has OpenSSL refuse
   // it; this also covers a TLS library that ignores the refusal).
@@ -181,6 +189,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
 
   await app.register(intakeRoutes, { settings: intake, store, metrics })
+  if (deps.fusionAuthEvents !== undefined) await app.register(fusionAuthEventRoutes, { settings: deps.fusionAuthEvents, store, metrics })
 
   opsRoutes(app, deps, metrics)
   app.log.debug({ path: WEBHOOK_PATH }, 'routes registered')
@@ -194,7 +203,7 @@ function opsRoutes (app: FastifyInstance, deps: AppDeps, metrics: Metrics): void
   // TRUSTED_PROXIES peers (behind nginx, only POST /webhooks/enzoic is proxied at all).
   const opsPeers = new Set(['127.0.0.1', '::1', ...intake.source.trustedProxies].map(normaliseIp))
   app.addHook('onRequest', async (req, reply) => {
-    if (intake.source.clientCert !== 'direct' || req.url.startsWith(WEBHOOK_PATH)) return
+    if (intake.source.clientCert !== 'direct' || req.url.startsWith(WEBHOOK_PATH) || req.url.startsWith(FUSIONAUTH_WEBHOOK_PATH)) return
     if (!opsPeers.has(normaliseIp(req.socket.remoteAddress))) return reply.code(404).send({ error: 'not found' })
   })
 

@@ -1,12 +1,11 @@
-import { constants as cryptoConstants } from 'node:crypto'
+import { constants as cryptoConstants, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, loadConfig, unknownVariables, type Config } from './config/index.js'
-import { connectionLimits, enzoicApiSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
+import { connectionLimits, enzoicApiSettings, fusionAuthEventSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
 import { buildApp, type AppDeps } from './app.js'
 import { openStore, describeDatabase, type OpenStoreOptions } from './store/index.js'
 import { startRetention } from './store/retention.js'
@@ -18,7 +17,10 @@ import type { Store } from './store/types.js'
 import { createFusionAuthGateway, type FusionAuthGateway } from './fusionauth/index.js'
 import { createWorker, type Worker, type WorkerOptions } from './remediation/worker/index.js'
 import { createExposureLookup, type ExposureLookup } from './enzoic/exposures.js'
+import { createEnzoicClient, type EnzoicApi } from './enzoic/client.js'
+import { createFollower, type Follower } from './remediation/follow/index.js'
 import { describePolicies } from './remediation/policy.js'
+import { processOwner } from './process-owner.js'
 
 export interface RunningBridge {
   app: FastifyInstance
@@ -27,6 +29,8 @@ export interface RunningBridge {
   worker?: Worker
   /** Present when BRIDGE_NOTIFY_URL is set. */
   digest?: Digest
+  /** Present when FUSIONAUTH_WEBHOOK_SECRET is set (and FusionAuth configured). */
+  follower?: Follower
   gateway?: FusionAuthGateway
   url: string
   /** Stops taking requests, lets in-flight ones finish and commit, then closes the store. */
@@ -44,6 +48,8 @@ export interface StartOptions {
   retention?: { everyMs?: number, firstAfterMs?: number }
   /** The operator digest's tick (tests drive it by hand with a long one). */
   digest?: { tickMs?: number, backoffMs?: number[] }
+  /** The FusionAuth events follower's poll and back-off (tests shorten them). */
+  follower?: { pollMs?: number, backoffMs?: number[] }
   /** ENZOIC_CLIENT_CERT=direct: how long a TLS handshake may take (default TLS_HANDSHAKE_TIMEOUT_MS; tests shorten it). */
   tlsHandshakeTimeoutMs?: number
 }
@@ -83,7 +89,7 @@ function directTls (config: Config, options: StartOptions): AppDeps['https'] {
 }
 
 /** What runs beside intake when FusionAuth is configured: the gateway, the worker, the digest, the exposure lookup. */
-interface Remediation { gateway: FusionAuthGateway, worker: Worker, digest?: Digest, exposures?: ExposureLookup }
+interface Remediation { gateway: FusionAuthGateway, worker: Worker, digest?: Digest, exposures?: ExposureLookup, follower?: Follower, enzoic?: EnzoicApi }
 
 function startRemediation (config: Config, store: Store, logger: Logger, metrics: Metrics, options: StartOptions): Remediation | undefined {
   const foreign = aggregatedWarning(logger, 10_000)
@@ -105,14 +111,20 @@ function startRemediation (config: Config, store: Store, logger: Logger, metrics
       store,
       notify: config.notify,
       logger,
-      owner: `${hostname()}/${process.pid}/digest`,
+      owner: processOwner(`digest-${randomUUID().slice(0, 8)}`),
       email: e => config.logEmails === 'full' ? e : maskEmail(e) as string | undefined,
       tickMs: options.digest?.tickMs,
       backoffMs: options.digest?.backoffMs
     })
   const remediation = { settings: remediationSettings(config), gateway, store, exposureDetails: exposures?.lookup }
   const worker = createWorker({ ...workerOptions(config, options.worker), store, gateway, logger, metrics, notify: digest, remediation })
-  return { gateway, worker, digest, exposures }
+  // FusionAuth's own events (when its webhook is configured): acted on after they are stored.
+  const events = fusionAuthEventSettings(config)
+  const enzoicApi = events?.enrolment === true && enzoic !== undefined ? createEnzoicClient(enzoic) : undefined
+  const follower = events === undefined
+    ? undefined
+    : createFollower({ store, gateway, enzoic: enzoicApi, logger, metrics, owner: processOwner(`events-${randomUUID().slice(0, 8)}`), ...options.follower })
+  return { gateway, worker, digest, exposures, follower, enzoic: enzoicApi }
 }
 
 /**
@@ -141,6 +153,9 @@ function startLine (config: Config, store: Store, url: string): Record<string, u
     clientCert: config.clientCert,
     encryption: config.payloadEncryption,
     policies: Object.fromEntries(describePolicies(config.policies).map(p => [p.what, p.detail])),
+    fusionauthEvents: config.faWebhookSecrets.length === 0
+      ? 'off'
+      : `on${config.faWebhookSignature === 'required' ? ', signed' : ''}, breach login ${config.faBreachLogin}`,
     digest: config.notify === undefined ? 'off' : `every ${Math.round(config.notify.intervalMs / 60_000)} min${config.notify.secret === undefined ? '' : ', signed'}`,
     retention: config.retentionMs === undefined ? 'off' : `${Math.round(config.retentionMs / 86_400_000)}d`
   }
@@ -170,14 +185,25 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const https = directTls(config, options)
   const r = startRemediation(config, store, logger, metrics, options)
   const readiness = r === undefined ? undefined : { fusionauth: () => r.worker.readiness() }
+  const events = fusionAuthEventSettings(config)
+  const fusionAuthEvents = events === undefined ? undefined : { ...events, onStored: () => r?.follower?.wake() }
   const app = await buildApp({
-    intake: intakeSettings(config), connections: connectionLimits(config), requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness
+    intake: intakeSettings(config),
+    fusionAuthEvents,
+    connections: connectionLimits(config),
+    requestTimeoutMs: config.requestTimeoutMs,
+    store,
+    logger,
+    metrics,
+    https,
+    readiness
   })
   try {
     await app.listen({ host: config.host, port: config.port })
   } catch (err) {
     await r?.gateway.close()
     await r?.exposures?.close()
+    await r?.enzoic?.close()
     await store.close()
     throw err
   }
@@ -188,6 +214,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   logger.info(startLine(config, store, url), 'bridge listening')
   await r?.worker.start()
   r?.digest?.start()
+  r?.follower?.start()
   const retention = config.retentionMs === undefined ? undefined : startRetention({ store, retentionMs: config.retentionMs, logger, ...options.retention })
 
   let closing: Promise<void> | undefined
@@ -197,6 +224,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
     worker: r?.worker,
     gateway: r?.gateway,
     digest: r?.digest,
+    follower: r?.follower,
     url,
     close () {
       closing ??= (async () => {
@@ -204,8 +232,10 @@ export async function startBridge (config: Config, logger: Logger, options: Star
         await app.close() // waits for in-flight requests, whose inserts commit before they answer
         await r?.worker.stop() // lets in-flight alerts finish, releases leases
         await r?.digest?.stop()
+        await r?.follower?.stop()
         await r?.gateway.close()
         await r?.exposures?.close()
+        await r?.enzoic?.close()
         await store.close()
       })()
       return closing

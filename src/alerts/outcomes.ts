@@ -10,6 +10,7 @@ export const USER_OUTCOMES = {
   pending: 'steps wait for the grace deadline (or a retry)',
   actioned: 'the actions were done, or were not needed (already inactive, already a member, …)',
   'self-remediated': 'the user changed their password in the grace period: the grace actions were skipped',
+  resolved: 'the user changed their password after the bridge required it (a FusionAuth event said so): the case is closed',
   uncertain: 'an email may or may not have been sent: `alerts resend-notice` decides',
   failed: 'FusionAuth refused a step for good (`alerts replay` retries it)',
   protected: 'a protected user or a member of a protected group: nothing done',
@@ -45,7 +46,7 @@ export type OutcomeStep = Pick<Step, 'state' | 'phase' | 'detail' | 'result'>
 /**
  * One user's outcome from their steps (of one alert, or of every alert of one exposure), first rule that holds:
  * a verdict (protected, stale, dry run, mismatch), restored, cancelled, pending, failed, uncertain,
- * self-remediated, else actioned.
+ * self-remediated, resolved, else actioned.
  */
 export function userOutcomeOf (steps: readonly OutcomeStep[]): UserOutcomeName {
   const verdict = steps.find(s => typeof s.result?.verdict === 'string' && VERDICTS.has(s.result.verdict))
@@ -57,6 +58,7 @@ export function userOutcomeOf (steps: readonly OutcomeStep[]): UserOutcomeName {
   if (has('failed')) return 'failed'
   if (has('uncertain')) return 'uncertain'
   if (steps.some(s => s.phase === 'grace' && s.state === 'skipped' && s.detail === 'self-remediated')) return 'self-remediated'
+  if (steps.some(s => s.state === 'done' && s.result?.resolvedBy !== undefined)) return 'resolved'
   return 'actioned'
 }
 

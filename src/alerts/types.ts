@@ -17,8 +17,13 @@ export interface ExposureDetails {
   dateAdded?: string
 }
 
+/** Who found the breach: Enzoic's monitoring, or FusionAuth's breached-password detection at a login. */
+export type AlertSource = 'enzoic' | 'fusionauth'
+
 /** A parsed breach alert: what intake stores. Holds no password material by construction. */
 export interface BreachAlert {
+  /** Absent: `enzoic`. */
+  source?: AlertSource
   test: boolean
   idempotencyKey: string
   exposureId?: string
@@ -136,8 +141,9 @@ export interface UserOutcome {
 }
 
 /** A stored alert: the parsed alert (its idempotency key stays in the store) and where it stands. */
-export interface AlertRecord extends Omit<BreachAlert, 'idempotencyKey'> {
+export interface AlertRecord extends Omit<BreachAlert, 'idempotencyKey' | 'source'> {
   id: string
+  source: AlertSource
   state: AlertState
   receivedAt: string
   updatedAt: string

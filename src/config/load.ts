@@ -51,6 +51,19 @@ function resolveSecretFiles (env: NodeJS.ProcessEnv, problems: string[]): Record
   return out
 }
 
+/** A secret as the configuration reads it: `NAME`, else the file `NAME_FILE` names (undefined: neither, or unreadable). */
+export function secretValue (env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name]
+  if (direct !== undefined && direct !== '') return direct
+  const file = env[`${name}_FILE`]
+  if (file === undefined || file === '') return undefined
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+  } catch {
+    return undefined
+  }
+}
+
 /** Every variable of the table, parsed; a bad value is a problem naming the variable (never the value). */
 function readVariables (get: (name: string) => string | undefined, problems: string[]): Values {
   const values: Record<string, unknown> = {}
@@ -86,6 +99,9 @@ function crossChecks (c: Values, policies: Policies, get: (name: string) => stri
   if (c.notifySecret !== undefined && get('BRIDGE_NOTIFY_URL') === undefined) problems.push('BRIDGE_NOTIFY_SECRET: set without BRIDGE_NOTIFY_URL')
   if (c.notifySecret !== undefined && /^whsec_/.test(c.notifySecret) && !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(c.notifySecret)) {
     problems.push('BRIDGE_NOTIFY_SECRET: a whsec_ secret must be Base64 after the prefix')
+  }
+  if (c.faWebhookSignature === 'required' && get('FUSIONAUTH_URL') === undefined && get('FUSIONAUTH_WEBHOOK_HMAC_KEY') === undefined) {
+    problems.push('FUSIONAUTH_WEBHOOK_SIGNATURE: required needs FUSIONAUTH_URL (its published keys) or FUSIONAUTH_WEBHOOK_HMAC_KEY')
   }
   const messages: Record<Requirement, string> = {
     webhook: 'required (key:secret of the Enzoic webhook)',

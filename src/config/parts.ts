@@ -6,6 +6,7 @@ import type { EnzoicApiSettings } from '../enzoic/exposures.js'
 import type { GatewayOptions } from '../fusionauth/index.js'
 import type { IntakeSettings } from '../intake/route.js'
 import type { ConnectionLimits } from '../intake/connections.js'
+import type { FusionAuthEventSettings } from '../intake/fusionauth.js'
 import type { RemediationSettings } from '../remediation/remediate.js'
 import type { Config } from './load.js'
 
@@ -23,6 +24,24 @@ export function intakeSettings (c: Config): IntakeSettings {
 /** The listener's connection bounds (app.ts, intake/connections.ts). */
 export function connectionLimits (c: Config): ConnectionLimits {
   return { maxConnections: c.maxConnections, perAddress: c.maxConnectionsPerAddress }
+}
+
+/** FusionAuth's own webhook; undefined (the route does not exist) without FUSIONAUTH_WEBHOOK_SECRET. */
+export function fusionAuthEventSettings (c: Config): FusionAuthEventSettings | undefined {
+  if (c.faWebhookSecrets.length === 0) return undefined
+  return {
+    secrets: c.faWebhookSecrets,
+    signature: {
+      mode: c.faWebhookSignature,
+      jwksUrl: c.fusionAuthUrl === undefined ? undefined : new URL('.well-known/jwks.json', c.fusionAuthUrl.endsWith('/') ? c.fusionAuthUrl : `${c.fusionAuthUrl}/`).href,
+      hmacKey: c.faWebhookHmacKey,
+      timeoutMs: c.fusionAuthTimeoutMs
+    },
+    breachLogin: c.faBreachLogin,
+    source: { clientCert: 'off', clientCertCN: c.clientCertCN, trustedProxies: c.trustedProxies, allowedIps: c.faWebhookAllowedIps },
+    enrolment: c.enzoicApiKey !== undefined && c.enzoicApiSecret !== undefined,
+    limits: { maxBodyBytes: c.maxBodyBytes, maxInFlight: c.maxInFlight, maxInFlightBytes: c.maxInFlightBytes }
+  }
 }
 
 /** FusionAuth's gateway; undefined when FUSIONAUTH_URL or FUSIONAUTH_API_KEY is missing. */

@@ -61,9 +61,14 @@ export interface Values {
   notifyUrl: string | undefined
   notifyIntervalMs: number
   notifySecret: string | undefined
+  faWebhookSecrets: readonly string[]
+  faWebhookSignature: 'off' | 'required'
+  faWebhookHmacKey: string | undefined
+  faBreachLogin: 'allow' | 'block'
+  faWebhookAllowedIps: readonly string[] | undefined
 }
 
-export type Section = 'listener' | 'storage' | 'webhook' | 'client-cert' | 'enzoic-api' | 'fusionauth' | 'policy' | 'digest'
+export type Section = 'listener' | 'storage' | 'webhook' | 'client-cert' | 'enzoic-api' | 'fusionauth' | 'fusionauth-events' | 'policy' | 'digest'
 
 export const SECTIONS: Record<Section, string> = {
   listener: 'HTTP listener (behind nginx by default)',
@@ -72,6 +77,7 @@ export const SECTIONS: Record<Section, string> = {
   'client-cert': 'Enzoic\'s client certificate (mTLS) and source addresses',
   'enzoic-api': 'Enzoic REST API (the `breach-bridge enzoic …` commands; exposure details for the worker)',
   fusionauth: 'FusionAuth (required to serve)',
+  'fusionauth-events': 'FusionAuth\'s own events (optional: `POST /webhooks/fusionauth`)',
   policy: 'What happens to a breached user',
   digest: 'Operator digest'
 }
@@ -90,6 +96,8 @@ export interface Variable<K extends keyof Values = keyof Values> {
   readonly fillIn?: boolean
   /** A secret: also read from the file `NAME_FILE` names; never printed. */
   readonly secret?: boolean
+  /** What of a secret's value is secret, for `check`'s scrub list (default: the whole value). */
+  readonly secretParts?: (value: string) => string[]
   /** `.env.example`'s example of the `_FILE` form. */
   readonly fileExample?: string
   /** `.env.example`'s commented example value when there is no default. */
@@ -104,6 +112,17 @@ export interface Variable<K extends keyof Values = keyof Values> {
 }
 
 const variable = <K extends keyof Values>(v: Variable<K>): Variable<K> => v
+
+/** The password of a URL (as written and decoded), if it holds one. */
+function urlPasswords (value: string): string[] {
+  try {
+    const password = new URL(value.trim()).password
+    if (password === '') return []
+    try { return [password, decodeURIComponent(password)] } catch { return [password] }
+  } catch {
+    return []
+  }
+}
 
 function parseCredentials (value: string): WebhookCredential[] | Bad {
   const pairs = list(value)
@@ -177,6 +196,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'storage',
     default: './data/bridge.db',
     secret: true,
+    // A SQLite path is no secret (it is printed); a PostgreSQL URL's password is.
+    secretParts: urlPasswords,
     parse: parseDatabase,
     fileExample: '/etc/enzoic-bridge/database-url',
     doc: 'a SQLite file (created 0600 with its folder), or a `postgres://` / `postgresql://` URL for several replicas (see [High availability](#high-availability)); the URL holds a password: give it as `BRIDGE_DATABASE_FILE`',
@@ -201,6 +222,7 @@ export const VARIABLES: readonly Variable[] = [
     key: 'tombstoneKey',
     section: 'storage',
     secret: true,
+    secretParts: v => [v, v.trim().replace(/^(base64|hex):/, '')],
     fillIn: true,
     parse: keyBytes(16),
     fileExample: '/etc/enzoic-bridge/tombstone-key',
@@ -274,6 +296,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'webhook',
     whenAbsent: [],
     secret: true,
+    // The whole value, and each pair's secret (printed alone it is no less a secret).
+    secretParts: v => [v, ...v.split(',').map(p => p.trim()).flatMap(p => p.indexOf(':') > 0 ? [p, p.slice(p.indexOf(':') + 1)] : [])],
     fillIn: true,
     requiredFor: 'webhook',
     parse: parseCredentials,
@@ -297,6 +321,7 @@ export const VARIABLES: readonly Variable[] = [
     key: 'payloadKey',
     section: 'webhook',
     secret: true,
+    secretParts: v => [v, v.replace(/^(base64|hex):/, '')],
     fillIn: true,
     parse: v => { const k = parsePayloadKey(v); return typeof k === 'string' ? bad(k) : k },
     doc: 'AES pre-shared key: `base64:…`, `hex:…` or raw text; 16, 24 or 32 bytes',
@@ -397,6 +422,63 @@ export const VARIABLES: readonly Variable[] = [
     doc: 'the user recorded as author of comments and user actions (required by `comment` and `user-action`)',
     comment: ['The user recorded as author of comments and user actions (required by the comment and user-action actions).']
   }),
+  // ── FusionAuth events ──
+  variable({
+    name: 'FUSIONAUTH_WEBHOOK_SECRET',
+    key: 'faWebhookSecrets',
+    section: 'fusionauth-events',
+    whenAbsent: [],
+    secret: true,
+    fillIn: true,
+    parse: v => {
+      const values = list(v)
+      return values.length === 0 ? bad('must hold at least one value') : values
+    },
+    fileExample: '/etc/enzoic-bridge/fusionauth-webhook-secret',
+    defaultText: 'none (the route does not exist)',
+    doc: 'the exact `Authorization` header value FusionAuth\'s webhook sends (`breach-bridge fusionauth webhooks register` generates it); several, comma-separated, for rotation. Unset: `POST /webhooks/fusionauth` answers 404',
+    comment: ['The exact Authorization header value FusionAuth\'s webhook sends (`breach-bridge fusionauth webhooks register',
+      '--write-env` writes it). Several, comma-separated, for rotation. Unset: the FusionAuth events route does not exist.']
+  }),
+  variable({
+    name: 'FUSIONAUTH_WEBHOOK_SIGNATURE',
+    key: 'faWebhookSignature',
+    section: 'fusionauth-events',
+    default: 'off',
+    parse: oneOf('off', 'required'),
+    doc: '`required`: every event must carry a valid `X-FusionAuth-Signature-JWT` (FusionAuth ≥ 1.48), verified against `FUSIONAUTH_URL` + `/.well-known/jwks.json` or `FUSIONAUTH_WEBHOOK_HMAC_KEY`, its `request_body_sha256` equal to the body\'s',
+    comment: ['required = verify X-FusionAuth-Signature-JWT (FusionAuth >= 1.48) against FusionAuth\'s published keys',
+      '(FUSIONAUTH_URL/.well-known/jwks.json) or FUSIONAUTH_WEBHOOK_HMAC_KEY: off | required']
+  }),
+  variable({
+    name: 'FUSIONAUTH_WEBHOOK_HMAC_KEY',
+    key: 'faWebhookHmacKey',
+    section: 'fusionauth-events',
+    secret: true,
+    fillIn: true,
+    parse: optionalText,
+    doc: 'the secret of an HMAC signing key (FusionAuth\'s Key API never returns it: copy it from where it was created); only for signatures with an `HS*` algorithm',
+    comment: ['The secret of an HMAC signing key, when the webhook signs with one (HS256/384/512).']
+  }),
+  variable({
+    name: 'FUSIONAUTH_BREACH_LOGIN',
+    key: 'faBreachLogin',
+    section: 'fusionauth-events',
+    default: 'allow',
+    parse: oneOf('allow', 'block'),
+    doc: '`block`: answer `user.password.breach` with 500 **after** the alert is stored, so a tenant whose transaction setting requires this webhook fails that login',
+    comment: ['block = answer user.password.breach with 500 after storing it, so a tenant whose transaction setting',
+      'requires the webhook fails that login: allow | block']
+  }),
+  variable({
+    name: 'FUSIONAUTH_WEBHOOK_ALLOWED_IPS',
+    key: 'faWebhookAllowedIps',
+    section: 'fusionauth-events',
+    fillIn: true,
+    parse: ips,
+    doc: 'optional source-address allow-list for FusionAuth\'s events (FusionAuth\'s own addresses)',
+    comment: ['Optional source allow-list for FusionAuth\'s events (its servers\' addresses).']
+  }),
   // ── policy ──
   variable({
     name: 'BRIDGE_ACTIONS',
@@ -424,8 +506,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'policy',
     default: 'false',
     parse: bool,
-    doc: 'outcome `stale`, no action, when the user\'s password changed after the exposure\'s date (the breach\'s date from the exposure details, else the alert\'s date)',
-    comment: ['true = no action when the user\'s password changed after the exposure\'s date.']
+    doc: 'outcome `stale`, no action, when the user\'s password changed after Enzoic found the exposure (its `dateAdded`, else when the alert arrived); never by the breach\'s own date, which may be decades old',
+    comment: ['true = no action when the user\'s password changed after Enzoic found the exposure (its dateAdded, else the alert\'s arrival).']
   }),
   variable({
     name: 'BRIDGE_GRACE_PERIOD',
@@ -484,12 +566,14 @@ export const VARIABLES: readonly Variable[] = [
     name: 'BRIDGE_NOTIFY_URL',
     key: 'notifyUrl',
     section: 'digest',
+    secret: true,
     example: 'https://hooks.slack.com/services/…',
+    fileExample: '/etc/enzoic-bridge/notify-url',
     parse: notifyUrl,
-    doc: 'https endpoint for the operator digest (Slack/Teams/Mattermost incoming webhook or any JSON receiver)',
+    doc: 'https endpoint for the operator digest (Slack/Teams/Mattermost incoming webhook or any JSON receiver); a Slack or Teams webhook URL is its own credential: never printed, best given as `BRIDGE_NOTIFY_URL_FILE`',
     comment: ['An https endpoint (Slack/Teams/Mattermost incoming webhook, or any receiver of JSON): at most one summary',
       'per interval, plus a message at once when an alert dies or the worker pauses. Kept in the database until',
-      'delivered.']
+      'delivered. A chat webhook URL is its own credential: keep it in a file (mode 0600), named by BRIDGE_NOTIFY_URL_FILE.']
   }),
   variable({
     name: 'BRIDGE_NOTIFY_INTERVAL',

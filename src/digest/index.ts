@@ -40,6 +40,8 @@ export interface Digest {
 }
 
 const LAST = 'digest.window-end'
+/** The outbox kinds this digest delivers (other kinds are other consumers'). */
+export const DIGEST_KINDS: readonly string[] = ['digest', 'dead', 'paused', 'resumed']
 /** Waits after failed deliveries: a receiver that is down delays messages, never loses them. */
 const BACKOFF_MS = [10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
 
@@ -64,10 +66,20 @@ async function buildDue (options: DigestOptions): Promise<void> {
 
 interface Delivery extends DigestOptions { log: Logger, signer?: Webhook, dispatcher: Agent }
 
+/**
+ * BRIDGE_NOTIFY_URL is a bearer secret (a Slack webhook's path is its only credential): text that may quote it
+ * — an error, the receiver's answer — names the variable instead, before it is logged or stored.
+ */
+function withoutUrl (url: string, text: string): string {
+  let path = ''
+  try { path = new URL(url).pathname + new URL(url).search } catch {}
+  return [url, ...(path.length > 1 ? [path] : [])].reduce((t, secret) => t.split(secret).join('BRIDGE_NOTIFY_URL'), text)
+}
+
 /** Delivers what the outbox holds, signed; a failure keeps the message and retries it later. */
 async function deliver (options: Delivery): Promise<void> {
   const { store, notify, log, signer, dispatcher } = options
-  for (const item of await store.outbox.claim(options.owner, 10, 120_000)) {
+  for (const item of await store.outbox.claim(options.owner, 10, 120_000, DIGEST_KINDS)) {
     const body = JSON.stringify(item.payload)
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'enzoic-fusionauth-bridge' }
     const at = new Date()
@@ -78,9 +90,9 @@ async function deliver (options: Delivery): Promise<void> {
     try {
       const res = await request(notify.url, { method: 'POST', headers, body, dispatcher, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) })
       const text = await res.body.text()
-      if (res.statusCode < 200 || res.statusCode >= 300) problem = `the receiver answered ${res.statusCode}${text === '' ? '' : `: ${plainText(text, 200) ?? ''}`}`
+      if (res.statusCode < 200 || res.statusCode >= 300) problem = `the receiver answered ${res.statusCode}${text === '' ? '' : `: ${plainText(withoutUrl(notify.url, text), 200) ?? ''}`}`
     } catch (err) {
-      problem = `the receiver did not answer: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+      problem = `the receiver did not answer: ${withoutUrl(notify.url, (err as NodeJS.ErrnoException).code ?? (err as Error).message)}`
     }
     if (problem === undefined) {
       await store.outbox.sent(item.lease)

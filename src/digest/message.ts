@@ -1,6 +1,10 @@
+import { plainText } from '../alerts/text.js'
 import type { Summary } from '../store/types.js'
 
-/** What the bridge sends to BRIDGE_NOTIFY_URL. `text` is what chat tools (Slack, Teams, Mattermost) show. */
+/**
+ * What the bridge sends to BRIDGE_NOTIFY_URL. `text` is what chat tools (Slack, Teams, Mattermost) show: the
+ * bridge's own words, and any breach-controlled string only through `chatCode`.
+ */
 export interface NotifyMessage {
   text: string
   type: 'digest' | 'dead' | 'paused'
@@ -14,6 +18,20 @@ export interface DigestOptions {
 
 const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`
 
+/** Slack's three control characters as the entities Slack asks for (`<!channel>`, `<url|text>` are live otherwise). */
+const slackEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/**
+ * A breach-controlled string (a masked email keeps the breach's domain; a failure's reason may quote anything) in
+ * the chat text that Slack, Teams and Mattermost render: one plain line in a code span — where no receiver makes a
+ * link, a mention or emphasis of it — with Slack's `&`, `<`, `>` as entities, which Slack requires even there.
+ * (A markdown receiver shows those three as entities inside the span: inert, if less pretty.) The plain value
+ * is in the JSON fields beside `text`, which chat tools do not render.
+ */
+export function chatCode (value: string | undefined): string {
+  return `\`${slackEscape((plainText(value, 300) ?? '').replace(/`/g, '\''))}\``
+}
+
 /** The summary of one window, or undefined when nothing happened in it (no message then). */
 export function digestMessage (summary: Summary, window: { from: string, to: string }, opts: DigestOptions): NotifyMessage | undefined {
   const total = Object.values(summary.byOutcome).reduce((a, b) => a + b, 0)
@@ -22,7 +40,8 @@ export function digestMessage (summary: Summary, window: { from: string, to: str
   const lines = [`enzoic-fusionauth-bridge: ${plural(total, 'alert')} finished since ${window.from} — ${counts}.`]
   for (const a of summary.alerts) {
     const users = a.users.length === 0 ? 'no user' : a.users.map(u => `${u.userId} (${u.outcome})`).join(', ')
-    lines.push(`• ${a.id}: ${a.outcome ?? a.state} — ${opts.email(a.email) ?? 'hash only'}: ${users}`)
+    const email = opts.email(a.email)
+    lines.push(`• ${a.id}: ${a.outcome ?? a.state} — ${email === undefined ? 'hash only' : chatCode(email)}: ${users}`)
   }
   if (total > summary.alerts.length) lines.push(`… and ${total - summary.alerts.length} more (breach-bridge alerts list --since ${window.from}).`)
   if (summary.dead > 0) lines.push(`⚠ ${plural(summary.dead, 'alert')} dead now: breach-bridge alerts list --state dead`)
@@ -43,9 +62,9 @@ export function digestMessage (summary: Summary, window: { from: string, to: str
 }
 
 export function deadMessage (alertId: string, reason: string): NotifyMessage {
-  return { text: `⚠ enzoic-fusionauth-bridge: alert ${alertId} is dead — ${reason}. Fix the cause, then: breach-bridge alerts replay ${alertId}`, type: 'dead', alertId, reason }
+  return { text: `⚠ enzoic-fusionauth-bridge: alert ${alertId} is dead — ${chatCode(reason)}. Fix the cause, then: breach-bridge alerts replay ${alertId}`, type: 'dead', alertId, reason }
 }
 
 export function pausedMessage (reason: string, since: string): NotifyMessage {
-  return { text: `⚠ enzoic-fusionauth-bridge paused: ${reason}. Alerts wait (nothing is lost) until FusionAuth accepts the API key again.`, type: 'paused', reason, since }
+  return { text: `⚠ enzoic-fusionauth-bridge paused: ${chatCode(reason)}. Alerts wait (nothing is lost) until FusionAuth accepts the API key again.`, type: 'paused', reason, since }
 }

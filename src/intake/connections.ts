@@ -24,16 +24,20 @@ const LOOPBACK = ['127.0.0.1', '::1']
  * - one address: at most `perAddress` open at once. TRUSTED_PROXIES are exempt (behind nginx every connection is
  *   nginx's, and nginx opens one only for a request whose headers it has), and so are the ENZOIC_ALLOWED_IPS
  *   (Enzoic's own sender, in direct mode);
- * - with ENZOIC_ALLOWED_IPS, a peer neither allowed nor a trusted proxy (nor loopback) is dropped at once: the
+ * - when every webhook route on the listener has an allow-list (ENZOIC_ALLOWED_IPS, and FUSIONAUTH_WEBHOOK_ALLOWED_IPS
+ *   when that route is on), a peer on none of them, not a trusted proxy, not loopback, is dropped at once: the
  *   request-level check (client-cert.ts) would only refuse it after TLS and the headers.
- * Refusals are counted by reason and summarised by one warning per REFUSED_LOG_MS.
+ * `sources`: the source options of every webhook route this listener serves. Refusals are counted by reason and
+ * summarised by one warning per REFUSED_LOG_MS.
  */
 export function guardConnections (
-  server: Server, source: SourceOptions, limits: ConnectionLimits, log: Logger, onRefused: (reason: RefusalReason) => void
+  server: Server, sources: readonly SourceOptions[], limits: ConnectionLimits, log: Logger, onRefused: (reason: RefusalReason) => void
 ): void {
   server.maxConnections = limits.maxConnections
-  const uncapped = new Set([...source.trustedProxies, ...source.allowedIps ?? []].map(normaliseIp))
-  const kept = source.allowedIps === undefined ? undefined : new Set([...source.allowedIps, ...source.trustedProxies, ...LOOPBACK].map(normaliseIp))
+  const trusted = sources.flatMap(s => s.trustedProxies)
+  const allowed = sources.flatMap(s => s.allowedIps ?? [])
+  const uncapped = new Set([...trusted, ...allowed].map(normaliseIp))
+  const kept = sources.some(s => s.allowedIps === undefined) ? undefined : new Set([...allowed, ...trusted, ...LOOPBACK].map(normaliseIp))
   const open = new Map<string, number>()
   const refused = refusalLog(log, onRefused)
 

@@ -22,3 +22,21 @@ export function createCredentialCheck (pairs: readonly WebhookCredential[]): (ke
     return match === 1
   }
 }
+
+/**
+ * Returns a checker for a header value that must equal one of `values` exactly (FUSIONAUTH_WEBHOOK_SECRET: the
+ * `Authorization` header FusionAuth is configured to send). Constant time as above: fixed-length digests, every
+ * value compared, no early exit.
+ */
+export function createSecretCheck (values: readonly string[]): (presented: string | undefined) => boolean {
+  const hmacKey = randomBytes(32)
+  const digest = (v: string): Buffer => createHmac('sha256', hmacKey).update(v, 'utf8').digest()
+  const stored = values.map(digest)
+  return presented => {
+    // A missing header is compared too, so its answer takes as long as a wrong one.
+    const d = digest(presented ?? '')
+    let match = 0
+    for (const s of stored) match |= Number(timingSafeEqual(d, s))
+    return match === 1 && presented !== undefined
+  }
+}

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { logEvent } from '../observability/events.js'
+import { createRefusalLog } from '../observability/refusals.js'
 import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
 import type { Store } from '../store/types.js'
@@ -36,6 +37,8 @@ declare module 'fastify' {
     sourceAddress?: string
     /** The in-flight slot this request holds (limits.ts), from admission until its answer and its work are done. */
     inFlight?: InFlightSlot
+    /** Why the source check refused the caller (403), for the refusal log. */
+    forbiddenBecause?: string
   }
 }
 
@@ -59,6 +62,8 @@ export const WEBHOOK_PATH = '/webhooks/enzoic'
 const RETRY_AFTER_SECONDS = 5
 /** At most one "overloaded" warning per this many milliseconds (with the count refused since). */
 const OVERLOAD_LOG_MS = 10_000
+/** Unauthenticated refusals (401, 403): the first of each reason at once, then one summary per interval. */
+const REFUSAL_LOG_MS = 10_000
 
 /**
  * The webhook front door (docs/design.md §2, steps 1–7). Order matters and is fixed: source/certificate check and
@@ -69,13 +74,12 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
   const check = createCredentialCheck(settings.credentials)
   await app.register(basicAuth, {
     authenticate: { realm: 'enzoic' },
-    validate: async (key: string, secret: string, req: FastifyRequest) => {
-      if (!check(key, secret)) {
-        req.log.warn({ address: req.sourceAddress }, 'webhook credentials refused')
-        throw new IntakeError(401, 'unauthorized', 'unauthorized')
-      }
+    validate: async (key: string, secret: string) => {
+      if (!check(key, secret)) throw new IntakeError(401, 'unauthorized', 'unauthorized')
     }
   })
+  const refusals = createRefusalLog(app.log, REFUSAL_LOG_MS, 'webhook refusals in the last interval (the first of each reason was logged on its own)')
+  app.addHook('onClose', async () => refusals.close())
   // Take every body raw, whatever its content type (Enzoic's is unconfirmed; encrypted bodies are text).
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: settings.maxBodyBytes }, (_req, body, done) => done(null, body))
@@ -87,19 +91,24 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
 
   app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.url !== WEBHOOK_PATH) return
+    if (reply.statusCode === 401) {
+      refusals.refused((req.headers.authorization ?? '') === '' ? 'no credentials' : 'credentials refused', req.sourceAddress, 'webhook credentials refused')
+    } else if (reply.statusCode === 403) {
+      refusals.refused(req.forbiddenBecause ?? 'forbidden', req.sourceAddress, 'webhook caller refused')
+    }
     const status = String(reply.statusCode)
     metrics.webhookRequests.inc({ status, outcome: req.intakeOutcome ?? 'error' })
     metrics.webhookDuration.observe({ status }, reply.elapsedTime / 1000)
   })
 }
 
-/** onRequest: the source address and client certificate (403 when refused). */
-function sourceCheck (guard: ReturnType<typeof createSourceGuard>): (req: FastifyRequest) => Promise<void> {
+/** onRequest: the source address and client certificate (403 when refused); each webhook route has its own guard. */
+export function sourceCheck (guard: ReturnType<typeof createSourceGuard>): (req: FastifyRequest) => Promise<void> {
   return async req => {
     const verdict = guard(req.raw)
     req.sourceAddress = verdict.address
     if (!verdict.allowed) {
-      req.log.warn({ address: verdict.address, reason: verdict.reason }, 'webhook caller refused')
+      req.forbiddenBecause = verdict.reason
       throw new IntakeError(403, 'forbidden', 'forbidden')
     }
   }
@@ -225,6 +234,7 @@ async function handle (req: FastifyRequest, reply: FastifyReply, settings: Intak
   req.intakeOutcome = result.duplicate ? 'duplicate' : result.test ? 'test' : 'accepted'
   logEvent(req.log, result.duplicate ? 'alert.duplicate' : 'alert.received', {
     alertId: result.id,
+    ...(result.duplicate ? {} : { source: 'enzoic' }),
     test: result.test,
     exposureId: alert.exposureId,
     email: alert.email,

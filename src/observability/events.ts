@@ -4,7 +4,8 @@
  * (a test keeps them equal, and checks that a test run logs every one).
  */
 export const EVENTS = {
-  'alert.received': { level: 'info', fields: 'alertId, exposureId, email (masked), test, warnings', what: 'a new alert was committed (the 2xx went out after this)' },
+  'alert.received': { level: 'info', fields: 'alertId, source, exposureId, email (masked), test, warnings', what: 'a new alert was committed (the 2xx went out after this)' },
+  'fusionauth.event': { level: 'info', fields: 'eventId, type, outcome, alertId, userId, tenantId, reason', what: 'FusionAuth posted an event: stored (answered after the commit), a duplicate, or ignored' },
   'alert.duplicate': { level: 'info', fields: 'alertId, exposureId', what: 'Enzoic delivered an alert already stored; nothing new is done' },
   'alert.waiting': { level: 'info', fields: 'alertId, dueAt, users', what: 'immediate steps done; the grace steps wait for their deadline' },
   'alert.self_remediated': { level: 'info', fields: 'alertId, userId, tenantId', what: 'the user changed their password before the deadline: grace steps skipped' },
@@ -18,6 +19,10 @@ export const EVENTS = {
   'step.failed': { level: 'error', fields: 'alertId, userId, tenantId, action, httpStatus, detail', what: 'FusionAuth refused an action for good' },
   'step.uncertain': { level: 'warn', fields: 'alertId, userId, tenantId, action, detail', what: 'the call may or may not have taken effect (an email whose answer was lost): not repeated by itself; `alerts resend-notice` decides' },
   'step.undone': { level: 'warn', fields: 'alertId, userId, tenantId, action, detail, operator', what: 'an operator\'s restore took an action back' },
+  'case.closed': { level: 'info', fields: 'alertId, userId, tenantId, eventId, steps', what: 'FusionAuth said the user changed their password: the grace steps were skipped before the deadline' },
+  'case.resolved': { level: 'info', fields: 'alertId, userId, tenantId, eventId', what: 'the user changed their password after the bridge required it: the case is closed' },
+  'enrolment.followed': { level: 'info', fields: 'eventId, type, enrolled, removed, kept', what: 'Enzoic monitoring was made to match FusionAuth after a user was created, changed or deleted' },
+  'enrolment.failed': { level: 'warn', fields: 'eventId, type, reason, retryInSeconds', what: 'Enzoic did not take an enrolment change; it is kept and retried (in order)' },
   'user.deactivated': { level: 'info', fields: 'alertId, userId, tenantId', what: 'the user was deactivated' },
   'user.reactivated': { level: 'warn', fields: 'alertId, userId, tenantId, operator', what: 'a restore reactivated a user the bridge had deactivated' },
   'user.notified': { level: 'info', fields: 'alertId, userId, tenantId, templateId', what: 'FusionAuth was asked to email the user' },

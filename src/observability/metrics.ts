@@ -31,6 +31,8 @@ export interface Metrics {
   fusionAuthCalls: Histogram<'operation' | 'status'>
   /** Answers that were not FusionAuth's (retried, never believed). */
   fusionAuthForeign: Counter<'operation' | 'status'>
+  fusionAuthEvents: Counter<'type' | 'outcome'>
+  followed: Counter<'kind' | 'outcome'>
   /** Receipt to completion (done or dead), by outcome. */
   alertCompletion: Histogram<'outcome'>
   workerPaused: Gauge
@@ -141,6 +143,18 @@ export function createMetrics (options: { defaults?: boolean } = {}): Metrics {
       name: name('fusionauth_foreign_answers_total'),
       help: 'Answers to FusionAuth calls that were not FusionAuth\'s (an HTML page from a proxy, portal or load balancer): never believed, retried; by operation and HTTP status',
       labelNames: ['operation', 'status'],
+      registers
+    }),
+    fusionAuthEvents: new Counter({
+      name: name('fusionauth_events_total'),
+      help: 'FusionAuth events received at /webhooks/fusionauth (authenticated and well-formed), by type and outcome (stored, ignored)',
+      labelNames: ['type', 'outcome'],
+      registers
+    }),
+    followed: new Counter({
+      name: name('fusionauth_events_followed_total'),
+      help: 'Stored FusionAuth events acted on, by kind (password-changed, enrolment) and outcome (done, retrying, dropped)',
+      labelNames: ['kind', 'outcome'],
       registers
     }),
     alertCompletion: new Histogram({

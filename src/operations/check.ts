@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
-import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../config/index.js'
+import { ConfigError, loadConfig, secretValue, VARIABLES, type Config } from '../config/index.js'
 import { createEnzoicClient } from '../enzoic/client.js'
 import { createFusionAuthGateway, describeEndpoint, errorCodes, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer } from '../fusionauth/index.js'
 import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
@@ -112,16 +112,20 @@ export function configForChecks (env: NodeJS.ProcessEnv): { config?: Config, pro
   return { problems, broken }
 }
 
-/** Every secret value this run could meet, to be scrubbed from any line (a last line of defence). */
-function secretsOf (env: NodeJS.ProcessEnv, config: Config | undefined): string[] {
+/**
+ * Every secret value this run could meet, to be scrubbed from any line (a last line of defence): derived from the
+ * variables table — each secret variable, given directly or as `NAME_FILE`, in the parts its declaration names
+ * secret — plus any password in the URLs of the services it calls.
+ */
+export function secretsOf (env: NodeJS.ProcessEnv, config?: Config): string[] {
   const out = new Set<string>()
   const add = (s: string | undefined): void => { if (s !== undefined && s.length >= 3) out.add(s) }
-  for (const name of SECRET_VARIABLES) if (name !== 'BRIDGE_DATABASE') add(env[name])
-  for (const c of config?.webhookCredentials ?? []) add(c.secret)
-  add(config?.fusionAuthApiKey)
-  add(config?.enzoicApiKey)
-  add(config?.enzoicApiSecret)
-  for (const url of [env.FUSIONAUTH_URL, env.ENZOIC_API_URL, env.BRIDGE_DATABASE, config?.database, config?.fusionAuthUrl, config?.enzoicApiUrl]) {
+  for (const v of VARIABLES) {
+    if (v.secret !== true) continue
+    const value = secretValue(env, v.name)
+    if (value !== undefined) for (const part of v.secretParts?.(value) ?? [value]) add(part)
+  }
+  for (const url of [env.FUSIONAUTH_URL, env.ENZOIC_API_URL, config?.fusionAuthUrl, config?.enzoicApiUrl]) {
     if (url === undefined) continue
     try {
       const u = new URL(url)

@@ -197,6 +197,7 @@ export async function resendNotice ({ store, gateway, config, log }: LifecycleDe
         actorUserId: config.actorUserId,
         exposure: alert.exposureDetails,
         graceDeadline,
+        graceActions: policy.graceActions.map(a => a.name),
         labels: [],
         kv: store.kv
       }

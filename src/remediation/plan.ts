@@ -3,9 +3,13 @@ import { parseCustomData, usernameHash } from '../alerts/normalise.js'
 import type { FusionAuthGateway, FusionAuthUser } from '../fusionauth/index.js'
 import { decide, type Policy } from './policy.js'
 
-/** The exposure's date for the stale-password rule: the breach's own date when known, else when Enzoic found it. */
-export function exposureInstant (alert: Pick<AlertRecord, 'exposureDate' | 'exposureDetails'>, details?: ExposureDetails): number | undefined {
-  for (const c of [details?.date, alert.exposureDetails?.date, alert.exposureDate]) {
+/**
+ * The instant the stale-password rule compares a password change with: when the exposure was found (Enzoic's
+ * `dateAdded`), else when the alert arrived. Never the breach's own date: a breach of 2001 that surfaces today
+ * still exposes the password a user set in 2010, and its date comes from the dump itself.
+ */
+export function exposureInstant (alert: Pick<AlertRecord, 'receivedAt' | 'exposureDetails'>, details?: ExposureDetails): number | undefined {
+  for (const c of [details?.dateAdded, alert.exposureDetails?.dateAdded, alert.receivedAt]) {
     const t = c === undefined ? NaN : Date.parse(c)
     if (!Number.isNaN(t)) return t
   }

@@ -172,6 +172,8 @@ export interface Steps {
   plan (lease: Lease, steps: NewStep[]): Promise<Step[] | undefined>
   /** The alert's steps, in plan order. */
   list (alertId: string): Promise<Step[]>
+  /** The alerts with a step for this user (its open and closed cases), newest first, at most `limit` (default 50). */
+  alertsOfUser (userId: string, limit?: number): Promise<string[]>
   update (lease: Lease, stepId: number, change: StepChange): Promise<boolean>
   /**
    * Marks a pending step as started, right before its FusionAuth call: only under the alert's current lease AND
@@ -201,7 +203,9 @@ export interface UserExposure {
 export interface Outbox {
   /** Adds a message unless one with this key exists (one digest per interval, whichever replica builds it). */
   add (key: string, kind: string, payload: unknown): Promise<boolean>
-  claim (owner: string, limit: number, leaseMs: number): Promise<OutboxItem[]>
+  /** Leases up to `limit` due messages of these kinds, oldest due first (each consumer claims its own kinds). */
+  claim (owner: string, limit: number, leaseMs: number, kinds: readonly string[]): Promise<OutboxItem[]>
+  /** Delivered: never claimed again; its key stays (a repeat is still recognised), its payload is dropped. */
   sent (lease: Lease): Promise<boolean>
   retry (lease: Lease, delayMs: number, error: string): Promise<boolean>
   /** Owners of the leases on unsent messages (a process that died while delivering holds some). */

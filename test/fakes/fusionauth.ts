@@ -35,6 +35,7 @@ export interface FakeUser {
   username?: string
   firstName?: string
   lastName?: string
+  timezone?: string
   active: boolean
   verified: boolean
   insertInstant: number
@@ -64,6 +65,8 @@ export interface NewFakeUser {
   firstName?: string
   lastName?: string
   username?: string
+  /** An IANA time zone (FusionAuth's `user.timezone`). */
+  timezone?: string
 }
 
 export interface FakeUserAction { id: string, name: string, preventLogin: boolean, temporal: boolean }
@@ -116,6 +119,10 @@ export interface FusionAuthFake {
   addEmailTemplate (name?: string, id?: string): string
   /** Makes a user a member of a group, as an administrator would. */
   addMember (groupId: string, userId: string): void
+  /** The user changes their password now (or at `at`): FusionAuth records the instant and clears "must change". */
+  changePassword (userId: string, at?: number): FakeUser
+  /** What `GET /.well-known/jwks.json` answers (the keys webhook signatures are made with: fakes/fusionauth-events.ts). */
+  publishKeys (jwks: () => unknown): void
   /** Every email FusionAuth was asked to send, in order. */
   sentEmails (): SentEmail[]
   /**
@@ -308,6 +315,7 @@ class FakeFusionAuth implements FusionAuthFake {
   private readonly sockets = new Set<Socket>()
   private readonly pendingSleeps = new Set<() => void>()
   private faults: Fault[] = []
+  private jwks: (() => unknown) | undefined
   private latencyMs: number
   private port = 0
   private listening = false
@@ -387,6 +395,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (u.username !== undefined) user.username = u.username
     if (u.firstName !== undefined) user.firstName = u.firstName
     if (u.lastName !== undefined) user.lastName = u.lastName
+    if (u.timezone !== undefined) user.timezone = u.timezone
     for (let i = 0; i < (u.refreshTokens ?? 0); i++) {
       user.refreshTokens.push({ id: randomUUID(), token: randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', ''), insertInstant: now, applicationId: this.applicationId })
     }
@@ -419,6 +428,20 @@ class FakeFusionAuth implements FusionAuthFake {
     const u = this.usersById.get(userId)
     if (u === undefined || !this.groups.has(groupId)) throw new Error('addMember: no such user or group')
     if (!u.memberships.some(m => m.groupId === groupId)) u.memberships.push({ id: randomUUID(), groupId, insertInstant: Date.now() })
+  }
+
+  changePassword (userId: string, at = Date.now()): FakeUser {
+    const u = this.usersById.get(userId)
+    if (u === undefined) throw new Error('changePassword: no such user')
+    u.passwordLastUpdateInstant = at
+    u.passwordChangeRequired = false
+    delete u.passwordChangeReason
+    this.version++
+    return u
+  }
+
+  publishKeys (jwks: () => unknown): void {
+    this.jwks = jwks
   }
 
   sentEmails (): SentEmail[] { return [...this.sent] }
@@ -601,6 +624,8 @@ class FakeFusionAuth implements FusionAuthFake {
     // The Status API answers without an API key: a health value only (FusionAuth adds version and metrics
     // for a key, which the fake does not model).
     if (method === 'GET' && path === '/api/status') return { status: 200, body: { status: 'ok' } }
+    // The public keys of the signing keys (no API key needed), for webhook signatures and JWTs.
+    if (method === 'GET' && path === '/.well-known/jwks.json') return { status: 200, body: this.jwks?.() ?? { keys: [] } }
     const key = this.authorize(req, method, path)
     if (key === undefined) return unauthorized
     const scope = this.scopeOf(req, key)
@@ -708,6 +733,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (u.username !== undefined) j.username = u.username
     if (u.firstName !== undefined) j.firstName = u.firstName
     if (u.lastName !== undefined) j.lastName = u.lastName
+    if (u.timezone !== undefined) j.timezone = u.timezone
     Object.assign(j, {
       active: u.active,
       verified: u.verified,

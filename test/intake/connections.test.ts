@@ -259,3 +259,22 @@ test('ENZOIC_ALLOWED_IPS: a peer neither allowed nor trusted is dropped as it co
   assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200)
   assert.equal((await postAlert(bridge.url, { exposureID: 'x', username: 'x@acme.io' })).status, 403)
 })
+
+test('FusionAuth\'s route on the same listener: peers are dropped as they connect only when both routes have an allow-list', async t => {
+  const outsideAnswer = async (bridge: TestBridge): Promise<string> => {
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(bridge.url).port), localAddress: '127.0.0.2' })
+    t.after(() => socket.destroy())
+    socket.on('error', () => {})
+    let answer = ''
+    socket.on('data', (d: Buffer) => { answer += d.toString('latin1') })
+    socket.write(request('/webhooks/fusionauth', { 'content-length': '2' }) + '{}')
+    await new Promise(resolve => socket.once('close', resolve))
+    return answer
+  }
+  const base = { ENZOIC_ALLOWED_IPS: '192.0.2.1', TRUSTED_PROXIES: '192.0.2.10', FUSIONAUTH_WEBHOOK_SECRET: 'a-long-fusionauth-webhook-secret' }
+  const open = await startTestBridge(t, base)
+  assert.match(await outsideAnswer(open), /^HTTP\/1\.1 401 /, 'FusionAuth\'s route takes any address: the peer is heard (and refused by the route)')
+  const listed = await startTestBridge(t, { ...base, FUSIONAUTH_WEBHOOK_ALLOWED_IPS: '192.0.2.5' })
+  assert.equal(await outsideAnswer(listed), '', 'both routes list their senders: a peer on neither list is dropped unread')
+  assert.equal(await metric(listed, 'not-allowed'), 1)
+})

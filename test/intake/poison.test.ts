@@ -5,7 +5,9 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import Database from 'better-sqlite3'
 import { startPostgres } from '../fixtures/postgres.js'
+import { randomUUID } from 'node:crypto'
 import { postAlert, startTestBridge, tmpDir, type TestBridge } from '../helper.js'
+import { fusionAuthEvent, postEvent } from '../fakes/fusionauth-events.js'
 
 /** Every string of the poison is one PostgreSQL refuses as it is: U+0000 in text and jsonb, lone surrogates in jsonb. */
 const POISON = {
@@ -97,4 +99,20 @@ test('PostgreSQL: an alert the database still refuses is answered 400 with the r
       RETURN NEW; END $$;
     CREATE TRIGGER refuse BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION refuse()`, new URL(url).pathname.slice(1))
   await refusedAmongGood(t, bridge)
+})
+
+test('PostgreSQL, FusionAuth\'s route: the same rule — a breach event whose email holds U+0000 among 20 good ones, every one 200', async t => {
+  const pgc = await startPostgres(t)
+  if (pgc === undefined) return
+  const secret = 'Bearer poison-test-fusionauth-secret'
+  const bridge = await startTestBridge(t, { BRIDGE_DATABASE: await pgc.createDatabase(), FUSIONAUTH_WEBHOOK_SECRET: secret }, tmpDir(t))
+  const tenantId = randomUUID()
+  const breach = (email: string): unknown => fusionAuthEvent('user.password.breach', { tenantId, user: { id: randomUUID(), tenantId, email, firstName: 'x\ud800' }, note: '\u0000' })
+  const events = [...Array.from({ length: 10 }, (_, i) => breach(`fa-good-${i}@acme.io`)), breach('fa-po\u0000ison\udc00@acme.io'),
+    ...Array.from({ length: 10 }, (_, i) => breach(`fa-good-${10 + i}@acme.io`))]
+  const answers = await Promise.all(events.map(async e => await postEvent(bridge.url, e, { authorization: secret })))
+  t.diagnostic(`answered 200: ${answers.filter(a => a.status === 200).length} of ${answers.length}`)
+  for (const a of answers) assert.equal(a.status, 200, a.text)
+  assert.equal((await bridge.store.alerts.get(answers[10]!.body.alertId))?.email, 'fa-po\ufffdison\ufffd@acme.io')
+  assert.equal((await bridge.store.alerts.list({ limit: 100 })).length, 21)
 })

@@ -6,6 +6,8 @@ import { createServer } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
+import { startEnzoicFake } from '../fakes/enzoic.js'
+import { postEvent, userEvent } from '../fakes/fusionauth-events.js'
 import { postAlert, startTestBridge, tmpDir, waitFor } from '../helper.js'
 import { EVENTS } from '../../src/observability/events.js'
 import { cancelAlert, restoreAlert } from '../../src/operations/lifecycle.js'
@@ -17,9 +19,11 @@ test('a lifecycle run logs every documented event, each with its event name', as
   await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
   t.after(() => new Promise(resolve => { srv.closeAllConnections(); srv.close(resolve) }))
 
-  const fa = await startFusionAuthFake({ tenants: 2 })
+  const fa = await startFusionAuthFake({ tenants: 3 })
   t.after(() => fa.close())
-  const [t1, t2] = [fa.tenants[0]!.id, fa.tenants[1]!.id]
+  const ez = await startEnzoicFake()
+  t.after(() => ez.close())
+  const [t1, t2, t3] = [fa.tenants[0]!.id, fa.tenants[1]!.id, fa.tenants[2]!.id]
   const template = fa.addEmailTemplate('Breach notice')
   const missingGroup = '00000000-0000-4000-8000-00000000beef'
   const dir = tmpDir(t)
@@ -33,8 +37,14 @@ test('a lifecycle run logs every documented event, each with its event name', as
     `  ${t2}:`,
     `    actions: [group:${missingGroup}, revoke-sessions]`,
     '    gracePeriod: none',
+    '    graceActions: []',
+    `  ${t3}:`,
+    '    actions: [require-password-change]',
+    '    gracePeriod: none',
     '    graceActions: []'
   ].join('\n') + '\n')
+  const changer = fa.addUser({ tenantId: t3, email: 'ev-change@acme-corp.io' })
+  const closer = fa.addUser({ tenantId: t1, email: 'ev-close@acme-corp.io' })
   const fixer = fa.addUser({ tenantId: t1, email: 'ev-fix@acme-corp.io' })
   fa.addUser({ tenantId: t1, email: 'ev-idle@acme-corp.io' })
   fa.addUser({ tenantId: t1, email: 'ev-cancel@acme-corp.io' })
@@ -48,8 +58,18 @@ test('a lifecycle run logs every documented event, each with its event name', as
     BRIDGE_POLICY_FILE: policy,
     BRIDGE_RETRY_SCHEDULE: '100ms,100ms,100ms',
     BRIDGE_NOTIFY_URL: `http://127.0.0.1:${(srv.address() as { port: number }).port}/hook`,
-    BRIDGE_NOTIFY_INTERVAL: '1s'
-  }, dir, { worker: { probeIntervalMs: 100, random: () => 0.5 }, pollMs: 50, digest: { tickMs: 3_600_000, backoffMs: [100] } })
+    BRIDGE_NOTIFY_INTERVAL: '1s',
+    FUSIONAUTH_WEBHOOK_SECRET: 'Bearer events',
+    ...ez.env
+  }, dir, {
+    worker: { probeIntervalMs: 100, random: () => 0.5 },
+    pollMs: 50,
+    digest: { tickMs: 3_600_000, backoffMs: [100] },
+    follower: { pollMs: 100, backoffMs: [100] }
+  })
+  const event = async (type: string, u: typeof closer): Promise<void> => {
+    assert.equal((await postEvent(bridge.url, userEvent(type, u), { authorization: 'Bearer events' })).status, 200)
+  }
   const send = async (email: string): Promise<string> => (await postAlert(bridge.url, { username: email, exposureID: `exp-${email}` })).body.alertId as string
   const state = (id: string, ...states: string[]): Promise<unknown> =>
     waitFor(async () => states.includes((await bridge.store.alerts.get(id))?.state ?? ''), `${id} to be ${states.join('/')}`, 10_000)
@@ -71,6 +91,18 @@ test('a lifecycle run logs every documented event, each with its event name', as
   fa.fail(502, { times: 1, afterEffect: true, match: (m, p) => m === 'POST' && p.startsWith('/api/email/send/') })
   await state(await send('ev-uncertain@acme-corp.io'), 'waiting')
   await restoreAlert(ops, idle, { operator: 'bob', reason: 'confirmed unaffected' })
+  // FusionAuth's own events: a password change closes a waiting case, another resolves a required change; a new
+  // user's enrolment waits out an Enzoic outage.
+  const closing = await send('ev-close@acme-corp.io')
+  const changing = await send('ev-change@acme-corp.io')
+  await state(closing, 'waiting')
+  await state(changing, 'done')
+  await event('user.password.update', fa.changePassword(closer.id))
+  await event('user.password.update', fa.changePassword(changer.id))
+  await waitFor(() => bridge.logs.some(l => l.includes('"event":"case.resolved"')) && bridge.logs.some(l => l.includes('"event":"case.closed"')), 'cases closed')
+  ez.fail(503, { times: 4 })
+  await event('user.create', fa.addUser({ tenantId: t1, email: 'ev-new@acme-corp.io' }))
+  await waitFor(() => bridge.logs.some(l => l.includes('"event":"enrolment.followed"')), 'the enrolment followed', 15_000)
   fa.revokeKey()
   const paused = await send('ev-pause@acme-corp.io')
   await waitFor(() => bridge.worker!.paused, 'the worker to pause')

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { freePort, testEnv, tmpDir } from '../helper.js'
-import { runChecks, type CheckLine, type CheckReport } from '../../src/operations/check.js'
+import { runChecks, secretsOf, type CheckLine, type CheckReport } from '../../src/operations/check.js'
+import { VARIABLES } from '../../src/config/index.js'
 
 type Line = CheckLine
 
@@ -221,4 +222,33 @@ test('runChecks: BRIDGE_TOMBSTONE_KEY missing is a WARN (tombstones re-identifia
   assert.ok(has(short.lines, 'FAIL', 'configuration', /^BRIDGE_TOMBSTONE_KEY: must be at least 16 bytes \(got 9\)/), short.text)
   assert.ok(has(short.lines, 'SKIP', 'tombstone key'), short.text)
   assert.ok(!short.text.includes('too-short'), 'not even a bad key is printed')
+})
+
+test('check\'s scrub list holds every secret variable of the table, given directly or as NAME_FILE', async t => {
+  const dir = tmpDir(t)
+  const values: Record<string, [string, string[]]> = {
+    BRIDGE_DATABASE: ['postgres://bridge:db-MARK-pw@127.0.0.1:1/bridge', ['db-MARK-pw']],
+    ENZOIC_WEBHOOK_CREDENTIALS: ['key1:wh-MARK-one,key2:wh-MARK-two', ['key1:wh-MARK-one,key2:wh-MARK-two', 'wh-MARK-one', 'wh-MARK-two']],
+    ENZOIC_PAYLOAD_KEY: ['hex:' + 'ab'.repeat(16), ['hex:' + 'ab'.repeat(16), 'ab'.repeat(16)]],
+    BRIDGE_NOTIFY_URL: ['https://hooks.example/services/T0/B0/notify-MARK', ['https://hooks.example/services/T0/B0/notify-MARK']]
+  }
+  const secret = VARIABLES.filter(v => v.secret === true)
+  assert.ok(secret.length >= 8, `${secret.length} secret variables`)
+  for (const viaFile of [false, true]) {
+    const env: NodeJS.ProcessEnv = {}
+    const expected: string[] = []
+    for (const v of secret) {
+      const [value, parts] = values[v.name] ?? [`${v.name}-MARK-value`, [`${v.name}-MARK-value`]]
+      if (viaFile) {
+        writeFileSync(join(dir, v.name), `${value}\n`)
+        env[`${v.name}_FILE`] = join(dir, v.name)
+      } else {
+        env[v.name] = value
+      }
+      expected.push(...parts)
+    }
+    const list = secretsOf(env)
+    for (const part of expected) assert.ok(list.includes(part), `${viaFile ? 'via _FILE' : 'direct'}: ${part} is scrubbed`)
+    assert.ok(!list.some(s => s.includes('127.0.0.1:1/bridge') && !s.includes('db-MARK-pw')), 'a database location alone is no secret')
+  }
 })

@@ -59,8 +59,14 @@ test('notify-user: FusionAuth emails the user once per exposure, with the exposu
   assert.equal(sent.length, 1)
   assert.equal(sent[0]!.templateId, template)
   assert.deepEqual(sent[0]!.userIds, [u.id])
-  const deadline = new Date(Date.parse(waiting.receivedAt) + 3_600_000).toISOString()
-  assert.deepEqual(sent[0]!.requestData, { exposureTitle: 'Mega Forum', breachDate: '2026-10-01', exposedData: ['Emails', 'Passwords'], alertId: id, graceDeadline: deadline })
+  assert.deepEqual(sent[0]!.requestData, {
+    exposureTitle: 'Mega Forum',
+    breachDate: 'October 2026', // Enzoic's month-only date (the 1st)
+    exposedData: ['Emails', 'Passwords'],
+    alertId: id,
+    graceDeadline: inWords(new Date(Date.parse(waiting.receivedAt) + 3_600_000)), // no time zone on the user: UTC
+    graceAction: 'deactivate'
+  })
   // The same exposure again: a re-delivery (duplicate), and another alert for it (enrolled by customData).
   assert.equal((await postAlert(bridge.url, alertFor('nina@acme-corp.io'))).body.status, 'duplicate')
   const again = await send(bridge, { ...alertFor('nina@acme-corp.io'), customData: `fusionauth:${u.tenantId}:${u.id}` })
@@ -70,6 +76,51 @@ test('notify-user: FusionAuth emails the user once per exposure, with the exposu
   assert.deepEqual([againAction, againState], [`notify-user:${template}`, 'skipped'])
   assert.match(againDetail ?? '', /^already notified of this exposure \(alert [0-9a-f-]+\)$/)
   assert.ok(bridge.logs.some(l => l.includes('"event":"user.notified"')))
+})
+
+/** `Friday, 27 November 2026 at 14:05 UTC`. */
+function inWords (d: Date): string {
+  const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][d.getUTCDay()]
+  const month = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'][d.getUTCMonth()]
+  const two = (n: number): string => String(n).padStart(2, '0')
+  return `${day}, ${d.getUTCDate()} ${month} ${d.getUTCFullYear()} at ${two(d.getUTCHours())}:${two(d.getUTCMinutes())} UTC`
+}
+
+test('notify-user: text for a person — defanged (no markup, no link), dates as precise as Enzoic knows them, the deadline in the user\'s time zone, what the grace period ends with', async t => {
+  const fa = await fake(t)
+  const template = fa.addEmailTemplate('Breach notice')
+  const tenant = fa.tenants[0]!.id
+  for (const [n, timezone] of [[1, 'America/New_York'], [2, 'Not/A_Zone'], [3, undefined]] as const) fa.addUser({ tenantId: tenant, email: `tz${n}@acme-corp.io`, timezone })
+  const bridge = await bridgeOn(t, fa, { BRIDGE_ACTIONS: `notify-user:${template}`, BRIDGE_GRACE_PERIOD: '48h', BRIDGE_GRACE_ACTIONS: 'require-password-change,revoke-sessions' })
+  const dates = ['2019-03-01T00:00:00Z', '2019-03-14T00:00:00Z', 'sometime <b>2019</b>']
+  const ids: string[] = []
+  for (const n of [1, 2, 3]) {
+    ids.push(await send(bridge, {
+      username: `tz${n}@acme-corp.io`,
+      exposureID: `exp-tz${n}`,
+      exposureDetails: {
+        title: 'https://evil.example/reset <a href="//evil.example">here</a> help@evil.example www.evil.com',
+        date: dates[n - 1],
+        exposedData: ['Passwords', 'evil.example/x\u200b.com']
+      }
+    }))
+  }
+  for (const id of ids) await inState(bridge, id, ['waiting'])
+  const byUser = new Map(fa.sentEmails().map(e => [fa.user(e.userIds[0]!)!.email, e.requestData as Record<string, unknown>]))
+  const first = byUser.get('tz1@acme-corp.io')!
+  assert.equal(first.exposureTitle, 'https[:]//evil[.]example/reset ‹a href="//evil[.]example"›here‹/a› help[@]evil[.]example www[.]evil[.]com')
+  assert.deepEqual(first.exposedData, ['Passwords', 'evil[.]example/x .com'], 'a zero-width space is a space: it hides no dot')
+  assert.equal(first.breachDate, 'March 2019')
+  assert.equal(byUser.get('tz2@acme-corp.io')!.breachDate, '14 March 2019')
+  assert.equal(byUser.get('tz3@acme-corp.io')!.breachDate, undefined, 'an unreadable date is left out, never forwarded as text')
+  assert.match(String(first.graceDeadline), /^\w+day, \d{1,2} \w+ \d{4} at \d\d:\d\d (GMT-[45]|E[SD]T)$/, 'in the user\'s time zone')
+  assert.match(String(byUser.get('tz2@acme-corp.io')!.graceDeadline), / UTC$/, 'a time zone the platform does not know: UTC')
+  for (const data of byUser.values()) {
+    assert.equal(data.graceAction, 'require-password-change', 'the template words what happens at the deadline by it')
+    const text = JSON.stringify(data)
+    assert.ok(!/[<>]/.test(text), 'no markup')
+    assert.ok(!/[a-z]+:\/\/|www\.|[\w-]+\.[a-z]{2,}/i.test(text), `no link: ${text}`)
+  }
 })
 
 test('notify-user retried after a 503 does not send twice; a template FusionAuth does not know fails that step only', async t => {

@@ -63,6 +63,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(rec.nextAttemptAt, rec.receivedAt, 'due at once')
     assert.deepEqual({ ...rec, receivedAt: undefined, updatedAt: undefined, nextAttemptAt: undefined }, {
       id: r.id,
+      source: 'enzoic',
       test: false,
       state: 'queued',
       receivedAt: undefined,
@@ -95,6 +96,8 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(await store.alerts.events(r.id), [{ at: rec.receivedAt, state: 'queued', note: 'received' }])
     assert.equal(await store.alerts.get('no-such-id'), undefined)
     assert.deepEqual(await store.alerts.events('no-such-id'), [])
+    const fa = await store.alerts.insert({ ...alert({ username: 'someone@acme.io' }), idempotencyKey: 'fusionauth-event:e1', source: 'fusionauth' })
+    assert.equal((await store.alerts.get(fa.id))!.source, 'fusionauth', 'FusionAuth\'s own detection is told apart')
   }))
 
   subtests.push(t.test('inserts made together share one commit; duplicates inside and across batches find the first row', async st => {
@@ -461,33 +464,62 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(await store.outbox.add('digest:1', 'digest', { n: 'again' }), false, 'one message per key, whichever replica adds it')
     await store.outbox.add('dead:a', 'dead', { id: 'a' })
     const other = await open()
-    const [first] = await store.outbox.claim('r1', 1, 60_000)
+    const [first] = await store.outbox.claim('r1', 1, 60_000, ['digest'])
     assert.deepEqual([first!.key, first!.payload, first!.attempts], ['digest:1', { n: 1 }, 1])
-    const rest = await other.outbox.claim('r2', 5, 60_000)
+    const rest = await other.outbox.claim('r2', 5, 60_000, ['digest', 'dead'])
     assert.deepEqual(rest.map(o => o.key), ['dead:a'], 'another replica gets the others')
     assert.equal(await store.outbox.retry(first!.lease, 300, 'receiver answered 502'), true)
-    assert.deepEqual(await store.outbox.claim('r1', 5, 60_000), [], 'not due yet')
+    assert.deepEqual(await store.outbox.claim('r1', 5, 60_000, ['digest']), [], 'not due yet')
     await sleep(350)
-    const [again] = await other.outbox.claim('r2', 5, 60_000)
+    const [again] = await other.outbox.claim('r2', 5, 60_000, ['digest'])
     assert.deepEqual([again!.key, again!.attempts], ['digest:1', 2])
     assert.equal(await store.outbox.sent(first!.lease), false, 'a stale lease cannot mark it sent')
     assert.equal(await other.outbox.sent(again!.lease), true)
     assert.equal(await other.outbox.sent(rest[0]!.lease), true)
     await sleep(20)
-    assert.deepEqual(await store.outbox.claim('r1', 5, 0), [], 'sent messages are never claimed again')
+    assert.deepEqual(await store.outbox.claim('r1', 5, 0, ['digest', 'dead']), [], 'sent messages are never claimed again')
+    assert.equal(await store.outbox.add('digest:1', 'digest', { n: 'late' }), false, 'a sent message\'s key is still known')
+  }))
+
+  subtests.push(t.test('outbox: each consumer claims only its own kinds, oldest first; a sent message keeps no payload', async st => {
+    const { store } = await world(st)
+    await store.outbox.add('fusionauth-event:1', 'fusionauth.enrolment', { emails: ['u1@corp.io'] })
+    await store.outbox.add('digest:9', 'digest', { n: 9 })
+    await store.outbox.add('fusionauth-event:2', 'fusionauth.enrolment', { emails: ['u2@corp.io'] })
+    const digest = await store.outbox.claim('r1', 5, 60_000, ['digest', 'dead'])
+    assert.deepEqual(digest.map(i => i.key), ['digest:9'])
+    const events = await store.outbox.claim('r2', 5, 60_000, ['fusionauth.enrolment'])
+    assert.deepEqual(events.map(i => i.key), ['fusionauth-event:1', 'fusionauth-event:2'], 'in the order they were added')
+    assert.equal(await store.outbox.sent(events[0]!.lease), true)
+    assert.equal(await store.outbox.retry(events[1]!.lease, 0, 'Enzoic answered 503'), true)
+    await sleep(20)
+    const again = await store.outbox.claim('r2', 5, 60_000, ['fusionauth.enrolment'])
+    assert.deepEqual(again.map(i => [i.key, i.payload]), [['fusionauth-event:2', { emails: ['u2@corp.io'] }]], 'an unsent one keeps its payload')
+    assert.equal(await store.outbox.sent(again[0]!.lease), true)
+    if (store.kind === 'sqlite') {
+      // The payload of a delivered message is gone from the row (personal data kept no longer than needed).
+      const { default: Database } = await import('better-sqlite3')
+      const db = new Database(store.location, { readonly: true })
+      try {
+        const payloads = db.prepare("SELECT payload FROM outbox WHERE key LIKE 'fusionauth-event:%'").all() as Array<{ payload: string }>
+        assert.deepEqual(payloads.map(p => p.payload), ['{}', '{}'])
+      } finally {
+        db.close()
+      }
+    }
   }))
 
   subtests.push(t.test('outbox: the leases of a holder that is gone are given back at once, not at expiry', async st => {
     const { store } = await world(st)
     await store.outbox.add('dead-holder:1', 'digest', { n: 1 })
     await store.outbox.add('dead-holder:2', 'digest', { n: 2 })
-    const held = await store.outbox.claim('host/123/digest', 5, 120_000)
+    const held = await store.outbox.claim('host/123/digest', 5, 120_000, ['digest'])
     assert.equal(held.length, 2)
-    assert.deepEqual(await store.outbox.claim('host/456/digest', 5, 120_000), [], 'leased: not due before expiry')
+    assert.deepEqual(await store.outbox.claim('host/456/digest', 5, 120_000, ['digest']), [], 'leased: not due before expiry')
     assert.deepEqual(await store.outbox.leaseOwners(), ['host/123/digest'])
     assert.equal(await store.outbox.sent(held[0]!.lease), true)
     assert.equal(await store.outbox.releaseAll('host/123/digest'), 1, 'only the unsent one')
-    const again = await store.outbox.claim('host/456/digest', 5, 120_000)
+    const again = await store.outbox.claim('host/456/digest', 5, 120_000, ['digest'])
     assert.deepEqual(again.map(i => i.key), ['dead-holder:2'])
     assert.equal(await store.outbox.sent(held[1]!.lease), false, 'the gone holder can no longer mark it sent')
     assert.deepEqual(await store.outbox.leaseOwners(), ['host/456/digest'])
@@ -575,6 +607,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     await store.queue.finish(lease(gone.id), done)
     await store.queue.release(lease(kept.id), true)
     await store.outbox.add('paused:w:old', 'paused', { text: 'made before the cut-off' })
+    await store.outbox.add('fusionauth-event:old-unsent', 'fusionauth.enrolment', { emails: ['x@acme.io'] })
     await sleep(1100)
     const completed = Date.parse((await store.alerts.get(gone.id))!.completedAt!)
     await store.outbox.add(OUTBOX_KEYS.dead(gone.id, completed), 'dead', { alertId: gone.id })
@@ -587,9 +620,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(await store.kv.get(KV.notified('t1', 'u1', 'g')), undefined, 'the ledger row the purged alert held')
     assert.ok(await store.kv.get(KV.notified('t1', 'u2', 'g')), 'a row of its user and exposure held by another alert stays')
     assert.ok(await store.kv.get(KV.notified('t1', 'u3', 'k')), 'an unfinished alert keeps its own')
-    const left = (await store.outbox.claim('check', 100, 60_000)).map(m => m.key).sort()
-    assert.deepEqual(left, [OUTBOX_KEYS.dead(kept.id, completed), later].sort(),
-      'its dead message, the digest of its window and the message older than the cut-off are gone')
+    const left = (await store.outbox.claim('check', 100, 60_000, ['digest', 'dead', 'paused', 'fusionauth.enrolment'])).map(m => m.key).sort()
+    assert.deepEqual(left, [OUTBOX_KEYS.dead(kept.id, completed), later, 'fusionauth-event:old-unsent'].sort(),
+      'its dead message, the digest of its window and the operator message older than the cut-off are gone; unsent work stays')
   }))
 
   subtests.push(t.test('tombstones under a key (BRIDGE_TOMBSTONE_KEY): re-deliveries recognised only with the key; older unkeyed tombstones keyed by the next purge', async st => {

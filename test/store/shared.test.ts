@@ -31,6 +31,7 @@ const sqliteRow: SqliteRow = {
   extra: null,
   warnings: null,
   source_ip: '203.0.113.9',
+  source: 'enzoic',
   deliveries: 2,
   attempts: 1,
   due_at: t0 + 60_000,

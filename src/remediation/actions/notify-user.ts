@@ -1,5 +1,5 @@
 import { certainlyNotDone, endpoint } from '../../fusionauth/index.js'
-import { exposureFacts } from './exposure-text.js'
+import { userFacts } from './exposure-text.js'
 import type { ActionContext, ActionModule, RunResult } from './types.js'
 import { KV } from '../../store/types.js'
 
@@ -13,9 +13,8 @@ const resend = (alertId: string): string => `\`breach-bridge alerts resend-notic
 
 /** Sends the email, holding the ledger entry; gives it back only when FusionAuth certainly did not send. */
 async function send (ctx: ActionContext, ledger: string): Promise<RunResult> {
-  const facts = exposureFacts(ctx)
-  const { title: exposureTitle, date: breachDate, exposedData, alertId, graceDeadline } = facts
-  const requestData = { exposureTitle, breachDate, exposedData, alertId, graceDeadline }
+  // Text for a person, defanged and in human terms (exposure-text.ts); the shipped templates escape it too.
+  const requestData = userFacts(ctx)
   let answer: { results?: Record<string, unknown> }
   try {
     const body = { userIds: [ctx.user.id], requestData }
@@ -44,7 +43,7 @@ async function send (ctx: ActionContext, ledger: string): Promise<RunResult> {
  */
 export const notifyUser: ActionModule = {
   name: 'notify-user',
-  description: 'FusionAuth sends the user an email from a template (exposure, date, data kinds, grace deadline)',
+  description: 'FusionAuth sends the user an email from a template (exposure, date, data kinds, grace deadline and what it brings)',
   takesId: {
     what: 'email template id',
     field: 'templateId',

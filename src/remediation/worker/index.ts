@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Metrics } from '../../observability/metrics.js'
 import type { Store } from '../../store/types.js'
@@ -9,6 +7,7 @@ import { createExecutor, type RemediationContext } from './executor.js'
 import { createHealth, type Health } from './health/index.js'
 import { createProducer, type Producer } from './producer.js'
 import { createRescuer, type Rescuer } from './rescuer.js'
+import { processOwner } from '../../process-owner.js'
 
 export { retryDelay } from './retry.js'
 export type { RemediationContext }
@@ -69,7 +68,7 @@ const STOP_MARGIN_MS = 2000
  */
 export function createWorker (options: WorkerOptions): Worker {
   const { store, leaseMs } = options
-  const owner = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`
+  const owner = processOwner()
   const log = options.logger.child({ component: 'worker' })
   const storeRetryMs = options.storeRetryMs ?? 1000
   // The parts reach each other through these closures; `producer` is built last, once the rest exists.

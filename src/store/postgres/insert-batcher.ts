@@ -210,7 +210,7 @@ function insertColumns (batch: readonly Pending[], keyer: TombstoneKeyer | undef
     col(p => p.alert.exposureDate ?? null), col(p => p.alert.hadPassword), col(p => p.alert.passwordType ?? null),
     col(p => p.alert.passwordTypeName ?? null), col(p => json(p.alert.exposureDetails)), col(p => json(p.alert.extra)),
     col(p => p.alert.warnings.length === 0 ? null : JSON.stringify(p.alert.warnings)), col(p => p.sourceIp ?? null),
-    col(p => keyer?.(p.alert.idempotencyKey) ?? null)
+    col(p => p.alert.source ?? 'enzoic'), col(p => keyer?.(p.alert.idempotencyKey) ?? null)
   ]
 }
 

@@ -9,8 +9,8 @@ export function postgresOutbox (db: Database): Outbox {
     leaseOwners: async () => (await db.query<{ owner: string }>(SQL.OUTBOX_OWNERS)).map(o => o.owner),
     releaseAll: async owner => await db.workRowsChanged(SQL.OUTBOX_RELEASE_ALL, [owner]),
     add: async (key, kind, payload) => await db.rowsChanged(SQL.OUTBOX_ADD, [key, kind, JSON.stringify(payload)]) === 1,
-    async claim (owner, limit, leaseMs) {
-      return (await db.workQuery<PgOutboxRow>(SQL.OUTBOX_CLAIM, [owner, limit, leaseMs])).map(rows.outboxItem)
+    async claim (owner, limit, leaseMs, kinds) {
+      return (await db.workQuery<PgOutboxRow>(SQL.OUTBOX_CLAIM, [owner, limit, leaseMs, kinds])).map(rows.outboxItem)
     },
     sent: async l => await db.workRowsChanged(SQL.OUTBOX_SENT, [l.alertId, l.token]) === 1,
     retry: async (l, delayMs, error) => await db.workRowsChanged(SQL.OUTBOX_RETRY, [l.alertId, l.token, delayMs, truncate(error)]) === 1

@@ -21,22 +21,22 @@ const wakeIf = (cte: string): string => `wake AS (SELECT ${NOTIFY} FROM (SELECT 
 // ---- alerts: intake ----------------------------------------------------------------------------------
 
 /**
- * A batch of alerts, one row per distinct idempotency key, in one statement ($1..$15: one array per column,
- * see insert-batcher.ts; $16 the keyed form of each key under BRIDGE_TOMBSTONE_KEY, or nulls). A test alert is
+ * A batch of alerts, one row per distinct idempotency key, in one statement ($1..$16: one array per column,
+ * see insert-batcher.ts; $17 the keyed form of each key under BRIDGE_TOMBSTONE_KEY, or nulls). A test alert is
  * stored finished (`done`, outcome `test`); a key that exists, or whose keyed form a tombstone holds, is
  * skipped. Returns the inserted rows' id, key and test flag.
  */
 export const INSERT_ALERTS = `INSERT INTO alerts (id, idempotency_key, test, state, exposure_id, email, username_hash, custom_data, exposure_date,
       had_password, password_type, password_type_name, exposure_details, extra, warnings, source_ip,
-      last_delivery_at, due_at, outcome, completed_at)
+      last_delivery_at, due_at, outcome, completed_at, source)
     SELECT u.id, u.key, u.test, CASE WHEN u.test THEN 'done' ELSE 'queued' END, u.exposure_id, u.email, u.username_hash,
       u.custom_data, u.exposure_date, u.had_password, u.password_type, u.password_type_name, u.exposure_details::jsonb,
       u.extra::jsonb, u.warnings::jsonb, u.source_ip, now(),
-      CASE WHEN u.test THEN NULL ELSE now() END, CASE WHEN u.test THEN 'test' END, CASE WHEN u.test THEN now() END
+      CASE WHEN u.test THEN NULL ELSE now() END, CASE WHEN u.test THEN 'test' END, CASE WHEN u.test THEN now() END, u.source
     FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-      $9::boolean[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+      $9::boolean[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
       WITH ORDINALITY AS u(id, key, test, exposure_id, email, username_hash, custom_data, exposure_date,
-      had_password, password_type, password_type_name, exposure_details, extra, warnings, source_ip, tomb, ord)
+      had_password, password_type, password_type_name, exposure_details, extra, warnings, source_ip, source, tomb, ord)
     WHERE NOT EXISTS (SELECT 1 FROM alerts t WHERE t.idempotency_key = u.tomb)
     ORDER BY u.ord
     ON CONFLICT (idempotency_key) DO NOTHING
@@ -88,7 +88,8 @@ export const COUNT_DEAD_AND_WAITING = `SELECT count(*) FILTER (WHERE state = 'de
  * - the operator messages that name them (OUTBOX_KEYS): their `dead:<id>:…` message; a digest whose window holds
  *   one's completion — started (its key, epoch ms) by the latest completion, sent at or after the earliest, a
  *   minute apart each way (the digest's builder and the database may keep time a little apart);
- * - and any operator message made more than $1 ms ago.
+ * - and any row made more than $1 ms ago that is an operator message or was sent (work not yet done — an
+ *   enrolment change — stays however old).
  */
 export const PURGE_SLICE = `WITH p AS (
       SELECT seq, id, exposure_id, completed_at FROM alerts
@@ -103,7 +104,7 @@ export const PURGE_SLICE = `WITH p AS (
     ), st AS (
       DELETE FROM steps WHERE alert_seq IN (SELECT seq FROM p)
     ), ob AS (
-      DELETE FROM outbox o WHERE o.created_at <= now() - ${intervalFromMs(1)}
+      DELETE FROM outbox o WHERE (o.created_at <= now() - ${intervalFromMs(1)} AND (o.kind IN ('digest', 'dead', 'paused') OR o.sent_at IS NOT NULL))
         OR (o.key LIKE 'dead:%' AND substr(o.key, 6, 36) IN (SELECT id FROM p))
         OR (CASE WHEN o.key ~ '^digest:[0-9]{1,15}$' THEN substr(o.key, 8)::bigint END
               <= (SELECT (extract(epoch FROM max(completed_at)) * 1000)::bigint + 60000 FROM p)
@@ -283,6 +284,9 @@ export const UNBEGIN_STEP = `UPDATE steps SET started_at = NULL
       AND alert_seq = (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing')`
 
 /** The steps of alert $1 (by id), in plan order. */
+/** The alerts (ids, newest first, at most $2) with a step for user $1. */
+export const ALERTS_OF_USER = `SELECT alerts.id FROM alerts WHERE alerts.seq IN (SELECT alert_seq FROM steps WHERE user_id = $1)
+    ORDER BY alerts.seq DESC LIMIT $2`
 export const STEPS_OF_ALERT = 'SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = $1 ORDER BY steps.seq'
 
 /**
@@ -318,9 +322,9 @@ export const OUTBOX_RELEASE_ALL = 'UPDATE outbox SET lease_owner = NULL, due_at 
 
 export const OUTBOX_ADD = 'INSERT INTO outbox (key, kind, payload, due_at) VALUES ($1, $2, $3, now()) ON CONFLICT (key) DO NOTHING'
 
-/** Leases up to $2 due messages to owner $1 for $3 ms (SKIP LOCKED, as CLAIM). */
+/** Leases up to $2 due messages of the kinds $4 to owner $1 for $3 ms (SKIP LOCKED, as CLAIM). */
 export const OUTBOX_CLAIM = `WITH due AS MATERIALIZED (
-      SELECT seq FROM outbox WHERE due_at <= now() ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
+      SELECT seq FROM outbox WHERE due_at <= now() AND kind = ANY($4::text[]) ORDER BY due_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED
     )
     UPDATE outbox o SET lease_owner = $1, lease_token = o.lease_token + 1, due_at = now() + ${intervalFromMs(3)},
       attempts = o.attempts + 1
@@ -328,7 +332,8 @@ export const OUTBOX_CLAIM = `WITH due AS MATERIALIZED (
     RETURNING o.key, o.kind, o.payload, o.attempts, o.created_at, o.lease_owner, o.lease_token`
 
 /** Message $1 sent, under token $2. */
-export const OUTBOX_SENT = `UPDATE outbox SET sent_at = now(), due_at = NULL, lease_owner = NULL, last_error = NULL
+/** Message $1 sent, under token $2: its payload (personal data, for FusionAuth's events) is not kept. */
+export const OUTBOX_SENT = `UPDATE outbox SET sent_at = now(), due_at = NULL, lease_owner = NULL, last_error = NULL, payload = '{}'
     WHERE key = $1 AND lease_token = $2 AND sent_at IS NULL`
 
 /** Message $1, under token $2, due again in $3 ms after error $4. */

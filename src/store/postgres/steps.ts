@@ -17,6 +17,9 @@ export function postgresSteps (db: Database): Steps {
       if ((await db.query(SQL.LEASE_IS_CURRENT, [l.alertId, l.token])).length === 0) return undefined
       return (await db.query<PgStepRow>(SQL.STEPS_OF_ALERT, [l.alertId])).map(rows.step)
     },
+    async alertsOfUser (userId, limit = 50) {
+      return (await db.query<{ id: string }>(SQL.ALERTS_OF_USER, [userId.toLowerCase(), limit])).map(r => r.id)
+    },
     async list (alertId) {
       return (await db.query<PgStepRow>(SQL.STEPS_OF_ALERT, [alertId])).map(rows.step)
     },

@@ -49,6 +49,7 @@ export interface AlertRow<C extends ColumnTypes> {
   extra: C['json'] | null
   warnings: C['json'] | null
   source_ip: string | null
+  source: string
   deliveries: number
   attempts: number
   due_at: C['instant'] | null
@@ -152,6 +153,7 @@ function toRecord<C extends ColumnTypes> (columns: ColumnAdapter<C>, r: AlertRow
     extra: jsonOf(columns, r.extra, undefined),
     warnings: jsonOf(columns, r.warnings, []),
     sourceIp: optional(r.source_ip),
+    source: r.source === 'fusionauth' ? 'fusionauth' : 'enzoic',
     deliveries: r.deliveries,
     attempts: r.attempts,
     nextAttemptAt: waiting ? instantOf(columns, r.due_at) : undefined,

@@ -28,6 +28,7 @@ export interface InsertRow {
   extra: string | null
   warnings: string | null
   sourceIp: string | null
+  source: string
 }
 
 export function insertRow (alert: BreachAlert, sourceIp: string | undefined): InsertRow {
@@ -45,7 +46,8 @@ export function insertRow (alert: BreachAlert, sourceIp: string | undefined): In
     exposureDetails: alert.exposureDetails === undefined ? null : JSON.stringify(alert.exposureDetails),
     extra: alert.extra === undefined ? null : JSON.stringify(alert.extra),
     warnings: alert.warnings.length === 0 ? null : JSON.stringify(alert.warnings),
-    sourceIp: sourceIp ?? null
+    sourceIp: sourceIp ?? null,
+    source: alert.source ?? 'enzoic'
   }
 }
 
@@ -98,6 +100,7 @@ export function alertWrites (db: Database.Database, keyer: TombstoneKeyer | unde
         extra: row.extra,
         warnings: row.warnings,
         sourceIp: row.sourceIp,
+        source: row.source,
         dueAt: test ? null : at,
         outcome: test ? 'test' : null,
         completedAt: test ? at : null

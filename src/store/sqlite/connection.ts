@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { SchemaVersionError } from '../types.js'
@@ -6,10 +6,47 @@ import { MIGRATIONS } from './migrations/index.js'
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 
+/** Linux's O_PATH (Node's fs.constants lacks it): a descriptor that names a file without opening it for I/O. */
+const O_PATH = process.platform === 'linux' && ['x64', 'arm64', 'arm', 'ia32', 'riscv64'].includes(process.arch) ? 0o10000000 : undefined
+
+/**
+ * chmod that never follows a symbolic link, and opens no descriptor that could drop SQLite's locks (see below).
+ * On Linux the path is opened O_PATH|O_NOFOLLOW: a symlink yields a descriptor of the link itself (left alone), a
+ * file one of that very file, changed through /proc/self/fd — check and change act on one inode, so no swap in
+ * between can redirect the chmod. Closing an O_PATH descriptor releases no POSIX lock. Elsewhere: lstat, then
+ * chmod by path. False when nothing was changed (a symlink, not a regular file, missing).
+ */
+export function chmodPrivate (file: string, mode: number): boolean {
+  if (O_PATH !== undefined) {
+    let fd: number
+    try {
+      fd = openSync(file, O_PATH | constants.O_NOFOLLOW)
+    } catch {
+      return false
+    }
+    try {
+      if (!fstatSync(fd).isFile()) return false
+      chmodSync(`/proc/self/fd/${fd}`, mode)
+      return true
+    } catch {
+      // No /proc: as on other systems, below.
+    } finally {
+      closeSync(fd)
+    }
+  }
+  try {
+    if (!lstatSync(file).isFile()) return false
+    chmodSync(file, mode)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * Creates the database file private (0600, in a 0700 folder when the folder is new) before SQLite opens it,
  * whatever the umask: it holds emails. SQLite gives its -wal and -shm files the main file's mode. A file that
- * already exists is tightened to 0600 by path (never through a symlink).
+ * already exists is tightened to 0600 (chmodPrivate: never through a symlink).
  *
  * Never opens a descriptor of an existing database file: POSIX locks belong to the process, and closing
  * *any* descriptor of a file drops every lock the process holds on it. Had this run beside a live connection
@@ -29,12 +66,9 @@ function createPrivately (file: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
-  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-    try {
-      // chmod by path opens nothing; lstat first so a symlink's target is never changed.
-      if (!lstatSync(f).isSymbolicLink()) chmodSync(f, 0o600)
-    } catch {}
-  }
+  // Only a regular file: never a symlink's target, never a folder named as the database (BRIDGE_DATABASE=/tmp once
+  // made /tmp mode 0600).
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) chmodPrivate(f, 0o600)
 }
 
 /**

@@ -17,8 +17,8 @@ export function outboxWrites (db: Database.Database) {
     outboxAdd (op: { key: string, kind: string, payload: string }, at: number): boolean {
       return s.add.run(op.key, op.kind, op.payload, at, at).changes === 1
     },
-    outboxClaim (op: { owner: string, limit: number, leaseMs: number }, at: number): SqliteOutboxRow[] {
-      return s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as SqliteOutboxRow[]
+    outboxClaim (op: { owner: string, limit: number, leaseMs: number, kinds: readonly string[] }, at: number): SqliteOutboxRow[] {
+      return s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit, kinds: JSON.stringify(op.kinds) }) as SqliteOutboxRow[]
     },
     outboxSent (op: { lease: Lease }, at: number): boolean {
       return s.sent.run({ key: op.lease.alertId, token: op.lease.token, now: at }).changes === 1
@@ -39,7 +39,7 @@ export function sqliteOutbox ({ db, write }: SqliteContext): Outbox {
     leaseOwners: () => read(() => (owners.all() as Array<{ owner: string }>).map(o => o.owner)),
     releaseAll: owner => write({ op: 'outboxReleaseAll', owner }),
     add: (key, kind, payload) => write({ op: 'outboxAdd', key, kind, payload: JSON.stringify(payload) }),
-    claim: async (owner, limit, leaseMs) => (await write({ op: 'outboxClaim', owner, limit, leaseMs })).map(rows.outboxItem),
+    claim: async (owner, limit, leaseMs, kinds) => (await write({ op: 'outboxClaim', owner, limit, leaseMs, kinds })).map(rows.outboxItem),
     sent: l => write({ op: 'outboxSent', lease: l }),
     retry: (l, delayMs, error) => write({ op: 'outboxRetry', lease: l, delayMs, error })
   }

@@ -14,9 +14,9 @@
 /** One alert, unless its idempotency key exists (then it changes nothing). A test alert arrives finished. */
 export const INSERT_ALERT = `INSERT INTO alerts (id, idempotency_key, test, state, received_at, updated_at, exposure_id, email,
         username_hash, custom_data, exposure_date, had_password, password_type, password_type_name, exposure_details, extra,
-        warnings, source_ip, last_delivery_at, due_at, outcome, completed_at)
+        warnings, source_ip, last_delivery_at, due_at, outcome, completed_at, source)
       VALUES (@id, @key, @test, @state, @now, @now, @exposureId, @email, @usernameHash, @customData, @exposureDate, @hadPassword,
-        @passwordType, @passwordTypeName, @exposureDetails, @extra, @warnings, @sourceIp, @now, @dueAt, @outcome, @completedAt)
+        @passwordType, @passwordTypeName, @exposureDetails, @extra, @warnings, @sourceIp, @now, @dueAt, @outcome, @completedAt, @source)
       ON CONFLICT (idempotency_key) DO NOTHING`
 
 /** A repeated delivery of key ?2 at ?1, counted on its first row; returns that row's id and test flag. */
@@ -62,9 +62,10 @@ export const PURGE_LEDGER = `DELETE FROM meta WHERE key IN (
  * The operator messages that name purged alerts (OUTBOX_KEYS): the `dead:<id>:…` message of each of @ids (a JSON
  * array); a digest whose window holds one's completion — started (its key) by @last, sent at or after @first, the
  * slice's earliest and latest completion a minute apart each way (the digest's builder and the store may keep
- * time a little apart); and any message made at or before @cutoff, the purge's own cut-off.
+ * time a little apart); and any row made at or before @cutoff, the purge's own cut-off, that is an operator
+ * message or was sent (work not yet done — an enrolment change — stays however old).
  */
-export const PURGE_OUTBOX = `DELETE FROM outbox WHERE created_at <= @cutoff
+export const PURGE_OUTBOX = `DELETE FROM outbox WHERE (created_at <= @cutoff AND (kind IN ('digest', 'dead', 'paused') OR sent_at IS NOT NULL))
       OR (key >= 'dead:' AND key < 'dead;' AND substr(key, 6, 36) IN (SELECT value FROM json_each(@ids)))
       OR (key >= 'digest:' AND key <= 'digest:' || @last AND created_at >= @first)`
 export const PURGE_STEPS = 'DELETE FROM steps WHERE alert_seq = ?'
@@ -187,6 +188,9 @@ export const PLAN_STEP = `INSERT INTO steps (alert_seq, user_id, tenant_id, emai
 /** The steps of an alert by its seq, in plan order. */
 export const STEPS_OF_ALERT_SEQ = 'SELECT * FROM steps WHERE alert_seq = ? ORDER BY seq'
 /** The steps of an alert by its id, in plan order. */
+/** The alerts (ids, newest first, at most ?2) with a step for user ?1. */
+export const ALERTS_OF_USER = `SELECT alerts.id FROM alerts WHERE alerts.seq IN (SELECT alert_seq FROM steps WHERE user_id = ?)
+      ORDER BY alerts.seq DESC LIMIT ?`
 export const STEPS_OF_ALERT = 'SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = ? ORDER BY steps.seq'
 /** Step @stepId of the alert @alertSeq (whose lease was checked in the same transaction); @result, @undo null: keep. */
 export const UPDATE_STEP = `UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus, started_at = NULL,
@@ -217,13 +221,14 @@ export const OUTBOX_RELEASE_ALL = 'UPDATE outbox SET lease_owner = NULL, due_at 
 
 export const OUTBOX_ADD = `INSERT INTO outbox (key, kind, payload, created_at, due_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (key) DO NOTHING`
-/** Leases up to @limit due messages to @owner until @until. */
+/** Leases up to @limit due messages of the kinds @kinds (a JSON array) to @owner until @until. */
 export const OUTBOX_CLAIM = `UPDATE outbox SET lease_owner = @owner, lease_token = lease_token + 1, due_at = @until,
         attempts = attempts + 1
-      WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_due WHERE due_at <= @now ORDER BY due_at LIMIT @limit)
+      WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_due WHERE due_at <= @now AND kind IN (SELECT value FROM json_each(@kinds))
+        ORDER BY due_at, seq LIMIT @limit)
       RETURNING key, kind, payload, attempts, created_at, lease_owner, lease_token`
-/** Message @key sent, under @token. */
-export const OUTBOX_SENT = `UPDATE outbox SET sent_at = @now, due_at = NULL, lease_owner = NULL, last_error = NULL
+/** Message @key sent, under @token: its payload (personal data, for FusionAuth's events) is not kept. */
+export const OUTBOX_SENT = `UPDATE outbox SET sent_at = @now, due_at = NULL, lease_owner = NULL, last_error = NULL, payload = '{}'
       WHERE key = @key AND lease_token = @token AND sent_at IS NULL`
 /** Message @key, under @token, due again at @due after @error. */
 export const OUTBOX_RETRY = `UPDATE outbox SET due_at = @due, lease_owner = NULL, last_error = @error

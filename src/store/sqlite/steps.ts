@@ -66,12 +66,14 @@ export function stepWrites (db: Database.Database) {
 export function sqliteSteps ({ db, write }: SqliteContext): Steps {
   const r = {
     stepsOf: db.prepare(SQL.STEPS_OF_ALERT),
+    ofUser: db.prepare(SQL.ALERTS_OF_USER).pluck(),
     report: db.prepare(SQL.STEP_REPORT)
   }
   return {
     async plan (l, steps) {
       return (await write({ op: 'plan', lease: l, steps }))?.map(rows.step)
     },
+    alertsOfUser: (userId, limit = 50) => read(() => r.ofUser.all(userId.toLowerCase(), limit) as string[]),
     list: alertId => read(() => (r.stepsOf.all(alertId) as SqliteStepRow[]).map(rows.step)),
     update: (l, stepId, change) => write({ op: 'stepUpdate', lease: l, stepId, change }),
     begin: (l, stepId) => write({ op: 'stepBegin', lease: l, stepId }),
