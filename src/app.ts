@@ -10,6 +10,7 @@ import { fusionAuthEventRoutes, type FusionAuthEventSettings } from './intake/fu
 import { FUSIONAUTH_WEBHOOK_PATH } from './alerts/fusionauth-events.js'
 import { ALERT_STATES } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
+import { guardConnections, type ConnectionLimits } from './intake/connections.js'
 
 /** A readiness check: resolves when healthy, rejects with a short reason otherwise. */
 export type ReadinessCheck = () => Promise<void>
@@ -20,6 +21,8 @@ export interface AppDeps {
   /** FusionAuth's own webhook (POST /webhooks/fusionauth); absent: the route does not exist. */
   fusionAuthEvents?: FusionAuthEventSettings
   requestTimeoutMs: number
+  /** BRIDGE_MAX_CONNECTIONS, BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: bounds applied as each connection arrives. */
+  connections: ConnectionLimits
   store: Store
   logger: Logger
   metrics?: Metrics
@@ -159,6 +162,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     ? Fastify(options)
     : Fastify({ ...options, https: { ...deps.https, ...timeouts } } as FastifyServerOptions)) as unknown as FastifyInstance
   app.decorate('metrics', metrics)
+  const sources = deps.fusionAuthEvents === undefined ? [intake.source] : [intake.source, deps.fusionAuthEvents.source]
+  guardConnections(app.server, sources, deps.connections, deps.logger, reason => metrics.connectionsRefused.inc({ reason }))
   metrics.buildInfo.set({ version: bridgeVersion(), nodejs_version: process.version, store: store.kind }, 1)
   // Direct TLS: a client-initiated renegotiation ends the connection (secureOptions already has OpenSSL refuse
   // it; this also covers a TLS library that ignores the refusal).

@@ -6,6 +6,7 @@
 export const ERROR_CODES = {
   BRIDGE_CONFIG: 'the configuration has problems (one line per variable)',
   BRIDGE_STORE_UNAVAILABLE: 'the store cannot commit or be read right now',
+  BRIDGE_STORE_DATA: 'the database refused one row for its data (it fails alone; retrying it cannot help)',
   BRIDGE_SCHEMA_VERSION: 'the database schema is not the one this bridge knows',
   BRIDGE_DATABASE_CONFIG: 'BRIDGE_DATABASE cannot be used as configured: a path that cannot be created or opened, a folder, a refused password, no such database, a TLS setting',
   BRIDGE_FUSIONAUTH: 'a FusionAuth call failed (its `kind` says what to do)',

@@ -5,7 +5,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, envFileWarning, loadConfig, unknownVariables, type Config } from './config/index.js'
-import { enzoicApiSettings, fusionAuthEventSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
+import { connectionLimits, enzoicApiSettings, fusionAuthEventSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
 import { buildApp, type AppDeps } from './app.js'
 import { openStore, describeDatabase, type OpenStoreOptions } from './store/index.js'
 import { startRetention } from './store/retention.js'
@@ -171,6 +171,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const https = directTls(config, options)
   const store = await openStore(config.database, {
     role: 'serve',
+    tombstoneKey: config.tombstoneKey,
     busyTimeoutMs: options.busyTimeoutMs,
     pollMs: options.pollMs,
     ...options.store,
@@ -188,7 +189,15 @@ export async function startBridge (config: Config, logger: Logger, options: Star
   const events = fusionAuthEventSettings(config)
   const fusionAuthEvents = events === undefined ? undefined : { ...events, onStored: () => r?.follower?.wake() }
   const app = await buildApp({
-    intake: intakeSettings(config), fusionAuthEvents, requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness
+    intake: intakeSettings(config),
+    fusionAuthEvents,
+    connections: connectionLimits(config),
+    requestTimeoutMs: config.requestTimeoutMs,
+    store,
+    logger,
+    metrics,
+    https,
+    readiness
   })
   try {
     await app.listen({ host: config.host, port: config.port })

@@ -215,12 +215,14 @@ function addPurge (alerts: Command, ctx: CliContext): void {
           return EXIT.failure
         }
       }
-      const r = await withCommandStore(ctx.config().database, async store => await purgeAlerts(store, opts.olderThan, ctx.now()))
+      const { database, tombstoneKey } = ctx.config()
+      const r = await withCommandStore(database, async store => await purgeAlerts(store, opts.olderThan, ctx.now()), tombstoneKey)
       if (opts.json === true) outJson(r)
       else out(`Purged the personal data of ${r.purged} alert${r.purged === 1 ? '' : 's'} finished before ${shortTime(r.finishedBefore)}; their tombstones (id, state, outcome, dates, idempotency key) remain.`)
+      if (r.warning !== undefined) err(`warning: ${r.warning}`)
     })), {
     examples: ['breach-bridge alerts purge --older-than 90d --yes', 'breach-bridge alerts purge --older-than 12h --force --yes   # under a day needs --force'],
-    env: STORE_ENV
+    env: [...STORE_ENV, 'BRIDGE_TOMBSTONE_KEY (or BRIDGE_TOMBSTONE_KEY_FILE): the tombstones are keyed under it, as `serve` keys them']
   })
 }
 

@@ -16,14 +16,14 @@ import { inert, shortTime, table } from './output.js'
  * Opens the bridge's store (BRIDGE_DATABASE) for a command. Never creates a SQLite file (a typo in
  * BRIDGE_DATABASE should not look like "no alerts"); a store that cannot be reached is one clear line.
  */
-export async function openCommandStore (database: string): Promise<Store> {
+export async function openCommandStore (database: string, tombstoneKey?: Uint8Array): Promise<Store> {
   const where = describeDatabase(database)
   if (!isPostgresUrl(database)) {
     const missing = missingDatabase(database)
     if (missing !== undefined) throw new CliError(missing, EXIT.usage)
   }
   try {
-    return await openStore(database, { role: 'command' })
+    return await openStore(database, { role: 'command', tombstoneKey })
   } catch (e) {
     const known = classify(e)
     if (known === undefined) throw e
@@ -71,9 +71,12 @@ export function explainStoreError (e: unknown): unknown {
   return classify(e) ?? e
 }
 
-/** Runs `fn` with the command's store, closed afterwards; its errors in the CLI's words. */
-export async function withCommandStore<T> (database: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openCommandStore(database)
+/**
+ * Runs `fn` with the command's store, closed afterwards; its errors in the CLI's words. `tombstoneKey`: for a
+ * command that purges (BRIDGE_TOMBSTONE_KEY).
+ */
+export async function withCommandStore<T> (database: string, fn: (store: Store) => Promise<T>, tombstoneKey?: Uint8Array): Promise<T> {
+  const store = await openCommandStore(database, tombstoneKey)
   try {
     return await fn(store)
   } catch (e) {

@@ -7,7 +7,7 @@
 import { parsePayloadKey } from '../intake/decrypt.js'
 import { actionSyntax, parseActionList, type ActionSpec } from '../remediation/actions/index.js'
 import { parseDuration } from '../duration.js'
-import { Bad, bad, bool, duration, httpUrl, int, ips, list, oneOf, text, uuid, uuids, type Parser } from './parsers.js'
+import { Bad, bad, bool, duration, httpUrl, int, ips, keyBytes, list, oneOf, text, uuid, uuids, type Parser } from './parsers.js'
 
 export interface WebhookCredential { readonly key: string, readonly secret: string }
 
@@ -22,10 +22,13 @@ export interface Values {
   logEmails: 'masked' | 'full'
   database: string
   retentionMs: number | undefined
+  tombstoneKey: Buffer | undefined
   maxBodyBytes: number
   maxInFlight: number
   maxInFlightBytes: number
   requestTimeoutMs: number
+  maxConnections: number
+  maxConnectionsPerAddress: number
   webhookCredentials: readonly WebhookCredential[]
   payloadEncryption: 'off' | 'optional' | 'required'
   payloadKey: Buffer | undefined
@@ -223,6 +226,21 @@ export const VARIABLES: readonly Variable[] = [
       'tombstone (idempotency key, outcome, dates) so a late re-delivery stays a duplicate. At least 1d, or off.']
   }),
   variable({
+    name: 'BRIDGE_TOMBSTONE_KEY',
+    key: 'tombstoneKey',
+    section: 'storage',
+    secret: true,
+    secretParts: v => [v, v.trim().replace(/^(base64|hex):/, '')],
+    fillIn: true,
+    parse: keyBytes(16),
+    fileExample: '/etc/enzoic-bridge/tombstone-key',
+    doc: 'a purged alert\'s tombstone keeps HMAC-SHA256(this key, its idempotency key) instead of the SHA-256 of (exposure id, email, customData) that a list of candidate emails would re-identify; `base64:…`, `hex:…` or text, at least 16 bytes (`openssl rand -base64 32`), kept outside the database and its backups. Set it for `serve` and `alerts purge` alike. Without it (`check` warns) tombstones stay unkeyed; set later, the next purge keys the older ones. Lost or changed: re-deliveries of alerts purged before are no longer recognised (they would be remediated again)',
+    comment: ['Purged alerts keep a tombstone so a late re-delivery stays a duplicate. With this key (kept outside the',
+      'database and its backups) the tombstone holds an HMAC no one without the key can match against a list of',
+      'emails. base64:…, hex:… or text, at least 16 bytes: openssl rand -base64 32 (prefix it with base64:).',
+      'Lost or changed: re-deliveries of alerts purged before are no longer recognised.']
+  }),
+  variable({
     name: 'BRIDGE_MAX_BODY_BYTES',
     key: 'maxBodyBytes',
     section: 'storage',
@@ -258,6 +276,26 @@ export const VARIABLES: readonly Variable[] = [
     parse: duration(100, 600_000, 'must be a duration between 100ms and 10m, e.g. 30s'),
     doc: 'the longest a sender may take to send one whole request, headers and body; then `408` and the connection closed (headers alone: 10 s, or this if shorter). Enforced to within a second',
     comment: ['The longest a sender may take to send one whole request (headers: 10 s at most); then 408.']
+  }),
+  variable({
+    name: 'BRIDGE_MAX_CONNECTIONS',
+    key: 'maxConnections',
+    section: 'storage',
+    default: '768',
+    parse: int(16, 1_000_000),
+    doc: 'open connections at once, all peers together (`server.maxConnections`); past it a new connection is closed as it arrives. Keep it under the process\'s open-file limit less ~100 (the database, FusionAuth, PostgreSQL, logs): 768 fits a limit of 1,024; the shipped unit allows 65,536',
+    comment: ['Open connections at once, all peers together; past it a new connection is closed as it arrives. Keep it',
+      'under the open-file limit (ulimit -n) less ~100: 768 fits 1,024. And per address (TRUSTED_PROXIES, i.e. nginx,',
+      'and ENZOIC_ALLOWED_IPS excepted): a peer holding that many is refused more, so one sender\'s idle sockets',
+      'cannot fill the rest.']
+  }),
+  variable({
+    name: 'BRIDGE_MAX_CONNECTIONS_PER_ADDRESS',
+    key: 'maxConnectionsPerAddress',
+    section: 'storage',
+    default: '64',
+    parse: int(1, 1_000_000),
+    doc: 'open connections at once from one address; past it a new one from that address is closed as it arrives. `TRUSTED_PROXIES` (behind nginx every connection is nginx\'s) and `ENZOIC_ALLOWED_IPS` are exempt; a connection that sends no complete headers is closed after 10 s (or `BRIDGE_REQUEST_TIMEOUT` if shorter)'
   }),
   // ── webhook ──
   variable({
@@ -343,8 +381,7 @@ export const VARIABLES: readonly Variable[] = [
     section: 'client-cert',
     fillIn: true,
     parse: ips,
-    doc: 'optional source-address allow-list (Enzoic documents one sending address, `52.42.159.171`); behind nginx the address is the `X-Forwarded-For` it sets, ' +
-      'believed from `TRUSTED_PROXIES` only. FusionAuth\'s events have their own: `FUSIONAUTH_WEBHOOK_ALLOWED_IPS`',
+    doc: 'optional source-address allow-list (Enzoic documents one sending address, `52.42.159.171`): checked on the client address of each request (behind a trusted proxy, its `X-Forwarded-For`), and on the TCP peer as it connects — a peer neither allowed nor in `TRUSTED_PROXIES` (nor loopback, for the operational endpoints) is dropped before a byte is read, before TLS in `direct` mode. FusionAuth\'s events have their own: `FUSIONAUTH_WEBHOOK_ALLOWED_IPS`',
     comment: ['Optional source allow-list (Enzoic documents one sending address, 52.42.159.171).']
   }),
   // ── Enzoic API ──

@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { plainText } from '../alerts/text.js'
 import { logEvent } from '../observability/events.js'
 import { ownerIsGone } from '../process-owner.js'
-import type { Store } from '../store/types.js'
+import { OUTBOX_KEYS, type Store } from '../store/types.js'
 import { deadMessage, digestMessage, pausedMessage, resumedMessage, type NotifyMessage } from './message.js'
 import { postMessage, signerFor } from './send.js'
 
@@ -63,7 +63,7 @@ async function buildDue (options: DigestOptions): Promise<void> {
   const summary = await store.alerts.summary(from, now, 5)
   const message = digestMessage(summary, { from: new Date(from).toISOString(), to: new Date(now).toISOString() }, { email: options.email })
   // One replica wins the window: the key is its start. Empty windows send nothing but still move on.
-  const won = message === undefined ? true : await store.outbox.add(`digest:${from}`, 'digest', message)
+  const won = message === undefined ? true : await store.outbox.add(OUTBOX_KEYS.digest(from), 'digest', message)
   if (won) await store.kv.set(LAST, String(now))
 }
 
@@ -139,7 +139,7 @@ export function createDigest (options: DigestOptions): Digest {
       await dispatcher.close()
     },
     tick,
-    dead (alertId, reason) { urgent(`dead:${alertId}:${Date.now()}`, 'dead', deadMessage(alertId, plainText(reason, 300) ?? 'failed')) },
+    dead (alertId, reason) { urgent(OUTBOX_KEYS.dead(alertId, Date.now()), 'dead', deadMessage(alertId, plainText(reason, 300) ?? 'failed')) },
     paused (reason) {
       const since = new Date().toISOString()
       urgent(`paused:${options.owner}:${since}`, 'paused', pausedMessage(plainText(reason, 300) ?? 'paused', since))

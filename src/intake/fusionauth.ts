@@ -3,7 +3,7 @@ import { eventKey, FUSIONAUTH_WEBHOOK_PATH, OUTBOX_KINDS } from '../alerts/fusio
 import { logEvent } from '../observability/events.js'
 import { createRefusalLog } from '../observability/refusals.js'
 import type { Metrics } from '../observability/metrics.js'
-import { StoreUnavailableError, type Store } from '../store/types.js'
+import { StoreDataError, StoreUnavailableError, type Store } from '../store/types.js'
 import { BodyError, bodyText, contentDecode } from './body.js'
 import { createSourceGuard, type SourceOptions } from './client-cert.js'
 import { createSecretCheck } from './credentials.js'
@@ -120,6 +120,11 @@ async function answer (req: FastifyRequest, reply: FastifyReply, event: Exclude<
       if (!duplicate) settings.onStored?.()
     }
   } catch (err) {
+    if (err instanceof StoreDataError) {
+      // The database refused this event's data (whatever was committed beside it is stored): a retry would fail again.
+      req.log.error({ err, eventId, type }, 'the store refused this FusionAuth event\'s data: answering 400')
+      throw new IntakeError(400, err.message, 'invalid')
+    }
     if (!(err instanceof StoreUnavailableError)) throw err
     req.intakeOutcome = 'unavailable'
     req.log.error({ err }, 'the store cannot commit a FusionAuth event: answering 503 so FusionAuth retries')

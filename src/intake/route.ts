@@ -4,7 +4,7 @@ import { createRefusalLog } from '../observability/refusals.js'
 import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
 import type { Store } from '../store/types.js'
-import { KV, StoreUnavailableError } from '../store/types.js'
+import { KV, StoreDataError, StoreUnavailableError } from '../store/types.js'
 import type { Metrics } from '../observability/metrics.js'
 import { classify } from './alert.js'
 import { createCredentialCheck, type WebhookCredential } from './credentials.js'
@@ -247,6 +247,11 @@ async function handle (req: FastifyRequest, reply: FastifyReply, settings: Intak
   try {
     result = await store.alerts.insert(alert, { sourceIp: req.sourceAddress })
   } catch (err) {
+    if (err instanceof StoreDataError) {
+      // The database refused this alert's data (its batch neighbours are stored): a retry would fail again.
+      req.log.error({ err, exposureId: alert.exposureId }, 'the store refused this alert\'s data: answering 400')
+      throw new IntakeError(400, err.message, 'invalid')
+    }
     if (!(err instanceof StoreUnavailableError)) throw err
     req.intakeOutcome = 'unavailable'
     req.log.error({ err }, 'alert store cannot commit: answering 503 so Enzoic retries')

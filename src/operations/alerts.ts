@@ -129,10 +129,18 @@ export interface PurgeReport {
   olderThanMs: number
   /** Alerts finished before this instant lost their personal data. */
   finishedBefore: string
+  /** Set when the bytes may outlive the purge for a while: what remains where, and until when. */
+  warning?: string
 }
 
 /** Removes the personal data of alerts finished more than `olderThanMs` ago; tombstones stay. */
 export async function purgeAlerts (store: Store, olderThanMs: number, now = Date.now()): Promise<PurgeReport> {
-  const { purged } = await store.alerts.purge({ olderThanMs })
-  return { purged, olderThanMs, finishedBefore: new Date(now - olderThanMs).toISOString() }
+  const { purged, walTruncated } = await store.alerts.purge({ olderThanMs })
+  const report: PurgeReport = { purged, olderThanMs, finishedBefore: new Date(now - olderThanMs).toISOString() }
+  if (walTruncated === false) report.warning = WAL_NOT_TRUNCATED
+  return report
 }
+
+/** What a purge says when SQLite could not empty its WAL (README, "Personal data"). */
+export const WAL_NOT_TRUNCATED = 'the SQLite WAL could not be emptied (another process held an older snapshot): earlier versions of the purged rows ' +
+  'stay in its -wal file until the next purge or checkpoint'

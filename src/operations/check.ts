@@ -393,6 +393,19 @@ async function checkDatabase (config: Config, isBroken: IsBroken, add: Add): Pro
   }
 }
 
+/** BRIDGE_TOMBSTONE_KEY: without it a purged alert's tombstone can be matched against a list of emails. */
+function checkTombstoneKey (config: Config, isBroken: IsBroken, add: Add): void {
+  if (isBroken('BRIDGE_TOMBSTONE_KEY')) add('SKIP', 'tombstone key', 'not checked: BRIDGE_TOMBSTONE_KEY has a problem (above)')
+  else if (config.tombstoneKey === undefined) {
+    add('WARN', 'tombstone key', 'BRIDGE_TOMBSTONE_KEY is not set: a purged alert\'s tombstone keeps the plain SHA-256 of its exposure id, email and customData, ' +
+      'which anyone holding the database (or a backup) can match against a list of emails. Set a random key kept outside the database ' +
+      '(base64: and `openssl rand -base64 32`) for serve and alerts purge; the next purge keys the tombstones made before')
+  } else {
+    add('OK', 'tombstone key', `${config.tombstoneKey.length} bytes: tombstones hold HMAC-SHA256 under it. Keep it apart from the database and its backups; ` +
+      'lost or changed, re-deliveries of alerts purged before are no longer recognised')
+  }
+}
+
 /** What intake needs besides the credentials: payload encryption and the client certificate. */
 function checkIntake (config: Config, isBroken: IsBroken, add: Add): void {
   if (isBroken('ENZOIC_PAYLOAD_ENCRYPTION', 'ENZOIC_PAYLOAD_KEY', 'ENZOIC_PAYLOAD_CIPHER')) {
@@ -454,6 +467,7 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
   }
 
   await checkDatabase(config, isBroken, add)
+  checkTombstoneKey(config, isBroken, add)
   checkIntake(config, isBroken, add)
 
   if (config.fusionAuthUrl === undefined || config.fusionAuthApiKey === undefined || isBroken('FUSIONAUTH_URL', 'FUSIONAUTH_API_KEY', 'FUSIONAUTH_TENANT_IDS')) {

@@ -28,6 +28,8 @@ export interface OpenStoreOptions {
   /** PostgreSQL: the server ends a statement past this, or a lock wait past `lockTimeoutMs` (defaults 10 s, 5 s). */
   statementTimeoutMs?: number
   lockTimeoutMs?: number
+  /** BRIDGE_TOMBSTONE_KEY: a purge keys its tombstones under it, inserts recognise them (`serve`, `alerts purge`). */
+  tombstoneKey?: Uint8Array
 }
 
 /** `BRIDGE_DATABASE` → the store: a file path is SQLite, a postgres:// URL is PostgreSQL. */
@@ -40,6 +42,7 @@ export async function openStore (database: string, options: OpenStoreOptions): P
       insertDeadlineMs: options.insertDeadlineMs,
       statementTimeoutMs: options.statementTimeoutMs,
       lockTimeoutMs: options.lockTimeoutMs,
+      tombstoneKey: options.tombstoneKey,
       onCommit: options.onCommit,
       onConnectionError: options.onConnectionError,
       max: options.role === 'serve' ? 10 : 2,
@@ -53,7 +56,8 @@ export async function openStore (database: string, options: OpenStoreOptions): P
     busyTimeoutMs: options.busyTimeoutMs ?? (options.role === 'serve' ? 2000 : 15_000),
     pollMs: options.pollMs,
     onCommit: options.onCommit,
-    onRecovered: options.onRecovered
+    onRecovered: options.onRecovered,
+    tombstoneKey: options.tombstoneKey
   })
 }
 

@@ -51,6 +51,11 @@ export interface ListOptions {
 export interface PurgeResult {
   /** Alerts whose personal data was removed (tombstones left). */
   purged: number
+  /**
+   * SQLite: whether the WAL was then checkpointed and truncated, so no earlier version of the purged rows stays in
+   * it (false: another process held an old snapshot; the next purge tries again). Absent on PostgreSQL.
+   */
+  walTruncated?: boolean
 }
 
 /** Alert records: what arrived, what became of it. */
@@ -70,7 +75,10 @@ export interface AlertRecords {
   countByOutcome (): Promise<Record<string, number>>
   /**
    * Removes the personal data of alerts finished more than `olderThanMs` ago, leaving a tombstone
-   * (idempotency key, state, outcome, dates) so a late re-delivery stays a duplicate.
+   * (idempotency key, state, outcome, dates) so a late re-delivery stays a duplicate. What else named them goes
+   * with them: their history and steps, the notify-ledger rows they hold (KV.notified), the operator messages
+   * about them (their `dead` message, a digest whose window holds their completion), and any operator message
+   * older than `olderThanMs`. SQLite then truncates its WAL (`walTruncated`).
    */
   purge (options: { olderThanMs: number }): Promise<PurgeResult>
   /** What finished in [from, to) (epoch ms, the store's clock), for the operator digest. */
@@ -235,7 +243,22 @@ export const KV = {
   /** When a webhook call was last refused for its Basic credentials, and from where (`webhooks test --wait`). */
   lastRefused: 'intake.last-refused',
   /** Readiness writes here to prove a commit. */
-  ping: 'ping'
+  ping: 'ping',
+  /**
+   * The notify ledger (notify-user): one row per user and exposure (the alert's id when it names none), its value
+   * JSON `{"alertId": …}` naming the alert that holds it. `alerts.purge` removes the rows its alerts hold (the
+   * statements build the same key from the alert's steps).
+   */
+  notified: (tenantId: string, userId: string, exposure: string): string => `notified:${tenantId}:${userId}:${exposure}`
+} as const
+
+/**
+ * Outbox keys that name an alert or a time (the statements of `alerts.purge` read them): a message at once when
+ * an alert dies, and the digest of the window starting at `fromMs` (epoch ms, 13 digits).
+ */
+export const OUTBOX_KEYS = {
+  dead: (alertId: string, atMs: number): string => `dead:${alertId}:${atMs}`,
+  digest: (fromMs: number): string => `digest:${fromMs}`
 } as const
 
 export class StoreUnavailableError extends BridgeError {
@@ -253,6 +276,18 @@ export class StoreUnavailableError extends BridgeError {
  */
 export class DatabaseConfigError extends BridgeError {
   readonly code = 'BRIDGE_DATABASE_CONFIG'
+}
+
+/**
+ * The database refused this row for what it holds (PostgreSQL SQLSTATE class 22, a NOT NULL or CHECK violation;
+ * SQLite's equivalents): the row fails alone — the rows committed beside it are stored — and sending it again
+ * cannot help. `reason` is short and names no value of the row.
+ */
+export class StoreDataError extends BridgeError {
+  readonly code = 'BRIDGE_STORE_DATA'
+  constructor (readonly reason: string, cause?: unknown) {
+    super(`the alert cannot be stored: ${reason}`, { cause })
+  }
 }
 
 /** The database's schema is not the one this bridge knows (newer, or older and not to be migrated here). */

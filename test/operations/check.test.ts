@@ -245,6 +245,26 @@ test('runChecks verifies what the policy file names — its tenants, its protect
   assert.equal(fa.mutatingCalls().filter(j => j.status >= 200 && j.status < 300).length, 0, 'nothing changed in FusionAuth')
 })
 
+test('runChecks: BRIDGE_TOMBSTONE_KEY missing is a WARN (tombstones re-identifiable); set (directly or as _FILE) an OK that never shows it; too short a FAIL', async t => {
+  const dir = tmpDir(t)
+  const missing = await check(testEnv(dir))
+  assert.ok(has(missing.lines, 'WARN', 'tombstone key', /^BRIDGE_TOMBSTONE_KEY is not set: .*match against a list of emails/), missing.text)
+
+  const key = `base64:${randomBytes(32).toString('base64')}`
+  const file = join(dir, 'tombstone-key')
+  writeFileSync(file, `${key}\n`, { mode: 0o600 })
+  for (const env of [{ BRIDGE_TOMBSTONE_KEY: key }, { BRIDGE_TOMBSTONE_KEY_FILE: file }]) {
+    const set = await check(testEnv(dir, env))
+    assert.ok(has(set.lines, 'OK', 'tombstone key', /^32 bytes: tombstones hold HMAC-SHA256 under it.*no longer recognised/), set.text)
+    assert.ok(!set.text.includes(key.slice(7)) && !set.text.includes(key), 'the key is never printed')
+  }
+
+  const short = await check(testEnv(dir, { BRIDGE_TOMBSTONE_KEY: 'too-short' }))
+  assert.ok(has(short.lines, 'FAIL', 'configuration', /^BRIDGE_TOMBSTONE_KEY: must be at least 16 bytes \(got 9\)/), short.text)
+  assert.ok(has(short.lines, 'SKIP', 'tombstone key'), short.text)
+  assert.ok(!short.text.includes('too-short'), 'not even a bad key is printed')
+})
+
 test('check\'s scrub list holds every secret variable of the table, given directly or as NAME_FILE', async t => {
   const dir = tmpDir(t)
   const values: Record<string, [string, string[]]> = {

@@ -6,6 +6,7 @@ import { createPostgresStore, type PostgresStoreOptions } from '../../src/store/
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrate.js'
 import { migrateDatabase, openStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
+import type { BreachAlert } from '../../src/alerts/types.js'
 import { waitFor } from '../helper.js'
 import { alert, storeContract } from './contract.js'
 
@@ -28,6 +29,30 @@ test('PostgreSQL store', async t => {
         return { open: async (options = {}) => open(st, url, options) }
       }
     })
+  })
+
+  await t.test('what PostgreSQL cannot store (U+0000, a lone surrogate in jsonb) past intake\'s normalisation fails only its own row', async st => {
+    const store = await open(st, await pgc.createDatabase())
+    const good = Array.from({ length: 30 }, (_, i) => alert({ exposureID: `g${i}`, username: `g${i}@acme.io` }))
+    const base = (id: string): BreachAlert => alert({ exposureID: id, username: `${id}@acme.io` })
+    // Made after classify, so nothing makes them well-formed: each is one of the issue's poisons.
+    const poisons: Array<[BreachAlert, RegExp]> = [
+      [{ ...base('p1'), email: 'p1\u0000@acme.io' }, /invalid byte sequence for encoding "UTF8": 0x00 \(SQLSTATE 22021\)/],
+      [{ ...base('p2'), exposureDetails: { title: 'a\u0000b' } }, /unsupported Unicode escape sequence \(SQLSTATE 22P05\)/],
+      [{ ...base('p3'), extra: { note: 'half \ud800 a pair' } }, /invalid input syntax for type json \(SQLSTATE 22P02\)/]
+    ]
+    const rows = [...good.slice(0, 10), poisons[0]![0], ...good.slice(10, 20), poisons[1]![0], ...good.slice(20), poisons[2]![0]]
+    const settled = await Promise.allSettled(rows.map(a => store.alerts.insert(a)))
+    const refused = [10, 21, 32].map(i => settled[i]!)
+    for (const [i, r] of refused.entries()) {
+      assert.equal(r.status, 'rejected')
+      const reason = (r as PromiseRejectedResult).reason as Error
+      assert.equal(reason.name, 'StoreDataError')
+      assert.match(reason.message, poisons[i]![1])
+    }
+    const stored = settled.filter((_, i) => ![10, 21, 32].includes(i))
+    assert.ok(stored.every(r => r.status === 'fulfilled'), 'every good row is stored')
+    assert.equal((await store.alerts.list({ limit: 100 })).length, 30)
   })
 
   await t.test('replicas starting together migrate once, under the advisory lock', async st => {

@@ -1,12 +1,13 @@
 import { certainlyNotDone, endpoint } from '../../fusionauth/index.js'
 import { userFacts } from './exposure-text.js'
 import type { ActionContext, ActionModule, RunResult } from './types.js'
+import { KV } from '../../store/types.js'
 
 const SEND = endpoint('email.send', 'POST', '/api/email/send/{emailTemplateId}', 'json')
 const GET_TEMPLATE = endpoint('email-template.get', 'GET', '/api/email/template/{emailTemplateId}', 'json')
 
 /** The at-most-once ledger entry: one email per user and exposure, whichever alert (or delivery) carries it. */
-const ledgerKey = (ctx: ActionContext): string => `notified:${ctx.user.tenantId}:${ctx.user.id}:${ctx.alert.exposureId ?? ctx.alert.id}`
+const ledgerKey = (ctx: ActionContext): string => KV.notified(ctx.user.tenantId, ctx.user.id, ctx.alert.exposureId ?? ctx.alert.id)
 
 const resend = (alertId: string): string => `\`breach-bridge alerts resend-notice ${alertId}\` sends it again`
 

@@ -21,8 +21,9 @@ const wakeIf = (cte: string): string => `wake AS (SELECT ${NOTIFY} FROM (SELECT 
 // ---- alerts: intake ----------------------------------------------------------------------------------
 
 /**
- * A batch of alerts, one row per distinct idempotency key, in one statement ($1..$15: one array per column,
- * see insert-batcher.ts). A test alert is stored finished (`done`, outcome `test`); a key that exists is
+ * A batch of alerts, one row per distinct idempotency key, in one statement ($1..$16: one array per column,
+ * see insert-batcher.ts; $17 the keyed form of each key under BRIDGE_TOMBSTONE_KEY, or nulls). A test alert is
+ * stored finished (`done`, outcome `test`); a key that exists, or whose keyed form a tombstone holds, is
  * skipped. Returns the inserted rows' id, key and test flag.
  */
 export const INSERT_ALERTS = `INSERT INTO alerts (id, idempotency_key, test, state, exposure_id, email, username_hash, custom_data, exposure_date,
@@ -33,21 +34,22 @@ export const INSERT_ALERTS = `INSERT INTO alerts (id, idempotency_key, test, sta
       u.extra::jsonb, u.warnings::jsonb, u.source_ip, now(),
       CASE WHEN u.test THEN NULL ELSE now() END, CASE WHEN u.test THEN 'test' END, CASE WHEN u.test THEN now() END, u.source
     FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-      $9::boolean[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+      $9::boolean[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
       WITH ORDINALITY AS u(id, key, test, exposure_id, email, username_hash, custom_data, exposure_date,
-      had_password, password_type, password_type_name, exposure_details, extra, warnings, source_ip, source, ord)
+      had_password, password_type, password_type_name, exposure_details, extra, warnings, source_ip, source, tomb, ord)
+    WHERE NOT EXISTS (SELECT 1 FROM alerts t WHERE t.idempotency_key = u.tomb)
     ORDER BY u.ord
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, idempotency_key AS key, test`
 
 /**
- * Counts repeated deliveries on the first row of each key ($1 keys, $2 how many repeats) and returns that
- * row's id and test flag. A separate statement, so it sees rows that concurrent transactions committed
+ * Counts repeated deliveries on the first row of each key ($1 keys, $2 how many repeats; $3 their keyed forms, a
+ * purged alert's tombstone holding one) and returns that row's id and test flag. A separate statement, so it sees rows that concurrent transactions committed
  * while the insert waited.
  */
 export const COUNT_DUPLICATE_DELIVERIES = `UPDATE alerts a SET deliveries = a.deliveries + d.n, last_delivery_at = now()
-    FROM unnest($1::text[], $2::integer[]) AS d(key, n) WHERE a.idempotency_key = d.key
-    RETURNING a.id, a.idempotency_key AS key, a.test`
+    FROM unnest($1::text[], $2::integer[], $3::text[]) AS d(key, n, tomb) WHERE a.idempotency_key IN (d.key, d.tomb)
+    RETURNING a.id, d.key, a.test`
 
 /** Wakes the replicas from inside the insert batch's transaction (delivered at COMMIT). */
 export const NOTIFY_REPLICAS = `SELECT ${NOTIFY}`
@@ -78,21 +80,48 @@ export const COUNT_DEAD_AND_WAITING = `SELECT count(*) FILTER (WHERE state = 'de
 
 /**
  * One slice of `alerts.purge`: up to $2 alerts finished more than $1 ms ago lose their personal data, events
- * and steps (the row stays as a tombstone). SKIP LOCKED: replicas purging at once take different rows.
+ * and steps (the row stays as a tombstone: its rows' seq and idempotency key are returned, for KEY_TOMBSTONES).
+ * SKIP LOCKED: replicas purging at once take different rows. With them
+ * go (all CTEs see the rows as they were, steps included):
+ * - the notify-ledger rows they hold (KV.notified, built from their steps' users; only where the value names the
+ *   alert: another alert of the same exposure may hold it);
+ * - the operator messages that name them (OUTBOX_KEYS): their `dead:<id>:…` message; a digest whose window holds
+ *   one's completion — started (its key, epoch ms) by the latest completion, sent at or after the earliest, a
+ *   minute apart each way (the digest's builder and the database may keep time a little apart);
+ * - and any row made more than $1 ms ago that is an operator message or was sent (work not yet done — an
+ *   enrolment change — stays however old).
  */
 export const PURGE_SLICE = `WITH p AS (
-      SELECT seq FROM alerts WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= now() - ${intervalFromMs(1)}
+      SELECT seq, id, exposure_id, completed_at FROM alerts
+      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= now() - ${intervalFromMs(1)}
       LIMIT $2 FOR UPDATE SKIP LOCKED
     ), e AS (
       DELETE FROM alert_events WHERE alert_seq IN (SELECT seq FROM p)
+    ), lg AS (
+      DELETE FROM meta m USING steps s, p
+      WHERE s.alert_seq = p.seq AND m.key = 'notified:' || s.tenant_id || ':' || s.user_id || ':' || coalesce(p.exposure_id, p.id)
+        AND strpos(m.value, '"alertId":"' || p.id || '"') > 0
     ), st AS (
       DELETE FROM steps WHERE alert_seq IN (SELECT seq FROM p)
+    ), ob AS (
+      DELETE FROM outbox o WHERE (o.created_at <= now() - ${intervalFromMs(1)} AND (o.kind IN ('digest', 'dead', 'paused') OR o.sent_at IS NOT NULL))
+        OR (o.key LIKE 'dead:%' AND substr(o.key, 6, 36) IN (SELECT id FROM p))
+        OR (CASE WHEN o.key ~ '^digest:[0-9]{1,15}$' THEN substr(o.key, 8)::bigint END
+              <= (SELECT (extract(epoch FROM max(completed_at)) * 1000)::bigint + 60000 FROM p)
+            AND o.created_at >= (SELECT min(completed_at) - interval '1 minute' FROM p))
     ), u AS (
       UPDATE alerts a SET email = NULL, username_hash = NULL, custom_data = NULL, exposure_details = NULL, extra = NULL,
         warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = now()
-      FROM p WHERE a.seq = p.seq RETURNING 1
+      FROM p WHERE a.seq = p.seq RETURNING a.seq, a.idempotency_key
     )
-    SELECT count(*)::integer AS n FROM u`
+    SELECT seq, idempotency_key AS key FROM u`
+/** Up to $1 tombstones whose idempotency key is not keyed yet: purged before BRIDGE_TOMBSTONE_KEY was set. */
+export const UNKEYED_TOMBSTONES = `SELECT seq, idempotency_key AS key FROM alerts
+    WHERE purged_at IS NOT NULL AND left(idempotency_key, 5) <> 'hmac:' LIMIT $1`
+/** Tombstones keyed: each of $1 (seqs) still holding $2 (its plain key) gets $3 (its keyed form). */
+export const KEY_TOMBSTONES = `UPDATE alerts a SET idempotency_key = k.keyed
+    FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(seq, plain, keyed)
+    WHERE a.seq = k.seq AND a.idempotency_key = k.plain AND a.purged_at IS NOT NULL`
 
 // ---- queue: claims and leases ------------------------------------------------------------------------
 

@@ -46,14 +46,39 @@ export const SUMMARY_FIRST = `SELECT * FROM alerts INDEXED BY alerts_finished
 // ---- alerts: retention (one slice of alerts.purge; the slicing is shared/alerts.ts) -------------------
 
 /** Up to ?2 alerts finished at or before ?1 whose personal data remains. */
-export const PURGEABLE = `SELECT seq FROM alerts INDEXED BY alerts_finished
+export const PURGEABLE = `SELECT seq, id, idempotency_key, completed_at FROM alerts INDEXED BY alerts_finished
       WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= ? LIMIT ?`
 export const PURGE_EVENTS = 'DELETE FROM alert_events WHERE alert_seq = ?'
+/**
+ * The notify-ledger rows (KV.notified: `notified:<tenant>:<user>:<exposure, else the alert's id>`) that alert @seq
+ * holds: built from its steps' users, kept only where the row's value names this alert (another alert of the same
+ * exposure may hold it). Before PURGE_STEPS.
+ */
+export const PURGE_LEDGER = `DELETE FROM meta WHERE key IN (
+        SELECT 'notified:' || s.tenant_id || ':' || s.user_id || ':' || coalesce(a.exposure_id, a.id)
+        FROM steps s JOIN alerts a ON a.seq = s.alert_seq WHERE s.alert_seq = @seq)
+      AND instr(value, '"alertId":"' || (SELECT id FROM alerts WHERE seq = @seq) || '"') > 0`
+/**
+ * The operator messages that name purged alerts (OUTBOX_KEYS): the `dead:<id>:…` message of each of @ids (a JSON
+ * array); a digest whose window holds one's completion — started (its key) by @last, sent at or after @first, the
+ * slice's earliest and latest completion a minute apart each way (the digest's builder and the store may keep
+ * time a little apart); and any row made at or before @cutoff, the purge's own cut-off, that is an operator
+ * message or was sent (work not yet done — an enrolment change — stays however old).
+ */
+export const PURGE_OUTBOX = `DELETE FROM outbox WHERE (created_at <= @cutoff AND (kind IN ('digest', 'dead', 'paused') OR sent_at IS NOT NULL))
+      OR (key >= 'dead:' AND key < 'dead;' AND substr(key, 6, 36) IN (SELECT value FROM json_each(@ids)))
+      OR (key >= 'digest:' AND key <= 'digest:' || @last AND created_at >= @first)`
 export const PURGE_STEPS = 'DELETE FROM steps WHERE alert_seq = ?'
-/** The row stays as a tombstone (idempotency key, state, outcome, dates). */
+/** The row stays as a tombstone (idempotency key — @key: keyed under BRIDGE_TOMBSTONE_KEY, shared/tombstone.ts — state, outcome, dates). */
 export const PURGE_ROW = `UPDATE alerts SET email = NULL, username_hash = NULL, custom_data = NULL, exposure_details = NULL,
-        extra = NULL, warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = @now
+        extra = NULL, warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = @now,
+        idempotency_key = @key
       WHERE seq = @seq`
+/** Up to ?1 tombstones whose idempotency key is not keyed yet (made before BRIDGE_TOMBSTONE_KEY was set). */
+export const UNKEYED_TOMBSTONES = `SELECT seq, idempotency_key AS key FROM alerts
+      WHERE purged_at IS NOT NULL AND substr(idempotency_key, 1, 5) <> 'hmac:' LIMIT ?`
+/** Tombstone @seq keyed: its idempotency key becomes @key. */
+export const KEY_TOMBSTONE = 'UPDATE alerts SET idempotency_key = @key WHERE seq = @seq AND purged_at IS NOT NULL'
 
 // ---- queue: history ----------------------------------------------------------------------------------
 
