@@ -128,6 +128,33 @@ test('PostgreSQL store', async t => {
     assert.equal((await store.alerts.get(id))?.email, 'r@acme.io', 'what was acknowledged before is there')
   })
 
+  await t.test('a claim the worker was answered survives a crash of PostgreSQL (its commit is flushed although the worker\'s bookkeeping may skip the flush): a lease token is never handed out twice', async st => {
+    const url = await pgc.createDatabase()
+    const db = new URL(url).pathname.slice(1)
+    // The WAL writer flushes an unflushed commit within wal_writer_delay (200 ms): slowed to 10 s, only a commit
+    // that flushes itself survives the immediate stop below.
+    await pgc.query('ALTER SYSTEM SET wal_writer_delay = \'10s\'')
+    await pgc.query('SELECT pg_reload_conf()')
+    st.after(async () => {
+      await pgc.start()
+      await pgc.query('ALTER SYSTEM RESET wal_writer_delay')
+      await pgc.query('SELECT pg_reload_conf()')
+    })
+    const store = await open(st, url, { asyncWorkerCommits: true, connectTimeoutMs: 1000 })
+    const { id } = await store.alerts.insert(alert({ exposureID: 'c', username: 'c@acme.io' }))
+    await store.outbox.add('dead:claim-test', 'dead', {})
+    const [claimed] = await store.queue.claim('w1', 1, 60_000)
+    const [message] = await store.outbox.claim('w1', 1, 60_000, ['dead'])
+    assert.equal(claimed?.alert.id, id)
+    assert.equal(message?.key, 'dead:claim-test')
+    await pgc.stop('immediate')
+    await pgc.start()
+    const rows = await waitFor(async () => await pgc.query(`SELECT lease_owner, lease_token, attempts FROM alerts WHERE id = '${id}'`, db).catch(() => undefined), 'PostgreSQL back') as Array<Record<string, unknown>>
+    assert.deepEqual(rows[0], { lease_owner: 'w1', lease_token: claimed!.lease.token, attempts: 1 }, 'the claim is there after the crash')
+    const out = await pgc.query('SELECT lease_owner, lease_token FROM outbox WHERE key = \'dead:claim-test\'', db) as Array<Record<string, unknown>>
+    assert.deepEqual(out[0], { lease_owner: 'w1', lease_token: message!.lease.token }, 'the outbox claim is there after the crash')
+  })
+
   await t.test('an idle pool connection dropped by the server does not end the process', async st => {
     const url = await pgc.createDatabase()
     const errors: Error[] = []

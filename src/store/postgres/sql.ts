@@ -126,6 +126,14 @@ export const KEY_TOMBSTONES = `UPDATE alerts a SET idempotency_key = k.keyed
 // ---- queue: claims and leases ------------------------------------------------------------------------
 
 /**
+ * A claim runs on the worker's connections, whose commits may skip the WAL flush, but a claim's must not: its
+ * commit flushed (`synchronous_commit` on for its own transaction, evaluated with each row claimed), a lease the
+ * worker was answered survives a crash of PostgreSQL. Otherwise the claim is lost, the next claim of that alert
+ * hands out the same fencing token again, and the first worker's fenced writes pass under it (two replicas act).
+ */
+const FLUSHED = 'set_config(\'synchronous_commit\', \'on\', true) AS flushed'
+
+/**
  * Leases up to $2 due alerts to owner $1 for $3 ms, counting an attempt and recording it. SKIP LOCKED:
  * replicas claiming at once take different alerts; MATERIALIZED keeps the locked set fixed. Returns the
  * alert rows and whether an earlier attempt planned their steps.
@@ -140,7 +148,7 @@ export const CLAIM = `WITH due AS MATERIALIZED (
     ), ev AS (
       INSERT INTO alert_events (alert_seq, state, note) SELECT seq, 'processing', 'attempt ' || attempts || ' by ' || $1 FROM claimed
     )
-    SELECT claimed.*, EXISTS (SELECT 1 FROM steps WHERE steps.alert_seq = claimed.seq) AS planned FROM claimed ORDER BY due_at`
+    SELECT claimed.*, EXISTS (SELECT 1 FROM steps WHERE steps.alert_seq = claimed.seq) AS planned, ${FLUSHED} FROM claimed ORDER BY due_at`
 
 /** The heartbeat: the leases of owner $1 in ($3 ids, $4 tokens) still current, extended by $2 ms; their ids. */
 export const RENEW_HELD = `UPDATE alerts a SET due_at = now() + ${intervalFromMs(2)}
@@ -333,9 +341,8 @@ export const OUTBOX_CLAIM = `WITH due AS MATERIALIZED (
     UPDATE outbox o SET lease_owner = $1, lease_token = o.lease_token + 1, due_at = now() + ${intervalFromMs(3)},
       attempts = o.attempts + 1
     FROM due WHERE o.seq = due.seq
-    RETURNING o.key, o.kind, o.payload, o.attempts, o.created_at, o.lease_owner, o.lease_token`
+    RETURNING o.key, o.kind, o.payload, o.attempts, o.created_at, o.lease_owner, o.lease_token, ${FLUSHED}`
 
-/** Message $1 sent, under token $2. */
 /** Message $1 sent, under token $2: its payload (personal data, for FusionAuth's events) is not kept. */
 export const OUTBOX_SENT = `UPDATE outbox SET sent_at = now(), due_at = NULL, lease_owner = NULL, last_error = NULL, payload = '{}'
     WHERE key = $1 AND lease_token = $2 AND sent_at IS NULL`
