@@ -8,18 +8,8 @@ import { createEventSigner } from '../fakes/fusionauth-events.js'
 import { testEnv, tmpDir } from '../helper.js'
 import { FUSIONAUTH_EVENTS } from '../../src/alerts/fusionauth-events.js'
 import { createFusionAuthGateway } from '../../src/fusionauth/index.js'
-import { runChecks, type CheckLine, type CheckReport } from '../../src/operations/check.js'
+import { check, has } from '../fixtures/check.js'
 import { newSecret, registerFusionAuthWebhook } from '../../src/operations/fusionauth-webhooks.js'
-
-type Line = CheckLine
-
-async function check (env: NodeJS.ProcessEnv): Promise<CheckReport & { lines: Line[], text: string }> {
-  const report = await runChecks(env)
-  return { ...report, lines: report.checks, text: JSON.stringify(report) }
-}
-
-const has = (lines: Line[], level: string, what: string | RegExp, detail: RegExp = /./): boolean =>
-  lines.some(l => l.level === level && (typeof what === 'string' ? l.what === what : what.test(l.what)) && detail.test(l.detail))
 
 /** FusionAuth's webhook made as an operator would by hand: POST /api/webhook. */
 async function makeWebhook (fa: FusionAuthFake, webhook: Record<string, unknown>): Promise<string> {

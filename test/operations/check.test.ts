@@ -7,19 +7,9 @@ import { join } from 'node:path'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { freePort, testEnv, tmpDir } from '../helper.js'
-import { runChecks, secretsOf, type CheckLine, type CheckReport } from '../../src/operations/check.js'
+import { secretsOf } from '../../src/operations/check.js'
+import { check, has } from '../fixtures/check.js'
 import { VARIABLES } from '../../src/config/index.js'
-
-type Line = CheckLine
-
-/** The report, with its lines beside it (and the whole of it as text, to look for what must never be in it). */
-async function check (env: NodeJS.ProcessEnv): Promise<CheckReport & { lines: Line[], text: string }> {
-  const report = await runChecks(env)
-  return { ...report, lines: report.checks, text: JSON.stringify(report) }
-}
-
-const has = (lines: Line[], level: string, what: string | RegExp, detail: RegExp = /./): boolean =>
-  lines.some(l => l.level === level && (typeof what === 'string' ? l.what === what : what.test(l.what)) && detail.test(l.detail))
 
 /** A plain static-file HTTP server: 404 (text/html) for anything but its one file. */
 async function staticFileServer (t: import('node:test').TestContext): Promise<string> {
