@@ -7,7 +7,7 @@ import type { Summary } from '../store/types.js'
  */
 export interface NotifyMessage {
   text: string
-  type: 'digest' | 'dead' | 'paused' | 'resumed' | 'test'
+  kind: 'digest' | 'dead' | 'paused' | 'resumed' | 'test'
   [k: string]: unknown
 }
 
@@ -54,7 +54,7 @@ export function digestMessage (summary: Summary, window: { from: string, to: str
   if (summary.waiting > 0) lines.push(`${plural(summary.waiting, 'alert')} waiting out a grace period.`)
   return {
     text: lines.join('\n'),
-    type: 'digest',
+    kind: 'digest',
     window,
     byOutcome: summary.byOutcome,
     alerts: summary.alerts.map(a => ({
@@ -68,13 +68,13 @@ export function digestMessage (summary: Summary, window: { from: string, to: str
 }
 
 export function deadMessage (alertId: string, reason: string): NotifyMessage {
-  return { text: `⚠ enzoic-fusionauth-bridge: alert ${alertId} is dead — ${chatCode(clause(reason))}. Fix the cause, then: breach-bridge alerts replay ${alertId}`, type: 'dead', alertId, reason }
+  return { text: `⚠ enzoic-fusionauth-bridge: alert ${alertId} is dead — ${chatCode(clause(reason))}. Fix the cause, then: breach-bridge alerts replay ${alertId}`, kind: 'dead', alertId, reason }
 }
 
 export function pausedMessage (reason: string, since: string): NotifyMessage {
   return {
     text: `⚠ enzoic-fusionauth-bridge paused at ${readable(since)}: ${chatCode(clause(reason))}. Alerts wait (nothing is lost) until FusionAuth accepts the API key again.`,
-    type: 'paused',
+    kind: 'paused',
     reason,
     since
   }
@@ -82,10 +82,10 @@ export function pausedMessage (reason: string, since: string): NotifyMessage {
 
 /** After a `paused` message: the key works again and the waiting alerts are being processed. */
 export function resumedMessage (at: string): NotifyMessage {
-  return { text: `✅ enzoic-fusionauth-bridge resumed at ${readable(at)}: FusionAuth accepts the API key again; the waiting alerts are being processed.`, type: 'resumed', at }
+  return { text: `✅ enzoic-fusionauth-bridge resumed at ${readable(at)}: FusionAuth accepts the API key again; the waiting alerts are being processed.`, kind: 'resumed', at }
 }
 
 /** `breach-bridge notify test`: proves the receiver gets (and can verify) the bridge's messages. */
 export function testMessage (at: string): NotifyMessage {
-  return { text: `✅ enzoic-fusionauth-bridge: a test message (breach-bridge notify test, ${readable(at)}). The operator digest reaches this channel.`, type: 'test', at }
+  return { text: `✅ enzoic-fusionauth-bridge: a test message (breach-bridge notify test, ${readable(at)}). The operator digest reaches this channel.`, kind: 'test', at }
 }

@@ -37,8 +37,8 @@ test('notify test: one signed test message, the receiver\'s answer reported; its
   assert.match(r.stdout, new RegExp(`^Sent a test message to http://127\\.0\\.0\\.1:${port}/…, signed \\(BRIDGE_NOTIFY_SECRET\\), webhook-id test:\\d+: the receiver answered 200 ok\\.\\n$`))
   assert.ok(!r.stdout.includes('chat-token-42'), 'a chat webhook\'s path is its secret: never printed')
   assert.equal(rx.got.length, 1)
-  const message = new Webhook(SECRET).verify(rx.got[0]!.body, rx.got[0]!.headers as Record<string, string>) as { type: string, text: string }
-  assert.equal(message.type, 'test')
+  const message = new Webhook(SECRET).verify(rx.got[0]!.body, rx.got[0]!.headers as Record<string, string>) as { kind: string, text: string }
+  assert.equal(message.kind, 'test')
   assert.match(message.text, /a test message \(breach-bridge notify test, \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\)/)
 
   const json = await cli(['notify', 'test', '--json'], { ...env, BRIDGE_NOTIFY_SECRET: undefined })

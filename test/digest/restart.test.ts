@@ -45,7 +45,7 @@ test('SIGKILL while a digest message is being delivered: the restarted bridge de
   const second = await spawnBridge(env)
   t.after(async () => { second.child.kill('SIGTERM'); await second.exited })
   const oldOwner = `/${first.child.pid}/digest-`
-  await waitFor(() => received.some(b => b.includes(oldOwner) && b.includes('"type":"paused"')), 'the killed process\'s message delivered by the restarted one', 20_000, 50)
+  await waitFor(() => received.some(b => b.includes(oldOwner) && b.includes('"kind":"paused"')), 'the killed process\'s message delivered by the restarted one', 20_000, 50)
   assert.ok(Date.now() - started < 20_000, 'within seconds, not after the 120 s lease')
   assert.ok(second.logs.some(l => l.includes('took back operator messages leased by a bridge process that died')))
 })
