@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { tmpDir, waitFor } from '../helper.js'
@@ -168,6 +168,23 @@ test('a deleted database file: writes refuse until the store notices, then it re
   const ids = (db.prepare('SELECT id FROM alerts').all() as Array<{ id: string }>).map(r => r.id).sort()
   assert.deepEqual(ids, [before.id, after.id].sort())
   assert.equal(statSync(file).mode & 0o777, 0o600)
+})
+
+test('a symbolic link planted where the deleted file was is replaced, never followed: the re-created copy stays private and in place', async t => {
+  const dir = tmpDir(t)
+  const file = join(dir, 'b.db')
+  const elsewhere = join(tmpDir(t), 'stolen.db')
+  const recoveries: FileRecovery[] = []
+  const store = open(t, file, { pollMs: 300, onRecovered: r => recoveries.push(r) })
+  const before = await store.alerts.insert(alert({ exposureID: 'x', username: 'before@acme.io' }))
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
+  symlinkSync(elsewhere, file) // dangling: the path looks removed
+  await waitFor(() => recoveries.length > 0, 'the store to recover')
+  assert.equal(existsSync(elsewhere), false, 'nothing was written through the link')
+  assert.ok(lstatSync(file).isFile(), 'the path is a regular file again')
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+  assert.equal((await store.alerts.get(before.id))?.email, 'before@acme.io', 'nothing acknowledged is lost')
+  assert.deepEqual(readdirSync(dir).filter(f => f.includes('.recovering-')), [], 'no temporary copy left')
 })
 
 test('a replaced database file: the store takes it up, and saves what the replaced one held beside it', async t => {

@@ -1,7 +1,8 @@
+import { closeSync, constants, openSync, renameSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createListeners } from '../shared/listeners.js'
 import type { Store } from '../types.js'
-import { chmodPrivate, fileIdentity, makeFolders } from './connection.js'
+import { fileIdentity, makeFolders } from './connection.js'
 import { openSqliteStore, type OpenedSqliteStore, type SqliteStoreOptions } from './open.js'
 
 type Role = 'alerts' | 'queue' | 'steps' | 'kv' | 'exposures' | 'outbox'
@@ -11,6 +12,23 @@ function delegate<R extends Role> (role: R, current: () => OpenedSqliteStore): S
   return new Proxy({}, {
     get: (_target, name) => (...args: unknown[]) => (current()[role] as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[name]!(...args)
   }) as Store[R]
+}
+
+/**
+ * What `store`'s connection still reads, copied into `to`: a file made here first, mode 0600, exclusively and not
+ * through a symbolic link (VACUUM INTO takes an empty file), so the copy is private and exactly where it is meant
+ * to be. Returns `to`; a failed copy leaves nothing behind.
+ */
+function salvagePrivately (store: OpenedSqliteStore, to: string): string {
+  rmSync(to, { force: true }) // one left by an attempt that failed (a link is removed, not followed)
+  closeSync(openSync(to, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600))
+  try {
+    store.salvage(to)
+  } catch (err) {
+    rmSync(to, { force: true })
+    throw err
+  }
+  return to
 }
 
 /**
@@ -37,12 +55,11 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     let savedTo: string | undefined
     if (now === undefined) {
       makeFolders(file, dirname(file))
-      old.salvage(file)
-      chmodPrivate(file, 0o600)
+      // Written to a new private file, then renamed over the path: a symbolic link planted where the file was
+      // (dangling, so the path looks removed) is replaced, never followed — the copy of the alerts goes nowhere else.
+      renameSync(salvagePrivately(old, `${file}.recovering-${process.pid}`), file)
     } else {
-      savedTo = `${file}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`
-      old.salvage(savedTo)
-      chmodPrivate(savedTo, 0o600)
+      savedTo = salvagePrivately(old, `${file}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`)
     }
     current = openSqliteStore(options)
     unsubscribe()
