@@ -57,6 +57,9 @@ const DIGEST_SKEW_MS = 60_000
 /**
  * The writes of alert records, run by the writer inside the group commit (operations.ts). `keyer`: tombstones
  * keyed under BRIDGE_TOMBSTONE_KEY (shared/tombstone.ts).
+ *
+ * Longer than 80 lines because it is the writer's table of alert writes, one short entry per operation over the
+ * prepared statements built once at its top: a list to scan, not a procedure.
  */
 export function alertWrites (db: Database.Database, keyer: TombstoneKeyer | undefined) {
   const s = {

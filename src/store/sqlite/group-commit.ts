@@ -34,6 +34,9 @@ interface Pending {
  * Group commit: one batch in flight on the committer; the writes that arrive meanwhile (and before the
  * event loop's check phase) gather into the next one, which shares one transaction and one fsync. Each
  * caller is answered only after its batch committed.
+ *
+ * Longer than 80 lines because the pending batch, the one in flight and their settling share three variables that
+ * must change together; split into functions that pass them around, the invariant would be harder to see.
  */
 export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
   let pending: Pending[] = []
