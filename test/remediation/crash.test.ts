@@ -6,6 +6,8 @@ import { postAlert, testEnv, tmpDir, waitFor } from '../helper.js'
 import { spawnBridge } from '../fixtures/processes.js'
 import { hostname } from 'node:os'
 import { openStore } from '../../src/store/index.js'
+import { shutdownGraceMs } from '../../src/server.js'
+import type { Config } from '../../src/config/index.js'
 
 test('kill -9 while an alert is leased: the restarted bridge processes it', async t => {
   const fa = await startFusionAuthFake()
@@ -53,8 +55,9 @@ test('SIGTERM while a FusionAuth call hangs: the worker gives up waiting before 
   t.after(() => fa.close())
   fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'slow@acme-corp.io' })
   const dir = tmpDir(t)
-  // A FusionAuth time-out longer than the old fixed 10 s grace: shutdown must still end cleanly.
-  const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, FUSIONAUTH_TIMEOUT_MS: '12000' })
+  // The grace is derived from the time-out (the unit test below: a time-out longer than the old fixed 10 s grace);
+  // here a hung call of a few seconds, which the process must outwait and still end cleanly.
+  const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, FUSIONAUTH_TIMEOUT_MS: '3000' })
   fa.hang({ match: (m, p) => m === 'DELETE' && p.startsWith('/api/user/') })
   const bridge = await spawnBridge(env)
   t.after(() => { bridge.child.kill('SIGKILL') })
@@ -64,11 +67,17 @@ test('SIGTERM while a FusionAuth call hangs: the worker gives up waiting before 
   bridge.child.kill('SIGTERM')
   assert.equal(await bridge.exited, 0, 'a clean exit, not the grace timer\'s forced one')
   const took = Date.now() - started
-  assert.ok(took < 20_000, `stopped in ${took} ms`)
+  assert.ok(took >= 2500 && took < shutdownGraceMs({ fusionAuthTimeoutMs: 3000 } as Config), `stopped in ${took} ms: after the call's time-out, before the grace`)
   const reader = await openStore(join(dir, 'bridge.db'), { role: 'command' })
   t.after(() => reader.close())
   const a = (await reader.alerts.get(r.body.alertId as string))!
   // The hung call ended at its time-out inside the grace: recorded as a retry, the lease given back.
   assert.ok(['retrying', 'queued'].includes(a.state), a.state)
   assert.equal(a.leaseOwner, undefined)
+})
+
+test('the shutdown grace outlasts the FusionAuth time-out, however long it is (a fixed 10 s grace once cut a 12 s call short)', () => {
+  for (const timeout of [400, 3000, 12_000, 60_000]) {
+    assert.ok(shutdownGraceMs({ fusionAuthTimeoutMs: timeout } as Config) >= timeout + 5000, `${timeout} ms`)
+  }
 })

@@ -13,7 +13,7 @@ import { openStore } from '../../src/store/index.js'
 
 interface World { fa: FusionAuthFake, bridge: TestBridge }
 
-async function world (t: TestContext, env: Record<string, string> = {}, tenants = 1): Promise<World> {
+async function world (t: TestContext, env: Record<string, string> = {}, tenants = 1, options: { busyTimeoutMs?: number } = {}): Promise<World> {
   const fa = await startFusionAuthFake({ tenants })
   const bridge = await startTestBridge(t, {
     FUSIONAUTH_URL: fa.url,
@@ -21,7 +21,7 @@ async function world (t: TestContext, env: Record<string, string> = {}, tenants 
     FUSIONAUTH_TIMEOUT_MS: '400',
     BRIDGE_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms',
     ...env
-  }, undefined, { worker: { probeIntervalMs: 100, readinessCacheMs: 0, random: () => 0.5, storeRetryMs: 200 }, pollMs: 100 })
+  }, undefined, { worker: { probeIntervalMs: 100, readinessCacheMs: 0, random: () => 0.5, storeRetryMs: 200 }, pollMs: 100, ...options })
   // Registered after the bridge's own after-hook, so the bridge closes first.
   t.after(() => fa.close())
   return { fa, bridge }
@@ -400,12 +400,13 @@ test('metrics and the finished-alert log line', async t => {
 })
 
 test('a store that fails under the worker (locked for seconds): the process stays up, readiness fails, the alert is recorded once it recovers', async t => {
-  const { fa, bridge } = await world(t)
+  // The writer's busy time-out shortened from 2 s to 0.5 s: every write and ping meanwhile waits it out (twice).
+  const { fa, bridge } = await world(t, {}, 1, { busyTimeoutMs: 500 })
   const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'rae@acme-corp.io' })
   fa.setLatency(300)
   const id = await send(bridge, alertFor('rae@acme-corp.io'))
   await waitFor(() => fa.journal.some(j => j.method === 'DELETE'), 'the deactivation to be under way')
-  // Another process's transaction holds the write lock longer than the writer's busy time-out (2 s).
+  // Another process's transaction holds the write lock longer than the writer's busy time-out.
   const other = new Database(bridge.config.database)
   t.after(() => other.close())
   other.exec('BEGIN IMMEDIATE')
