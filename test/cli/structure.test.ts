@@ -1,5 +1,5 @@
-// The shape of the CLI's code, kept by a test: no import circles among the CLI and the operations, commands
-// reach the process only through the context, and no function grows past 80 lines unless it says why.
+// The shape of the code, kept by a test: no import circles among the CLI and the operations, commands reach the
+// process only through the context, and no function in src/ grows past 80 lines unless it says why.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -14,6 +14,8 @@ const FILES = [
   ...readdirSync(join(SRC, 'operations')).filter(f => f.endsWith('.ts')).map(f => join(SRC, 'operations', f))
 ]
 const name = (file: string): string => relative(SRC, file)
+/** Every TypeScript file under src/. */
+const ALL = (readdirSync(SRC, { recursive: true }) as string[]).filter(f => f.endsWith('.ts')).map(f => join(SRC, f))
 
 /** The files of FILES a file imports (type-only imports included: a circle of types is a circle of design). */
 function importsOf (file: string): string[] {
@@ -57,9 +59,9 @@ test('commands and operations reach the process only through the context (src/cl
   }
 })
 
-test('no function in src/cli.ts, src/cli/ or src/operations/ is longer than 80 lines, unless a comment right above it says why', () => {
+test('no function in src/ is longer than 80 lines, unless a comment right above it says why', () => {
   const long: string[] = []
-  for (const f of FILES) {
+  for (const f of ALL) {
     const text = readFileSync(f, 'utf8')
     const source = ts.createSourceFile(f, text, ts.ScriptTarget.Latest, true)
     const visit = (node: ts.Node): void => {
@@ -67,7 +69,7 @@ test('no function in src/cli.ts, src/cli/ or src/operations/ is longer than 80 l
         const first = source.getLineAndCharacterOfPosition(node.getStart(source)).line
         const lines = source.getLineAndCharacterOfPosition(node.end).line - first + 1
         const above = text.slice(0, node.getFullStart() + node.getLeadingTriviaWidth(source))
-        if (lines > 80 && !/longer than 80 lines because/.test(above.slice(-400))) long.push(`${name(f)}:${first + 1} (${lines} lines)`)
+        if (lines > 80 && !/longer than 80 lines because/i.test(above.slice(-400))) long.push(`${name(f)}:${first + 1} (${lines} lines)`)
       }
       ts.forEachChild(node, visit)
     }
