@@ -63,6 +63,12 @@ function summaryLines (s: SyncSummary): string[] {
     ? [`Dry run: would enrol ${s.enrolled} users (some may be monitored already) from ${s.tenants} tenant(s) in ${s.batches} batch(es), ${s.seconds.toFixed(1)} s; nothing was sent to Enzoic.`]
     : [`Enrolled ${s.enrolled} users (${s.alreadyExisted} already monitored) from ${s.tenants} tenant(s) in ${s.batches} batch(es), ${s.seconds.toFixed(1)} s${s.resumed ? ', resumed from a checkpoint' : ''}.`]
   lines.push(`Skipped ${s.skipped} users (inactive or without an email); ${s.seen} users read in all.`)
+  // With some already monitored, the newly enrolled are drift: users FusionAuth's events did not bring to Enzoic
+  // (the webhook off or down, users made before it was set up, an enrolment that was dropped).
+  if (!s.dryRun && s.alreadyExisted > 0 && s.enrolled > 0) {
+    lines.push(`Drift repaired: ${s.enrolled} of ${s.enrolled + s.alreadyExisted} users were not monitored until now ` +
+      '(see README "FusionAuth events" for following FusionAuth as users change).')
+  }
   if (s.shared !== undefined && s.shared.emails > 0) {
     lines.push(`${s.shared.emails} ${s.shared.emails === 1 ? 'email is' : 'emails are'} shared by ${s.shared.users} users (in different tenants): ` +
       'Enzoic monitors each address once, and an alert for one acts on all of them.')

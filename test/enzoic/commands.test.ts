@@ -199,6 +199,21 @@ test('monitor sync reports the enrolled emails several users share (one Enzoic e
   assert.doesNotMatch(alone.stdout, /shared/, 'nothing shared within one tenant')
 })
 
+test('monitor sync after users changed without the events: the drift it repaired is said (and nothing when there is none)', async t => {
+  const { fa, ez, env } = await syncWorld(t, 3)
+  const first = await cli(['enzoic', 'monitor', 'sync'], env)
+  assert.equal(first.code, 0, first.stderr)
+  assert.doesNotMatch(first.stdout, /Drift/, 'a first sync enrols everyone: that is no drift')
+  fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'new-1@acme-corp.io' })
+  fa.addUser({ tenantId: fa.tenants[1]!.id, email: 'new-2@acme-corp.io' })
+  const second = await cli(['enzoic', 'monitor', 'sync'], env)
+  assert.equal(second.code, 0, second.stderr)
+  assert.match(second.stdout, /^Drift repaired: 2 of 8 users were not monitored until now /m)
+  assert.equal(ez.monitored.size, 8)
+  const third = await cli(['enzoic', 'monitor', 'sync'], env)
+  assert.doesNotMatch(third.stdout, /Drift/)
+})
+
 test('monitor sync interrupted by an Enzoic failure resumes from its checkpoint without duplicates', async t => {
   const { ez, env } = await syncWorld(t, 12_500)
   let posts = 0
