@@ -2,7 +2,8 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { startPostgres, type PgCluster } from '../fixtures/postgres.js'
-import { runCli, spawnBridge, type BridgeProcess } from '../fixtures/processes.js'
+import { spawnBridge, type BridgeProcess } from '../fixtures/processes.js'
+import { cli } from '../fixtures/in-process.js'
 import { startFusionAuthFake, type FusionAuthFake } from '../fakes/fusionauth.js'
 import { postAlert, testEnv, tmpDir, waitFor } from '../helper.js'
 import { openStore } from '../../src/store/index.js'
@@ -219,13 +220,13 @@ test('the LISTEN connection killed: a replica still hears new work at once; `ale
   assert.equal(done.outcome, 'actioned')
   assert.ok(Date.now() - started < 5000, `woken by NOTIFY (${Date.now() - started} ms), not by the poll`)
 
-  // A dead alert replayed by the CLI from "another host" (another process, same URL) wakes the replica.
+  // A dead alert replayed by the CLI from "another host" (this test's process, same URL) wakes the replica.
   fa.fail(400, { match: (m, p) => m === 'DELETE' && p.startsWith('/api/user/') })
   const second = await postAlert(r.url, body(1))
   const dead = await waitFor(async () => { const a = await store.alerts.get(second.body.alertId as string); return a?.state === 'dead' ? a : undefined }, 'the alert to die')
   assert.match(dead.lastError ?? '', /400/)
   fa.clearFaults()
-  const replay = await runCli(['alerts', 'replay', dead.id], { BRIDGE_DATABASE: url })
+  const replay = await cli(['alerts', 'replay', dead.id], { BRIDGE_DATABASE: url })
   assert.equal(replay.code, 0, replay.stderr)
   const replayed = Date.now()
   await waitFor(async () => (await store.alerts.get(dead.id))?.outcome === 'actioned', 'the replayed alert to be processed', 10_000)

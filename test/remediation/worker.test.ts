@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { startFusionAuthFake, type FusionAuthFake } from '../fakes/fusionauth.js'
 import { postAlert, startTestBridge, tmpDir, waitFor, type TestBridge } from '../helper.js'
-import { runCli } from '../fixtures/processes.js'
+import { cli } from '../fixtures/in-process.js'
 import { join } from 'node:path'
 import { hostname } from 'node:os'
 import Database from 'better-sqlite3'
@@ -335,8 +335,8 @@ test('a permanent 400 kills the alert; `alerts replay` brings it back and it com
   assert.match(dead.lastError ?? '', /400/)
 
   fa.clearFaults()
-  // Through the real CLI, from another process: the running worker notices within its idle check.
-  const r = await runCli(['alerts', 'replay', id], { BRIDGE_DATABASE: bridge.config.database })
+  // Through the CLI on a connection of its own (as from another process): the running worker notices within its idle check.
+  const r = await cli(['alerts', 'replay', id], { BRIDGE_DATABASE: bridge.config.database })
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /Replayed 1 alert/)
   const done = await settled(bridge, id)
