@@ -52,6 +52,9 @@ export interface Producer {
  * The claim loop: claims due alerts under a lease, up to the concurrency bound, hands each to `execute`,
  * and sleeps until the store's change feed, the next due time or a finished alert says to look again
  * (no busy polling).
+ *
+ * Longer than 80 lines because the jobs, the timer and the pumping flags are one state machine that its few inner
+ * functions share; passed around as parameters, the rule "one claim loop at a time" would be harder to see.
  */
 export function createProducer (options: ProducerOptions): Producer {
   const { owner, queue, leaseMs } = options
