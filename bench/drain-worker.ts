@@ -5,16 +5,23 @@
 // log lines (no polling of the database on the measured event loop) and reports when its worker started,
 // client-side call latency (the bridge's own metrics), event-loop delay and peak RSS.
 //
+// Store work per alert: on PostgreSQL every statement the process sends is counted (node-postgres sends a
+// statement and waits for its answer: one statement, one round trip; pg.Client's query is wrapped here, in the
+// bench only); on SQLite the writer's transactions come from the bridge's own metric
+// (enzoic_bridge_store_transactions_total). Both from the bridge's start (`go` answered) to `result`.
+//
 // Over IPC: sends `probed` (idle call latency), then `progress` every `progressMs`; answers `go` (start the
-// bridge; replies with the worker's start time), `result`, and `close` (stops the bridge, then exits).
+// bridge; replies with the worker's start time and the alerts it finished while starting), `result`, and
+// `close` (stops the bridge, then exits).
 import { performance } from 'node:perf_hooks'
+import pg from 'pg'
 import { pino } from 'pino'
 import { loadConfig } from '../src/config/index.js'
 import { loggerOptions } from '../src/observability/logger.js'
 import { createFusionAuthGateway } from '../src/fusionauth/index.js'
 import { startBridge, type RunningBridge } from '../src/server.js'
 import { PROBE_PREFIX, startDrainFake, type DrainFake, type DrainFakeJob, type DrainFakeStats } from './drain-fake.js'
-import { jobOf, loopMonitor, mb, round, send, serveRequests } from './drain-proc.js'
+import { countPgStatements, jobOf, loopMonitor, mb, round, send, serveRequests } from './drain-proc.js'
 
 export interface DrainWorkerJob {
   database: string
@@ -41,6 +48,16 @@ export interface DrainWorkerStarted {
   /** Epoch ms of the worker's `worker started` log line. */
   startedAt: number
   owner: string
+  /** Alerts finished before startBridge returned (outside the window the parent measures CPU in). */
+  finished: number
+}
+
+/** What the store did for the alerts finished from `go` to `result`. */
+export interface StoreWork {
+  /** PostgreSQL: statements sent (= round trips), in all and by statement (its name, or the start of its text). */
+  statements?: { total: number, byStatement: Record<string, number> }
+  /** SQLite: the writer's transactions, by whether they waited for the fsync. */
+  transactions?: { synced: number, unsynced: number }
 }
 
 /** The answer to `result`. */
@@ -62,6 +79,9 @@ export interface DrainWorkerResult {
   cpuSeconds: number
   maxRssBytes: number
   heapUsedBytes: number
+  /** Alerts this replica finished from `go` answered to `result`. */
+  finishedInWindow: number
+  store: StoreWork
 }
 
 /** The answer to `close`. */
@@ -89,7 +109,18 @@ function callLatency (text: string): DrainWorkerResult['inRun'] {
   return { calls: count, meanMs: round(sum / count * 1000, 3), byOperation }
 }
 
+/** A counter's samples in Prometheus text, summed by the value of `label`. */
+function counterBy (text: string, metric: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const m of text.matchAll(new RegExp(`^${metric}\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
+    const v = new RegExp(`${label}="([^"]*)"`).exec(m[1]!)?.[1] ?? '?'
+    out[v] = (out[v] ?? 0) + Number(m[2])
+  }
+  return out
+}
+
 const job = jobOf<DrainWorkerJob>()
+const statements = job.database.startsWith('postgres') ? countPgStatements(pg) : undefined
 
 let fake: DrainFake | undefined
 if ('inProcess' in job.fake) fake = await startDrainFake(job.fake.inProcess)
@@ -150,6 +181,10 @@ let bridge: RunningBridge | undefined
 let loop: ReturnType<typeof loopMonitor> | undefined
 let progress: NodeJS.Timeout | undefined
 let cpuAtGo: NodeJS.CpuUsage | undefined
+let finishedAtGo = 0
+let transactionsAtGo: Record<string, number> = {}
+const transactions = async (): Promise<Record<string, number>> =>
+  counterBy((await bridge!.app.inject({ method: 'GET', url: '/metrics' })).body, 'enzoic_bridge_store_transactions_total', 'synced')
 
 serveRequests({
   go: async (): Promise<DrainWorkerStarted> => {
@@ -160,13 +195,20 @@ serveRequests({
     loop = loopMonitor()
     cpuAtGo = process.cpuUsage()
     bridge = await startBridge(config, logger)
-    return { startedAt, owner: bridge.worker!.owner }
+    transactionsAtGo = await transactions()
+    statements?.on()
+    finishedAtGo = finished
+    return { startedAt, owner: bridge.worker!.owner, finished }
   },
   result: async (): Promise<DrainWorkerResult> => {
     const loopStats = loop!.stop()
     const cpu = process.cpuUsage(cpuAtGo)
+    const finishedInWindow = finished - finishedAtGo
+    const sent = statements?.take()
     clearInterval(progress)
     const metrics = await bridge!.app.inject({ method: 'GET', url: '/metrics' })
+    const tx = counterBy(metrics.body, 'enzoic_bridge_store_transactions_total', 'synced')
+    const delta = (k: string): number => (tx[k] ?? 0) - (transactionsAtGo[k] ?? 0)
     return {
       finished,
       startedAt,
@@ -179,7 +221,9 @@ serveRequests({
       loop: loopStats,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
-      heapUsedBytes: process.memoryUsage().heapUsed
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      finishedInWindow,
+      store: { statements: sent, transactions: sent === undefined ? { synced: delta('true'), unsynced: delta('false') } : undefined }
     }
   },
   close: async (): Promise<DrainWorkerClosed & { exit: true }> => {

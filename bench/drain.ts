@@ -25,6 +25,18 @@
 // npm run bench:drain:backlog: 200,000 alerts, two replicas, 1 ms per call, concurrency 32 — CPU-bound; its
 // point is each replica's RSS while a large backlog drains.
 //
+// CPU per alert, read from /proc by this process (never on the measured event loop), from the moment every
+// replica's bridge has started to the moment the queue is drained, divided by the alerts finished in between:
+// - the bridge processes: utime + stime of /proc/<pid>/stat (all threads: event loop, SQLite writer, GC, libuv);
+// - PostgreSQL: the cluster's postmaster and every child (backends that exited meanwhile are in the
+//   postmaster's cutime/cstime), and apart, the bridges' client backends (their command line names the database).
+// Store work per alert: PostgreSQL statements sent by the bridges (one statement is one round trip with
+// node-postgres: counted by wrapping pg.Client's query in the worker process, see drain-worker.ts), and the
+// server's own count of transactions (pg_stat_database.xact_commit + xact_rollback of the bridges' database, this
+// process's polls subtracted); SQLite: the writer's transactions (enzoic_bridge_store_transactions_total).
+// Targets (issue 19): bridge ≤ 0.7 ms CPU per alert, PostgreSQL ≤ 1.0 ms and ≤ 2.5 round trips per alert,
+// SQLite ≤ 0.5 writer transactions per alert.
+//
 // The children run as compiled JavaScript under plain node with the production flags, as the bridge does
 // in production (see drain-build.ts, production-flags.ts). PostgreSQL is a throwaway cluster started here
 // (test/fixtures/postgres.ts).
@@ -36,7 +48,7 @@
 //          --tsx              run the children through tsx instead (adds tsx's ~35 MB to the worker's RSS)
 import { productionNodeFlags } from './production-flags.js'
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -50,7 +62,7 @@ import type { InsertResult } from '../src/store/types.js'
 import { startPostgres, type PgCluster } from '../test/fixtures/postgres.js'
 import { drainEmail, type DrainFakeStats } from './drain-fake.js'
 import { buildForNode } from './drain-build.js'
-import { ask, exited, forkBench, machineCpu, mb, nextMessage, procCpuSeconds, round, sampleRss, table, watchdog, type Message } from './drain-proc.js'
+import { ask, countPgStatements, exited, forkBench, machineCpu, mb, nextMessage, processTreeCpu, procCpuSeconds, round, sampleRss, table, watchdog, type Message } from './drain-proc.js'
 import type { CallLatency, DrainWorkerClosed, DrainWorkerJob, DrainWorkerProgress, DrainWorkerResult, DrainWorkerStarted } from './drain-worker.js'
 
 const { values: args } = parseArgs({
@@ -80,6 +92,10 @@ const TIMEOUT_S = Number(args.timeout ?? 120 + ALERTS * RUNS * 0.015)
 const TARGET_RATIO = 0.85
 const TARGET_REPLICA_SCALING = 1.8
 const TARGET_RSS_MB = 150
+const TARGET_BRIDGE_CPU_MS = 0.7
+const TARGET_PG_CPU_MS = 1.0
+const TARGET_ROUND_TRIPS = 2.5
+const TARGET_SQLITE_TX = 0.5
 /** Progress lines: every 5 s, every 15 s for a backlog (a line per 15 s is enough over ten minutes). */
 const PROGRESS_MS = ALERTS >= 50_000 ? 15_000 : 5000
 
@@ -150,6 +166,8 @@ interface Run {
    * work included): near 1, the run measured the CPU rather than the latency.
    */
   cpu: { bridgesMsPerAlert: number, fakeMsPerAlert?: number, machineBusy: number }
+  /** Per alert finished from every bridge's start to the drained queue (see the header). */
+  perAlert: PerAlert
   replicaRuns: ReplicaRun[]
   /** Alerts claimed more than once, and the history of up to three of them. */
   repeated: { count: number, examples: string[] }
@@ -159,6 +177,25 @@ interface Run {
   allDone: boolean
   rssPass: boolean
 }
+
+interface PerAlert {
+  /** Alerts finished in the window the figures below cover. */
+  alerts: number
+  /** The bridge processes (all threads), from /proc. */
+  bridgeCpuMs: number
+  /** PostgreSQL: the whole cluster, and the bridges' client backends alone. */
+  pgCpuMs?: { cluster: number, backends: number }
+  /** PostgreSQL: statements the bridges sent (round trips), and by statement. */
+  roundTrips?: number
+  byStatement?: Record<string, number>
+  /** PostgreSQL: transactions by the server's count. */
+  pgTransactions?: number
+  /** SQLite: the writer's transactions, and those that waited for the fsync. */
+  sqliteTx?: { all: number, synced: number }
+}
+
+/** PostgreSQL's side of a run: its processes' CPU and its transaction count, read by this process. */
+interface PgProbe { cpu (): { total: number, matching: number }, transactions (): Promise<number> }
 
 /** The alerts as intake stores them (classify → insert, group-committed), awaited 5,000 at a time. */
 async function seed (database: string): Promise<number> {
@@ -221,7 +258,7 @@ function meanLatency (ls: CallLatency[]): number {
 }
 
 /** One drain: a fake, the seeded queue, `replicas` bridge processes started together. */
-async function drain (database: string, replicas: number, label: string): Promise<Run> {
+async function drain (database: string, replicas: number, label: string, pgProbe?: PgProbe): Promise<Run> {
   const say = (text: string): void => log(`${label}${text}`)
   let fakeChild: ChildProcess | undefined
   let fakeAt: { url: string, apiKey: string } | undefined
@@ -278,7 +315,13 @@ async function drain (database: string, replicas: number, label: string): Promis
   previous = { at: goAt, finished: 0 }
   const machineAtGo = machineCpu()
   const fakeCpuAtGo = fakeChild !== undefined ? procCpuSeconds(fakeChild.pid!) : undefined
+  const pgXactAtGo = await pgProbe?.transactions()
   const started = await Promise.all(workers.map(w => ask<Message & DrainWorkerStarted>(w, 'go')))
+  // The window of the per-alert figures opens once every bridge has started.
+  const ownStatements = pgProbe === undefined ? undefined : countPgStatements(pg)
+  ownStatements?.on()
+  const bridgeCpuAtGo = workers.map(w => procCpuSeconds(w.pid!) ?? NaN)
+  const pgCpuAtGo = pgProbe?.cpu()
   const firstStart = Math.min(...started.map(s => s.startedAt))
   while (await poll.queue.nextDueIn() !== undefined) {
     if (died !== undefined) throw new Error(died)
@@ -287,6 +330,8 @@ async function drain (database: string, replicas: number, label: string): Promis
   const drainedAt = Date.now()
   draining = false
   const machine = machineCpu()
+  const bridgeCpu = workers.map((w, i) => (procCpuSeconds(w.pid!) ?? NaN) - bridgeCpuAtGo[i]!)
+  const pgCpu = pgProbe?.cpu()
   const fakeCpu = fakeChild !== undefined ? procCpuSeconds(fakeChild.pid!) : undefined
 
   const results = await Promise.all(workers.map(w => ask<Message & DrainWorkerResult>(w, 'result')))
@@ -299,6 +344,9 @@ async function drain (database: string, replicas: number, label: string): Promis
   await poll.close()
   const closed = await Promise.all(workers.map(w => ask<Message & DrainWorkerClosed>(w, 'close')))
   await Promise.all(workers.map(async w => { await exited(w) }))
+  // The backends that exited have reported their counts; this process's own statements (polls, checks) are not the bridges'.
+  const own = ownStatements?.take()
+  const pgXact = pgProbe === undefined ? undefined : await pgProbe.transactions() - pgXactAtGo! - own!.total
 
   let fake: DrainFakeStats
   if (fakeChild !== undefined) {
@@ -355,6 +403,8 @@ async function drain (database: string, replicas: number, label: string): Promis
       fakeMsPerAlert: fakeCpu !== undefined && fakeCpuAtGo !== undefined ? (fakeCpu - fakeCpuAtGo) * 1000 / ALERTS : undefined,
       machineBusy: (machine.busy - machineAtGo.busy) / (machine.total - machineAtGo.total)
     },
+    perAlert: perAlertOf(results, ALERTS - started.reduce((n, st) => n + st.finished, 0), bridgeCpu,
+      pgCpu === undefined ? undefined : { total: pgCpu.total - pgCpuAtGo!.total, matching: pgCpu.matching - pgCpuAtGo!.matching }, pgXact),
     replicaRuns,
     repeated: { count: repeats.count, examples },
     states,
@@ -363,6 +413,54 @@ async function drain (database: string, replicas: number, label: string): Promis
     allDone: states.done === ALERTS && fake.inactiveUsers === ALERTS,
     rssPass: replicaRuns.every(r => r.peakMb <= TARGET_RSS_MB)
   }
+}
+
+/** The per-alert figures of a run (alerts: those finished between every bridge's start and the drained queue). */
+function perAlertOf (results: DrainWorkerResult[], alerts: number, bridgeCpu: number[], pgCpu: { total: number, matching: number } | undefined,
+  pgXact: number | undefined): PerAlert {
+  const per = (n: number): number => n / alerts
+  const out: PerAlert = { alerts, bridgeCpuMs: per(bridgeCpu.reduce((a, b) => a + b, 0) * 1000) }
+  if (pgCpu !== undefined) out.pgCpuMs = { cluster: per(pgCpu.total * 1000), backends: per(pgCpu.matching * 1000) }
+  const windowAlerts = results.reduce((n, r) => n + r.finishedInWindow, 0)
+  if (results.every(r => r.store.statements !== undefined)) {
+    out.roundTrips = results.reduce((n, r) => n + r.store.statements!.total, 0) / windowAlerts
+    const by: Record<string, number> = {}
+    for (const r of results) for (const [k, v] of Object.entries(r.store.statements!.byStatement)) by[k] = (by[k] ?? 0) + v / windowAlerts
+    out.byStatement = Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v, 3)]))
+  }
+  if (pgXact !== undefined) out.pgTransactions = per(pgXact)
+  if (results.every(r => r.store.transactions !== undefined)) {
+    const synced = results.reduce((n, r) => n + r.store.transactions!.synced, 0)
+    const unsynced = results.reduce((n, r) => n + r.store.transactions!.unsynced, 0)
+    out.sqliteTx = { all: (synced + unsynced) / windowAlerts, synced: synced / windowAlerts }
+  }
+  return out
+}
+
+/** The rows of the per-alert figures and their targets, for one run or (`two`) side by side. */
+function perAlertRows (one: Run, two?: Run): Array<Array<string | number>> {
+  const cell = (r: Run | undefined, f: (p: PerAlert) => string | undefined): string => r === undefined ? '' : f(r.perAlert) ?? '–'
+  const rows: Array<Array<string | number>> = []
+  const add = (name: string, f: (p: PerAlert) => string | undefined, target: string, ok?: (p: PerAlert) => boolean | undefined): void => {
+    const verdicts = [one, two].filter((r): r is Run => r !== undefined).map(r => ok?.(r.perAlert))
+    const result = verdicts.some(v => v === undefined) ? '' : pass(verdicts.every(v => v === true))
+    rows.push(two === undefined ? [name, cell(one, f), target, result] : [name, cell(one, f), cell(two, f), target, result])
+  }
+  const ms = (v: number | undefined): string | undefined => v === undefined ? undefined : `${round(v, 3)} ms`
+  add('CPU per alert, bridge process(es), all threads (/proc)', p => ms(p.bridgeCpuMs), `<= ${TARGET_BRIDGE_CPU_MS} ms`,
+    p => p.bridgeCpuMs <= TARGET_BRIDGE_CPU_MS)
+  if (one.perAlert.pgCpuMs !== undefined) {
+    add('CPU per alert, PostgreSQL cluster (/proc)', p => ms(p.pgCpuMs?.cluster), `<= ${TARGET_PG_CPU_MS} ms`, p => p.pgCpuMs === undefined ? undefined : p.pgCpuMs.cluster <= TARGET_PG_CPU_MS)
+    add('  … of which the bridges\' backends', p => ms(p.pgCpuMs?.backends), '')
+    add('PostgreSQL round trips per alert (statements sent)', p => p.roundTrips === undefined ? undefined : String(round(p.roundTrips, 3)), `<= ${TARGET_ROUND_TRIPS}`,
+      p => p.roundTrips === undefined ? undefined : p.roundTrips <= TARGET_ROUND_TRIPS)
+    add('PostgreSQL transactions per alert (server count)', p => p.pgTransactions === undefined ? undefined : String(round(p.pgTransactions, 3)), '')
+  }
+  if (one.perAlert.sqliteTx !== undefined) {
+    add('SQLite writer transactions per alert (all / fsync\'d)', p => p.sqliteTx === undefined ? undefined : `${round(p.sqliteTx.all, 3)} / ${round(p.sqliteTx.synced, 3)}`,
+      `<= ${TARGET_SQLITE_TX}`, p => p.sqliteTx === undefined ? undefined : p.sqliteTx.all <= TARGET_SQLITE_TX)
+  }
+  return rows
 }
 
 const cpuPerAlert = (run: Run): string =>
@@ -399,7 +497,8 @@ function runRows (run: Run): Array<Array<string | number>> {
   }
   rows.push([`RSS, median of the run's second half${n > 1 ? ', by replica' : ''}`, `${each(run, r => r.secondHalfMedianMb)} MB`, '', ''])
   rows.push([`event loop: utilisation / delay p99${n > 1 ? ', by replica' : ''}`, each(run, r => `${r.loop.utilisation} / ${r.loop.eldP99Ms} ms`), '', ''])
-  rows.push([`CPU per alert: bridge${n > 1 ? 's (sum)' : ''} / fake`, cpuPerAlert(run), '', ''])
+  rows.push([`CPU per alert: bridge${n > 1 ? 's (sum)' : ''} / fake (process lifetime, since \`go\`)`, cpuPerAlert(run), '', ''])
+  rows.push(...perAlertRows(run))
   rows.push([`bridge log lines at warn / error${n > 1 ? ', by replica' : ''}`, each(run, r => `${r.warnings} / ${r.errors}`), '', ''])
   rows.push(['machine CPU busy during the run (all processes)', `${round(run.cpu.machineBusy * 100, 0)} %`, '', ''])
   return rows
@@ -411,6 +510,7 @@ function details (run: Run): string {
     `calls by operation: ${Object.entries(f.byOp).map(([k, v]) => `${k} ${v}`).join(', ')}; statuses: ${Object.entries(f.statuses).map(([k, v]) => `${k}×${v}`).join(', ')}`,
     `RSS: ${each(run, r => `${r.samples} samples, peak ${r.sampledPeakMb} MB sampled, ${r.highWaterMarkMb} MB kernel high-water mark`)}; ` +
       `fake journal peaked at ${f.journalMax} entries (emptied every 500 ms)`,
+    ...(run.perAlert.byStatement === undefined ? [] : [`PostgreSQL statements per alert: ${Object.entries(run.perAlert.byStatement).slice(0, 12).map(([k, v]) => `${v} × ${k}`).join('; ')}`]),
     ...run.replicaRuns.flatMap((r, i) => r.firstError === undefined ? [] : [`first error logged by replica ${i + 1}: ${r.firstError}`]),
     ...run.repeated.examples.map(e => `claimed more than once: ${e}`)
   ].join('\n')
@@ -454,6 +554,19 @@ try {
     log(`PostgreSQL cluster on 127.0.0.1:${cluster.port}`)
   }
   const database = async (name: string): Promise<string> => cluster !== undefined ? await cluster.createDatabase(name) : join(dir, `${name}.db`)
+  /** PostgreSQL's CPU (the postmaster's tree) and its transaction count in database `name`. */
+  const pgProbe = (name: string): PgProbe | undefined => {
+    if (cluster === undefined) return undefined
+    const postmaster = Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
+    return {
+      cpu: () => processTreeCpu(postmaster, ` ${name} `),
+      transactions: async () => {
+        await sleep(500) // a backend that just exited has reported its counts by then
+        const rows = await cluster!.query(`SELECT (xact_commit + xact_rollback)::float8 AS n FROM pg_stat_database WHERE datname = '${name}'`) as Array<{ n: number }>
+        return rows[0]!.n
+      }
+    }
+  }
   const runtime = TSX ? 'tsx' : 'node, compiled JS'
   const setup = (): Record<string, unknown> => ({
     alerts: ALERTS,
@@ -468,8 +581,8 @@ try {
   })
 
   if (COMPARE) {
-    const one = await drain(await database('drain_one'), 1, '[1 replica] ')
-    const two = await drain(await database('drain_two'), 2, '[2 replicas] ')
+    const one = await drain(await database('drain_one'), 1, '[1 replica] ', pgProbe('drain_one'))
+    const two = await drain(await database('drain_two'), 2, '[2 replicas] ', pgProbe('drain_two'))
     const scaling = two.alertsPerSecond / one.alertsPerSecond
     const ok = scaling >= TARGET_REPLICA_SCALING && one.rssPass && two.rssPass && one.allDone && two.allDone
     const rows: Array<Array<string | number>> = [
@@ -487,7 +600,8 @@ try {
       ['alerts finished, by replica', each(one, r => r.finished), each(two, r => r.finished), '', ''],
       ['peak RSS, by replica', `${each(one, r => r.peakMb)} MB`, `${each(two, r => r.peakMb)} MB`, `<= ${TARGET_RSS_MB} MB each`, pass(one.rssPass && two.rssPass)],
       ['event loop utilisation, by replica', each(one, r => r.loop.utilisation), each(two, r => r.loop.utilisation), '', ''],
-      ['CPU per alert: bridges (sum) / fake', cpuPerAlert(one), cpuPerAlert(two), '', ''],
+      ['CPU per alert: bridges (sum) / fake (since `go`)', cpuPerAlert(one), cpuPerAlert(two), '', ''],
+      ...perAlertRows(one, two),
       ['bridge log lines at warn / error, by replica', each(one, r => `${r.warnings} / ${r.errors}`), each(two, r => `${r.warnings} / ${r.errors}`), '', ''],
       ['machine CPU busy during the run (all processes)', `${round(one.cpu.machineBusy * 100, 0)} %`, `${round(two.cpu.machineBusy * 100, 0)} %`, '', '']
     ]
@@ -505,7 +619,7 @@ try {
       two: runJson(two)
     })
   } else {
-    const run = await drain(await database('bridge'), REPLICAS, '')
+    const run = await drain(await database('bridge'), REPLICAS, '', pgProbe('bridge'))
     const runtimeText = `Node ${process.version} (${runtime}), ${cpus().length} CPUs, load average ${loadStart} → ${loadavg()[0]!.toFixed(2)}`
     const header = `bench:drain — ${ALERTS} alerts, ${STORE === 'postgres' ? `PostgreSQL, ${REPLICAS} replica${REPLICAS > 1 ? 's' : ''}` : 'SQLite'}, ` +
       `fake FusionAuth (${FAKE_IN_PROCESS ? 'in the worker\'s process' : 'own process'}) answering after ${LATENCY_MS} ms, FUSIONAUTH_CONCURRENCY=${CONCURRENCY}, ${runtimeText}`
