@@ -120,12 +120,23 @@ export function procCpuSeconds (pid: number): number | undefined {
   }
 }
 
-/** proc(5)'s fields of /proc/<pid>/stat from the third (state) on, or undefined when the process is gone. */
-function statFields (pid: number): string[] | undefined {
+/** proc(5)'s fields of /proc/<pid>/stat (or `<pid>/task/<tid>`) from the third (state) on, or undefined when it is gone. */
+function statFields (pid: number | string): string[] | undefined {
   try {
     return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
   } catch {
     return undefined
+  }
+}
+
+/** A process's CPU time so far (seconds, /proc): user and system over all its threads, and its main thread's alone. */
+export function procCpuSplit (pid: number): { user: number, system: number, mainThread: number } {
+  const all = statFields(`${pid}`)
+  const main = statFields(`${pid}/task/${pid}`)
+  return {
+    user: Number(all?.[11] ?? NaN) / 100,
+    system: Number(all?.[12] ?? NaN) / 100,
+    mainThread: (Number(main?.[11] ?? NaN) + Number(main?.[12] ?? NaN)) / 100
   }
 }
 

@@ -62,7 +62,7 @@ import type { InsertResult } from '../src/store/types.js'
 import { startPostgres, type PgCluster } from '../test/fixtures/postgres.js'
 import { drainEmail, type DrainFakeStats } from './drain-fake.js'
 import { buildForNode } from './drain-build.js'
-import { ask, countPgStatements, exited, forkBench, machineCpu, mb, nextMessage, processTreeCpu, procCpuSeconds, round, sampleRss, table, watchdog, type Message } from './drain-proc.js'
+import { ask, countPgStatements, exited, forkBench, machineCpu, mb, nextMessage, processTreeCpu, procCpuSeconds, procCpuSplit, round, sampleRss, table, watchdog, type Message } from './drain-proc.js'
 import type { CallLatency, DrainWorkerClosed, DrainWorkerJob, DrainWorkerProgress, DrainWorkerResult, DrainWorkerStarted } from './drain-worker.js'
 
 const { values: args } = parseArgs({
@@ -181,8 +181,9 @@ interface Run {
 interface PerAlert {
   /** Alerts finished in the window the figures below cover. */
   alerts: number
-  /** The bridge processes (all threads), from /proc. */
+  /** The bridge processes (all threads), from /proc; its split: user and system, the main thread and the others. */
   bridgeCpuMs: number
+  bridgeSplitMs: { user: number, system: number, mainThread: number, otherThreads: number }
   /** PostgreSQL: the whole cluster, and the bridges' client backends alone. */
   pgCpuMs?: { cluster: number, backends: number }
   /** PostgreSQL: statements the bridges sent (round trips), and by statement. */
@@ -193,6 +194,8 @@ interface PerAlert {
   /** SQLite: the writer's transactions, and those that waited for the fsync. */
   sqliteTx?: { all: number, synced: number }
 }
+
+type CpuSplit = ReturnType<typeof procCpuSplit>
 
 /** PostgreSQL's side of a run: its processes' CPU and its transaction count, read by this process. */
 interface PgProbe { cpu (): { total: number, matching: number }, transactions (): Promise<number> }
@@ -320,7 +323,7 @@ async function drain (database: string, replicas: number, label: string, pgProbe
   // The window of the per-alert figures opens once every bridge has started.
   const ownStatements = pgProbe === undefined ? undefined : countPgStatements(pg)
   ownStatements?.on()
-  const bridgeCpuAtGo = workers.map(w => procCpuSeconds(w.pid!) ?? NaN)
+  const bridgeCpuAtGo = workers.map(w => procCpuSplit(w.pid!))
   const pgCpuAtGo = pgProbe?.cpu()
   const firstStart = Math.min(...started.map(s => s.startedAt))
   while (await poll.queue.nextDueIn() !== undefined) {
@@ -330,7 +333,11 @@ async function drain (database: string, replicas: number, label: string, pgProbe
   const drainedAt = Date.now()
   draining = false
   const machine = machineCpu()
-  const bridgeCpu = workers.map((w, i) => (procCpuSeconds(w.pid!) ?? NaN) - bridgeCpuAtGo[i]!)
+  const bridgeCpu = workers.map((w, i) => {
+    const now = procCpuSplit(w.pid!)
+    const at = bridgeCpuAtGo[i]!
+    return { user: now.user - at.user, system: now.system - at.system, mainThread: now.mainThread - at.mainThread }
+  })
   const pgCpu = pgProbe?.cpu()
   const fakeCpu = fakeChild !== undefined ? procCpuSeconds(fakeChild.pid!) : undefined
 
@@ -416,10 +423,20 @@ async function drain (database: string, replicas: number, label: string, pgProbe
 }
 
 /** The per-alert figures of a run (alerts: those finished between every bridge's start and the drained queue). */
-function perAlertOf (results: DrainWorkerResult[], alerts: number, bridgeCpu: number[], pgCpu: { total: number, matching: number } | undefined,
+function perAlertOf (results: DrainWorkerResult[], alerts: number, bridgeCpu: CpuSplit[], pgCpu: { total: number, matching: number } | undefined,
   pgXact: number | undefined): PerAlert {
   const per = (n: number): number => n / alerts
-  const out: PerAlert = { alerts, bridgeCpuMs: per(bridgeCpu.reduce((a, b) => a + b, 0) * 1000) }
+  const sum = (f: (c: typeof bridgeCpu[number]) => number): number => per(bridgeCpu.reduce((a, c) => a + f(c), 0) * 1000)
+  const out: PerAlert = {
+    alerts,
+    bridgeCpuMs: sum(c => c.user + c.system),
+    bridgeSplitMs: {
+      user: sum(c => c.user),
+      system: sum(c => c.system),
+      mainThread: sum(c => c.mainThread),
+      otherThreads: sum(c => c.user + c.system - c.mainThread)
+    }
+  }
   if (pgCpu !== undefined) out.pgCpuMs = { cluster: per(pgCpu.total * 1000), backends: per(pgCpu.matching * 1000) }
   const windowAlerts = results.reduce((n, r) => n + r.finishedInWindow, 0)
   if (results.every(r => r.store.statements !== undefined)) {
@@ -449,10 +466,13 @@ function perAlertRows (one: Run, two?: Run): Array<Array<string | number>> {
   const ms = (v: number | undefined): string | undefined => v === undefined ? undefined : `${round(v, 3)} ms`
   add('CPU per alert, bridge process(es), all threads (/proc)', p => ms(p.bridgeCpuMs), `<= ${TARGET_BRIDGE_CPU_MS} ms`,
     p => p.bridgeCpuMs <= TARGET_BRIDGE_CPU_MS)
+  add('  … user / system', p => `${round(p.bridgeSplitMs.user, 3)} / ${round(p.bridgeSplitMs.system, 3)} ms`, '')
+  add('  … main thread / other threads (SQLite writer, GC, libuv)', p => `${round(p.bridgeSplitMs.mainThread, 3)} / ${round(p.bridgeSplitMs.otherThreads, 3)} ms`, '')
   if (one.perAlert.pgCpuMs !== undefined) {
     add('CPU per alert, PostgreSQL cluster (/proc)', p => ms(p.pgCpuMs?.cluster), `<= ${TARGET_PG_CPU_MS} ms`, p => p.pgCpuMs === undefined ? undefined : p.pgCpuMs.cluster <= TARGET_PG_CPU_MS)
     add('  … of which the bridges\' backends', p => ms(p.pgCpuMs?.backends), '')
-    add('PostgreSQL round trips per alert (statements sent)', p => p.roundTrips === undefined ? undefined : String(round(p.roundTrips, 3)), `<= ${TARGET_ROUND_TRIPS}`,
+    add('PostgreSQL round trips per alert (statements sent)', p => p.roundTrips === undefined ? undefined : String(round(p.roundTrips, 3)),
+      `<= ${TARGET_ROUND_TRIPS}`,
       p => p.roundTrips === undefined ? undefined : p.roundTrips <= TARGET_ROUND_TRIPS)
     add('PostgreSQL transactions per alert (server count)', p => p.pgTransactions === undefined ? undefined : String(round(p.pgTransactions, 3)), '')
   }
