@@ -14,7 +14,8 @@ import { startFusionAuthFake, type FusionAuthFake } from '../test/fakes/fusionau
 import { fusionAuthEventsScenario } from './demo-events.js'
 
 const say = (text = ''): void => { process.stdout.write(text + '\n') }
-const heading = (text: string): void => say(`\n== ${text} ${'='.repeat(Math.max(0, 70 - text.length))}`)
+/** A section title, its rule as wide as the widest title (so they line up). */
+const heading = (text: string): void => say(`\n== ${text} ${'='.repeat(Math.max(3, 76 - text.length))}`)
 
 function showUsers (fa: FusionAuthFake): void {
   const names = new Map(fa.tenants.map(t => [t.id, t.name]))
@@ -25,6 +26,8 @@ function showUsers (fa: FusionAuthFake): void {
 const dir = mkdtempSync(join(tmpdir(), 'breach-bridge-demo-'))
 const fa = await startFusionAuthFake({ tenants: 2 })
 const [acme, globex] = fa.tenants
+/** The tables show tenant names beside ids, as the commands do with FusionAuth configured. */
+const tenantNames = new Map(fa.tenants.map(t => [t.id, t.name]))
 fa.addUser({ tenantId: acme!.id, email: 'alice@acme-corp.com', refreshTokens: 2, firstName: 'Alice' })
 fa.addUser({ tenantId: globex!.id, email: 'alice@acme-corp.com', refreshTokens: 1, firstName: 'Alice' })
 fa.addUser({ tenantId: acme!.id, email: 'bob@acme-corp.com', refreshTokens: 3, firstName: 'Bob' })
@@ -77,7 +80,7 @@ try {
   showUsers(fa)
 
   heading('The alert record (`breach-bridge alerts show ID`)')
-  say(describeAlert(record!, await bridge.store.alerts.events(answer.alertId), await bridge.store.steps.list(answer.alertId)))
+  say(describeAlert(record!, await bridge.store.alerts.events(answer.alertId), await bridge.store.steps.list(answer.alertId), tenantNames))
 } finally {
   await bridge.close()
 }
@@ -122,7 +125,7 @@ try {
   say(`Both alerts are waiting for their deadline (${deadlineSeconds} s). Emails FusionAuth was asked to send:`)
   for (const e of fa.sentEmails().filter(x => x.templateId === template)) say(`  to ${e.userIds.map(id => fa.user(id)?.email).join(', ')}: ${JSON.stringify(e.requestData)}`)
   say('Dana changes her password before the deadline; Erik does nothing.')
-  fa.user(dana.id)!.passwordLastUpdateInstant = Date.now()
+  fa.changePassword(dana.id)
   await until(danaAlert, ['done'])
   await until(erikAlert, ['done'])
   heading('After the deadline')
@@ -132,12 +135,14 @@ try {
   ]))
   heading('An operator restores Erik (`breach-bridge alerts restore ID --reason …`)')
   const restored = await restoreAlert({ store: lifecycle.store, config: lifecycleConfig, gateway: lifecycle.gateway }, erikAlert, { operator: 'demo-operator', reason: 'Erik confirmed he never used that password here' })
-  for (const u of restored.undone) say(`  undone  ${u.step.action.padEnd(24)} ${u.detail}`)
-  for (const k of restored.kept) say(`  kept    ${k.step.action.padEnd(24)} ${k.detail}`)
+  say(table(['RESULT', 'ACTION', 'DETAIL'], [
+    ...restored.undone.map(u => ['undone', u.step.action, u.detail]),
+    ...restored.kept.map(k => ['kept', k.step.action, k.detail])
+  ]).replace(/^/gm, '  '))
   say(`Erik active again: ${fa.user(erik.id)!.active ? 'yes' : 'no'}`)
   heading('Erik\'s alert record')
   const erikRecord = (await lifecycle.store.alerts.get(erikAlert))!
-  say(describeAlert(erikRecord, await lifecycle.store.alerts.events(erikAlert), await lifecycle.store.steps.list(erikAlert)))
+  say(describeAlert(erikRecord, await lifecycle.store.alerts.events(erikAlert), await lifecycle.store.steps.list(erikAlert), tenantNames))
 } finally {
   await lifecycle.close()
 }

@@ -36,7 +36,10 @@ export const PATHS = [
   '/api/group/member', // POST, DELETE (undo of group:)
   '/api/jwt/refresh', // GET ?userId=, DELETE ?userId=
   '/api/tenant', // the fake answers GET, which the spec lacks (deviation 'get-api-tenant-missing')
-  '/api/tenant/{tenantId}', // GET
+  '/api/tenant/{tenantId}', // GET; PATCH, PUT (fusionauth webhooks register: the tenant's eventConfiguration)
+  '/api/webhook', // GET (list), POST (fusionauth webhooks register / list; check)
+  '/api/webhook/{webhookId}', // GET, POST, PUT, PATCH, DELETE (fusionauth webhooks register / delete)
+  '/.well-known/jwks.json', // GET, anonymous (the keys FusionAuth signs webhook events with)
   '/api/group/{groupId}', // GET (breach-bridge check: does a group of BRIDGE_ACTIONS exist?)
   '/api/user-action/{userActionId}', // GET (breach-bridge check: does a user action of BRIDGE_ACTIONS exist?)
   '/api/system/version', // GET (breach-bridge check: is this FusionAuth?)

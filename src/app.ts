@@ -10,6 +10,7 @@ import { fusionAuthEventRoutes, type FusionAuthEventSettings } from './intake/fu
 import { FUSIONAUTH_WEBHOOK_PATH } from './alerts/fusionauth-events.js'
 import { ALERT_STATES } from './alerts/types.js'
 import { normaliseIp } from './intake/client-cert.js'
+import { guardConnections, type ConnectionLimits } from './intake/connections.js'
 
 /** A readiness check: resolves when healthy, rejects with a short reason otherwise. */
 export type ReadinessCheck = () => Promise<void>
@@ -20,6 +21,8 @@ export interface AppDeps {
   /** FusionAuth's own webhook (POST /webhooks/fusionauth); absent: the route does not exist. */
   fusionAuthEvents?: FusionAuthEventSettings
   requestTimeoutMs: number
+  /** BRIDGE_MAX_CONNECTIONS, BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: bounds applied as each connection arrives. */
+  connections: ConnectionLimits
   store: Store
   logger: Logger
   metrics?: Metrics
@@ -63,9 +66,11 @@ class RequestLog extends LogController {
     const route = req.routeOptions.url
     if (route === WEBHOOK_PATH || route === FUSIONAUTH_WEBHOOK_PATH) {
       const outcome = req.intakeOutcome ?? 'error'
-      // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning.
-      // A `block` answer to a breached-password login is the intended 500: info.
-      const level = status < 400 || outcome === 'overloaded' || outcome.endsWith('blocked') ? 'info' : 'warn'
+      // A refusal is worth a look (what did the sender send?); an overload is summarised by its own warning, and so
+      // are unauthenticated callers of both routes (401, 403: intake/route.ts, intake/fusionauth.ts), a flood of which must not write
+      // a line each. A `block` answer to a breached-password login is the intended 500: info.
+      const summarised = outcome === 'unauthorized' || outcome === 'forbidden' || outcome === 'bad-signature'
+      const level = summarised ? 'debug' : status < 400 || outcome === 'overloaded' || outcome.endsWith('blocked') ? 'info' : 'warn'
       reply.log[level]({ ...fields, outcome, ...req.refusal, address: req.sourceAddress }, 'webhook answered')
     } else if (route !== undefined && PROBE_PATHS.has(route) && status !== 404) {
       reply.log.debug(fields, 'request completed')
@@ -157,6 +162,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     ? Fastify(options)
     : Fastify({ ...options, https: { ...deps.https, ...timeouts } } as FastifyServerOptions)) as unknown as FastifyInstance
   app.decorate('metrics', metrics)
+  const sources = deps.fusionAuthEvents === undefined ? [intake.source] : [intake.source, deps.fusionAuthEvents.source]
+  guardConnections(app.server, sources, deps.connections, deps.logger, reason => metrics.connectionsRefused.inc({ reason }))
   metrics.buildInfo.set({ version: bridgeVersion(), nodejs_version: process.version, store: store.kind }, 1)
   // Direct TLS: a client-initiated renegotiation ends the connection (secureOptions already has OpenSSL refuse
   // it; this also covers a TLS library that ignores the refusal).

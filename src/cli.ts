@@ -13,11 +13,14 @@ import { resultOf } from './cli/command.js'
 import { completionCommand } from './cli/completion.js'
 import { processContext, type CliContext } from './cli/context.js'
 import { enzoicCommand } from './cli/enzoic.js'
+import { fusionAuthCommand } from './cli/fusionauth.js'
 import { classify, EXIT, type ExitCode } from './cli/exit.js'
 import { withHelp } from './cli/help.js'
 import { migrateCommand } from './cli/migrate.js'
+import { notifyCommand } from './cli/notify.js'
 import { payloadCommand } from './cli/payload.js'
 import { serveCommand } from './cli/serve.js'
+import { envFileWarning } from './config/index.js'
 import { usersCommand } from './cli/users.js'
 
 /** package.json's version (the same file beside src/ and dist/). */
@@ -45,7 +48,7 @@ export function createProgram (ctx: CliContext): Command {
     .version(VERSION, '-V, --version', 'print the version')
   withHelp(program, {
     examples: ['breach-bridge check', 'breach-bridge serve', 'breach-bridge alerts list --since 24h', 'breach-bridge enzoic webhooks test --wait 60s', 'breach-bridge completion bash'],
-    env: ['the configuration (docs/cli.md, "Environment"); each command\'s --help names the variables it reads']
+    env: ['each command\'s --help names the variables it reads']
   })
   program.addCommand(serveCommand(ctx))
   program.addCommand(migrateCommand(ctx))
@@ -54,6 +57,8 @@ export function createProgram (ctx: CliContext): Command {
   program.addCommand(usersCommand(ctx))
   program.addCommand(checkCommand(ctx))
   program.addCommand(enzoicCommand(ctx))
+  program.addCommand(fusionAuthCommand(ctx))
+  program.addCommand(notifyCommand(ctx))
   program.addCommand(completionCommand(() => program, ctx))
   bindOutput(program, ctx)
 
@@ -67,6 +72,8 @@ export function createProgram (ctx: CliContext): Command {
 /** Runs one command line (the words after `breach-bridge`) and returns its exit code; a bug is thrown. */
 export async function run (args: readonly string[], ctx: CliContext): Promise<ExitCode> {
   const program = createProgram(ctx)
+  // Before anything else: the configuration problems that may follow are likely its consequence (`serve` logs it too).
+  if (ctx.envFileProblem !== undefined) ctx.stderr.write(`breach-bridge: warning: ${envFileWarning(ctx.envFileProblem)}\n`)
   try {
     await program.parseAsync([...args], { from: 'user' })
     return resultOf(program)

@@ -4,8 +4,8 @@ import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { ConfigError, loadConfig, unknownVariables, type Config } from './config/index.js'
-import { enzoicApiSettings, fusionAuthEventSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
+import { ConfigError, envFileWarning, loadConfig, unknownVariables, type Config } from './config/index.js'
+import { connectionLimits, enzoicApiSettings, fusionAuthEventSettings, gatewayOptions, intakeSettings, remediationSettings } from './config/parts.js'
 import { buildApp, type AppDeps } from './app.js'
 import { openStore, describeDatabase, type OpenStoreOptions } from './store/index.js'
 import { startRetention } from './store/retention.js'
@@ -167,8 +167,11 @@ function startLine (config: Config, store: Store, url: string): Record<string, u
  */
 export async function startBridge (config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningBridge> {
   const metrics = createMetrics()
+  // The TLS files first: a file that cannot be read stops the start before anything is opened.
+  const https = directTls(config, options)
   const store = await openStore(config.database, {
     role: 'serve',
+    tombstoneKey: config.tombstoneKey,
     busyTimeoutMs: options.busyTimeoutMs,
     pollMs: options.pollMs,
     ...options.store,
@@ -182,13 +185,20 @@ export async function startBridge (config: Config, logger: Logger, options: Star
       ? 'the database file was removed: re-created from what this process still had open (nothing acknowledged lost); find out who removed it'
       : `the database file was replaced: now using the new file; what the old one held is saved in ${r.savedTo ?? '?'}`)
   })
-  const https = directTls(config, options)
   const r = startRemediation(config, store, logger, metrics, options)
   const readiness = r === undefined ? undefined : { fusionauth: () => r.worker.readiness() }
   const events = fusionAuthEventSettings(config)
   const fusionAuthEvents = events === undefined ? undefined : { ...events, onStored: () => r?.follower?.wake() }
   const app = await buildApp({
-    intake: intakeSettings(config), fusionAuthEvents, requestTimeoutMs: config.requestTimeoutMs, store, logger, metrics, https, readiness
+    intake: intakeSettings(config),
+    fusionAuthEvents,
+    connections: connectionLimits(config),
+    requestTimeoutMs: config.requestTimeoutMs,
+    store,
+    logger,
+    metrics,
+    https,
+    readiness
   })
   try {
     await app.listen({ host: config.host, port: config.port })
@@ -241,13 +251,15 @@ export function shutdownGraceMs (config: Config): number {
 }
 
 /** Process entry: exits 2 (the CLI's "fix the configuration" code) with one line per configuration problem. */
-export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function main (env: NodeJS.ProcessEnv = process.env, options: { envFileProblem?: string } = {}): Promise<void> {
   const warnings: Array<[Record<string, unknown>, string]> = []
+  let envFileProblem = options.envFileProblem
   if (env === process.env) {
     const r = (await import('dotenv')).config({ quiet: true })
     const code = (r.error as NodeJS.ErrnoException | undefined)?.code
-    if (r.error !== undefined && code !== 'ENOENT') warnings.push([{ file: '.env', code }, 'cannot read ./.env: its settings are not applied'])
+    if (r.error !== undefined && code !== 'ENOENT') envFileProblem = code ?? r.error.message
   }
+  if (envFileProblem !== undefined) warnings.push([{ file: '.env', code: envFileProblem }, envFileWarning(envFileProblem)])
   for (const u of unknownVariables(env)) {
     warnings.push([{ variable: u.name, closest: u.closest }, `${u.name} is set, but the bridge reads no such variable (ignored)${u.closest === undefined ? '' : `: did you mean ${u.closest}?`}`])
   }

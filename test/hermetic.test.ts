@@ -48,7 +48,7 @@ test('a .env in the repository or in the test\'s working directory changes nothi
   // …and the fixture's children are unaffected: no key, no cipher, no actions come from it.
   const encrypt = await runCli(['payload', 'encrypt'], {}, '{"probe":1}')
   assert.equal(encrypt.code, 2, encrypt.stdout)
-  assert.match(encrypt.stderr, /no key: pass --key or set ENZOIC_PAYLOAD_KEY/)
+  assert.match(encrypt.stderr, /no key: pass --key-file FILE[^\n]*ENZOIC_PAYLOAD_KEY/)
   const list = await runCli(['alerts', 'list'], env)
   assert.equal(list.code, 0, list.stderr)
   assert.equal(list.stderr, '')
@@ -84,7 +84,7 @@ test('an in-process run sees only the environment the test passes: not this proc
 
   const encrypt = await cli(['payload', 'encrypt'], {}, { stdin: '{"probe":1}' })
   assert.equal(encrypt.code, 2, encrypt.stdout)
-  assert.match(encrypt.stderr, /no key: pass --key or set ENZOIC_PAYLOAD_KEY/)
+  assert.match(encrypt.stderr, /no key: pass --key-file FILE[^\n]*ENZOIC_PAYLOAD_KEY/)
   const list = await cli(['alerts', 'list'], env)
   assert.equal(list.code, 0, list.stderr)
   assert.equal(list.stderr, '')

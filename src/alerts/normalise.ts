@@ -9,6 +9,41 @@ export function sha256Hex (text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
+/**
+ * The one rule for every string that arrives from outside (an Enzoic alert, a FusionAuth event): well-formed UTF-16
+ * (a lone surrogate becomes U+FFFD, as `toWellFormed` does) and no U+0000 (U+FFFD too). Both stores then take any
+ * string as it is: PostgreSQL refuses U+0000 in text and jsonb, and a lone surrogate in jsonb, and one such string
+ * used to fail every alert committed beside it.
+ */
+export function wellFormedText (text: string): string {
+  const w = text.isWellFormed() ? text : text.toWellFormed()
+  return w.includes('\u0000') ? w.replaceAll('\u0000', '\ufffd') : w
+}
+
+/**
+ * `wellFormedText` applied to every string of a parsed JSON value, object keys included, in place (arrays and
+ * objects are changed, not copied; a string at the top is returned changed). Iterative: any nesting depth.
+ */
+export function wellFormedJson (value: unknown): unknown {
+  if (typeof value === 'string') return wellFormedText(value)
+  const pending: object[] = value !== null && typeof value === 'object' ? [value] : []
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    const record = node as Record<string, unknown>
+    for (const key of Object.keys(record)) {
+      const v = record[key]
+      if (typeof v === 'string') record[key] = wellFormedText(v)
+      else if (v !== null && typeof v === 'object') pending.push(v)
+      if (Array.isArray(node)) continue
+      const fixed = wellFormedText(key)
+      if (fixed === key) continue
+      // defineProperty: a key that becomes `__proto__` stays a key, never the prototype.
+      Object.defineProperty(record, fixed, { value: record[key], enumerable: true, writable: true, configurable: true })
+      delete record[key]
+    }
+  }
+  return value
+}
+
 /** Enzoic's `usernameHash`: SHA-256 hex of the normalised email. */
 export function usernameHash (email: string): string {
   return sha256Hex(normaliseEmail(email))

@@ -3,7 +3,30 @@
  * user, and of an alert, derived from their steps by one set of rules. `alerts list`, `alerts show`, `users list`,
  * the digest and `--outcome`/`--state` all use these names, so the same alert reads the same everywhere.
  */
-import type { Step } from './types.js'
+import { ALERT_STATES, STEP_STATES, type AlertState, type Step, type StepState } from './types.js'
+
+/** What each alert state means (`alerts list --state`, the README and docs/cli.md are generated from it). */
+export const ALERT_STATE_MEANINGS: Record<AlertState, string> = {
+  queued: 'stored, waiting for a worker',
+  processing: 'a worker holds it (under a lease) and is calling FusionAuth',
+  retrying: 'a call failed in a way worth retrying: the next attempt is scheduled (`BRIDGE_RETRY_SCHEDULE`)',
+  waiting: 'a grace period: steps are due at their deadline',
+  done: 'finished: its outcome says how',
+  dead: 'failed for good, or out of retries: fix the cause, then `alerts replay`'
+}
+
+/** What each step state means (`alerts show` lists the steps). */
+export const STEP_STATE_MEANINGS: Record<StepState, string> = {
+  pending: 'due at once, or at the grace deadline',
+  done: 'FusionAuth did it (what undo needs is recorded)',
+  skipped: 'not needed or not allowed (already inactive, self-remediated, protected, …)',
+  failed: 'FusionAuth refused it for good',
+  uncertain: 'an email may or may not have been sent: `alerts resend-notice` decides',
+  cancelled: 'an operator cancelled it before it ran',
+  undone: 'an operator\'s restore took it back'
+}
+
+export { ALERT_STATES, STEP_STATES }
 
 /** Where one user stands for one alert (and, across the alerts of one exposure, in `users list`). */
 export const USER_OUTCOMES = {

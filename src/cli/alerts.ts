@@ -1,25 +1,32 @@
 import { createInterface } from 'node:readline/promises'
 import { Command, Option } from 'commander'
-import type { AlertEvent, AlertRecord, AlertState, Step } from '../alerts/types.js'
+import type { AlertEvent, AlertRecord, AlertSource, AlertState, Step } from '../alerts/types.js'
 import {
-  ALERT_STATES, alertStats, listAlerts, OUTCOMES, purgeAlerts, PURGE_MIN_MS, replayAlerts, showAlert
+  ALERT_SOURCES, ALERT_STATES, alertStats, listAlerts, OUTCOMES, purgeAlerts, PURGE_MIN_MS, replayAlerts, showAlert
 } from '../operations/alerts.js'
+import { tenantLabel, tenantNames, type TenantNames } from '../operations/tenants.js'
 import { describeDatabase } from '../store/index.js'
 import { action } from './command.js'
 import type { CliContext } from './context.js'
 import { CliError, EXIT } from './exit.js'
 import { addLifecycleCommands } from './lifecycle.js'
-import { STORE_ENV, withHelp } from './help.js'
+import { STORE_ENV, TENANT_NAMES_ENV, withHelp } from './help.js'
 import { fieldLine, outputTo, shortTime, table } from './output.js'
 import { parseLimit, parseOlderThan, parseSince } from './parse.js'
 import { who, withCommandStore } from './store.js'
 
-function summary (a: AlertRecord): string[] {
-  return [a.id, shortTime(a.receivedAt), a.state, a.outcome ?? '-', String(a.attempts), who(a), a.exposureId ?? '-']
+/** The tenants of an alert's users: each one's name when known, else its id. */
+function tenantsOf (a: AlertRecord, names: TenantNames): string {
+  const ids = [...new Set(a.users.map(u => u.tenantId).filter((t): t is string => t !== undefined))]
+  return ids.length === 0 ? '-' : ids.map(id => names.get(id.toLowerCase()) ?? id).join(', ')
+}
+
+function summary (a: AlertRecord, names: TenantNames): string[] {
+  return [a.id, shortTime(a.receivedAt), a.source, a.state, a.outcome ?? '-', String(a.attempts), who(a), tenantsOf(a, names), a.exposureId ?? '-']
 }
 
 /** The record as an operator reads it: fields, per-user outcomes, the action log and the state history. */
-export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step[] = []): string {
+export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step[] = [], names: TenantNames = new Map()): string {
   const lines: string[] = []
   const field = (name: string, value: unknown): void => {
     const line = fieldLine(name, value)
@@ -28,6 +35,7 @@ export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step
   field('Alert', a.id)
   field('State', a.state)
   field('Outcome', a.outcome)
+  field('Source', a.source === 'fusionauth' ? 'fusionauth (its breached password detection, at a login)' : 'enzoic')
   field('Test', a.test ? 'yes' : undefined)
   field('Received', a.receivedAt)
   field('Completed', a.completedAt)
@@ -44,11 +52,11 @@ export function describeAlert (a: AlertRecord, events: AlertEvent[], steps: Step
   field('Exposure date', a.exposureDetails?.date ?? a.exposureDate)
   field('Had password', a.hadPassword ? 'yes (not stored)' : 'no')
   field('Password type', a.passwordType ?? a.passwordTypeName)
-  field('Source', a.sourceIp)
+  field('Sent from', a.sourceIp)
   field('Warnings', a.warnings.length > 0 ? a.warnings.join('; ') : undefined)
   if (a.users.length > 0) {
     lines.push('', 'Users:')
-    lines.push(table(['USER', 'TENANT', 'EMAIL', 'OUTCOME'], a.users.map(u => [u.userId, u.tenantId ?? '-', u.email ?? '-', u.outcome])).replace(/^/gm, '  '))
+    lines.push(table(['USER', 'TENANT', 'EMAIL', 'OUTCOME'], a.users.map(u => [u.userId, tenantLabel(names, u.tenantId), u.email ?? '-', u.outcome])).replace(/^/gm, '  '))
   }
   if (steps.length > 0) {
     lines.push('', 'Steps:')
@@ -77,7 +85,11 @@ async function confirm (ctx: CliContext, question: string): Promise<boolean> {
   }
 }
 
-const CSV_HEADERS = ['id', 'receivedAt', 'state', 'outcome', 'attempts', 'deliveries', 'email', 'usernameHash', 'customData', 'exposureId', 'exposureTitle', 'completedAt']
+interface ListOptions {
+  state?: AlertState, outcome?: string, email?: string, source?: AlertSource, since?: number, limit: number, json?: boolean, csv?: boolean
+}
+
+const CSV_HEADERS = ['id', 'receivedAt', 'source', 'state', 'outcome', 'attempts', 'deliveries', 'email', 'usernameHash', 'customData', 'exposureId', 'exposureTitle', 'completedAt']
 
 function addList (alerts: Command, ctx: CliContext): void {
   const { out, outJson, outCsv } = outputTo(ctx)
@@ -86,32 +98,37 @@ function addList (alerts: Command, ctx: CliContext): void {
     .addOption(new Option('--state <state>', 'only alerts in this state').choices(ALERT_STATES as string[]))
     .addOption(new Option('--outcome <outcome>', 'only alerts with this outcome').choices(OUTCOMES as string[]))
     .option('--email <email>', 'only alerts for this email (matched as entered, lower-cased, or by its usernameHash)')
+    .addOption(new Option('--source <source>', 'only alerts from Enzoic, or from FusionAuth\'s breached password detection').choices(ALERT_SOURCES as string[]))
     .option('--since <when>', 'received at or after: a date (2026-03-01) or a duration back from now (24h, 7d)', text => parseSince(text, ctx.now()))
     .option('--limit <n>', 'how many', parseLimit, 50)
     .addOption(new Option('--json', 'a JSON array of alert records').conflicts('csv'))
     .addOption(new Option('--csv', 'CSV (RFC 4180) with a header row; cells are guarded against spreadsheet formulas').conflicts('json'))
-    .action(action(async (opts: { state?: AlertState, outcome?: string, email?: string, since?: number, limit: number, json?: boolean, csv?: boolean }) => {
-      const rows = await withCommandStore(ctx.config().database, async store =>
-        await listAlerts(store, { state: opts.state, outcome: opts.outcome, email: opts.email, since: opts.since, limit: opts.limit }))
+    .action(action(async (opts: ListOptions) => {
+      const config = ctx.config()
+      const rows = await withCommandStore(config.database, async store =>
+        await listAlerts(store, { state: opts.state, outcome: opts.outcome, email: opts.email, source: opts.source, since: opts.since, limit: opts.limit }))
+      // Names only for the table, and only when an alert has users (JSON and CSV keep the stored record).
+      const names = opts.json !== true && opts.csv !== true && rows.some(a => a.users.length > 0) ? await tenantNames(config) : new Map<string, string>()
       if (opts.json === true) {
         outJson(rows)
       } else if (opts.csv === true) {
-        outCsv(CSV_HEADERS, rows.map(a => [a.id, a.receivedAt, a.state, a.outcome ?? '', a.attempts, a.deliveries, a.email ?? '', a.usernameHash ?? '',
+        outCsv(CSV_HEADERS, rows.map(a => [a.id, a.receivedAt, a.source, a.state, a.outcome ?? '', a.attempts, a.deliveries, a.email ?? '', a.usernameHash ?? '',
           a.customData ?? '', a.exposureId ?? '', a.exposureDetails?.title ?? '', a.completedAt ?? '']))
       } else if (rows.length === 0) {
-        const others = [opts.outcome, opts.email, opts.since].some(v => v !== undefined)
+        const others = [opts.outcome, opts.email, opts.source, opts.since].some(v => v !== undefined)
         out(others ? 'No alerts match.' : opts.state !== undefined ? `No ${opts.state} alerts.` : 'No alerts yet.')
       } else {
-        out(table(['ID', 'RECEIVED', 'STATE', 'OUTCOME', 'ATTEMPTS', 'EMAIL', 'EXPOSURE'], rows.map(summary)))
+        out(table(['ID', 'RECEIVED', 'SOURCE', 'STATE', 'OUTCOME', 'ATTEMPTS', 'EMAIL', 'TENANT', 'EXPOSURE'], rows.map(a => summary(a, names))))
       }
     })), {
     examples: [
       'breach-bridge alerts list --state dead',
       'breach-bridge alerts list --since 24h --outcome actioned',
       'breach-bridge alerts list --email ruth@acme-corp.io --json | jq \'.[].id\'',
+      'breach-bridge alerts list --source fusionauth   # logins FusionAuth found a breached password at',
       'breach-bridge alerts list --since 2026-03-01 --limit 10000 --csv > alerts.csv'
     ],
-    env: STORE_ENV
+    env: [...STORE_ENV, TENANT_NAMES_ENV]
   })
 }
 
@@ -122,12 +139,13 @@ function addShow (alerts: Command, ctx: CliContext): void {
     .argument('<id>', 'alert id, or an unambiguous prefix of one (at least 4 characters)')
     .option('--json', 'as one JSON object (the record, plus its history and steps)')
     .action(action(async (id: string, opts: { json?: boolean }) => {
-      const { alert, history, steps } = await withCommandStore(ctx.config().database, async store => await showAlert(store, id))
+      const config = ctx.config()
+      const { alert, history, steps } = await withCommandStore(config.database, async store => await showAlert(store, id))
       if (opts.json === true) outJson({ ...alert, history, steps })
-      else out(describeAlert(alert, history, steps))
+      else out(describeAlert(alert, history, steps, alert.users.length > 0 ? await tenantNames(config) : new Map()))
     })), {
     examples: ['breach-bridge alerts show 0190ab12-3c4d-7e5f-8a9b-0c1d2e3f4a5b', 'breach-bridge alerts show 0190ab    # a prefix, as git accepts'],
-    env: STORE_ENV
+    env: [...STORE_ENV, TENANT_NAMES_ENV]
   })
 }
 
@@ -197,12 +215,14 @@ function addPurge (alerts: Command, ctx: CliContext): void {
           return EXIT.failure
         }
       }
-      const r = await withCommandStore(ctx.config().database, async store => await purgeAlerts(store, opts.olderThan, ctx.now()))
+      const { database, tombstoneKey } = ctx.config()
+      const r = await withCommandStore(database, async store => await purgeAlerts(store, opts.olderThan, ctx.now()), tombstoneKey)
       if (opts.json === true) outJson(r)
       else out(`Purged the personal data of ${r.purged} alert${r.purged === 1 ? '' : 's'} finished before ${shortTime(r.finishedBefore)}; their tombstones (id, state, outcome, dates, idempotency key) remain.`)
+      if (r.warning !== undefined) err(`warning: ${r.warning}`)
     })), {
     examples: ['breach-bridge alerts purge --older-than 90d --yes', 'breach-bridge alerts purge --older-than 12h --force --yes   # under a day needs --force'],
-    env: STORE_ENV
+    env: [...STORE_ENV, 'BRIDGE_TOMBSTONE_KEY (or BRIDGE_TOMBSTONE_KEY_FILE): the tombstones are keyed under it, as `serve` keys them']
   })
 }
 

@@ -10,7 +10,7 @@ export function checkCommand (ctx: CliContext): Command {
   const { out, outJson } = outputTo(ctx)
   return withHelp(new Command('check')
     .description('a doctor: configuration, database, certificates, FusionAuth and the Enzoic API; one OK/FAIL/WARN/SKIP line per check, every problem at once; exit 1 on any FAIL')
-    .addHelpText('after', '\nFusionAuth is first proven to be FusionAuth (by answers only FusionAuth gives), then probed for the tenant list,\neach permission the actions need, the user search of `monitor sync`, the actor user, and the groups and user\nactions named in BRIDGE_ACTIONS. Nothing is changed anywhere.')
+    .addHelpText('after', '\nFusionAuth is first proven to be FusionAuth (by answers only FusionAuth gives), then probed for the tenant list,\neach permission the actions and their undo need, the user search of `monitor sync`, the actor user, the groups,\nuser actions and email templates the policies name, the policy file\'s tenants and protected groups;\nBRIDGE_NOTIFY_URL is proven reachable (TCP, TLS), nothing posted. Nothing is changed anywhere.')
     .option('--json', 'as JSON: {"ok": bool, "checks": [{"level", "what", "detail"}]}')
     .action(action(async (opts: { json?: boolean }) => {
       // The raw environment, not ctx.config(): check reports every problem of it, and variables it ignores.
@@ -19,7 +19,9 @@ export function checkCommand (ctx: CliContext): Command {
         outJson(report)
       } else {
         const width = Math.max(...report.checks.map(l => l.what.length))
-        for (const l of report.checks) out(`${l.level.padEnd(4)}  ${inert(l.what).padEnd(width)}  ${inert(l.detail)}`)
+        // A detail of several lines (a YAML error with the line it points at) continues under its first line.
+        const pad = ' '.repeat(4 + 2 + width + 2)
+        for (const l of report.checks) out(`${l.level.padEnd(4)}  ${inert(l.what).padEnd(width)}  ${l.detail.split('\n').map(d => inert(d)).join(`\n${pad}`)}`)
         const count = (level: string): number => report.checks.filter(l => l.level === level).length
         out(`\n${report.ok ? 'No problem found' : `${count('FAIL')} problem(s) found`}${count('WARN') > 0 ? `, ${count('WARN')} warning(s)` : ''}.`)
       }

@@ -5,6 +5,7 @@
  */
 import { Argument, Command } from 'commander'
 import { action } from './command.js'
+import { CliError } from './exit.js'
 import type { CliContext } from './context.js'
 import { withHelp } from './help.js'
 import { outputTo } from './output.js'
@@ -50,7 +51,7 @@ export function commandTree (program: Command): NodeSpec[] {
 const key = (path: string[]): string => path.map(p => ` ${p}`).join('')
 const sq = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
 
-export function bashCompletion (program: Command): string {
+export function bashCompletion (program: Command, aliases: readonly string[] = []): string {
   const name = program.name()
   const fn = `_${name.replace(/[^A-Za-z0-9]/g, '_')}`
   const nodes = commandTree(program)
@@ -101,11 +102,11 @@ ${wordCases.join('\n')}
   fi
   return 0
 }
-complete -F ${fn} ${name}
+complete -F ${fn} ${[name, ...aliases].join(' ')}
 `
 }
 
-export function zshCompletion (program: Command): string {
+export function zshCompletion (program: Command, aliases: readonly string[] = []): string {
   const name = program.name()
   const fn = `_${name.replace(/[^A-Za-z0-9]/g, '_')}`
   const nodes = commandTree(program)
@@ -157,9 +158,15 @@ ${nodeCases.join('\n')}
 if [[ \${zsh_eval_context[-1]} == loadautofunc ]]; then
   ${fn} "$@"
 else
-  compdef ${fn} ${name}
+  compdef ${fn} ${[name, ...aliases].join(' ')}
 fi
 `
+}
+
+/** A command name the shell can complete: a plain word. */
+function aliasName (v: string): string {
+  if (!/^[A-Za-z0-9_.+-]+$/.test(v)) throw new CliError('--alias takes a command name (letters, digits, _ . + -)')
+  return v
 }
 
 export function completionCommand (program: () => Command, ctx: CliContext): Command {
@@ -167,14 +174,17 @@ export function completionCommand (program: () => Command, ctx: CliContext): Com
   const cmd = new Command('completion')
     .description('print a shell completion script (bash or zsh)')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
-    .action(action(async (shell: 'bash' | 'zsh') => {
-      outRaw(shell === 'bash' ? bashCompletion(program()) : zshCompletion(program()))
+    .option('--alias <name>', 'complete this name too (a shell function or alias that runs breach-bridge, e.g. the deployment guide\'s bb); repeatable',
+      (v: string, all: string[]) => [...all, aliasName(v)], [] as string[])
+    .action(action(async (shell: 'bash' | 'zsh', opts: { alias: string[] }) => {
+      outRaw(shell === 'bash' ? bashCompletion(program(), opts.alias) : zshCompletion(program(), opts.alias))
     }))
   return withHelp(cmd, {
     examples: [
       'source <(breach-bridge completion bash)        # this bash session; add the line to ~/.bashrc to keep it',
       'breach-bridge completion bash | sudo tee /etc/bash_completion.d/breach-bridge',
-      'breach-bridge completion zsh > ~/.zfunc/_breach-bridge   # with fpath+=(~/.zfunc) before compinit in ~/.zshrc'
+      'breach-bridge completion zsh > ~/.zfunc/_breach-bridge   # with fpath+=(~/.zfunc) before compinit in ~/.zshrc',
+      'eval "$(bb completion bash --alias bb)"        # the deployment guide\'s bb helper (a shell function)'
     ],
     env: []
   })

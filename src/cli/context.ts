@@ -41,10 +41,13 @@ export interface CliContext {
   exitOnInterrupt (): void
   /** The configuration from `env`, validated as loadConfig does; `requirements` make variables required. */
   config (requirements?: readonly Requirement[]): Config
+  /** ./.env exists but could not be read (its errno): its settings are not applied — said, never silent. */
+  readonly envFileProblem?: string
 }
 
 /** Everything but `config`, which `createContext` derives from `env`. */
-export type ContextParts = Omit<CliContext, 'config' | 'now' | 'stdinIsTTY' | 'stderrIsTTY' | 'onInterrupt' | 'exitOnInterrupt'> & Partial<Pick<CliContext, 'now' | 'stdinIsTTY' | 'stderrIsTTY' | 'onInterrupt' | 'exitOnInterrupt'>>
+export type ContextParts = Omit<CliContext, 'config' | 'now' | 'stdinIsTTY' | 'stderrIsTTY' | 'onInterrupt' | 'exitOnInterrupt' | 'envFileProblem'> &
+  Partial<Pick<CliContext, 'now' | 'stdinIsTTY' | 'stderrIsTTY' | 'onInterrupt' | 'exitOnInterrupt' | 'envFileProblem'>>
 
 /** A context from its parts: no terminal, the real clock and no interrupts unless given. */
 export function createContext (parts: ContextParts): CliContext {
@@ -59,6 +62,7 @@ export function createContext (parts: ContextParts): CliContext {
     stderrIsTTY: parts.stderrIsTTY ?? false,
     onInterrupt: parts.onInterrupt ?? (() => () => {}),
     exitOnInterrupt: parts.exitOnInterrupt ?? (() => {}),
+    envFileProblem: parts.envFileProblem,
     config: (requirements = []) => loadConfig(env, requirements)
   }
 }
@@ -70,7 +74,9 @@ export function createContext (parts: ContextParts): CliContext {
 export async function processContext (): Promise<CliContext> {
   const env: NodeJS.ProcessEnv = { ...process.env }
   const dotenv = await import('dotenv')
-  dotenv.config({ quiet: true, processEnv: env as Record<string, string> })
+  const read = dotenv.config({ quiet: true, processEnv: env as Record<string, string> })
+  const code = (read.error as NodeJS.ErrnoException | undefined)?.code
+  const envFileProblem = read.error === undefined || code === 'ENOENT' ? undefined : code ?? read.error.message
   const handlers: Array<() => void> = []
   let exitOnInterrupt = false
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -100,6 +106,7 @@ export async function processContext (): Promise<CliContext> {
     env,
     stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    envFileProblem,
     onInterrupt (handler) {
       listen()
       handlers.push(handler)

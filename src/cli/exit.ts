@@ -1,8 +1,10 @@
 import { ConfigError } from '../config/index.js'
 import { EnzoicApiError } from '../enzoic/client.js'
 import { FusionAuthError } from '../fusionauth/index.js'
-import { SchemaVersionError, StoreUnavailableError } from '../store/types.js'
+import { DatabaseConfigError, SchemaVersionError, StoreUnavailableError } from '../store/types.js'
 import { BridgeError } from '../errors.js'
+import { TenantArgumentError } from '../operations/tenants.js'
+import { inert } from './terminal.js'
 
 /**
  * The exit codes of every `breach-bridge` command (docs/cli.md, "Exit codes"). The number tells a script
@@ -11,7 +13,8 @@ import { BridgeError } from '../errors.js'
  *   1   the command ran and the answer is "no": a problem found (`check`), an alert that does not exist or
  *       cannot be replayed, a test notification that never arrived, a request the remote API rejected.
  *   2   fix the command line or the configuration: unknown option, bad value, missing or invalid variable,
- *       no database at BRIDGE_DATABASE, credentials the remote API refuses, an ambiguous id prefix.
+ *       no database at BRIDGE_DATABASE or one that cannot be opened (a folder, permissions, a refused password,
+ *       no such PostgreSQL database), credentials the remote API refuses, an ambiguous id prefix.
  *   3   something the command needs is unavailable right now; the same command may work later: FusionAuth,
  *       Enzoic or PostgreSQL unreachable, timing out or answering 5xx/429, the port already in use.
  * 130   interrupted (Ctrl-C / SIGINT, SIGTERM); resumable work saved its progress.
@@ -46,6 +49,8 @@ export function classify (err: unknown, hint = ''): CliError | undefined {
     const where = err.status === undefined ? ': check FUSIONAUTH_URL and the network' : ''
     return new CliError(err.message + where + hint, code)
   }
+  if (err instanceof DatabaseConfigError) return new CliError(err.message, EXIT.usage)
+  if (err instanceof TenantArgumentError) return new CliError(inert(err.message), EXIT.usage)
   if (err instanceof StoreUnavailableError) return new CliError(`${err.message}${causeOf(err)}${hint}`, EXIT.unavailable)
   if (err instanceof SchemaVersionError) return new CliError(err.message, EXIT.failure)
   const code = (err as NodeJS.ErrnoException | undefined)?.code

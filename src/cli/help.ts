@@ -10,6 +10,8 @@ export const FUSIONAUTH_ENV = [
   'FUSIONAUTH_URL, FUSIONAUTH_API_KEY (or FUSIONAUTH_API_KEY_FILE): the FusionAuth instance and its API key (required)',
   'FUSIONAUTH_TENANT_IDS: only these tenants; FUSIONAUTH_TIMEOUT_MS: per request'
 ]
+/** The tables' tenant names (optional: ids alone without them). */
+export const TENANT_NAMES_ENV = 'FUSIONAUTH_URL, FUSIONAUTH_API_KEY (optional): tenant names beside the ids (else the policy file\'s names, or ids alone)'
 const ALWAYS = 'The whole configuration is validated first (docs/cli.md, "Environment"); ./.env is read when present.'
 
 export interface CommandHelp {

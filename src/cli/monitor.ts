@@ -63,6 +63,10 @@ function summaryLines (s: SyncSummary): string[] {
     ? [`Dry run: would enrol ${s.enrolled} users (some may be monitored already) from ${s.tenants} tenant(s) in ${s.batches} batch(es), ${s.seconds.toFixed(1)} s; nothing was sent to Enzoic.`]
     : [`Enrolled ${s.enrolled} users (${s.alreadyExisted} already monitored) from ${s.tenants} tenant(s) in ${s.batches} batch(es), ${s.seconds.toFixed(1)} s${s.resumed ? ', resumed from a checkpoint' : ''}.`]
   lines.push(`Skipped ${s.skipped} users (inactive or without an email); ${s.seen} users read in all.`)
+  if (s.shared !== undefined && s.shared.emails > 0) {
+    lines.push(`${s.shared.emails} ${s.shared.emails === 1 ? 'email is' : 'emails are'} shared by ${s.shared.users} users (in different tenants): ` +
+      'Enzoic monitors each address once, and an alert for one acts on all of them.')
+  }
   if (s.pruned !== undefined) lines.push(`Prune: ${s.pruned.stale} monitored entries belong to users that no longer exist${s.dryRun ? ' (not removed: dry run)' : `; removed ${s.pruned.deleted}`}.`)
   return lines
 }
@@ -128,7 +132,7 @@ export function monitorCommand (ctx: CliContext): Command {
 
   withHelp(monitor.command('sync')
     .description('enrol every active FusionAuth user with an email (checks the Enzoic credentials first; resumable; batches of ≤15,000)')
-    .option('--tenant <id>', 'only this tenant')
+    .option('--tenant <id>', 'only this tenant: its id, an unambiguous prefix of it (at least 4 characters), or its name (a prefix or a name needs GET /api/tenant)')
     .option('--dry-run', 'count what would be enrolled; change nothing (not even a saved checkpoint)')
     .option('--prune', 'also remove monitored entries whose FusionAuth user no longer exists')
     .option('--restart', 'ignore an interrupted run\'s checkpoint and start over')

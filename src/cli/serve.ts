@@ -6,14 +6,22 @@ import { withHelp } from './help.js'
 
 /** `serve` failing to start: one line that says what to do, never a stack. */
 function serveError (e: unknown, host: string, port: number): CliError | undefined {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  const known = classify(e)
+  if (known !== undefined) return new CliError(`cannot start: ${known.message}`, known.exitCode)
+  const err = e as NodeJS.ErrnoException | undefined
+  // A file it reads at start (TLS_CERT_FILE, TLS_KEY_FILE, ENZOIC_CLIENT_CA_FILE): the file, not the port.
+  if (err?.path !== undefined && (err.syscall === 'open' || err.syscall === 'read')) {
+    return new CliError(`cannot start: cannot read ${err.path} (${err.code ?? 'error'}): check the file and its permissions`, EXIT.usage)
+  }
+  // Only the listener's own errors are about the address (an EACCES elsewhere is a file's, not the port's).
+  if (err?.syscall !== 'listen') return undefined
+  const code = err.code
   if (code === 'EADDRINUSE') {
     return new CliError(`cannot listen on ${host}:${port}: the port is already in use (another bridge running?). Stop that process, or set PORT (and HOST) to a free address`, EXIT.unavailable)
   }
   if (code === 'EACCES') return new CliError(`cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges): set PORT to 1024 or above, behind nginx`, EXIT.usage)
   if (code === 'EADDRNOTAVAIL') return new CliError(`cannot listen on ${host}:${port}: no such address on this machine: check HOST`, EXIT.usage)
-  const known = classify(e)
-  return known === undefined ? undefined : new CliError(`cannot start: ${known.message}`, known.exitCode)
+  return undefined
 }
 
 /**
@@ -28,7 +36,7 @@ export function serveCommand (ctx: CliContext): Command {
       const config = ctx.config(['webhook', 'fusionauth'])
       const { main } = await import('../server.js')
       try {
-        await main(ctx.env)
+        await main(ctx.env, { envFileProblem: ctx.envFileProblem })
       } catch (e) {
         throw serveError(e, config.host, config.port) ?? e
       }

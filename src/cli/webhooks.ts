@@ -111,8 +111,17 @@ function kindOf (a: AlertRecord): string {
     : `a breach alert (state ${a.state}${a.outcome === undefined ? '' : `, outcome ${a.outcome}`})`
 }
 
+/** The bridge answered the call 401: what the operator fixes (the stored pair is not the webhook's). */
+const refusedText = (a: Extract<Arrival, { kind: 'refused' }>): string => [
+  `The bridge refused a webhook call's credentials (401) after ${(a.afterMs / 1000).toFixed(1)} s${a.address === undefined ? '' : `, from ${inert(a.address)}`}` +
+    ' (its log: "webhook credentials refused"): ENZOIC_WEBHOOK_CREDENTIALS of the running bridge does not hold the key:secret of the webhook Enzoic calls.',
+  'Fix: put the pair `enzoic webhooks register` printed (or wrote with --write-env) in ENZOIC_WEBHOOK_CREDENTIALS and restart the bridge;',
+  'or register again with --write-env into the bridge\'s environment file. `enzoic webhooks list` shows which webhook is the default.'
+].join('\n')
+
 function describeArrival (a: Arrival): string {
   const secs = (a.afterMs / 1000).toFixed(1)
+  if (a.kind === 'refused') return refusedText(a)
   if (a.kind === 'ignored') return `Received after ${secs} s: classified as ${inert(a.reason)}, answered "ignored" (not stored).`
   const al = a.alert
   // Breach data is attacker-controlled: every value goes through inert (src/cli/terminal.ts).
@@ -126,6 +135,7 @@ function describeArrival (a: Arrival): string {
 
 function arrivalJson (a: Arrival): Record<string, unknown> {
   if (a.kind === 'ignored') return { kind: a.kind, afterMs: a.afterMs, reason: a.reason }
+  if (a.kind === 'refused') return { kind: a.kind, afterMs: a.afterMs, address: a.address }
   const { alert } = a
   return { kind: a.kind, afterMs: a.afterMs, alertId: alert.id, test: alert.test, state: alert.state, outcome: alert.outcome, deliveries: alert.deliveries }
 }
@@ -147,7 +157,7 @@ function waitOf (wait: string | boolean): number | undefined {
 function addTest (webhooks: Command, ctx: CliContext): void {
   const { out, err, outJson } = outputTo(ctx)
   withHelp(webhooks.command('test')
-    .description('ask Enzoic to POST a test notification to the default webhook; --wait watches the bridge\'s database for it (a new alert, a re-delivery of a stored one, or an ignored notification)')
+    .description('ask Enzoic to POST a test notification to the default webhook; --wait watches the bridge\'s database for it (a new alert, a re-delivery of a stored one, an ignored notification, or the bridge refusing its credentials)')
     .addOption(new Option('--type <type>', 'test notification type').choices(['breachAlert', 'binAlert', 'piiAlert']).default('breachAlert'))
     .option('--wait [duration]', 'wait for it to arrive, e.g. 60s or 2m (default 60s)', false)
     .option('--json', 'as JSON: {"type", "requested", "waited", "received", "arrival"?}')
@@ -178,11 +188,15 @@ function addTest (webhooks: Command, ctx: CliContext): void {
       const { arrival } = result
       if (opts.json === true) {
         const found = arrival === undefined ? {} : { arrival: arrivalJson(arrival) }
-        outJson({ type: opts.type, requested: true, waited: true, received: arrival !== undefined, ...found })
+        outJson({ type: opts.type, requested: true, waited: true, received: arrival !== undefined && arrival.kind !== 'refused', ...found })
       }
       if (arrival === undefined) {
         err([`No test notification arrived within ${Math.round(waitMs! / 1000)} s. Likely causes:`, ...NOT_RECEIVED].join('\n'))
         throw new CliError('test notification not received', EXIT.failure)
+      }
+      if (arrival.kind === 'refused') {
+        err(refusedText(arrival))
+        throw new CliError('test notification refused by the bridge (webhook credentials)', EXIT.failure)
       }
       if (opts.json !== true) out(describeArrival(arrival))
     })), {

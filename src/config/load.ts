@@ -21,7 +21,7 @@ export interface Config extends Readonly<Omit<Values, 'notifyUrl' | 'notifyInter
 export class ConfigError extends BridgeError {
   readonly code = 'BRIDGE_CONFIG'
   constructor (readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map(p => `  - ${p}`).join('\n')}`)
+    super(`invalid configuration:\n${problems.map(p => `  - ${p.replace(/\n/g, '\n    ')}`).join('\n')}`)
   }
 
   override toJSON (): Record<string, unknown> {
@@ -49,6 +49,19 @@ function resolveSecretFiles (env: NodeJS.ProcessEnv, problems: string[]): Record
     }
   }
   return out
+}
+
+/** A secret as the configuration reads it: `NAME`, else the file `NAME_FILE` names (undefined: neither, or unreadable). */
+export function secretValue (env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name]
+  if (direct !== undefined && direct !== '') return direct
+  const file = env[`${name}_FILE`]
+  if (file === undefined || file === '') return undefined
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+  } catch {
+    return undefined
+  }
 }
 
 /** Every variable of the table, parsed; a bad value is a problem naming the variable (never the value). */

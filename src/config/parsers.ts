@@ -62,3 +62,19 @@ export const uuids = (what: string): Parser<string[]> => v => {
   const ids = list(v)
   return ids.every(id => UUID.test(id)) ? ids.map(id => id.toLowerCase()) : bad(`must be a comma-separated list of ${what} (UUIDs)`)
 }
+
+/** A key as bytes: `base64:…`, `hex:…`, or any other text (its UTF-8 bytes); at least `minBytes` of them. */
+export const keyBytes = (minBytes: number): Parser<Buffer> => v => {
+  const t = v.trim()
+  let key: Buffer
+  if (t.startsWith('base64:')) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(t.slice(7))) return bad('base64: key is not valid Base64')
+    key = Buffer.from(t.slice(7), 'base64')
+  } else if (t.startsWith('hex:')) {
+    if (!/^([0-9a-fA-F]{2})+$/.test(t.slice(4))) return bad('hex: key is not valid hex')
+    key = Buffer.from(t.slice(4), 'hex')
+  } else {
+    key = Buffer.from(t, 'utf8')
+  }
+  return key.length >= minBytes ? key : bad(`must be at least ${minBytes} bytes (got ${key.length}): e.g. base64: and 32 random bytes`)
+}

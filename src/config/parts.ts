@@ -5,6 +5,7 @@
 import type { EnzoicApiSettings } from '../enzoic/exposures.js'
 import type { GatewayOptions } from '../fusionauth/index.js'
 import type { IntakeSettings } from '../intake/route.js'
+import type { ConnectionLimits } from '../intake/connections.js'
 import type { FusionAuthEventSettings } from '../intake/fusionauth.js'
 import type { RemediationSettings } from '../remediation/remediate.js'
 import type { Config } from './load.js'
@@ -18,6 +19,11 @@ export function intakeSettings (c: Config): IntakeSettings {
     maxInFlightBytes: c.maxInFlightBytes,
     payload: { encryption: c.payloadEncryption, key: c.payloadKey, cipher: c.payloadCipher }
   }
+}
+
+/** The listener's connection bounds (app.ts, intake/connections.ts). */
+export function connectionLimits (c: Config): ConnectionLimits {
+  return { maxConnections: c.maxConnections, perAddress: c.maxConnectionsPerAddress }
 }
 
 /** FusionAuth's own webhook; undefined (the route does not exist) without FUSIONAUTH_WEBHOOK_SECRET. */

@@ -7,7 +7,7 @@
 import { parsePayloadKey } from '../intake/decrypt.js'
 import { actionSyntax, parseActionList, type ActionSpec } from '../remediation/actions/index.js'
 import { parseDuration } from '../duration.js'
-import { Bad, bad, bool, duration, httpUrl, int, ips, list, oneOf, text, uuid, uuids, type Parser } from './parsers.js'
+import { Bad, bad, bool, duration, httpUrl, int, ips, keyBytes, list, oneOf, text, uuid, uuids, type Parser } from './parsers.js'
 
 export interface WebhookCredential { readonly key: string, readonly secret: string }
 
@@ -22,10 +22,13 @@ export interface Values {
   logEmails: 'masked' | 'full'
   database: string
   retentionMs: number | undefined
+  tombstoneKey: Buffer | undefined
   maxBodyBytes: number
   maxInFlight: number
   maxInFlightBytes: number
   requestTimeoutMs: number
+  maxConnections: number
+  maxConnectionsPerAddress: number
   webhookCredentials: readonly WebhookCredential[]
   payloadEncryption: 'off' | 'optional' | 'required'
   payloadKey: Buffer | undefined
@@ -93,6 +96,8 @@ export interface Variable<K extends keyof Values = keyof Values> {
   readonly fillIn?: boolean
   /** A secret: also read from the file `NAME_FILE` names; never printed. */
   readonly secret?: boolean
+  /** What of a secret's value is secret, for `check`'s scrub list (default: the whole value). */
+  readonly secretParts?: (value: string) => string[]
   /** `.env.example`'s example of the `_FILE` form. */
   readonly fileExample?: string
   /** `.env.example`'s commented example value when there is no default. */
@@ -108,6 +113,17 @@ export interface Variable<K extends keyof Values = keyof Values> {
 
 const variable = <K extends keyof Values>(v: Variable<K>): Variable<K> => v
 
+/** The password of a URL (as written and decoded), if it holds one. */
+function urlPasswords (value: string): string[] {
+  try {
+    const password = new URL(value.trim()).password
+    if (password === '') return []
+    try { return [password, decodeURIComponent(password)] } catch { return [password] }
+  } catch {
+    return []
+  }
+}
+
 function parseCredentials (value: string): WebhookCredential[] | Bad {
   const pairs = list(value)
   if (pairs.length === 0) return bad('must hold at least one key:secret pair')
@@ -122,6 +138,9 @@ function parseCredentials (value: string): WebhookCredential[] | Bad {
 }
 
 /** A SQLite file path, or a postgres:// URL (checked here; never echoed: it holds a password). */
+/** The libpq sslmodes the bridge gives libpq's meaning (store/postgres/connection.ts, libpqSemantics). */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full']
+
 function parseDatabase (value: string): string | Bad {
   const v = value.trim()
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return v
@@ -130,6 +149,11 @@ function parseDatabase (value: string): string | Bad {
     const u = new URL(v)
     if (u.hostname === '' && !u.searchParams.has('host')) return bad('the PostgreSQL URL names no host')
     if (u.pathname === '' || u.pathname === '/') return bad('the PostgreSQL URL names no database (postgres://user:password@host:5432/DATABASE)')
+    const mode = u.searchParams.get('sslmode')
+    if (mode !== null && !SSL_MODES.includes(mode)) {
+      return bad(`sslmode=${mode} is not one the bridge knows: ${SSL_MODES.join(', ')} (README, "High availability"); for "encrypt, do not verify" use sslmode=require`)
+    }
+    if (mode === 'verify-ca' && !u.searchParams.has('sslrootcert')) return bad('sslmode=verify-ca needs sslrootcert=/path/to/ca.pem (the CA that signed the server\'s certificate)')
   } catch {
     return bad('is not a valid PostgreSQL URL')
   }
@@ -138,7 +162,7 @@ function parseDatabase (value: string): string | Bad {
 
 const actions: Parser<ActionSpec[]> = v => {
   const r = parseActionList(v)
-  return typeof r === 'string' ? bad(r) : r
+  return r.problems.length > 0 ? bad(r.problems.join('; ')) : r.actions
 }
 
 const notifyUrl: Parser<string> = v => {
@@ -180,6 +204,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'storage',
     default: './data/bridge.db',
     secret: true,
+    // A SQLite path is no secret (it is printed); a PostgreSQL URL's password is.
+    secretParts: urlPasswords,
     parse: parseDatabase,
     fileExample: '/etc/enzoic-bridge/database-url',
     doc: 'a SQLite file (created 0600 with its folder), or a `postgres://` / `postgresql://` URL for several replicas (see [High availability](#high-availability)); the URL holds a password: give it as `BRIDGE_DATABASE_FILE`',
@@ -198,6 +224,21 @@ export const VARIABLES: readonly Variable[] = [
     doc: 'finished alerts keep their personal data this long, then only a tombstone (idempotency key, outcome, dates) so a late re-delivery stays a duplicate; at least `1d`, or `off`',
     comment: ['Finished alerts keep their personal data (email, user ids, exposure details) this long, then only a',
       'tombstone (idempotency key, outcome, dates) so a late re-delivery stays a duplicate. At least 1d, or off.']
+  }),
+  variable({
+    name: 'BRIDGE_TOMBSTONE_KEY',
+    key: 'tombstoneKey',
+    section: 'storage',
+    secret: true,
+    secretParts: v => [v, v.trim().replace(/^(base64|hex):/, '')],
+    fillIn: true,
+    parse: keyBytes(16),
+    fileExample: '/etc/enzoic-bridge/tombstone-key',
+    doc: 'a purged alert\'s tombstone keeps HMAC-SHA256(this key, its idempotency key) instead of the SHA-256 of (exposure id, email, customData) that a list of candidate emails would re-identify; `base64:…`, `hex:…` or text, at least 16 bytes (`openssl rand -base64 32`), kept outside the database and its backups. Set it for `serve` and `alerts purge` alike. Without it (`check` warns) tombstones stay unkeyed; set later, the next purge keys the older ones. Lost or changed: re-deliveries of alerts purged before are no longer recognised (they would be remediated again)',
+    comment: ['Purged alerts keep a tombstone so a late re-delivery stays a duplicate. With this key (kept outside the',
+      'database and its backups) the tombstone holds an HMAC no one without the key can match against a list of',
+      'emails. base64:…, hex:… or text, at least 16 bytes: openssl rand -base64 32 (prefix it with base64:).',
+      'Lost or changed: re-deliveries of alerts purged before are no longer recognised.']
   }),
   variable({
     name: 'BRIDGE_MAX_BODY_BYTES',
@@ -236,6 +277,26 @@ export const VARIABLES: readonly Variable[] = [
     doc: 'the longest a sender may take to send one whole request, headers and body; then `408` and the connection closed (headers alone: 10 s, or this if shorter). Enforced to within a second',
     comment: ['The longest a sender may take to send one whole request (headers: 10 s at most); then 408.']
   }),
+  variable({
+    name: 'BRIDGE_MAX_CONNECTIONS',
+    key: 'maxConnections',
+    section: 'storage',
+    default: '768',
+    parse: int(16, 1_000_000),
+    doc: 'open connections at once, all peers together (`server.maxConnections`); past it a new connection is closed as it arrives. Keep it under the process\'s open-file limit less ~100 (the database, FusionAuth, PostgreSQL, logs): 768 fits a limit of 1,024; the shipped unit allows 65,536',
+    comment: ['Open connections at once, all peers together; past it a new connection is closed as it arrives. Keep it',
+      'under the open-file limit (ulimit -n) less ~100: 768 fits 1,024. And per address (TRUSTED_PROXIES, i.e. nginx,',
+      'and ENZOIC_ALLOWED_IPS excepted): a peer holding that many is refused more, so one sender\'s idle sockets',
+      'cannot fill the rest.']
+  }),
+  variable({
+    name: 'BRIDGE_MAX_CONNECTIONS_PER_ADDRESS',
+    key: 'maxConnectionsPerAddress',
+    section: 'storage',
+    default: '64',
+    parse: int(1, 1_000_000),
+    doc: 'open connections at once from one address; past it a new one from that address is closed as it arrives. `TRUSTED_PROXIES` (behind nginx every connection is nginx\'s) and `ENZOIC_ALLOWED_IPS` are exempt; a connection that sends no complete headers is closed after 10 s (or `BRIDGE_REQUEST_TIMEOUT` if shorter)'
+  }),
   // ── webhook ──
   variable({
     name: 'ENZOIC_WEBHOOK_CREDENTIALS',
@@ -243,6 +304,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'webhook',
     whenAbsent: [],
     secret: true,
+    // The whole value, and each pair's secret (printed alone it is no less a secret).
+    secretParts: v => [v, ...v.split(',').map(p => p.trim()).flatMap(p => p.indexOf(':') > 0 ? [p, p.slice(p.indexOf(':') + 1)] : [])],
     fillIn: true,
     requiredFor: 'webhook',
     parse: parseCredentials,
@@ -266,6 +329,7 @@ export const VARIABLES: readonly Variable[] = [
     key: 'payloadKey',
     section: 'webhook',
     secret: true,
+    secretParts: v => [v, v.replace(/^(base64|hex):/, '')],
     fillIn: true,
     parse: v => { const k = parsePayloadKey(v); return typeof k === 'string' ? bad(k) : k },
     doc: 'AES pre-shared key: `base64:…`, `hex:…` or raw text; 16, 24 or 32 bytes',
@@ -317,7 +381,7 @@ export const VARIABLES: readonly Variable[] = [
     section: 'client-cert',
     fillIn: true,
     parse: ips,
-    doc: 'optional source-address allow-list (Enzoic documents one sending address, `52.42.159.171`)',
+    doc: 'optional source-address allow-list (Enzoic documents one sending address, `52.42.159.171`): checked on the client address of each request (behind a trusted proxy, its `X-Forwarded-For`), and on the TCP peer as it connects — a peer neither allowed nor in `TRUSTED_PROXIES` (nor loopback, for the operational endpoints) is dropped before a byte is read, before TLS in `direct` mode. FusionAuth\'s events have their own: `FUSIONAUTH_WEBHOOK_ALLOWED_IPS`',
     comment: ['Optional source allow-list (Enzoic documents one sending address, 52.42.159.171).']
   }),
   // ── Enzoic API ──
@@ -373,6 +437,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'fusionauth-events',
     whenAbsent: [],
     secret: true,
+    // The whole value, and each rotation value (printed alone it is no less a secret).
+    secretParts: v => [v, ...v.split(',').map(p => p.trim())],
     fillIn: true,
     parse: v => {
       const values = list(v)
@@ -420,7 +486,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'fusionauth-events',
     fillIn: true,
     parse: ips,
-    doc: 'optional source-address allow-list for FusionAuth\'s events (FusionAuth\'s own addresses)',
+    doc: 'optional source-address allow-list for `POST /webhooks/fusionauth` (your FusionAuth servers\' egress addresses), as `ENZOIC_ALLOWED_IPS` is for Enzoic\'s: ' +
+      'the same address rules (nginx\'s `X-Forwarded-For` from `TRUSTED_PROXIES`); nginx can enforce it too (EDIT 4 of deploy/nginx/)',
     comment: ['Optional source allow-list for FusionAuth\'s events (its servers\' addresses).']
   }),
   // ── policy ──
@@ -450,8 +517,8 @@ export const VARIABLES: readonly Variable[] = [
     section: 'policy',
     default: 'false',
     parse: bool,
-    doc: 'outcome `stale`, no action, when the user\'s password changed after the exposure\'s date (the breach\'s date from the exposure details, else the alert\'s date)',
-    comment: ['true = no action when the user\'s password changed after the exposure\'s date.']
+    doc: 'outcome `stale`, no action, when the user\'s password changed after Enzoic found the exposure (its `dateAdded`, else when the alert arrived); never by the breach\'s own date, which may be decades old',
+    comment: ['true = no action when the user\'s password changed after Enzoic found the exposure (its dateAdded, else the alert\'s arrival).']
   }),
   variable({
     name: 'BRIDGE_GRACE_PERIOD',
@@ -510,12 +577,14 @@ export const VARIABLES: readonly Variable[] = [
     name: 'BRIDGE_NOTIFY_URL',
     key: 'notifyUrl',
     section: 'digest',
+    secret: true,
     example: 'https://hooks.slack.com/services/…',
+    fileExample: '/etc/enzoic-bridge/notify-url',
     parse: notifyUrl,
-    doc: 'https endpoint for the operator digest (Slack/Teams/Mattermost incoming webhook or any JSON receiver)',
+    doc: 'https endpoint for the operator digest (Slack/Teams/Mattermost incoming webhook or any JSON receiver); a Slack or Teams webhook URL is its own credential: never printed, best given as `BRIDGE_NOTIFY_URL_FILE`',
     comment: ['An https endpoint (Slack/Teams/Mattermost incoming webhook, or any receiver of JSON): at most one summary',
       'per interval, plus a message at once when an alert dies or the worker pauses. Kept in the database until',
-      'delivered.']
+      'delivered. A chat webhook URL is its own credential: keep it in a file (mode 0600), named by BRIDGE_NOTIFY_URL_FILE.']
   }),
   variable({
     name: 'BRIDGE_NOTIFY_INTERVAL',

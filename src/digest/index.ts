@@ -1,11 +1,12 @@
-import { Agent, request } from 'undici'
-import { Webhook } from 'standardwebhooks'
+import { Agent } from 'undici'
+import type { Webhook } from 'standardwebhooks'
 import type { Logger } from 'pino'
 import { plainText } from '../alerts/text.js'
 import { logEvent } from '../observability/events.js'
 import { ownerIsGone } from '../process-owner.js'
-import type { Store } from '../store/types.js'
-import { deadMessage, digestMessage, pausedMessage, type NotifyMessage } from './message.js'
+import { OUTBOX_KEYS, type Store } from '../store/types.js'
+import { deadMessage, digestMessage, pausedMessage, resumedMessage, type NotifyMessage } from './message.js'
+import { postMessage, signerFor } from './send.js'
 
 export interface DigestConfig {
   url: string
@@ -37,6 +38,8 @@ export interface Digest {
   /** Messages that go out at once (also counted in the next digest). */
   dead (alertId: string, reason: string): void
   paused (reason: string): void
+  /** After `paused`: the API key works again. */
+  resumed (): void
 }
 
 const LAST = 'digest.window-end'
@@ -60,7 +63,7 @@ async function buildDue (options: DigestOptions): Promise<void> {
   const summary = await store.alerts.summary(from, now, 5)
   const message = digestMessage(summary, { from: new Date(from).toISOString(), to: new Date(now).toISOString() }, { email: options.email })
   // One replica wins the window: the key is its start. Empty windows send nothing but still move on.
-  const won = message === undefined ? true : await store.outbox.add(`digest:${from}`, 'digest', message)
+  const won = message === undefined ? true : await store.outbox.add(OUTBOX_KEYS.digest(from), 'digest', message)
   if (won) await store.kv.set(LAST, String(now))
 }
 
@@ -70,20 +73,7 @@ interface Delivery extends DigestOptions { log: Logger, signer?: Webhook, dispat
 async function deliver (options: Delivery): Promise<void> {
   const { store, notify, log, signer, dispatcher } = options
   for (const item of await store.outbox.claim(options.owner, 10, 120_000, DIGEST_KINDS)) {
-    const body = JSON.stringify(item.payload)
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'enzoic-fusionauth-bridge' }
-    const at = new Date()
-    headers['webhook-id'] = item.key
-    headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000))
-    if (signer !== undefined) headers['webhook-signature'] = signer.sign(item.key, at, body)
-    let problem: string | undefined
-    try {
-      const res = await request(notify.url, { method: 'POST', headers, body, dispatcher, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) })
-      const text = await res.body.text()
-      if (res.statusCode < 200 || res.statusCode >= 300) problem = `the receiver answered ${res.statusCode}${text === '' ? '' : `: ${plainText(text, 200) ?? ''}`}`
-    } catch (err) {
-      problem = `the receiver did not answer: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
-    }
+    const { problem } = await postMessage(notify.url, item.key, item.payload, { signer, dispatcher, timeoutMs: options.timeoutMs })
     if (problem === undefined) {
       await store.outbox.sent(item.lease)
       logEvent(log, 'digest.sent', { key: item.key, kind: item.kind, alerts: (item.payload as { alerts?: unknown[] }).alerts?.length }, `${item.kind} delivered`)
@@ -105,9 +95,7 @@ async function deliver (options: Delivery): Promise<void> {
 export function createDigest (options: DigestOptions): Digest {
   const { store, notify } = options
   const log = options.logger.child({ component: 'digest' })
-  const signer = notify.secret === undefined
-    ? undefined
-    : notify.secret.startsWith('whsec_') ? new Webhook(notify.secret) : new Webhook(Buffer.from(notify.secret, 'utf8'), { format: 'raw' })
+  const signer = signerFor(notify.secret)
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
   const dispatcher = new Agent({ connections: 2, keepAliveTimeout: 10_000, connect: { timeout: options.timeoutMs ?? 10_000 } })
@@ -151,10 +139,14 @@ export function createDigest (options: DigestOptions): Digest {
       await dispatcher.close()
     },
     tick,
-    dead (alertId, reason) { urgent(`dead:${alertId}:${Date.now()}`, 'dead', deadMessage(alertId, plainText(reason, 300) ?? 'failed')) },
+    dead (alertId, reason) { urgent(OUTBOX_KEYS.dead(alertId, Date.now()), 'dead', deadMessage(alertId, plainText(reason, 300) ?? 'failed')) },
     paused (reason) {
       const since = new Date().toISOString()
       urgent(`paused:${options.owner}:${since}`, 'paused', pausedMessage(plainText(reason, 300) ?? 'paused', since))
+    },
+    resumed () {
+      const at = new Date().toISOString()
+      urgent(`resumed:${options.owner}:${at}`, 'resumed', resumedMessage(at))
     }
   }
 }

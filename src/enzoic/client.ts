@@ -237,6 +237,13 @@ class EnzoicTransport {
     return t === '' ? '' : `: ${t}`
   }
 
+  /** A 404 from a base URL without the API version: the likely cause, said. */
+  #versionHint (): string {
+    let path = ''
+    try { path = new URL(this.#base).pathname } catch {}
+    return /\/v\d+$/.test(path) ? '' : ` — ENZOIC_API_URL (${this.#where}) does not end in /v1: Enzoic's API is at https://api.enzoic.com/v1`
+  }
+
   #closed (call: string, status?: number): EnzoicApiError {
     return new EnzoicApiError(call, status, `${call}: the client was closed`, false)
   }
@@ -282,7 +289,7 @@ class EnzoicTransport {
     const { message, retryable } = describeStatus(status, status === 401 || status === 403 ? '' : this.#snippet(text))
     return {
       ok: false,
-      error: new EnzoicApiError(call, status, `${call}: ${message}`, retryable),
+      error: new EnzoicApiError(call, status, `${call}: ${message}${status === 404 ? this.#versionHint() : ''}`, retryable),
       retryAfterMs: status === 429 || status === 503 ? parseRetryAfter(retryAfter) : undefined,
       notSent: status === 429
     }

@@ -56,6 +56,12 @@ export interface SyncProgress {
 export interface SyncSummary extends SyncProgress {
   resumed: boolean
   dryRun: boolean
+  /**
+   * Enrolled emails that several users share (an email is unique per tenant only): Enzoic monitors the address
+   * once, with the customData of one of them, and an alert for it acts on every one. Counted over the users this
+   * run read: absent after a resume (the users read before it are not known again).
+   */
+  shared?: { emails: number, users: number }
   /** Monitored entries whose user no longer exists (`stale`), and what Enzoic removed. */
   pruned?: { stale: number, deleted: number, notFound: number }
   seconds: number
@@ -117,7 +123,8 @@ export async function syncMonitoring (opts: SyncOptions): Promise<SyncSummary> {
       pruned
     }))
   }
-  return { ...progress, resumed, dryRun, pruned, seconds: (Date.now() - started) / 1000 }
+  const shared = resumed ? undefined : run.shared.count()
+  return { ...progress, resumed, dryRun, pruned, ...(shared === undefined ? {} : { shared }), seconds: (Date.now() - started) / 1000 }
 }
 
 /** Where this run starts: an interrupted run's checkpoint (resumed), or the first page of the first tenant. */
@@ -139,8 +146,42 @@ async function startingPoint (opts: SyncOptions): Promise<{ cp: SyncCheckpoint, 
   return { cp, resumed: true }
 }
 
+/**
+ * Which enrolled addresses several users share: the first 64 bits of each eligible user's usernameHash (8 bytes
+ * a user — 8 MB for a million — rather than a map of emails), sorted and counted at the end. Two different emails
+ * agree in 64 bits with a chance of about n²/2⁶⁵: none in practice.
+ */
+export class SharedEmailTally {
+  #hashes = new BigUint64Array(1024)
+  #count = 0
+
+  add (hashHex: string): void {
+    if (this.#count === this.#hashes.length) {
+      const bigger = new BigUint64Array(this.#hashes.length * 2)
+      bigger.set(this.#hashes)
+      this.#hashes = bigger
+    }
+    this.#hashes[this.#count++] = BigInt(`0x${hashHex.slice(0, 16)}`)
+  }
+
+  /** Emails held by more than one user, and how many users hold them. */
+  count (): { emails: number, users: number } {
+    const sorted = this.#hashes.subarray(0, this.#count).sort()
+    let emails = 0
+    let users = 0
+    for (let i = 0; i < sorted.length;) {
+      let j = i + 1
+      while (j < sorted.length && sorted[j] === sorted[i]) j++
+      if (j - i > 1) { emails++; users += j - i }
+      i = j
+    }
+    return { emails, users }
+  }
+}
+
 /** One pass over the users: pages read into batches, each batch sent and checkpointed. */
 class SyncRun {
+  readonly shared = new SharedEmailTally()
   readonly progress: SyncProgress
   readonly seenUserIds: Set<string> | undefined
   readonly #totals = new Map<string, number>()
@@ -231,7 +272,11 @@ class SyncRun {
     // A batch never splits a page, so a checkpoint always falls on a page boundary.
     if (this.#batch.length + eligible.length > this.#batchSize) await this.flush()
     for (const u of users) this.seenUserIds?.add(u.id)
-    for (const u of eligible) this.#batch.push({ usernameHash: usernameHash(u.email!), customData: formatCustomData(u) })
+    for (const u of eligible) {
+      const hash = usernameHash(u.email!)
+      this.shared.add(hash)
+      this.#batch.push({ usernameHash: hash, customData: formatCustomData(u) })
+    }
     this.#pendingSkipped += users.length - eligible.length
     this.progress.seen += users.length
   }

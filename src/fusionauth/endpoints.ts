@@ -42,3 +42,16 @@ export const CORE = {
   search: endpoint('user.search', 'POST', '/api/user/search', 'json'),
   version: endpoint('system.version', 'GET', '/api/system/version', 'json')
 } as const
+
+/**
+ * FusionAuth's own webhook and the tenants' event configuration: what `breach-bridge fusionauth webhooks
+ * register | list | delete` call, and what `check` reads when FUSIONAUTH_WEBHOOK_SECRET is set.
+ */
+export const EVENT_SETUP = {
+  webhooks: endpoint('webhook.list', 'GET', '/api/webhook', 'json'),
+  createWebhook: endpoint('webhook.create', 'POST', '/api/webhook', 'json'),
+  updateWebhook: endpoint('webhook.update', 'PUT', '/api/webhook/{webhookId}', 'json'),
+  deleteWebhook: endpoint('webhook.delete', 'DELETE', '/api/webhook/{webhookId}', 'empty'),
+  tenant: endpoint('tenant.get', 'GET', '/api/tenant/{tenantId}', 'json'),
+  enableTenantEvents: endpoint('tenant.patch', 'PATCH', '/api/tenant/{tenantId}', 'json')
+} as const

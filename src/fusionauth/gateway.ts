@@ -14,6 +14,8 @@ export interface FusionAuthUser {
   passwordChangeRequired?: boolean
   /** The groups the user is a member of. */
   groupIds?: string[]
+  /** The user's time zone as FusionAuth holds it (an IANA name, unchecked): dates in their email use it. */
+  timezone?: string
 }
 
 export interface Tenant { id: string, name?: string }
@@ -73,7 +75,8 @@ export function toUser (u: unknown): FusionAuthUser | undefined {
     active: user.active !== false,
     passwordLastUpdateInstant: typeof user.passwordLastUpdateInstant === 'number' ? user.passwordLastUpdateInstant : undefined,
     passwordChangeRequired: user.passwordChangeRequired === true,
-    groupIds: memberships.map(m => m.groupId).filter((g): g is string => typeof g === 'string')
+    groupIds: memberships.map(m => m.groupId).filter((g): g is string => typeof g === 'string'),
+    timezone: typeof user.timezone === 'string' ? user.timezone : undefined
   }
 }
 

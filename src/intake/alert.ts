@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { BreachAlert, ExposureDetails } from '../alerts/types.js'
-import { normaliseEmail, parseEnzoicDate, sha256Hex } from '../alerts/normalise.js'
+import { normaliseEmail, parseEnzoicDate, sha256Hex, wellFormedJson } from '../alerts/normalise.js'
 
 /**
  * The lenient reading of an Enzoic webhook body (docs/design.md §7). Unknown keys are expected and never fatal;
@@ -187,8 +187,12 @@ function keepAside (payload: Record<string, unknown>, known: Set<string>): Recor
 
 const KNOWN = new Set(Object.keys(payloadSchema.shape))
 
-/** Classifies a decoded JSON value as an actionable alert, another Enzoic product, or not an alert. */
-export function classify (json: unknown): Classified {
+/**
+ * Classifies a decoded JSON value as an actionable alert, another Enzoic product, or not an alert. Every string of
+ * it is made well-formed first (`wellFormedJson`, in place): what is stored, hashed and looked up is that text.
+ */
+export function classify (decoded: unknown): Classified {
+  const json = wellFormedJson(decoded)
   const r = payloadSchema.safeParse(json)
   if (!r.success) return { kind: 'invalid', reason: 'not an alert' }
   const p = r.data

@@ -1,6 +1,6 @@
 import type { BreachAlert } from '../alerts/types.js'
 import { eventType, type EnrolmentChange, type PasswordChanged } from '../alerts/fusionauth-events.js'
-import { formatCustomData, normaliseEmail, usernameHash } from '../alerts/normalise.js'
+import { formatCustomData, normaliseEmail, usernameHash, wellFormedJson } from '../alerts/normalise.js'
 
 /**
  * The reading of a FusionAuth event (docs/design.md §13): `{"event": {"id", "type", "createInstant", "tenantId",
@@ -36,8 +36,9 @@ export interface ClassifyOptions {
   enrolment: boolean
 }
 
-/** A parsed JSON body → what to store. Never throws. */
-export function classifyEvent (json: unknown, options: ClassifyOptions): ClassifiedEvent {
+/** A parsed JSON body → what to store. Never throws. Every string of it is made well-formed first, as on the Enzoic route. */
+export function classifyEvent (decoded: unknown, options: ClassifyOptions): ClassifiedEvent {
+  const json = wellFormedJson(decoded)
   if (!isObject(json) || !isObject(json.event)) return { kind: 'invalid', reason: 'not a FusionAuth event (no "event" object)' }
   const event = json.event
   const eventId = str(event.id, 200)
@@ -87,7 +88,7 @@ function breachAlert (eventId: string, at: number, user: { id: string, tenantId:
 function enrolmentEmails (type: string, event: Json): string[] | undefined {
   const emails = new Set<string>()
   const add = (e: string | undefined): void => { if (e !== undefined) emails.add(e) }
-  if (type === 'user.bulk.create' || type === 'user.bulk.delete') {
+  if (type === 'user.bulk.create') {
     if (!Array.isArray(event.users)) return undefined
     for (const u of event.users) add(emailOf(u))
   } else if (type === 'user.update') {

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { eventKey, FUSIONAUTH_WEBHOOK_PATH, OUTBOX_KINDS } from '../alerts/fusionauth-events.js'
 import { logEvent } from '../observability/events.js'
+import { createRefusalLog } from '../observability/refusals.js'
 import type { Metrics } from '../observability/metrics.js'
-import { StoreUnavailableError, type Store } from '../store/types.js'
+import { StoreDataError, StoreUnavailableError, type Store } from '../store/types.js'
 import { BodyError, bodyText, contentDecode } from './body.js'
 import { createSourceGuard, type SourceOptions } from './client-cert.js'
 import { createSecretCheck } from './credentials.js'
@@ -27,6 +28,8 @@ export interface FusionAuthEventSettings {
 }
 
 const RETRY_AFTER_SECONDS = 5
+/** Unauthenticated refusals: the first of each reason at once, then one summary per interval (as on the Enzoic route). */
+const REFUSAL_LOG_MS = 10_000
 
 /**
  * `POST /webhooks/fusionauth`, in the Enzoic route's order: source address, then the Authorization header (constant
@@ -66,8 +69,16 @@ export async function fusionAuthEventRoutes (app: FastifyInstance, { settings, s
     return await answer(req, reply, event, store, settings)
   }))
 
+  const refusals = createRefusalLog(app.log, REFUSAL_LOG_MS, 'FusionAuth webhook refusals in the last interval (the first of each reason was logged on its own)')
+  app.addHook('onClose', async () => refusals.close())
   app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.url !== FUSIONAUTH_WEBHOOK_PATH) return
+    if (reply.statusCode === 401) {
+      const reason = req.intakeOutcome === 'bad-signature' ? `signature refused: ${req.refusal?.detail ?? ''}` : (req.headers.authorization ?? '') === '' ? 'no Authorization header' : 'Authorization refused'
+      refusals.refused(reason, req.sourceAddress, 'FusionAuth webhook caller refused')
+    } else if (reply.statusCode === 403) {
+      refusals.refused(req.forbiddenBecause ?? 'forbidden', req.sourceAddress, 'FusionAuth webhook caller refused')
+    }
     metrics.webhookRequests.inc({ status: String(reply.statusCode), outcome: req.intakeOutcome ?? 'error' })
   })
 }
@@ -109,6 +120,11 @@ async function answer (req: FastifyRequest, reply: FastifyReply, event: Exclude<
       if (!duplicate) settings.onStored?.()
     }
   } catch (err) {
+    if (err instanceof StoreDataError) {
+      // The database refused this event's data (whatever was committed beside it is stored): a retry would fail again.
+      req.log.error({ err, eventId, type }, 'the store refused this FusionAuth event\'s data: answering 400')
+      throw new IntakeError(400, err.message, 'invalid')
+    }
     if (!(err instanceof StoreUnavailableError)) throw err
     req.intakeOutcome = 'unavailable'
     req.log.error({ err }, 'the store cannot commit a FusionAuth event: answering 503 so FusionAuth retries')

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { logEvent } from '../observability/events.js'
+import { createRefusalLog } from '../observability/refusals.js'
 import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
 import type { Store } from '../store/types.js'
-import { KV, StoreUnavailableError } from '../store/types.js'
+import { KV, StoreDataError, StoreUnavailableError } from '../store/types.js'
 import type { Metrics } from '../observability/metrics.js'
 import { classify } from './alert.js'
 import { createCredentialCheck, type WebhookCredential } from './credentials.js'
@@ -36,6 +37,8 @@ declare module 'fastify' {
     sourceAddress?: string
     /** The in-flight slot this request holds (limits.ts), from admission until its answer and its work are done. */
     inFlight?: InFlightSlot
+    /** Why the source check refused the caller (403), for the refusal log. */
+    forbiddenBecause?: string
   }
 }
 
@@ -59,6 +62,8 @@ export const WEBHOOK_PATH = '/webhooks/enzoic'
 const RETRY_AFTER_SECONDS = 5
 /** At most one "overloaded" warning per this many milliseconds (with the count refused since). */
 const OVERLOAD_LOG_MS = 10_000
+/** Unauthenticated refusals (401, 403): the first of each reason at once, then one summary per interval. */
+const REFUSAL_LOG_MS = 10_000
 
 /**
  * The webhook front door (docs/design.md §2, steps 1–7). Order matters and is fixed: source/certificate check and
@@ -67,15 +72,18 @@ const OVERLOAD_LOG_MS = 10_000
  */
 export async function intakeRoutes (app: FastifyInstance, { settings, store, metrics }: IntakeOptions): Promise<void> {
   const check = createCredentialCheck(settings.credentials)
+  const noteRefusal = refusalNote(store)
   await app.register(basicAuth, {
     authenticate: { realm: 'enzoic' },
     validate: async (key: string, secret: string, req: FastifyRequest) => {
       if (!check(key, secret)) {
-        req.log.warn({ address: req.sourceAddress }, 'webhook credentials refused')
+        noteRefusal(req.sourceAddress)
         throw new IntakeError(401, 'unauthorized', 'unauthorized')
       }
     }
   })
+  const refusals = createRefusalLog(app.log, REFUSAL_LOG_MS, 'webhook refusals in the last interval (the first of each reason was logged on its own)')
+  app.addHook('onClose', async () => refusals.close())
   // Take every body raw, whatever its content type (Enzoic's is unconfirmed; encrypted bodies are text).
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: settings.maxBodyBytes }, (_req, body, done) => done(null, body))
@@ -87,10 +95,37 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
 
   app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.url !== WEBHOOK_PATH) return
+    if (reply.statusCode === 401) {
+      refusals.refused((req.headers.authorization ?? '') === '' ? 'no credentials' : 'credentials refused', req.sourceAddress, 'webhook credentials refused')
+    } else if (reply.statusCode === 403) {
+      refusals.refused(req.forbiddenBecause ?? 'forbidden', req.sourceAddress, 'webhook caller refused')
+    }
     const status = String(reply.statusCode)
     metrics.webhookRequests.inc({ status, outcome: req.intakeOutcome ?? 'error' })
     metrics.webhookDuration.observe({ status }, reply.elapsedTime / 1000)
   })
+}
+
+/**
+ * Remembers the last refused credentials (when and from where; nothing of what was sent) so `enzoic webhooks test
+ * --wait` can say that the bridge refused the test call. At most one write a second: a flood of wrong passwords
+ * costs the store nothing more.
+ */
+function refusalNote (store: Store): (address: string | undefined) => void {
+  let lastAt = 0
+  let latest: { at: string, address?: string } | undefined
+  let pending: NodeJS.Timeout | undefined
+  return address => {
+    latest = { at: new Date().toISOString(), address }
+    if (pending !== undefined) return
+    // The newest refusal is always written, within a second.
+    pending = setTimeout(() => {
+      pending = undefined
+      lastAt = Date.now()
+      store.kv.set(KV.lastRefused, JSON.stringify(latest)).catch(() => undefined)
+    }, Math.max(0, lastAt + 1000 - Date.now()))
+    pending.unref()
+  }
 }
 
 /** onRequest: the source address and client certificate (403 when refused); each webhook route has its own guard. */
@@ -99,7 +134,7 @@ export function sourceCheck (guard: ReturnType<typeof createSourceGuard>): (req:
     const verdict = guard(req.raw)
     req.sourceAddress = verdict.address
     if (!verdict.allowed) {
-      req.log.warn({ address: verdict.address, reason: verdict.reason }, 'webhook caller refused')
+      req.forbiddenBecause = verdict.reason
       throw new IntakeError(403, 'forbidden', 'forbidden')
     }
   }
@@ -212,6 +247,11 @@ async function handle (req: FastifyRequest, reply: FastifyReply, settings: Intak
   try {
     result = await store.alerts.insert(alert, { sourceIp: req.sourceAddress })
   } catch (err) {
+    if (err instanceof StoreDataError) {
+      // The database refused this alert's data (its batch neighbours are stored): a retry would fail again.
+      req.log.error({ err, exposureId: alert.exposureId }, 'the store refused this alert\'s data: answering 400')
+      throw new IntakeError(400, err.message, 'invalid')
+    }
     if (!(err instanceof StoreUnavailableError)) throw err
     req.intakeOutcome = 'unavailable'
     req.log.error({ err }, 'alert store cannot commit: answering 503 so Enzoic retries')

@@ -1,5 +1,6 @@
 import { pino, type Logger, type LoggerOptions } from 'pino'
 import { sha256Hex } from '../alerts/normalise.js'
+import { inert, jsonEscape } from '../alerts/text.js'
 
 /**
  * Paths pino blanks in every log line. Password fields are dropped at parse time and never reach a log
@@ -37,6 +38,37 @@ export function maskEmail (email: unknown): unknown {
 export interface LogOptions {
   /** `masked` (default) or `full` (BRIDGE_LOG_EMAILS). */
   emails?: 'masked' | 'full'
+  /** For a person at a terminal: pino-pretty (createLogger decides, from stdout). */
+  pretty?: boolean
+}
+
+/** How pino-pretty shows a line (the transport's options; a test runs the same in-process). */
+export const PRETTY_OPTIONS = { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } as const
+
+/** Every string (and key) as visible text; a stack trace keeps its line breaks (pino-pretty prints it on its lines). */
+const mapStrings = (value: unknown, key?: string): unknown => {
+  if (typeof value === 'string') return inert(value, { keepNewlines: key === 'stack' })
+  if (Array.isArray(value)) return value.map(v => mapStrings(v))
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [inert(k), mapStrings(v, k)]))
+  return value
+}
+
+/**
+ * Every logged string inert (docs/design.md §11; the rule: src/alerts/text.ts). pino's hook on the finished
+ * line, not a formatter: formatters run before the serializers (`err`, `req`) and redaction, so an error
+ * message or a request URL would pass them by. JSON lines get the unsafe characters JSON leaves raw as `\uXXXX`
+ * escapes (the same values once parsed, no unsafe byte on disk or in journald). pino-pretty would decode those
+ * escapes onto the terminal, so for it every string (and key) becomes visible text first (`\e`, `\u202e`).
+ */
+const LINE_HOOKS = {
+  json: (line: string): string => jsonEscape(line),
+  pretty: (line: string): string => {
+    try {
+      return JSON.stringify(mapStrings(JSON.parse(line))) + '\n'
+    } catch {
+      return inert(line, { keepNewlines: true })
+    }
+  }
 }
 
 export function loggerOptions (level: string, opts: LogOptions = {}): LoggerOptions {
@@ -46,15 +78,15 @@ export function loggerOptions (level: string, opts: LogOptions = {}): LoggerOpti
     redact: {
       paths: full ? REDACT_PATHS : [...REDACT_PATHS, ...EMAIL_PATHS],
       censor: (value, path) => EMAIL_PATHS.includes(path.join('.')) ? maskEmail(value) : '[redacted]'
-    }
+    },
+    hooks: { streamWrite: opts.pretty === true ? LINE_HOOKS.pretty : LINE_HOOKS.json }
   }
-  // Pretty only for a person at a terminal; JSON for everything else (CI, systemd, log shippers).
-  if (process.stdout.isTTY === true && process.env.CI === undefined) {
-    options.transport = { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
-  }
+  if (opts.pretty === true) options.transport = { target: 'pino-pretty', options: PRETTY_OPTIONS }
   return options
 }
 
+/** Pretty only for a person at a terminal; JSON for everything else (CI, systemd, log shippers). */
 export function createLogger (level: string, destination?: NodeJS.WritableStream, opts: LogOptions = {}): Logger {
-  return destination === undefined ? pino(loggerOptions(level, opts)) : pino({ ...loggerOptions(level, opts), transport: undefined }, destination)
+  if (destination !== undefined) return pino(loggerOptions(level, { ...opts, pretty: false }), destination)
+  return pino(loggerOptions(level, { pretty: process.stdout.isTTY === true && process.env.CI === undefined, ...opts }))
 }

@@ -17,6 +17,8 @@ export interface Metrics {
   buildInfo: Gauge<'version' | 'nodejs_version' | 'store'>
   webhookRequests: Counter<'status' | 'outcome'>
   webhookDuration: Histogram<'status'>
+  /** Connections closed as they arrived, by reason (max-connections, per-address, not-allowed). */
+  connectionsRefused: Counter<'reason'>
   commitBatchSize: Histogram
   commitDuration: Histogram
   /** SQLite: the writer's transactions (group commits, the worker's included), by whether they waited for the fsync. */
@@ -89,6 +91,12 @@ export function createMetrics (options: { defaults?: boolean } = {}): Metrics {
       help: 'Webhook request duration, from arrival to answer (includes the durable commit), by HTTP status',
       labelNames: ['status'],
       buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers
+    }),
+    connectionsRefused: new Counter({
+      name: name('connections_refused_total'),
+      help: 'Connections closed as they arrived, before a byte was read, by reason: max-connections (BRIDGE_MAX_CONNECTIONS), per-address (BRIDGE_MAX_CONNECTIONS_PER_ADDRESS), not-allowed (ENZOIC_ALLOWED_IPS)',
+      labelNames: ['reason'],
       registers
     }),
     commitBatchSize: new Histogram({

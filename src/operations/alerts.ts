@@ -3,11 +3,13 @@
  * renders these results; nothing here prints. Every function takes an open Store (SQLite or PostgreSQL).
  */
 import { OUTCOME_NAMES } from '../alerts/outcomes.js'
-import { ALERT_STATES, type AlertEvent, type AlertRecord, type AlertState, type Outcome, type Step } from '../alerts/types.js'
+import { ALERT_STATES, type AlertEvent, type AlertRecord, type AlertSource, type AlertState, type Outcome, type Step } from '../alerts/types.js'
 import type { ListOptions, Store } from '../store/types.js'
 import { BridgeError } from '../errors.js'
 
 export const OUTCOMES: readonly Outcome[] = OUTCOME_NAMES
+/** Who reported an alert: Enzoic, or FusionAuth's own breached password detection (its `user.password.breach` event). */
+export const ALERT_SOURCES: readonly AlertSource[] = ['enzoic', 'fusionauth']
 export { ALERT_STATES }
 
 /** An id (or prefix) that is not hex and dashes, or too short to mean anything. */
@@ -61,6 +63,7 @@ export interface AlertFilter {
   state?: AlertState
   outcome?: string
   email?: string
+  source?: AlertSource
   /** Received at or after (epoch ms). */
   since?: number
   limit?: number
@@ -72,6 +75,7 @@ export async function listAlerts (store: Store, filter: AlertFilter = {}): Promi
   if (filter.outcome !== undefined) options.outcome = filter.outcome
   if (filter.email !== undefined) options.email = filter.email
   if (filter.since !== undefined) options.since = filter.since
+  if (filter.source !== undefined) options.source = filter.source
   return await store.alerts.list(options)
 }
 
@@ -125,10 +129,18 @@ export interface PurgeReport {
   olderThanMs: number
   /** Alerts finished before this instant lost their personal data. */
   finishedBefore: string
+  /** Set when the bytes may outlive the purge for a while: what remains where, and until when. */
+  warning?: string
 }
 
 /** Removes the personal data of alerts finished more than `olderThanMs` ago; tombstones stay. */
 export async function purgeAlerts (store: Store, olderThanMs: number, now = Date.now()): Promise<PurgeReport> {
-  const { purged } = await store.alerts.purge({ olderThanMs })
-  return { purged, olderThanMs, finishedBefore: new Date(now - olderThanMs).toISOString() }
+  const { purged, walTruncated } = await store.alerts.purge({ olderThanMs })
+  const report: PurgeReport = { purged, olderThanMs, finishedBefore: new Date(now - olderThanMs).toISOString() }
+  if (walTruncated === false) report.warning = WAL_NOT_TRUNCATED
+  return report
 }
+
+/** What a purge says when SQLite could not empty its WAL (README, "Personal data"). */
+export const WAL_NOT_TRUNCATED = 'the SQLite WAL could not be emptied (another process held an older snapshot): earlier versions of the purged rows ' +
+  'stay in its -wal file until the next purge or checkpoint'

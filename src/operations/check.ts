@@ -13,17 +13,21 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
-import { ConfigError, loadConfig, SECRET_VARIABLES, type Config } from '../config/index.js'
+import { ConfigError, loadConfig, secretValue, VARIABLES, type Config } from '../config/index.js'
 import { createEnzoicClient } from '../enzoic/client.js'
+import { checkFusionAuthEvents } from './check-events.js'
 import { createFusionAuthGateway, describeEndpoint, errorCodes, FusionAuthError, type FusionAuthGateway, type FusionAuthProbes, type InspectAnswer } from '../fusionauth/index.js'
 import { describeDatabase, isPostgresUrl, openStore } from '../store/index.js'
+import { DatabaseConfigError } from '../store/types.js'
+import { probeNotifyUrl, shownNotifyUrl } from './notify.js'
 import { unknownVariables } from '../config/index.js'
-import { ACTIONS, permissionsFor, type ActionSpec } from '../remediation/actions/index.js'
-import { allActions, describePolicies } from '../remediation/policy.js'
+import { ACTIONS, permissionsFor, type ActionModule, type ActionSpec } from '../remediation/actions/index.js'
+import { actionsNamedIn, allActions, describePolicies, protectedGroupsNamedIn, type NamedIn } from '../remediation/policy.js'
 
 export { describePolicies }
 
-export type Level = 'OK' | 'FAIL' | 'WARN' | 'SKIP'
+/** INFO: worth knowing, nothing to fix (e.g. which FusionAuth events need a paid plan). */
+export type Level = 'OK' | 'FAIL' | 'WARN' | 'SKIP' | 'INFO'
 export interface CheckLine { level: Level, what: string, detail: string }
 export interface CheckReport {
   /** No FAIL. */
@@ -112,16 +116,20 @@ export function configForChecks (env: NodeJS.ProcessEnv): { config?: Config, pro
   return { problems, broken }
 }
 
-/** Every secret value this run could meet, to be scrubbed from any line (a last line of defence). */
-function secretsOf (env: NodeJS.ProcessEnv, config: Config | undefined): string[] {
+/**
+ * Every secret value this run could meet, to be scrubbed from any line (a last line of defence): derived from the
+ * variables table — each secret variable, given directly or as `NAME_FILE`, in the parts its declaration names
+ * secret — plus any password in the URLs of the services it calls.
+ */
+export function secretsOf (env: NodeJS.ProcessEnv, config?: Config): string[] {
   const out = new Set<string>()
   const add = (s: string | undefined): void => { if (s !== undefined && s.length >= 3) out.add(s) }
-  for (const name of SECRET_VARIABLES) if (name !== 'BRIDGE_DATABASE') add(env[name])
-  for (const c of config?.webhookCredentials ?? []) add(c.secret)
-  add(config?.fusionAuthApiKey)
-  add(config?.enzoicApiKey)
-  add(config?.enzoicApiSecret)
-  for (const url of [env.FUSIONAUTH_URL, env.ENZOIC_API_URL, env.BRIDGE_DATABASE, config?.database, config?.fusionAuthUrl, config?.enzoicApiUrl]) {
+  for (const v of VARIABLES) {
+    if (v.secret !== true) continue
+    const value = secretValue(env, v.name)
+    if (value !== undefined) for (const part of v.secretParts?.(value) ?? [value]) add(part)
+  }
+  for (const url of [env.FUSIONAUTH_URL, env.ENZOIC_API_URL, config?.fusionAuthUrl, config?.enzoicApiUrl]) {
     if (url === undefined) continue
     try {
       const u = new URL(url)
@@ -239,7 +247,9 @@ async function checkFusionAuth (config: Config, broken: Set<string>, add: Add, t
 
     await checkPermissions(gw, config, add)
     if (config.actorUserId !== undefined && !broken.has('FUSIONAUTH_ACTOR_USER_ID')) await checkActor(gw, config.actorUserId, add)
-    for (const a of allActions(config.policies)) await checkActionId(gw, a, add)
+    for (const a of actionsNamedIn(config.policies)) await checkActionId(gw, a, add)
+    for (const g of protectedGroupsNamedIn(config.policies)) await checkProtectedGroup(gw, g, add)
+    await checkPolicyTenants(gw, config, add)
   } finally {
     await gw.close()
   }
@@ -276,24 +286,72 @@ async function checkActor (gw: FusionAuthGateway, actorUserId: string, add: Add)
   }
 }
 
-/** The id an action names (`group:<id>`, `notify-user:<template>`…) exists, as its module's `lookup` finds it. */
-async function checkActionId (gw: FusionAuthGateway, a: ActionSpec, add: Add): Promise<void> {
+type IdLookup = NonNullable<NonNullable<ActionModule['takesId']>['lookup']>
+type Found = { exists: true, detail: string, ok: boolean } | { exists: false } | { exists: undefined, auth: boolean, detail: string }
+
+/** Whether FusionAuth has the thing `lookup` finds (404: no such thing), read-only. */
+async function lookUp (gw: FusionAuthGateway, lookup: IdLookup, id: string): Promise<Found> {
+  const param = /\{([^}]+)\}/.exec(lookup.endpoint.path)![1]!
+  try {
+    const verdict = lookup.judge(await gw.call<Record<string, unknown>>(lookup.endpoint, { params: { [param]: id } }))
+    return { exists: true, ok: verdict.ok, detail: verdict.detail }
+  } catch (err) {
+    if (err instanceof FusionAuthError && err.kind === 'not-found') return { exists: false }
+    const auth = err instanceof FusionAuthError && err.kind === 'auth'
+    return { exists: undefined, auth, detail: auth ? `the key may not call ${describeEndpoint(lookup.endpoint)} (401)` : (err as Error).message }
+  }
+}
+
+/** "fix BRIDGE_ACTIONS", or the policy file's path and entry: wherever the id is written. */
+const fix = (from: readonly string[]): string => `fix ${from.join(' and ')}`
+
+/**
+ * The id an action names (`group:<id>`, `notify-user:<template>`…) exists, as its module's `lookup` finds it; a
+ * FAIL says where the id is written.
+ */
+async function checkActionId (gw: FusionAuthGateway, { value: a, from }: NamedIn<ActionSpec>, add: Add): Promise<void> {
   const takesId = ACTIONS.get(a.name)?.takesId
   const lookup = takesId?.lookup
   if (takesId === undefined || lookup === undefined || a.id === undefined) return
   const noun = takesId.what.replace(/ id$/, '')
-  const param = /\{([^}]+)\}/.exec(lookup.endpoint.path)![1]!
-  try {
-    const verdict = lookup.judge(await gw.call<Record<string, unknown>>(lookup.endpoint, { params: { [param]: a.id } }))
-    add(verdict.ok ? 'OK' : 'FAIL', a.label, verdict.detail)
-  } catch (err) {
-    if (err instanceof FusionAuthError && err.kind === 'not-found') {
-      add('FAIL', a.label, `no such ${noun}: every alert would fail with 400 and go dead — fix BRIDGE_ACTIONS`)
-    } else if (err instanceof FusionAuthError && err.kind === 'auth') {
-      add('WARN', a.label, `cannot tell whether the ${noun} exists: the key may not call ${describeEndpoint(lookup.endpoint)} (401); allow it, or check the id in FusionAuth's admin UI`)
-    } else {
-      add('FAIL', a.label, `cannot tell whether the ${noun} exists: ${(err as Error).message}`)
-    }
+  const found = await lookUp(gw, lookup, a.id)
+  if (found.exists === true) add(found.ok ? 'OK' : 'FAIL', a.label, found.detail)
+  else if (found.exists === false) add('FAIL', a.label, `no such ${noun}: every alert would fail with 400 and go dead — ${fix(from)}`)
+  else if (found.auth) add('WARN', a.label, `cannot tell whether the ${noun} exists: ${found.detail}; allow it, or check the id in FusionAuth's admin UI (${from.join(', ')})`)
+  else add('FAIL', a.label, `cannot tell whether the ${noun} exists: ${found.detail}`)
+}
+
+/** Each protected group of the policies exists: a misspelt id protects no one (its members would be actioned). */
+async function checkProtectedGroup (gw: FusionAuthGateway, { value: groupId, from }: NamedIn<string>, add: Add): Promise<void> {
+  const what = `protected group ${groupId}`
+  const found = await lookUp(gw, ACTIONS.get('group')!.takesId!.lookup!, groupId)
+  if (found.exists === true) add('OK', what, `${found.detail}: its members are never actioned`)
+  else if (found.exists === false) add('FAIL', what, `no such group: its members are NOT protected, they would be actioned — ${fix(from)}`)
+  else if (found.auth) add('WARN', what, `cannot tell whether the group exists: ${found.detail}; allow it, or check the id in FusionAuth's admin UI (${from.join(', ')})`)
+  else add('FAIL', what, `cannot tell whether the group exists: ${found.detail}`)
+}
+
+/**
+ * Each tenant of BRIDGE_POLICY_FILE exists (a misspelt id means its policy silently never applies), tried as the
+ * worker looks users up in it (the tenant header: needs only GET /api/user); and is one the bridge looks in.
+ */
+async function checkPolicyTenants (gw: FusionAuthGateway & FusionAuthProbes, config: Config, add: Add): Promise<void> {
+  const file = config.policies.file
+  if (file === undefined || config.policies.tenants.size === 0) return
+  // Names when the key may list tenants (optional: the lookups below need only GET /api/user).
+  const names = new Map((await gw.listTenants().catch(() => [])).map(t => [t.id.toLowerCase(), t.name]))
+  const path = `/api/user?email=${encodeURIComponent(`bridge-check-${randomUUID().slice(0, 8)}@check.invalid`)}`
+  for (const [tenantId, policy] of config.policies.tenants) {
+    const name = names.get(tenantId) ?? policy.name
+    const shown = `${tenantId}${name === undefined ? '' : ` (${name})`}`
+    const where = `BRIDGE_POLICY_FILE ${file}: tenants.${tenantId}`
+    const r = await gw.inspect({ path, tenantId })
+    if (r.status === 400) add('FAIL', 'policy tenant', `${shown}: no such tenant in FusionAuth (400 ${errorCodes(r.json).join(' ')}): its policy never applies — fix ${where}`)
+    else if (r.status === 401) add('FAIL', 'policy tenant', `${shown}: the key may not look users up in it (401): a key bound to another tenant? (${where})`)
+    else if (r.status !== 404) add('FAIL', 'policy tenant', `${shown}: a lookup answered ${describe(r)} (${where})`)
+    else if (config.tenantIds !== undefined && !config.tenantIds.includes(tenantId)) {
+      add('WARN', 'policy tenant', `${shown}: exists, but is not in FUSIONAUTH_TENANT_IDS: the bridge never looks there, so its policy never applies (${where})`)
+    } else add('OK', 'policy tenant', `${shown}: exists; its policy applies to its users`)
   }
 }
 
@@ -329,8 +387,22 @@ async function checkDatabase (config: Config, isBroken: IsBroken, add: Add): Pro
       await store.close()
     }
   } catch (err) {
-    const cause = (err as Error).cause as Error | undefined
-    add('FAIL', 'database', `${where}: ${(err as Error).message}${cause?.message === undefined ? '' : ` (${cause.message})`}`)
+    const message = (err as Error).message
+    const cause = ((err as Error).cause as Error | undefined)?.message
+    add('FAIL', 'database', `${message.includes(where) ? '' : `${where}: `}${message}${cause === undefined || message.includes(cause) || err instanceof DatabaseConfigError ? '' : ` (${cause})`}`)
+  }
+}
+
+/** BRIDGE_TOMBSTONE_KEY: without it a purged alert's tombstone can be matched against a list of emails. */
+function checkTombstoneKey (config: Config, isBroken: IsBroken, add: Add): void {
+  if (isBroken('BRIDGE_TOMBSTONE_KEY')) add('SKIP', 'tombstone key', 'not checked: BRIDGE_TOMBSTONE_KEY has a problem (above)')
+  else if (config.tombstoneKey === undefined) {
+    add('WARN', 'tombstone key', 'BRIDGE_TOMBSTONE_KEY is not set: a purged alert\'s tombstone keeps the plain SHA-256 of its exposure id, email and customData, ' +
+      'which anyone holding the database (or a backup) can match against a list of emails. Set a random key kept outside the database ' +
+      '(base64: and `openssl rand -base64 32`) for serve and alerts purge; the next purge keys the tombstones made before')
+  } else {
+    add('OK', 'tombstone key', `${config.tombstoneKey.length} bytes: tombstones hold HMAC-SHA256 under it. Keep it apart from the database and its backups; ` +
+      'lost or changed, re-deliveries of alerts purged before are no longer recognised')
   }
 }
 
@@ -389,8 +461,13 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
     const weak = secretWeakness(c.secret)
     if (weak !== undefined) add('WARN', 'webhook secret', `pair ${i + 1} of ENZOIC_WEBHOOK_CREDENTIALS ${weak} (\`enzoic webhooks register\` makes a strong one)`)
   }
+  for (const [i, s] of config.faWebhookSecrets.entries()) {
+    const weak = secretWeakness(s.replace(/^(?:Bearer|Basic)\s+/i, ''))
+    if (weak !== undefined) add('WARN', 'webhook secret', `value ${i + 1} of FUSIONAUTH_WEBHOOK_SECRET ${weak} (\`fusionauth webhooks register\` makes a strong one)`)
+  }
 
   await checkDatabase(config, isBroken, add)
+  checkTombstoneKey(config, isBroken, add)
   checkIntake(config, isBroken, add)
 
   if (config.fusionAuthUrl === undefined || config.fusionAuthApiKey === undefined || isBroken('FUSIONAUTH_URL', 'FUSIONAUTH_API_KEY', 'FUSIONAUTH_TENANT_IDS')) {
@@ -399,10 +476,22 @@ export async function runChecks (env: NodeJS.ProcessEnv, options: CheckOptions =
     await checkFusionAuth(config, broken, add, options.timeoutMs ?? config.fusionAuthTimeoutMs)
   }
 
+  if (config.notify !== undefined) {
+    const r = await probeNotifyUrl(config.notify.url, options.timeoutMs ?? 10_000)
+    const how = config.notify.secret === undefined ? 'unsigned (BRIDGE_NOTIFY_SECRET not set)' : 'signed'
+    add(r.ok ? 'OK' : 'FAIL', 'digest', `BRIDGE_NOTIFY_URL ${shownNotifyUrl(config.notify.url)}: ${r.detail}; messages ${how}` +
+      `${r.ok ? ' (`breach-bridge notify test` sends one)' : ''}`)
+  } else if (isBroken('BRIDGE_NOTIFY_URL')) {
+    add('SKIP', 'digest', 'not checked: BRIDGE_NOTIFY_URL has a problem (above)')
+  }
+
   if (config.enzoicApiKey === undefined || config.enzoicApiSecret === undefined || isBroken('ENZOIC_API_URL', 'ENZOIC_API_KEY', 'ENZOIC_API_SECRET')) {
     add('SKIP', 'Enzoic API', 'not checked: ENZOIC_API_KEY and ENZOIC_API_SECRET are not both set (needed by the `enzoic` commands and for exposure details)')
   } else {
     await checkEnzoic(config, add, options.timeoutMs ?? 10_000)
   }
+
+  const fusionAuthUsable = config.fusionAuthUrl !== undefined && config.fusionAuthApiKey !== undefined && !isBroken('FUSIONAUTH_URL', 'FUSIONAUTH_API_KEY', 'FUSIONAUTH_TENANT_IDS')
+  await checkFusionAuthEvents(config, fusionAuthUsable, add, options.timeoutMs ?? config.fusionAuthTimeoutMs)
   return done()
 }

@@ -7,7 +7,8 @@
  *   the first row (`deliveries` grows) — Enzoic's test notification may well carry the same exposure and
  *   username as an earlier one;
  * - a notification the bridge acknowledged without storing it (another Enzoic product): intake records
- *   the last one under KV.lastIgnored.
+ *   the last one under KV.lastIgnored;
+ * - a call the bridge refused for its Basic credentials (401): intake records the last one under KV.lastRefused.
  */
 import type { AlertRecord } from '../alerts/types.js'
 import { KV, type Store } from '../store/types.js'
@@ -18,6 +19,7 @@ const WATCHED = 200
 export interface DeliveryMark {
   newest?: string
   ignored?: string
+  refused?: string
   /** id → deliveries, for the recent test alerts and the recent alerts of any kind. */
   deliveries: Map<string, number>
 }
@@ -26,6 +28,7 @@ export type Arrival =
   | { kind: 'new', alert: AlertRecord, afterMs: number }
   | { kind: 'redelivery', alert: AlertRecord, afterMs: number }
   | { kind: 'ignored', reason: string, afterMs: number }
+  | { kind: 'refused', address?: string, afterMs: number }
 
 async function watched (store: Store): Promise<AlertRecord[]> {
   const [tests, recent] = await Promise.all([store.alerts.list({ outcome: 'test', limit: WATCHED }), store.alerts.list({ limit: WATCHED })])
@@ -37,7 +40,7 @@ async function watched (store: Store): Promise<AlertRecord[]> {
 export async function markDeliveries (store: Store): Promise<DeliveryMark> {
   const newest = (await store.alerts.list({ limit: 1 }))[0]?.id
   const deliveries = new Map((await watched(store)).map(a => [a.id, a.deliveries]))
-  return { newest, ignored: await store.kv.get(KV.lastIgnored), deliveries }
+  return { newest, ignored: await store.kv.get(KV.lastIgnored), refused: await store.kv.get(KV.lastRefused), deliveries }
 }
 
 /** Polls until something arrives after `mark`, or `deadline` (epoch ms) passes (undefined), or `signal` aborts. */
@@ -58,6 +61,12 @@ export async function waitForArrival (
       let reason = 'not a breach alert'
       try { reason = String((JSON.parse(ignored) as { reason?: unknown }).reason ?? reason) } catch {}
       return { kind: 'ignored', reason, afterMs }
+    }
+    const refused = await store.kv.get(KV.lastRefused)
+    if (refused !== undefined && refused !== mark.refused) {
+      let address: string | undefined
+      try { address = (JSON.parse(refused) as { address?: string }).address } catch {}
+      return { kind: 'refused', address, afterMs }
     }
     await new Promise(resolve => setTimeout(resolve, opts.everyMs ?? 250))
   }

@@ -5,7 +5,7 @@
  * and progress are callbacks.
  */
 import { gatewayOptions } from '../config/parts.js'
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, unlinkSync, type Stats } from 'node:fs'
 import type { Config } from '../config/index.js'
 import { createEnzoicClient, type EnzoicApi, type EnzoicClientOptions, type Webhook } from '../enzoic/client.js'
 import { CHECKPOINT_KEY, LAST_SYNC_KEY, SyncInterruptedError, syncMonitoring, type SyncProgress, type SyncSummary } from '../enzoic/sync.js'
@@ -13,6 +13,8 @@ import { createFusionAuthGateway } from '../fusionauth/index.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import { markDeliveries, waitForArrival, type Arrival } from './delivery.js'
+import { replaceContent, setEnvVariable, writeAll } from './env-file.js'
+import { resolveTenantOf } from './tenants.js'
 import { BridgeError } from '../errors.js'
 
 export type RetryNotice = NonNullable<EnzoicClientOptions['onRetry']>
@@ -35,10 +37,15 @@ export interface EnvFile {
   readonly path: string
   /** It did not exist before. */
   readonly created: boolean
-  /** Appends ENZOIC_WEBHOOK_CREDENTIALS; an existing value is kept in front of the new pair (rotation). */
+  /**
+   * Appends ENZOIC_WEBHOOK_CREDENTIALS; an existing value is kept in front of the new pair (rotation). An empty
+   * `ENZOIC_WEBHOOK_CREDENTIALS=` line (as .env.example has) is filled in where it stands instead.
+   */
   append (key: string, secret: string): { rotated: boolean }
   /** Closes it; `discard` removes a file this run created and left empty. */
   close (discard?: boolean): void
+  /** Sets `name="value"`, replacing an assignment that is there (atomically: operations/env-file.ts). */
+  set (name: string, value: string, comment: string): { replaced: boolean }
 }
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0
@@ -59,6 +66,44 @@ function statBeforeOpening (file: string): Stats | undefined {
 
 const symbolicLink = (file: string): EnvFileError =>
   new EnvFileError(file, 'symbolic-link', ' is a symbolic link: refusing to write a secret through it; give the path of the file itself')
+
+/** An assignment of ENZOIC_WEBHOOK_CREDENTIALS (its value in group 1, possibly empty). */
+const CREDENTIALS_LINE = /^\s*(?:export\s+)?ENZOIC_WEBHOOK_CREDENTIALS\s*=\s*["']?([^"'#]*)["']?\s*$/
+
+/**
+ * Adds a webhook's `key:secret` to the env file open as `fd`: after the pair already there (rotation), into an
+ * empty `ENZOIC_WEBHOOK_CREDENTIALS=` line (as .env.example has), else on a new line at the end.
+ */
+function appendCredentials (file: string, fd: number, pair: string, now: () => number): { rotated: boolean } {
+  const text = readFileSync(fd, 'utf8')
+  let previous: string | undefined
+  let emptyLine: number | undefined
+  for (const [i, l] of text.split('\n').entries()) {
+    const m = CREDENTIALS_LINE.exec(l.replace(/\r$/, ''))
+    if (m === null) continue
+    if (m[1]!.trim() !== '') previous = m[1]!.trim()
+    else emptyLine ??= i
+  }
+  const value = previous === undefined ? pair : `${previous},${pair}`
+  const stamp = new Date(now()).toISOString()
+  const comment = `# Enzoic webhook ${previous === undefined ? 'credentials' : 'credentials rotated (old pair kept: remove it once Enzoic uses the new webhook)'}, ${stamp}`
+  if (previous === undefined && emptyLine !== undefined) {
+    // `ENZOIC_WEBHOOK_CREDENTIALS=` left empty (as in .env.example): filled in where it stands, not a second line.
+    const lines = text.split('\n')
+    lines.splice(emptyLine, 1, comment, `ENZOIC_WEBHOOK_CREDENTIALS=${value}`)
+    replaceContent(file, fd, lines.join('\n'), () => symbolicLink(file))
+    return { rotated: false }
+  }
+  const size = fstatSync(fd).size
+  try {
+    writeAll(fd, `\n${comment}\nENZOIC_WEBHOOK_CREDENTIALS=${value}\n`)
+    fsyncSync(fd)
+  } catch (e) {
+    try { ftruncateSync(fd, size) } catch {} // no half-written secret left behind
+    throw e
+  }
+  return { rotated: previous !== undefined }
+}
 
 /**
  * Opens an env file for a secret, safely: a symbolic link is refused (lstat before, O_NOFOLLOW when
@@ -86,25 +131,15 @@ export function openEnvFile (file: string, now: () => number = Date.now): EnvFil
   return {
     path: file,
     created,
-    append (key, secret) {
-      let previous: string | undefined
-      for (const l of readFileSync(fd, 'utf8').split(/\r?\n/)) {
-        const m = /^\s*(?:export\s+)?ENZOIC_WEBHOOK_CREDENTIALS\s*=\s*["']?([^"'#]*)["']?\s*$/.exec(l)
-        if (m !== null && m[1]!.trim() !== '') previous = m[1]!.trim()
-      }
-      const value = previous === undefined ? `${key}:${secret}` : `${previous},${key}:${secret}`
-      const stamp = new Date(now()).toISOString()
-      writeSync(fd, `\n# Enzoic webhook ${previous === undefined ? 'credentials' : 'credentials rotated (old pair kept: remove it once Enzoic uses the new webhook)'}, ${stamp}\nENZOIC_WEBHOOK_CREDENTIALS=${value}\n`)
-      fsyncSync(fd)
-      return { rotated: previous !== undefined }
-    },
+    append: (key, secret) => appendCredentials(file, fd, `${key}:${secret}`, now),
     close (discard = false) {
       if (!open) return
       open = false
       const empty = fstatSync(fd).size === 0
       closeSync(fd)
       if (discard && created && empty) try { unlinkSync(file) } catch {}
-    }
+    },
+    set: (name, value, comment) => setEnvVariable(file, fd, name, value, `${comment}, ${new Date(now()).toISOString()}`)
   }
 }
 
@@ -223,7 +258,12 @@ export async function runMonitorSync (config: Config, req: SyncRequest): Promise
   const gateway = createFusionAuthGateway(gatewayOptions(config)!)
   const api = createEnzoicApi(config, req.onRetry)
   let store: Store
+  let tenant: string | undefined
   try {
+    // --tenant as an id prefix or a name: resolved against FusionAuth's tenants (a full id is taken as it is).
+    tenant = req.tenant === undefined || /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(req.tenant.trim())
+      ? req.tenant?.trim().toLowerCase()
+      : await resolveTenantOf(await gateway.listTenants(), req.tenant)
     store = await openStore(config.database, { role: 'command' })
   } catch (e) {
     await Promise.allSettled([gateway.close(), api.close()])
@@ -235,7 +275,7 @@ export async function runMonitorSync (config: Config, req: SyncRequest): Promise
       gateway,
       enzoic: api,
       store,
-      tenantIds: req.tenant === undefined ? config.tenantIds : [req.tenant],
+      tenantIds: tenant === undefined ? config.tenantIds : [tenant],
       dryRun,
       prune: req.prune,
       restart: req.restart,

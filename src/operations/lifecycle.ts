@@ -6,7 +6,7 @@ import { logEvent, type EventLogger } from '../observability/events.js'
 import { BridgeError } from '../errors.js'
 import { FusionAuthError, type FusionAuthGateway } from '../fusionauth/index.js'
 import { AlertNotFoundError } from './alerts.js'
-import { actionOf, actionSpec, type RunResult } from '../remediation/actions/index.js'
+import { actionOf, actionSpec, permissionsFor, type RunResult } from '../remediation/actions/index.js'
 import { policyFor } from '../remediation/policy.js'
 import { logActionEvent } from '../remediation/remediate.js'
 import { alertOutcome, userOutcomes } from '../remediation/outcome.js'
@@ -22,9 +22,18 @@ export interface OperatorRequest {
   userId?: string
 }
 
-/** An operator's cancel, restore or resend could not be done: the alert is being processed, or FusionAuth refused part of a restore. */
+/**
+ * An operator's cancel, restore or resend could not be done: the alert is being processed; `--user` names a user
+ * the alert never touched; the API key may not make a call the restore needs (nothing undone); or FusionAuth refused
+ * part of a restore. `failure` says why FusionAuth refused: a credential (fix the key), FusionAuth unavailable (try
+ * later), or the request itself.
+ */
 export class OperatorActionError extends BridgeError {
-  constructor (readonly code: 'BRIDGE_ALERT_BUSY' | 'BRIDGE_RESTORE_INCOMPLETE', message: string) {
+  constructor (
+    readonly code: 'BRIDGE_ALERT_BUSY' | 'BRIDGE_RESTORE_INCOMPLETE' | 'BRIDGE_RESTORE_NOT_PERMITTED' | 'BRIDGE_NOT_THE_ALERTS_USER',
+    message: string,
+    readonly failure?: 'credential' | 'unavailable' | 'refused'
+  ) {
     super(message)
   }
 }
@@ -92,38 +101,106 @@ export async function cancelAlert ({ store, log }: LifecycleDeps, alertId: strin
   return { alert: (await store.alerts.get(alertId))!, cancelled, stoppedBeforeProcessing: steps.length === 0, nothingToDo: false }
 }
 
+/** `--user` must name a user the alert touched (a typo would otherwise read as "nothing left to undo"). */
+async function checkUser (store: Store, alert: AlertRecord, userId: string | undefined): Promise<void> {
+  if (userId === undefined) return
+  const users = new Set([...alert.users.map(u => u.userId.toLowerCase()), ...(await store.steps.list(alert.id)).map(s => s.userId)])
+  if (users.has(userId.toLowerCase())) return
+  throw new OperatorActionError('BRIDGE_NOT_THE_ALERTS_USER', `alert ${alert.id} never touched user ${plainText(userId, 64) ?? '?'}: ` +
+    (users.size === 0 ? 'it matched no user' : `its users are ${[...users].join(', ')}`))
+}
+
+/**
+ * Before anything is undone: every call the undo of these steps makes (and the user lookup before each) is one the
+ * API key may make, probed without changing anything. A restore then never stops halfway for a missing permission.
+ */
+async function probeUndo (gateway: FusionAuthGateway, alertId: string, steps: readonly Step[]): Promise<void> {
+  const names = [...new Set(steps.filter(undoable).map(s => actionSpec(s.action).name))]
+  if (names.length === 0) return
+  const needed = permissionsFor(names).filter(p => p.label === 'lookup' || p.usedBy.some(u => u.startsWith('alerts restore')))
+  const refused: string[] = []
+  for (const p of needed) {
+    const r = await gateway.mayCall(p.endpoints[0]!)
+    if (r.allowed) continue
+    if (r.status !== 401 && r.status !== 403) {
+      throw new OperatorActionError('BRIDGE_RESTORE_INCOMPLETE', `nothing undone for alert ${alertId}: FusionAuth did not answer the permission check (${r.detail ?? 'error'}): ` +
+        'run the restore when FusionAuth answers', 'unavailable')
+    }
+    refused.push(`${p.method} ${p.path} (${p.usedBy.filter(u => u.startsWith('alerts restore') || p.label === 'lookup').join(', ')})`)
+  }
+  if (refused.length > 0) {
+    throw new OperatorActionError('BRIDGE_RESTORE_NOT_PERMITTED', `nothing undone for alert ${alertId}: the API key may not call ${refused.join('; ')}. ` +
+      'Allow these for FUSIONAUTH_API_KEY (README, "The FusionAuth API key"; `breach-bridge check` probes them), then restore', 'credential')
+  }
+}
+
+const stepName = (s: Step): string => `${s.action} of user ${s.userId}`
+
+/** Why a restore stopped at `step`, and what to fix: the key, FusionAuth's availability, or the request. */
+function stoppedAt (step: Step, err: FusionAuthError, result: RestoreResult, pending: readonly Step[]): { text: string, failure: 'credential' | 'unavailable' | 'refused' } {
+  const failure = err.kind === 'auth' ? 'credential' : err.kind === 'retryable' ? 'unavailable' : 'refused'
+  const fixIt = failure === 'credential'
+    ? 'the API key was refused: check FUSIONAUTH_API_KEY and its permissions (`breach-bridge check`), then restore again to undo the rest'
+    : failure === 'unavailable'
+      ? 'FusionAuth did not answer: restore again once it does to undo the rest'
+      : 'FusionAuth refused the undo itself: look at the user in FusionAuth\'s admin UI; a second restore tries the rest again'
+  const undone = result.undone.length === 0 ? 'nothing' : result.undone.map(u => stepName(u.step)).join(', ')
+  const left = pending.map(stepName).join(', ')
+  return { text: `restore stopped at ${stepName(step)} (${err.message}): ${fixIt}. Undone: ${undone}. Not undone: ${left}`, failure }
+}
+
 /**
  * `alerts restore`: undoes exactly what the bridge did for the alert, newest first, and nothing else —
  * each action's own undo decides (reactivate only a user the bridge deactivated, …); pending steps are
- * cancelled. Idempotent: a second restore finds nothing left to undo and changes nothing.
+ * cancelled. Every permission the undo needs is probed first: nothing is undone when one is missing. Should
+ * FusionAuth still refuse midway, it stops there, records exactly what was undone, and says what to fix.
+ * Idempotent: a second restore finds nothing left to undo and changes nothing.
  */
 export async function restoreAlert ({ store, gateway, config, log }: LifecycleDeps, alertId: string, req: OperatorRequest): Promise<RestoreResult> {
   if (gateway === undefined) throw new Error('restore needs the FusionAuth gateway')
   const alert = await store.alerts.get(alertId)
   if (alert === undefined) throw new AlertNotFoundError(alertId)
+  await checkUser(store, alert, req.userId)
   const mine = (s: Step): boolean => req.userId === undefined || s.userId === req.userId.toLowerCase()
   const before = (await store.steps.list(alertId)).filter(mine)
   if (!before.some(s => s.state === 'pending' || (s.state === 'done' && undoable(s)))) {
     const kept = before.filter(s => s.state === 'done').map(step => ({ step, detail: actionOf(step.action)?.cannotUndo ?? 'nothing the bridge recorded to undo' }))
     return { alert, undone: [], kept, cancelled: [], nothingToDo: true }
   }
+  await probeUndo(gateway, alertId, before.filter(s => s.state === 'done'))
   const { lease } = await take(store, alertId, req.operator)
   const steps = (await store.steps.list(alertId)).filter(mine)
   const result: RestoreResult = { alert, undone: [], kept: [], cancelled: [], nothingToDo: false }
-  let incomplete: string | undefined
-  try {
-    for (const s of steps.filter(x => x.state === 'pending')) {
-      if (await store.steps.update(lease, s.id, { state: 'cancelled', detail: `cancelled by the restore of ${who(req)}` })) result.cancelled.push(s)
+  for (const s of steps.filter(x => x.state === 'pending')) {
+    if (await store.steps.update(lease, s.id, { state: 'cancelled', detail: `cancelled by the restore of ${who(req)}` })) result.cancelled.push(s)
+  }
+  const stopped = await undoSteps({ store, gateway, config, log }, lease, alert, steps, req, result)
+  const after = await store.steps.list(alertId)
+  const note = stopped === undefined
+    ? `restored by ${who(req)}${req.userId === undefined ? '' : ` (user ${req.userId})`}`
+    : `restore incomplete, by ${who(req)}: ${stopped.text}`
+  await store.queue.finish(lease, { outcome: alertOutcome(after), users: userOutcomes(after), actions: alert.actions, note })
+  if (log !== undefined) logEvent(log, 'alert.restored', { alertId, operator: req.operator, reason: req.reason, undone: result.undone.length, kept: result.kept.length }, note)
+  if (stopped !== undefined) throw new OperatorActionError('BRIDGE_RESTORE_INCOMPLETE', `alert ${alertId}: ${stopped.text}`, stopped.failure)
+  result.alert = (await store.alerts.get(alertId))!
+  return result
+}
+
+/** The undo of each done step, newest first; each recorded as it succeeds. Where FusionAuth refuses: why, and what is left. */
+async function undoSteps (
+  { store, gateway, config, log }: LifecycleDeps & { gateway: FusionAuthGateway }, lease: Claimed['lease'], alert: AlertRecord, steps: readonly Step[],
+  req: OperatorRequest, result: RestoreResult
+): Promise<ReturnType<typeof stoppedAt> | undefined> {
+  // Newest first: the reverse of the order the bridge acted in.
+  const done = steps.filter(x => x.state === 'done').sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || b.id - a.id)
+  const users = new Map<string, Awaited<ReturnType<FusionAuthGateway['getUser']>>>()
+  for (const [i, step] of done.entries()) {
+    const module = actionOf(step.action)
+    if (module?.undo === undefined || step.undo === undefined) {
+      result.kept.push({ step, detail: module?.cannotUndo ?? (module === undefined ? 'this bridge no longer knows the action' : 'nothing the bridge recorded to undo') })
+      continue
     }
-    // Newest first: the reverse of the order the bridge acted in.
-    const done = steps.filter(x => x.state === 'done').sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || b.id - a.id)
-    const users = new Map<string, Awaited<ReturnType<FusionAuthGateway['getUser']>>>()
-    for (const step of done) {
-      const module = actionOf(step.action)
-      if (module?.undo === undefined || step.undo === undefined) {
-        result.kept.push({ step, detail: module?.cannotUndo ?? (module === undefined ? 'this bridge no longer knows the action' : 'nothing the bridge recorded to undo') })
-        continue
-      }
+    try {
       if (!users.has(step.userId)) users.set(step.userId, await gateway.getUser(step.userId, step.tenantId))
       const user = users.get(step.userId)
       if (user === undefined) {
@@ -138,25 +215,17 @@ export async function restoreAlert ({ store, gateway, config, log }: LifecycleDe
       }
       await store.steps.update(lease, step.id, { state: 'undone', detail: `${r.detail}, by ${who(req)}` })
       result.undone.push({ step, detail: r.detail })
-      users.set(step.userId, await gateway.getUser(step.userId, step.tenantId)) // its state changed
+      users.delete(step.userId) // its state changed: read it again before its next undo
       if (log !== undefined) {
-        logEvent(log, 'step.undone', { alertId, userId: step.userId, tenantId: step.tenantId, action: step.action, detail: r.detail, operator: req.operator }, `${step.action} undone`)
-        logActionEvent(log, module, 'undone', { alertId, userId: step.userId, tenantId: step.tenantId, operator: req.operator }, id)
+        logEvent(log, 'step.undone', { alertId: alert.id, userId: step.userId, tenantId: step.tenantId, action: step.action, detail: r.detail, operator: req.operator }, `${step.action} undone`)
+        logActionEvent(log, module, 'undone', { alertId: alert.id, userId: step.userId, tenantId: step.tenantId, operator: req.operator }, id)
       }
+    } catch (err) {
+      if (!(err instanceof FusionAuthError)) throw err
+      return stoppedAt(step, err, result, done.slice(i).filter(undoable))
     }
-  } catch (err) {
-    if (!(err instanceof FusionAuthError)) throw err
-    incomplete = err.message
   }
-  const after = await store.steps.list(alertId)
-  const note = incomplete === undefined
-    ? `restored by ${who(req)}${req.userId === undefined ? '' : ` (user ${req.userId})`}`
-    : `restore incomplete (${incomplete}), by ${who(req)}: run it again`
-  await store.queue.finish(lease, { outcome: alertOutcome(after), users: userOutcomes(after), actions: alert.actions, note })
-  if (log !== undefined) logEvent(log, 'alert.restored', { alertId, operator: req.operator, reason: req.reason, undone: result.undone.length, kept: result.kept.length }, note)
-  if (incomplete !== undefined) throw new OperatorActionError('BRIDGE_RESTORE_INCOMPLETE', `${note} (undone so far: ${result.undone.length})`)
-  result.alert = (await store.alerts.get(alertId))!
-  return result
+  return undefined
 }
 
 export interface ResendResult {
@@ -175,6 +244,7 @@ export async function resendNotice ({ store, gateway, config, log }: LifecycleDe
   if (gateway === undefined) throw new Error('resend-notice needs the FusionAuth gateway')
   const alert = await store.alerts.get(alertId)
   if (alert === undefined) throw new AlertNotFoundError(alertId)
+  await checkUser(store, alert, req.userId)
   const mine = (s: Step): boolean => s.state === 'uncertain' && (req.userId === undefined || s.userId === req.userId.toLowerCase())
   if (!(await store.steps.list(alertId)).some(mine)) return { alert, resent: [], nothingToDo: true }
   const { lease } = await take(store, alertId, req.operator)
@@ -197,6 +267,7 @@ export async function resendNotice ({ store, gateway, config, log }: LifecycleDe
         actorUserId: config.actorUserId,
         exposure: alert.exposureDetails,
         graceDeadline,
+        graceActions: policy.graceActions.map(a => a.name),
         labels: [],
         kv: store.kv
       }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
+import { parseDocument } from 'yaml'
 import { z } from 'zod'
+import { closestName } from '../closest.js'
 import { parseDuration } from '../duration.js'
 import { parseActionList, type ActionSpec } from './actions/index.js'
 import type { FusionAuthUser } from '../fusionauth/index.js'
@@ -19,7 +20,17 @@ export interface Policy {
   readonly protectedGroupIds: readonly string[]
   readonly dryRun: boolean
   readonly skipIfPasswordChangedAfterExposure: boolean
+  /**
+   * Where each list of ids was written, for messages that say what to fix: `BRIDGE_ACTIONS`, or
+   * `BRIDGE_POLICY_FILE <path>: tenants.<id>.actions`. Absent: the environment's variables.
+   */
+  readonly origin?: PolicyOrigin
 }
+
+export interface PolicyOrigin { readonly actions: string, readonly graceActions: string, readonly protectedGroupIds: string }
+
+/** The environment's policy: its lists come from these variables. */
+export const ENV_ORIGIN: PolicyOrigin = { actions: 'BRIDGE_ACTIONS', graceActions: 'BRIDGE_GRACE_ACTIONS', protectedGroupIds: 'BRIDGE_POLICY_FILE' }
 
 export interface Policies {
   /** The environment, overlaid by the policy file's `default`. */
@@ -31,6 +42,34 @@ export interface Policies {
 
 export function policyFor (policies: Policies, tenantId: string | undefined): Policy {
   return (tenantId === undefined ? undefined : policies.tenants.get(tenantId.toLowerCase())) ?? policies.default
+}
+
+/** Each id a policy names (an action's `:<id>`, a protected group) and every place it is written. */
+export interface NamedIn<T> { readonly value: T, readonly from: readonly string[] }
+
+function collect<T> (policies: Policies, key: (v: T) => string, each: (p: Policy, origin: PolicyOrigin) => Array<[T, string]>): Array<NamedIn<T>> {
+  const out = new Map<string, { value: T, from: string[] }>()
+  for (const p of [policies.default, ...policies.tenants.values()]) {
+    for (const [value, where] of each(p, p.origin ?? ENV_ORIGIN)) {
+      const entry = out.get(key(value)) ?? { value, from: [] }
+      if (!entry.from.includes(where)) entry.from.push(where)
+      out.set(key(value), entry)
+    }
+  }
+  return [...out.values()]
+}
+
+/** Every action of every policy, with where it is written (`check` says what to fix). */
+export function actionsNamedIn (policies: Policies): Array<NamedIn<ActionSpec>> {
+  return collect<ActionSpec>(policies, a => a.label, (p, o) => [
+    ...p.actions.map((a): [ActionSpec, string] => [a, o.actions]),
+    ...p.graceActions.map((a): [ActionSpec, string] => [a, o.graceActions])
+  ])
+}
+
+/** Every protected group of every policy, with where it is written. */
+export function protectedGroupsNamedIn (policies: Policies): Array<NamedIn<string>> {
+  return collect<string>(policies, g => g, (p, o) => p.protectedGroupIds.map(g => [g, o.protectedGroupIds]))
 }
 
 /** Every action any policy may run (what `check` probes and FUSIONAUTH_ACTOR_USER_ID is needed for). */
@@ -81,15 +120,18 @@ export function decide (policy: Policy, user: FusionAuthUser, exposureAt: number
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const stringList = z.union([z.string(), z.array(z.string())]).transform(v => typeof v === 'string' ? v.split(',').map(x => x.trim()).filter(x => x !== '') : v)
 const actionList = stringList.transform((v, ctx) => {
-  const r = parseActionList(v)
-  if (typeof r === 'string') { ctx.addIssue({ code: 'custom', message: r }); return z.NEVER }
-  return r
+  const r = parseActionList(v, { quote: true })
+  for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
+  return r.problems.length > 0 ? z.NEVER : r.actions
 })
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   if (v === 'none' || v === 'off' || v === 0 || v === '0') return null
   const ms = typeof v === 'number' ? undefined : parseDuration(v)
-  if (ms === undefined) { ctx.addIssue({ code: 'custom', message: 'must be a duration like 72h or 3d, or none' }); return z.NEVER }
+  if (ms === undefined) { ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration: write one like 72h or 3d, or none` }); return z.NEVER }
   return ms
+})
+const groupIds = stringList.superRefine((v, ctx) => {
+  for (const [i, g] of v.entries()) if (!UUID.test(g)) ctx.addIssue({ code: 'custom', message: `entry ${i + 1} ${JSON.stringify(g)} is not a group id (a UUID)` })
 })
 const policySchema = z.strictObject({
   name: z.string().optional(),
@@ -97,20 +139,53 @@ const policySchema = z.strictObject({
   gracePeriod: duration.optional(),
   graceActions: actionList.optional(),
   protectedUsers: stringList.optional(),
-  protectedGroupIds: stringList.refine(v => v.every(g => UUID.test(g)), 'must be group ids (UUIDs)').optional(),
+  protectedGroupIds: groupIds.optional(),
   dryRun: z.boolean().optional(),
   skipIfPasswordChangedAfterExposure: z.boolean().optional()
 })
+// Tenant ids are checked beside the schema (tenantIdProblems), not as the record's key: the policy under a bad id is
+// still checked, and a bad id is reported beside every other problem.
 const fileSchema = z.strictObject({
   default: policySchema.optional(),
-  tenants: z.record(z.string().regex(UUID, 'tenant ids are UUIDs'), policySchema).optional()
+  tenants: z.record(z.string(), policySchema).optional()
 })
+
+function tenantIdProblems (raw: unknown, label: string): string[] {
+  const tenants = typeof raw === 'object' && raw !== null ? (raw as { tenants?: unknown }).tenants : undefined
+  if (typeof tenants !== 'object' || tenants === null || Array.isArray(tenants)) return []
+  return Object.keys(tenants).filter(id => !UUID.test(id))
+    .map(id => `${label}: tenants.${id}: ${JSON.stringify(id)} is not a tenant id: tenant ids are UUIDs (FusionAuth → Tenants)`)
+}
+
+const KEYS = { file: Object.keys(fileSchema.shape), policy: Object.keys(policySchema.shape) }
+const WHAT: Record<string, string> = { boolean: 'true or false', string: 'text', array: 'a list', object: 'a mapping (key: value)' }
+
+/** Every problem of one zod issue, in the file's words: the value quoted, an unknown key with the closest known one. */
+function issueProblems (i: z.core.$ZodIssue, label: string): string[] {
+  const at = `${label}: ${i.path.length === 0 ? '(top level)' : i.path.join('.')}`
+  if (i.code === 'unrecognized_keys') {
+    const known = i.path.length === 0 ? KEYS.file : KEYS.policy
+    return i.keys.map(k => {
+      const closest = closestName(k, known)
+      return `${at}: unknown key ${JSON.stringify(k)}${closest === undefined ? '' : `: did you mean ${closest}?`} (known: ${known.join(', ')})`
+    })
+  }
+  if (i.code === 'invalid_type') return [`${at}: ${JSON.stringify(i.input) ?? 'nothing'} is not ${WHAT[i.expected] ?? i.expected}`]
+  if (i.code === 'invalid_union') return [`${at}: ${JSON.stringify(i.input) ?? 'nothing'} is not a list or a comma-separated text`]
+  return [`${at}: ${i.message}`]
+}
 
 type PolicyInput = z.infer<typeof policySchema>
 
-function overlay (base: Policy, over: PolicyInput | undefined): Policy & { name?: string } {
+function overlay (base: Policy, over: PolicyInput | undefined, where: string): Policy & { name?: string } {
   if (over === undefined) return base
+  const from = base.origin ?? ENV_ORIGIN
   return {
+    origin: {
+      actions: over.actions === undefined ? from.actions : `${where}.actions`,
+      graceActions: over.graceActions === undefined ? from.graceActions : `${where}.graceActions`,
+      protectedGroupIds: over.protectedGroupIds === undefined ? from.protectedGroupIds : `${where}.protectedGroupIds`
+    },
     name: over.name,
     actions: over.actions ?? base.actions,
     graceMs: over.gracePeriod === undefined ? base.graceMs : over.gracePeriod ?? undefined,
@@ -145,20 +220,17 @@ export function loadPolicies (file: string | undefined, env: Policy): { policies
   } catch (err) {
     return { ...none, problems: [`${label}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`] }
   }
-  let raw: unknown
-  try {
-    raw = parseYaml(text)
-  } catch (err) {
-    return { ...none, problems: [`${label}: not YAML or JSON: ${(err as Error).message.split('\n')[0]}`] }
+  const doc = parseDocument(text, { prettyErrors: true })
+  if (doc.errors.length > 0) {
+    // Whole: the message with the line it points at (yaml's own code frame).
+    return { ...none, problems: doc.errors.map(e => `${label}: not YAML or JSON: ${e.message.trimEnd()}`) }
   }
-  const r = fileSchema.safeParse(raw ?? {})
-  if (!r.success) {
-    // A bad record key is reported with the key's own message (zod nests it).
-    const message = (i: z.core.$ZodIssue): string => i.code === 'invalid_key' && i.issues[0] !== undefined ? i.issues[0].message : i.message
-    return { ...none, problems: r.error.issues.map(i => `${label}: ${i.path.length === 0 ? '(top level)' : i.path.join('.')}: ${message(i)}`) }
-  }
-  const def = overlay(env, r.data.default)
-  const tenants = new Map(Object.entries(r.data.tenants ?? {}).map(([id, p]) => [id.toLowerCase(), overlay(def, p)]))
+  const raw: unknown = doc.toJS() ?? {}
+  const r = fileSchema.safeParse(raw, { reportInput: true })
+  const bad = [...tenantIdProblems(raw, label), ...(r.success ? [] : r.error.issues.flatMap(i => issueProblems(i, label)))]
+  if (!r.success || bad.length > 0) return { ...none, problems: bad }
+  const def = overlay(env, r.data.default, `${label}: default`)
+  const tenants = new Map(Object.entries(r.data.tenants ?? {}).map(([id, p]) => [id.toLowerCase(), overlay(def, p, `${label}: tenants.${id}`)]))
   const problems = [...policyProblems(def, `${label}: default`), ...[...tenants].flatMap(([id, p]) => policyProblems(p, `${label}: tenants.${id}`))]
   return { policies: { default: def, tenants, file }, problems }
 }

@@ -234,6 +234,7 @@ class AlertRun {
       actorUserId: deps.settings.actorUserId,
       exposure: module.needs?.exposure === true ? await this.exposure() : this.#details,
       graceDeadline: policy.graceMs === undefined ? undefined : new Date(Date.parse(alert.receivedAt) + policy.graceMs).toISOString(),
+      graceActions: policy.graceActions.map(a => a.name),
       labels: [...policy.actions, ...policy.graceActions].map(a => a.label),
       kv: deps.store.kv
     }

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import pg from 'pg'
 import { migrate as migrateSqlite, openDatabase, schemaVersion as sqliteVersion, SCHEMA_VERSION as SQLITE_VERSION } from './sqlite/connection.js'
 import { createSqliteStore, type FileRecovery } from './sqlite/index.js'
-import { clientConfig, isPostgresUrl, redactUrl } from './postgres/connection.js'
+import { clientConfig, connectProblem, isPostgresUrl, redactUrl } from './postgres/connection.js'
 import { createPostgresStore } from './postgres/index.js'
 import { migrate as migratePostgres, schemaVersion as postgresVersion, SCHEMA_VERSION as POSTGRES_VERSION } from './postgres/migrate.js'
 import type { Store } from './types.js'
@@ -30,6 +30,8 @@ export interface OpenStoreOptions {
   /** PostgreSQL: the server ends a statement past this, or a lock wait past `lockTimeoutMs` (defaults 10 s, 5 s). */
   statementTimeoutMs?: number
   lockTimeoutMs?: number
+  /** BRIDGE_TOMBSTONE_KEY: a purge keys its tombstones under it, inserts recognise them (`serve`, `alerts purge`). */
+  tombstoneKey?: Uint8Array
 }
 
 /** `BRIDGE_DATABASE` → the store: a file path is SQLite, a postgres:// URL is PostgreSQL. */
@@ -42,6 +44,7 @@ export async function openStore (database: string, options: OpenStoreOptions): P
       insertDeadlineMs: options.insertDeadlineMs,
       statementTimeoutMs: options.statementTimeoutMs,
       lockTimeoutMs: options.lockTimeoutMs,
+      tombstoneKey: options.tombstoneKey,
       onCommit: options.onCommit,
       onConnectionError: options.onConnectionError,
       max: options.role === 'serve' ? 10 : 2,
@@ -56,7 +59,8 @@ export async function openStore (database: string, options: OpenStoreOptions): P
     pollMs: options.pollMs,
     onCommit: options.onCommit,
     onTransaction: options.onTransaction,
-    onRecovered: options.onRecovered
+    onRecovered: options.onRecovered,
+    tombstoneKey: options.tombstoneKey
   })
 }
 
@@ -70,9 +74,14 @@ export interface MigrationReport { kind: 'sqlite' | 'postgres', location: string
 /** `breach-bridge migrate`: brings the schema up to date (under an advisory lock on PostgreSQL). */
 export async function migrateDatabase (database: string): Promise<MigrationReport> {
   if (isPostgresUrl(database)) {
-    const client = new pg.Client(clientConfig({ url: database }))
+    let client: pg.Client
+    try {
+      client = new pg.Client(clientConfig({ url: database }))
+    } catch (err) {
+      throw connectProblem(err, database) ?? err // node-postgres reads the certificate files here
+    }
     client.on('error', () => {}) // a dropped connection fails the query in progress instead
-    await client.connect()
+    await client.connect().catch(err => { throw connectProblem(err, database) ?? err })
     try {
       const from = await postgresVersion(client)
       await migratePostgres(client)

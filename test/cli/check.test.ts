@@ -24,7 +24,7 @@ async function check (env: NodeJS.ProcessEnv): Promise<{ code: number | null, st
     const start = `${l.level.padEnd(4)}  ${l.what.padEnd(width)}  `
     assert.ok(text.some(t => t.startsWith(start)), `no text line for ${l.level} ${l.what}:\n${r.stdout}`)
   }
-  assert.equal(text.filter(t => /^(OK|FAIL|WARN|SKIP) /.test(t)).length, report.checks.length, 'one line per check')
+  assert.equal(text.filter(t => /^(OK|FAIL|WARN|SKIP|INFO) /.test(t)).length, report.checks.length, 'one line per check')
   return { ...r, report }
 }
 

@@ -41,3 +41,21 @@ test('completion: bash and zsh scripts from the command tree; the bash one loads
   const z = spawnSync('zsh', ['-n', zshFile], { encoding: 'utf8' })
   assert.equal(z.status, 0, z.stderr)
 })
+
+test('completion --alias: the script completes the deployment guide\'s bb helper (a shell function) too', async t => {
+  const dir = tmpDir(t)
+  const bash = await cli(['completion', 'bash', '--alias', 'bb'], {})
+  assert.equal(bash.code, 0, bash.stderr)
+  const file = join(dir, 'bb.bash')
+  writeFileSync(file, bash.stdout)
+  // As the README has it: bb is a shell function, the script loaded with eval.
+  const script = `bb () { :; }; eval "$(cat ${JSON.stringify(file)})"; complete -p bb; COMP_WORDS=(bb alerts li); COMP_CWORD=2; _breach_bridge; echo "\${COMPREPLY[*]}"`
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', cwd: dir })
+  assert.equal(r.status, 0, r.stderr)
+  assert.deepEqual(r.stdout.trim().split('\n'), ['complete -F _breach_bridge bb', 'list'])
+  const zsh = await cli(['completion', 'zsh', '--alias', 'bb'], {})
+  assert.match(zsh.stdout, /^ {2}compdef _breach_bridge breach-bridge bb$/m)
+  const bad = await cli(['completion', 'bash', '--alias', 'b b;rm'], {})
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /--alias takes a command name/)
+})

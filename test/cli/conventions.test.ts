@@ -44,6 +44,8 @@ test('every command\'s --help has examples and names the environment variables i
   assert.match(byPath.get('enzoic monitor sync')!, /ENZOIC_API_KEY[\s\S]*FUSIONAUTH_URL[\s\S]*BRIDGE_DATABASE/)
   assert.match(byPath.get('payload encrypt')!, /ENZOIC_PAYLOAD_KEY[\s\S]*ENZOIC_PAYLOAD_CIPHER/)
   assert.match(byPath.get('serve')!, /HOST, PORT/)
+  const top = await cli(['--help'], {})
+  assert.equal(top.stdout.match(/docs\/cli\.md, "Environment"/g)?.length, 1, `the top-level --help names the environment once:\n${top.stdout}`)
 })
 
 test('exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 unavailable, 130 interrupted', async t => {

@@ -30,8 +30,8 @@ test('alerts list / show / stats: readable, complete, and without a password', a
 
   const list = await cli(['alerts', 'list'], env)
   assert.equal(list.code, 0, list.stderr)
-  assert.match(list.stdout, /^ID\s+RECEIVED\s+STATE\s+OUTCOME\s+ATTEMPTS\s+EMAIL\s+EXPOSURE$/m)
-  assert.match(list.stdout, new RegExp(`${id}\\s+\\S+ \\S+\\s+done\\s+actioned\\s+1\\s+ruth@acme-corp.io\\s+exp-cli`))
+  assert.match(list.stdout, /^ID\s+RECEIVED\s+SOURCE\s+STATE\s+OUTCOME\s+ATTEMPTS\s+EMAIL\s+TENANT\s+EXPOSURE$/m)
+  assert.match(list.stdout, new RegExp(`${id}\\s+\\S+ \\S+\\s+enzoic\\s+done\\s+actioned\\s+1\\s+ruth@acme-corp.io\\s+\\S+\\s+exp-cli`))
 
   const json = await cli(['alerts', 'list', '--state', 'done', '--json'], env)
   const listed = JSON.parse(json.stdout) as Array<{ id: string }>

@@ -55,7 +55,7 @@ test('every command that reads the store works on PostgreSQL, and never prints t
 
   const list = await cli(['alerts', 'list'])
   assert.equal(list.code, 0, list.stderr)
-  assert.match(list.stdout, new RegExp(`${dead}\\s+\\S+ \\S+\\s+dead`))
+  assert.match(list.stdout, new RegExp(`${dead}\\s+\\S+ \\S+\\s+enzoic\\s+dead`))
   const filtered = await cli(['alerts', 'list', '--email', 'PG-Probe@example.com', '--since', '1h', '--outcome', 'test', '--json'])
   assert.deepEqual((JSON.parse(filtered.stdout) as Array<{ id: string }>).map(a => a.id), [finished])
   const csv = await cli(['alerts', 'list', '--state', 'dead', '--csv'])

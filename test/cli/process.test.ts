@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { startTestBridge, testEnv, tmpDir } from '../helper.js'
-import { childCwd, ROOT, type CliResult } from '../fixtures/processes.js'
+import { childCwd, ROOT, runCli, type CliResult } from '../fixtures/processes.js'
 import { cli } from '../fixtures/in-process.js'
 import { spawnCli } from './support.js'
 
@@ -62,4 +62,16 @@ test('Ctrl-C in a command that does not take it itself: "interrupted", exit 130'
   const { code } = await c.exited
   assert.equal(code, 130, c.stderr())
   assert.match(c.stderr(), /breach-bridge: interrupted/)
+})
+
+test('an ./.env that cannot be read is said, never silent: a warning on stderr, and in serve\'s log', async t => {
+  const cwd = tmpDir(t, 'bridge-dotenv-')
+  mkdirSync(join(cwd, '.env')) // a folder: unreadable as a file for root too (EISDIR)
+  const list = await runCli(['alerts', 'list'], { BRIDGE_DATABASE: join(cwd, 'none.db') }, undefined, { cwd })
+  assert.equal(list.code, 2)
+  assert.match(list.stderr, /^breach-bridge: warning: cannot read \.\/\.env \(EISDIR\): its settings are not applied\nbreach-bridge: no database at /)
+  const serve = await runCli(['serve'], testEnv(cwd, { BRIDGE_DATABASE: '/proc/no-such-folder/bridge.db', FUSIONAUTH_URL: 'http://127.0.0.1:9', FUSIONAUTH_API_KEY: 'k' }), undefined, { cwd })
+  assert.equal(serve.code, 2, serve.stderr)
+  assert.match(serve.stderr, /^breach-bridge: warning: cannot read \.\/\.env \(EISDIR\)/)
+  assert.ok(serve.stdout.split('\n').some(l => l.includes('"level":40') && l.includes('cannot read ./.env (EISDIR)')), serve.stdout)
 })

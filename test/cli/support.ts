@@ -6,9 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { childCwd, CLI_ENTRY, TSX_IMPORT } from '../fixtures/processes.js'
 
-/** The control characters no terminal output of the CLI may contain raw (see src/cli/terminal.ts). */
+/** The characters no terminal output of the CLI may contain raw (the rule: src/alerts/text.ts), LF aside. */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-export const RAW_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u
+export const RAW_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\p{Cf}\u2028\u2029\p{Cs}]/u
 
 export interface CliChild {
   child: ChildProcess

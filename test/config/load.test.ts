@@ -138,8 +138,12 @@ test('single bad values are reported on their own', () => {
   }
   assert.match(one({ ENZOIC_PAYLOAD_KEY: 'base64:@@@@' })[0]!, /^ENZOIC_PAYLOAD_KEY: base64: key is not valid Base64$/)
   assert.match(one({ ENZOIC_PAYLOAD_KEY: 'hex:xyz' })[0]!, /^ENZOIC_PAYLOAD_KEY: hex: key is not valid hex$/)
-  assert.match(one({ BRIDGE_ACTIONS: 'user-action' })[0]!, /^BRIDGE_ACTIONS: "user-action" needs a user action id \(a UUID\)/)
-  assert.match(one({ BRIDGE_ACTIONS: 'group:not-a-uuid' })[0]!, /^BRIDGE_ACTIONS: "group" needs a group id \(a UUID\)/)
+  assert.match(one({ BRIDGE_ACTIONS: 'user-action' })[0]!, /^BRIDGE_ACTIONS: entry 1: "user-action" needs a user action id \(a UUID\)/)
+  assert.match(one({ BRIDGE_ACTIONS: 'group:not-a-uuid' })[0]!, /^BRIDGE_ACTIONS: entry 1: "group" needs a group id \(a UUID\)/)
+  // Every bad entry, by position (a variable's value is never echoed), with the closest name of a misspelt one.
+  assert.deepEqual(one({ BRIDGE_ACTIONS: 'deactvate,revoke-sessions,explode' }), ['BRIDGE_ACTIONS: entry 1 is not a known action: did you mean deactivate? ' +
+    '(deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>, notify-user:<id>); entry 3 is not a known action ' +
+    '(deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>, notify-user:<id>)'])
   assert.match(one({ BRIDGE_ACTIONS: 'deactivate:x' })[0]!, /^BRIDGE_ACTIONS: .*takes no id/)
   assert.deepEqual(one({ ENZOIC_WEBHOOK_CREDENTIALS: 'a:b,:nokey' }), ['ENZOIC_WEBHOOK_CREDENTIALS: pair 2 is not key:secret'])
   assert.deepEqual(one({ ENZOIC_WEBHOOK_CREDENTIALS: 'a:' }), ['ENZOIC_WEBHOOK_CREDENTIALS: pair 1 is not key:secret'])

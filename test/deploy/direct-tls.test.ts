@@ -127,6 +127,16 @@ test('direct mode: ENZOIC_ALLOWED_IPS applies to the TLS peer', async (t) => {
   const res = await post(refused, 'client', { headers: { 'x-forwarded-for': '52.42.159.171' } })
   assert.equal(res.status, 403, JSON.stringify(res))
   assert.equal((await stored(refused)), 0)
+  // A peer neither allowed nor trusted (nor loopback, which the operational endpoints answer) is dropped as it
+  // connects: no TLS handshake is even started for it.
+  let handshakes = 0
+  refused.app.server.on('secureConnection', () => { handshakes++ })
+  const outside = await httpsRequest(refused.url.replace('127.0.0.1', 'localhost'), {
+    ca: ca!.read('ca.crt'), cert: ca!.read('client.crt'), key: ca!.read('client.key'), headers: { authorization: AUTH }, body: alertBody(), localAddress: '127.0.0.2'
+  })
+  assert.match(outside.error ?? `answered ${outside.status}`, /ECONNRESET|socket disconnected before secure TLS connection/)
+  assert.equal(handshakes, 0)
+  assert.equal((await stored(refused)), 0)
 
   const allowed = await directBridge(t, { ENZOIC_ALLOWED_IPS: '127.0.0.1', TRUSTED_PROXIES: '192.0.2.10' })
   assert.equal((await post(allowed, 'client')).status, 200)

@@ -1,10 +1,12 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/index.js'
+import { fusionAuthEvent } from '../fakes/fusionauth-events.js'
 import { AUTH, basic, startTestBridge, WEBHOOK_KEY, WEBHOOK_SECRET, type TestBridge } from '../helper.js'
 import {
   alertBody, httpsRequest, makeDevCa, missingTool, nginxTest, OPENSSL, renderSite, SITE_FILE, startNginx,
@@ -211,4 +213,59 @@ test('through nginx: ENZOIC_ALLOWED_IPS sees the real client address, never a cl
   const ok = await post(here.nginx, 'client', { headers: { 'x-forwarded-for': '52.42.159.171' } })
   assert.equal(ok.status, 200, JSON.stringify(ok))
   assert.equal((await here.bridge.store.alerts.get(ok.body.alertId))?.sourceIp, '127.0.0.1')
+})
+
+test('through nginx: FusionAuth\'s events reach /webhooks/fusionauth over TLS without a client certificate; /webhooks/enzoic still requires one', async (t) => {
+  if (missingTool(t, { nginx: true })) return
+  const secret = `Bearer ${randomUUID()}`
+  const { bridge, nginx } = await world(t, { FUSIONAUTH_WEBHOOK_SECRET: secret })
+  const event = (): string => JSON.stringify(fusionAuthEvent('user.password.breach', {
+    tenantId: randomUUID(), user: { id: randomUUID(), tenantId: randomUUID(), email: 'fa-event@acme-corp.io' }
+  }))
+  const send = async (headers: Record<string, string>, opts: { method?: string, client?: string } = {}): Promise<HttpsResult> => await httpsRequest(nginx.url, {
+    path: '/webhooks/fusionauth',
+    method: opts.method,
+    ca: ca!.read('ca.crt'),
+    cert: opts.client === undefined ? undefined : ca!.read(`${opts.client}.crt`),
+    key: opts.client === undefined ? undefined : ca!.read(`${opts.client}.key`),
+    headers: { 'content-type': 'application/json', ...headers },
+    body: opts.method === 'GET' ? undefined : event()
+  })
+
+  const ok = await send({ authorization: secret })
+  assert.equal(ok.status, 200, `${JSON.stringify(ok)}\n${nginx.errors()}`)
+  assert.equal(ok.body.status, 'accepted')
+  const alert = await bridge.store.alerts.get(ok.body.alertId)
+  assert.deepEqual([alert?.source, alert?.sourceIp], ['fusionauth', '127.0.0.1'])
+  // A client-sent verdict is blanked there too, and does not matter: the Authorization header decides.
+  const forged = await send({ authorization: secret, 'x-client-verify': 'SUCCESS', 'x-client-subject-dn': 'CN=webhooks.enzoic.com' })
+  assert.equal(forged.status, 200, JSON.stringify(forged))
+
+  const was = await stored(bridge)
+  assert.equal((await send({})).status, 401, 'the bridge wants the Authorization header')
+  assert.equal((await send({ authorization: 'Bearer wrong' })).status, 401)
+  assert.equal((await send({ authorization: secret }, { method: 'GET' })).status, 404, 'only POST')
+  assert.equal(await stored(bridge), was)
+
+  // Enzoic's location keeps its client certificate (the handshake asks every client; only that location requires it).
+  assert.equal((await post(nginx, undefined)).status, 403, 'no certificate: 403 at /webhooks/enzoic')
+  assert.equal((await post(nginx, 'client')).status, 200)
+  assert.match(readFileSync(nginx.accessLog, 'utf8'), /"POST \/webhooks\/fusionauth HTTP\/1\.1" 200 .*cert=NONE/)
+  assert.ok(!readFileSync(nginx.accessLog, 'utf8').includes(secret.slice(7)), 'no secret in the access log')
+})
+
+test('through nginx: FUSIONAUTH_WEBHOOK_ALLOWED_IPS sees the real client address, never a client-sent X-Forwarded-For', async (t) => {
+  if (missingTool(t, { nginx: true })) return
+  const secret = `Bearer ${randomUUID()}`
+  const body = JSON.stringify(fusionAuthEvent('user.create', { tenantId: randomUUID(), user: { id: randomUUID(), tenantId: randomUUID(), email: 'x@acme-corp.io' } }))
+  const send = async (nginx: RunningNginx): Promise<number | undefined> => (await httpsRequest(nginx.url, {
+    path: '/webhooks/fusionauth',
+    ca: ca!.read('ca.crt'),
+    headers: { 'content-type': 'application/json', authorization: secret, 'x-forwarded-for': '203.0.113.10' },
+    body
+  })).status
+  const elsewhere = await world(t, { FUSIONAUTH_WEBHOOK_SECRET: secret, FUSIONAUTH_WEBHOOK_ALLOWED_IPS: '203.0.113.10' })
+  assert.equal(await send(elsewhere.nginx), 403)
+  const here = await world(t, { FUSIONAUTH_WEBHOOK_SECRET: secret, FUSIONAUTH_WEBHOOK_ALLOWED_IPS: '127.0.0.1' })
+  assert.equal(await send(here.nginx), 200, 'ignored (no Enzoic API configured: enrolment does not follow), but admitted')
 })

@@ -62,7 +62,7 @@ test('register → list → test --wait, end to end through the real bridge', as
   assert.equal(ez.webhooks.length, 1)
 })
 
-test('test --wait times out with the likely causes when the bridge refuses the credentials', async t => {
+test('test --wait says when the bridge refused the test call\'s credentials (it logged "webhook credentials refused")', async t => {
   const ez = await startEnzoicFake()
   t.after(() => ez.close())
   const bridge = await startTestBridge(t)
@@ -70,13 +70,34 @@ test('test --wait times out with the likely causes when the bridge refuses the c
   const reg = await cli(['enzoic', 'webhooks', 'register', '--url', `${bridge.url}/webhooks/enzoic`, '--insecure-url'], env)
   assert.equal(reg.code, 0, reg.stderr)
   assert.match(reg.stdout, /ENZOIC_WEBHOOK_CREDENTIALS=\S+:\S+/) // printed once, without --write-env
+  const r = await cli(['enzoic', 'webhooks', 'test', '--wait', '10s'], env)
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /^The bridge refused a webhook call's credentials \(401\) after [\d.]+ s, from 127\.0\.0\.1 \(its log: "webhook credentials refused"\): ENZOIC_WEBHOOK_CREDENTIALS/)
+  assert.match(r.stderr, /Fix: put the pair `enzoic webhooks register` printed/)
+  assert.match(r.stderr, /breach-bridge: test notification refused by the bridge \(webhook credentials\)\n$/)
+  assert.equal((await ez.waitForDelivery(1)).status, 401)
+  assert.ok(bridge.logs.some(l => l.includes('webhook credentials refused')))
+  assert.equal((await bridge.store.alerts.list()).length, 0)
+
+  const json = await cli(['enzoic', 'webhooks', 'test', '--wait', '10s', '--json'], env)
+  assert.equal(json.code, 1)
+  const doc = JSON.parse(json.stdout) as { received: boolean, arrival: { kind: string, address: string } }
+  assert.equal(doc.received, false)
+  assert.equal(doc.arrival.kind, 'refused')
+})
+
+test('test --wait times out with the likely causes when nothing reaches the bridge', async t => {
+  const ez = await startEnzoicFake()
+  t.after(() => ez.close())
+  const bridge = await startTestBridge(t)
+  const env = { ...ez.env, BRIDGE_DATABASE: bridge.config.database }
+  const port = await freePort()
+  assert.equal((await cli(['enzoic', 'webhooks', 'register', '--url', `http://127.0.0.1:${port}/webhooks/enzoic`, '--insecure-url'], env)).code, 0)
   const r = await cli(['enzoic', 'webhooks', 'test', '--wait', '2s'], env)
   assert.equal(r.code, 1)
   assert.match(r.stderr, /No test notification arrived within 2 s/)
   assert.match(r.stderr, /credentials: ENZOIC_WEBHOOK_CREDENTIALS/)
   assert.match(r.stderr, /certificate/)
-  assert.equal((await ez.waitForDelivery(1)).status, 401)
-  assert.equal((await bridge.store.alerts.list()).length, 0)
 })
 
 test('a bad Enzoic key: a message that names ENZOIC_API_KEY and never the secret; exit 2 (fix the configuration)', async t => {
@@ -90,6 +111,20 @@ test('a bad Enzoic key: a message that names ENZOIC_API_KEY and never the secret
   const missing = await cli(['enzoic', 'webhooks', 'list'], { BRIDGE_DATABASE: join(dir, 'b.db') })
   assert.equal(missing.code, 2)
   assert.match(missing.stderr, /ENZOIC_API_KEY: required/)
+})
+
+test('ENZOIC_API_URL without /v1: the 404 says so, in the command and in check', async t => {
+  const ez = await startEnzoicFake()
+  t.after(() => ez.close())
+  const dir = tmpDir(t)
+  const base = ez.url.replace(/\/v1$/, '')
+  const r = await cli(['enzoic', 'webhooks', 'list'], { ...ez.env, ENZOIC_API_URL: base, BRIDGE_DATABASE: join(dir, 'b.db') })
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, new RegExp(`not found \\(404\\).* — ENZOIC_API_URL \\(${base.replace(/[.]/g, '\\.')}\\) does not end in /v1: Enzoic's API is at https://api\\.enzoic\\.com/v1\n$`))
+  const check = await cli(['check'], testEnv(dir, { ...ez.env, ENZOIC_API_URL: base }))
+  assert.match(check.stdout, /FAIL +Enzoic API +.*does not end in \/v1/)
+  const right = await cli(['enzoic', 'webhooks', 'list'], { ...ez.env, BRIDGE_DATABASE: join(dir, 'b.db') })
+  assert.equal(right.code, 0, right.stderr)
 })
 
 interface SyncWorld { fa: FusionAuthFake, ez: EnzoicFake, env: NodeJS.ProcessEnv }
@@ -138,6 +173,30 @@ test('monitor sync: 25,000 users in two tenants → two batches, right hashes an
   assert.equal(dry.code, 0, dry.stderr)
   assert.match(dry.stdout, /Dry run: would enrol 25000 users/)
   assert.equal(addCalls(ez).length, 2, 'dry run sends nothing')
+})
+
+test('monitor sync reports the enrolled emails several users share (one Enzoic entry each, an alert acts on all)', async t => {
+  const fa = await startFusionAuthFake({ tenants: 3 })
+  const ez = await startEnzoicFake()
+  t.after(() => Promise.all([fa.close(), ez.close()]))
+  const [t1, t2, t3] = fa.tenants.map(x => x.id) as [string, string, string]
+  for (const tenantId of [t1, t2, t3]) fa.addUser({ tenantId, email: 'everywhere@acme-corp.io' })
+  for (const tenantId of [t1, t3]) fa.addUser({ tenantId, email: 'twice@acme-corp.io' })
+  fa.addUser({ tenantId: t2, email: 'twice@acme-corp.io', active: false }) // not enrolled: not counted
+  fa.addUser({ tenantId: t2, email: 'once@acme-corp.io' })
+  const env = testEnv(tmpDir(t), { ...ez.env, FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey })
+
+  const r = await cli(['enzoic', 'monitor', 'sync'], env)
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /^2 emails are shared by 5 users \(in different tenants\): Enzoic monitors each address once, and an alert for one acts on all of them\.$/m)
+  assert.equal(ez.monitored.size, 3, 'one entry per address')
+  const json = await cli(['enzoic', 'monitor', 'sync', '--dry-run', '--json'], env)
+  assert.equal(json.code, 0, json.stderr)
+  assert.deepEqual(JSON.parse(json.stdout).shared, { emails: 2, users: 5 })
+
+  const alone = await cli(['enzoic', 'monitor', 'sync', '--tenant', t2], env)
+  assert.equal(alone.code, 0, alone.stderr)
+  assert.doesNotMatch(alone.stdout, /shared/, 'nothing shared within one tenant')
 })
 
 test('monitor sync interrupted by an Enzoic failure resumes from its checkpoint without duplicates', async t => {

@@ -1,10 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { tmpDir } from '../helper.js'
-import { runCli } from '../fixtures/processes.js'
+import { ROOT, runCli } from '../fixtures/processes.js'
 import { cli } from '../fixtures/in-process.js'
 
 const URL = 'https://bridge.example.com/webhooks/enzoic'
@@ -76,4 +76,46 @@ test('--write-env creates a missing file 0600; a failed registration leaves no e
   const ok = await cli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
   assert.equal(ok.code, 0, ok.stderr)
   assert.equal(statSync(file).mode & 0o777, 0o600)
+})
+
+test('--write-env fills in an empty ENZOIC_WEBHOOK_CREDENTIALS= line (a copy of .env.example) where it stands, instead of adding a second', async t => {
+  const ez = await startEnzoicFake()
+  t.after(() => ez.close())
+  const dir = tmpDir(t)
+  const file = join(dir, '.env')
+  copyFileSync(join(ROOT, '.env.example'), file)
+  const before = readFileSync(file, 'utf8')
+  assert.match(before, /^ENZOIC_WEBHOOK_CREDENTIALS=$/m)
+
+  const r = await cli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
+  assert.equal(r.code, 0, r.stderr)
+  const hook = ez.webhooks[0]!
+  const after = readFileSync(file, 'utf8')
+  assert.deepEqual(after.match(/^\s*ENZOIC_WEBHOOK_CREDENTIALS\s*=.*$/gm), [`ENZOIC_WEBHOOK_CREDENTIALS=${hook.key}:${hook.secret}`], 'one assignment')
+  const expected = before.replace(/^ENZOIC_WEBHOOK_CREDENTIALS=$/m, `# Enzoic webhook credentials, ${after.match(/credentials, (\S+)\n/)![1]}\nENZOIC_WEBHOOK_CREDENTIALS=${hook.key}:${hook.secret}`)
+  assert.equal(after, expected, 'filled in where it stood; every other line kept')
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+  assert.deepEqual(readdirSync(dir), ['.env'], 'no temporary file left')
+
+  // A second register rotates: the pair now set stays in front, on an appended line.
+  const again = await cli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env)
+  assert.equal(again.code, 0, again.stderr)
+  const second = ez.webhooks[1]!
+  assert.match(readFileSync(file, 'utf8'), new RegExp(`^ENZOIC_WEBHOOK_CREDENTIALS=${hook.key}:${hook.secret},${second.key}:${second.secret}$`, 'm'))
+})
+
+test('--write-env: filling in the empty line fails whole under a file-size limit, the file as it was and the webhook deleted again', async t => {
+  const ez = await startEnzoicFake()
+  t.after(() => ez.close())
+  const dir = tmpDir(t)
+  const file = join(dir, 'bridge.env')
+  const existing = `ENZOIC_WEBHOOK_CREDENTIALS=\n${'#'.repeat(1024 - 'ENZOIC_WEBHOOK_CREDENTIALS=\n'.length - 1)}\n`
+  writeFileSync(file, existing, { mode: 0o600 })
+  // A real process: only a child can run under a file-size limit (ulimit -f).
+  const r = await runCli(['enzoic', 'webhooks', 'register', '--url', URL, '--write-env', file], ez.env, undefined, { fileLimitBlocks: 1 })
+  assert.equal(r.code, 1, r.stdout + r.stderr)
+  assert.match(r.stderr, /\(EFBIG\): the webhook was deleted again, nothing changed/)
+  assert.equal(readFileSync(file, 'utf8'), existing)
+  assert.deepEqual(readdirSync(dir), ['bridge.env'], 'no temporary file left')
+  assert.equal(ez.webhooks.length, 0)
 })

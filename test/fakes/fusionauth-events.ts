@@ -62,7 +62,7 @@ export async function createEventSigner (fa?: FusionAuthFake): Promise<EventSign
     },
     publicPem: () => current().publicPem
   }
-  fa?.publishKeys(() => signer.jwks())
+  fa?.publishKeys(() => signer.jwks(), async (body, kid) => await signer.sign(body, { kid }))
   return signer
 }
 

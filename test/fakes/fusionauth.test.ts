@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createLocalJWKSet, jwtVerify } from 'jose'
 import { test, type TestContext } from 'node:test'
 import { PATHS } from '../../scripts/trim-openapi.js'
+import { createEventSigner } from './fusionauth-events.js'
 import { FAKE_ERROR_CODES, SEARCH_WINDOW, startFusionAuthFake, type FusionAuthFake, type FusionAuthFakeOptions } from './fusionauth.js'
 import { BUNDLED_SPEC_PATH, loadFusionAuthOpenApi, SPEC_DEVIATIONS } from './openapi.js'
 
@@ -421,12 +425,128 @@ test('contract: every endpoint the bridge uses answers what the OpenAPI spec dec
     assert.deepEqual(r.json, { status: 'ok' })
   })
 
+  await t.test('/api/webhook (createWebhook, retrieveWebhook(s), updateWebhook, patchWebhook, deleteWebhook)', async () => {
+    const signer = await createEventSigner(fa)
+    const webhook = {
+      url: 'https://bridge.example.com/webhooks/fusionauth',
+      description: 'enzoic-fusionauth-bridge',
+      connectTimeout: 1000,
+      readTimeout: 2000,
+      eventsEnabled: { 'user.password.breach': true, 'user.create': true },
+      headers: { Authorization: 'Bearer s3cret' },
+      global: false,
+      tenantIds: [t1],
+      signatureConfiguration: { enabled: true, signingKeyId: signer.kid }
+    }
+    req('POST', '/api/webhook', { webhook })
+    let r = await call(fa, 'POST', '/api/webhook', { body: { webhook } })
+    check('POST', '/api/webhook', r)
+    assert.equal(r.status, 200, r.text)
+    const id = r.json.webhook.id as string
+    const { headers, tenantIds, signatureConfiguration } = r.json.webhook
+    assert.deepEqual([headers, tenantIds, signatureConfiguration], [webhook.headers, [t1], webhook.signatureConfiguration])
+    r = await call(fa, 'POST', '/api/webhook', { body: { webhook: { ...webhook, url: 'not a url', connectTimeout: undefined, eventsEnabled: { 'user.bulk.delete': true } } } })
+    check('POST', '/api/webhook', r)
+    assert.equal(r.status, 400)
+    assert.deepEqual(Object.keys(r.json.fieldErrors).sort(), ['webhook.connectTimeout', 'webhook.eventsEnabled', 'webhook.url'], 'every problem at once; no such event type')
+    r = await call(fa, 'POST', '/api/webhook', { body: { webhook: { ...webhook, signatureConfiguration: { enabled: true, signingKeyId: ghost() }, tenantIds: [ghost()] } } })
+    assert.deepEqual(Object.keys(r.json.fieldErrors).sort(), ['webhook.signatureConfiguration.signingKeyId', 'webhook.tenantIds'])
+
+    const fixed = ghost()
+    r = await call(fa, 'POST', `/api/webhook/${fixed}`, { body: { webhook: { ...webhook, global: true, tenantIds: [] } } })
+    check('POST', '/api/webhook/{webhookId}', r)
+    assert.equal(r.json.webhook.id, fixed)
+    r = await call(fa, 'POST', `/api/webhook/${fixed}`, { body: { webhook } })
+    check('POST', '/api/webhook/{webhookId}', r)
+    assert.equal(r.status, 400, 'the id is taken')
+
+    r = await call(fa, 'GET', '/api/webhook')
+    check('GET', '/api/webhook', r)
+    assert.deepEqual(r.json.webhooks.map((w: any) => w.id).sort(), [id, fixed].sort())
+    r = await call(fa, 'GET', '/api/webhook', { key: null })
+    check('GET', '/api/webhook', r)
+    assert.equal(r.status, 401)
+    r = await call(fa, 'GET', `/api/webhook/${id}`)
+    check('GET', '/api/webhook/{webhookId}', r)
+    assert.equal(r.json.webhook.url, webhook.url)
+    r = await call(fa, 'GET', `/api/webhook/${ghost()}`)
+    check('GET', '/api/webhook/{webhookId}', r)
+    assert.equal(r.status, 404)
+
+    const updated = { ...webhook, eventsEnabled: { ...webhook.eventsEnabled, 'user.delete': true }, signatureConfiguration: { enabled: false } }
+    req('PUT', '/api/webhook/{webhookId}', { webhook: updated })
+    r = await call(fa, 'PUT', `/api/webhook/${id}`, { body: { webhook: updated } })
+    check('PUT', '/api/webhook/{webhookId}', r)
+    assert.deepEqual(r.json.webhook.eventsEnabled, updated.eventsEnabled)
+    assert.deepEqual(r.json.webhook.signatureConfiguration, { enabled: false })
+    r = await call(fa, 'PUT', `/api/webhook/${ghost()}`, { body: { webhook: updated } })
+    check('PUT', '/api/webhook/{webhookId}', r)
+    assert.equal(r.status, 404)
+    r = await call(fa, 'PUT', `/api/webhook/${id}`, { body: { webhook: { ...updated, readTimeout: 0 } } })
+    check('PUT', '/api/webhook/{webhookId}', r)
+    assert.equal(r.status, 400)
+    r = await call(fa, 'PATCH', `/api/webhook/${id}`, { body: { webhook: { headers: { 'X-Extra': '1' } } } })
+    check('PATCH', '/api/webhook/{webhookId}', r)
+    assert.deepEqual(r.json.webhook.headers, { Authorization: 'Bearer s3cret', 'X-Extra': '1' }, 'a merge patch')
+    r = await call(fa, 'PATCH', `/api/webhook/${id}`, { body: { webhook: { eventsEnabled: { nonsense: true } } } })
+    check('PATCH', '/api/webhook/{webhookId}', r)
+    assert.equal(r.status, 400)
+
+    r = await call(fa, 'DELETE', `/api/webhook/${fixed}`)
+    check('DELETE', '/api/webhook/{webhookId}', r)
+    assert.equal(r.status, 200)
+    r = await call(fa, 'DELETE', `/api/webhook/${fixed}`)
+    check('DELETE', '/api/webhook/{webhookId}', r)
+    assert.equal(r.status, 404)
+    assert.deepEqual(fa.webhooks().map(w => w.id), [id])
+  })
+
+  await t.test('GET, PATCH and PUT /api/tenant/{tenantId}: the event configuration (retrieveTenant, patchTenant, updateTenant)', async () => {
+    let r = await call(fa, 'GET', `/api/tenant/${t1}`)
+    check('GET', '/api/tenant/{tenantId}', r)
+    assert.deepEqual(r.json.tenant.eventConfiguration.events['user.password.breach'], { enabled: false, transactionType: 'None' }, 'every event, off, until set')
+    r = await call(fa, 'GET', `/api/tenant/${ghost()}`)
+    check('GET', '/api/tenant/{tenantId}', r)
+    assert.equal(r.status, 404)
+    const patch = { tenant: { eventConfiguration: { events: { 'user.password.breach': { enabled: true, transactionType: 'Any' }, 'user.create': { enabled: true, transactionType: 'None' } } } } }
+    req('PATCH', '/api/tenant/{tenantId}', patch)
+    r = await call(fa, 'PATCH', `/api/tenant/${t1}`, { body: patch })
+    check('PATCH', '/api/tenant/{tenantId}', r)
+    assert.equal(r.status, 200, r.text)
+    assert.deepEqual(r.json.tenant.eventConfiguration.events['user.password.breach'], { enabled: true, transactionType: 'Any' })
+    assert.deepEqual(r.json.tenant.eventConfiguration.events['user.delete'], { enabled: false, transactionType: 'None' }, 'the rest kept')
+    assert.equal(r.json.tenant.name, 'Default')
+    assert.deepEqual(fa.tenants[0]!.eventConfiguration.events['user.create'], { enabled: true, transactionType: 'None' })
+    r = await call(fa, 'PATCH', `/api/tenant/${t1}`, { body: { tenant: { eventConfiguration: { events: { 'user.create': { enabled: true, transactionType: 'Most' }, 'user.bulk.delete': { enabled: true } } } } } })
+    check('PATCH', '/api/tenant/{tenantId}', r)
+    assert.deepEqual(Object.keys(r.json.fieldErrors).sort(), ['tenant.eventConfiguration.events', 'tenant.eventConfiguration.events[user.create].transactionType'])
+    r = await call(fa, 'GET', '/api/tenant')
+    assert.equal(r.json.tenants[0].eventConfiguration.events['user.create'].enabled, true, 'the list carries it too')
+    const put = { tenant: { name: 'Second', eventConfiguration: { events: { 'user.delete': { enabled: true, transactionType: 'None' } } } } }
+    req('PUT', '/api/tenant/{tenantId}', put)
+    r = await call(fa, 'PUT', `/api/tenant/${t2}`, { body: put })
+    check('PUT', '/api/tenant/{tenantId}', r)
+    assert.deepEqual([r.json.tenant.name, r.json.tenant.eventConfiguration.events['user.delete'].enabled], ['Second', true])
+    r = await call(fa, 'PUT', `/api/tenant/${t2}`, { body: { tenant: { eventConfiguration: {} } } })
+    check('PUT', '/api/tenant/{tenantId}', r)
+    assert.equal(r.json.fieldErrors['tenant.name'][0].code, '[blank]tenant.name')
+  })
+
+  await t.test('GET /.well-known/jwks.json (retrieveJsonWebKeySet): anonymous, the published keys', async () => {
+    const signer = await createEventSigner(fa)
+    const r = await call(fa, 'GET', '/.well-known/jwks.json', { key: null })
+    check('GET', '/.well-known/jwks.json', r)
+    assert.deepEqual(r.json.keys.map((k: any) => k.kid), [signer.kid])
+  })
+
   await t.test('every operation was validated with a success and an error answer', () => {
     const ops = ['GET /api/user', 'GET /api/user/{userId}', 'POST /api/user/search', 'PATCH /api/user/{userId}', 'DELETE /api/user/{userId}',
       'PUT /api/user/{userId}', 'GET /api/jwt/refresh', 'DELETE /api/jwt/refresh', 'POST /api/user/action', 'POST /api/user/comment',
       'POST /api/group/member', 'GET /api/tenant', 'GET /api/group/{groupId}', 'GET /api/user-action/{userActionId}', 'GET /api/system/version',
       'DELETE /api/user/action/{actionId}', 'DELETE /api/group/member', 'POST /api/email/send/{emailTemplateId}',
-      'GET /api/email/template/{emailTemplateId}', 'GET /api/user/comment/{userId}', 'GET /api/user/action']
+      'GET /api/email/template/{emailTemplateId}', 'GET /api/user/comment/{userId}', 'GET /api/user/action',
+      'POST /api/webhook', 'GET /api/webhook', 'POST /api/webhook/{webhookId}', 'GET /api/webhook/{webhookId}', 'PUT /api/webhook/{webhookId}',
+      'PATCH /api/webhook/{webhookId}', 'DELETE /api/webhook/{webhookId}', 'GET /api/tenant/{tenantId}', 'PATCH /api/tenant/{tenantId}', 'PUT /api/tenant/{tenantId}']
     for (const op of ops) {
       const statuses = [...(covered.get(op) ?? [])]
       assert.ok(statuses.some(s => s >= 200 && s < 300), `${op}: no success validated`)
@@ -583,6 +703,74 @@ test('endpoint-restricted keys: 401 outside their endpoints and methods; probes 
   assert.equal((await call(fa, 'POST', '/api/user/comment', { ...narrow, body: probes[4]?.[2] })).status, 401, 'not permitted: 401')
 })
 
+test('webhooks and tenants: API-key permissions by endpoint and method (/api/webhook, /api/tenant PATCH); probes with a random id', async t => {
+  const fa = await start(t)
+  const tenantId = fa.tenants[0]!.id
+  fa.addApiKey('hooks', { endpoints: { '/api/webhook': ['GET', 'POST', 'PUT'], '/api/tenant': ['GET', 'PATCH'] } })
+  fa.addApiKey('reader', { endpoints: { '/api/webhook': ['GET'], '/api/tenant': ['GET'] } })
+  const webhook = { url: 'https://bridge.example.com/webhooks/fusionauth', connectTimeout: 1000, readTimeout: 2000, global: true }
+  const created = await call(fa, 'POST', '/api/webhook', { key: 'hooks', body: { webhook } })
+  assert.equal(created.status, 200, created.text)
+  const id = created.json.webhook.id as string
+  assert.equal((await call(fa, 'PUT', `/api/webhook/${id}`, { key: 'hooks', body: { webhook } })).status, 200)
+  assert.equal((await call(fa, 'DELETE', `/api/webhook/${id}`, { key: 'hooks' })).status, 401, 'DELETE not granted')
+  assert.equal((await call(fa, 'POST', '/api/webhook', { key: 'reader', body: { webhook } })).status, 401)
+  assert.equal((await call(fa, 'GET', `/api/webhook/${id}`, { key: 'reader' })).status, 200, '/api/webhook covers /api/webhook/{id}')
+  const patch = { tenant: { eventConfiguration: { events: { 'user.create': { enabled: true, transactionType: 'None' } } } } }
+  assert.equal((await call(fa, 'PATCH', `/api/tenant/${tenantId}`, { key: 'reader', body: patch })).status, 401)
+  assert.equal((await call(fa, 'PATCH', `/api/tenant/${tenantId}`, { key: 'hooks', body: patch })).status, 200)
+  assert.equal((await call(fa, 'PUT', `/api/tenant/${tenantId}`, { key: 'hooks', body: { tenant: { name: 'x' } } })).status, 401, 'PUT not granted')
+  // `check` probes a permission with a random id and an empty body: a permitted key gets 404, a refused one 401.
+  assert.equal((await call(fa, 'PATCH', `/api/tenant/${ghost()}`, { key: 'hooks', body: {} })).status, 404)
+  assert.equal((await call(fa, 'PUT', `/api/webhook/${ghost()}`, { key: 'hooks', body: {} })).status, 404)
+  assert.equal((await call(fa, 'DELETE', `/api/webhook/${ghost()}`, { key: 'hooks' })).status, 401)
+})
+
+test('emit: FusionAuth sends an event to each webhook that enables it and covers the tenant, when the tenant enables it; headers, Basic credentials, signature', async t => {
+  const fa = await start(t, { tenants: 2 })
+  const [t1, t2] = fa.tenants.map(x => x.id) as [string, string]
+  const signer = await createEventSigner(fa)
+  const received: Array<{ path: string, headers: Record<string, string | string[] | undefined>, body: string }> = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => { received.push({ path: req.url ?? '', headers: req.headers, body }); res.writeHead(req.url === '/fail' ? 500 : 200).end('{}') })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise<void>(resolve => server.close(() => resolve())))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const hook = async (path: string, extra: Record<string, unknown>): Promise<void> => {
+    const webhook = { url: `${base}${path}`, connectTimeout: 1000, readTimeout: 2000, ...extra }
+    assert.equal((await call(fa, 'POST', '/api/webhook', { body: { webhook } })).status, 200)
+  }
+  await hook('/signed', { eventsEnabled: { 'user.create': true }, tenantIds: [t1], headers: { Authorization: 'Bearer one' }, signatureConfiguration: { enabled: true, signingKeyId: signer.kid } })
+  await hook('/basic', { eventsEnabled: { 'user.create': true }, global: true, httpAuthenticationUsername: 'fa', httpAuthenticationPassword: 'pw' })
+  await hook('/fail', { eventsEnabled: { 'user.create': true }, tenantIds: [t2] })
+  await hook('/other', { eventsEnabled: { 'user.delete': true }, global: true })
+  const u1 = fa.addUser({ tenantId: t1, email: 'one@corp.io' })
+  const u2 = fa.addUser({ tenantId: t2, email: 'two@corp.io' })
+
+  assert.deepEqual(await fa.emit('user.create', u1), [], 'the tenant does not send it yet')
+  for (const id of [t1, t2]) {
+    const r = await call(fa, 'PATCH', `/api/tenant/${id}`, { body: { tenant: { eventConfiguration: { events: { 'user.create': { enabled: true, transactionType: 'None' } } } } } })
+    assert.equal(r.status, 200)
+  }
+  const first = await fa.emit('user.create', u1)
+  assert.deepEqual(first.map(e => [new URL(e.url).pathname, e.status]).sort(), [['/basic', 200], ['/signed', 200]])
+  const signed = received.find(r => r.path === '/signed')!
+  assert.equal(signed.headers.authorization, 'Bearer one')
+  const jwt = signed.headers['x-fusionauth-signature-jwt'] as string
+  const { payload, protectedHeader } = await jwtVerify(jwt, createLocalJWKSet(signer.jwks()))
+  assert.equal(protectedHeader.kid, signer.kid)
+  assert.equal(payload.request_body_sha256, createHash('sha256').update(signed.body).digest('base64'))
+  assert.equal(JSON.parse(signed.body).event.user.id, u1.id)
+  assert.equal(received.find(r => r.path === '/basic')!.headers.authorization, `Basic ${Buffer.from('fa:pw').toString('base64')}`)
+  const second = await fa.emit('user.create', u2)
+  assert.deepEqual(second.map(e => [new URL(e.url).pathname, e.status]).sort(), [['/basic', 200], ['/fail', 500]], 'each answer reported')
+  assert.equal(received.filter(r => r.path === '/other').length, 0)
+  await assert.rejects(fa.emit('user.bulk.delete', u1), /not an event type/)
+})
+
 test('deactivate is a soft delete; hardDelete really deletes; mutatingCalls and the journal', async t => {
   const fa = await start(t)
   const tid = fa.tenants[0]!.id
@@ -727,6 +915,19 @@ test('patch semantics: merge, null removes, a required change defaults its reaso
   assert.equal(r.json.user.passwordChangeReason, undefined)
   r = await call(fa, 'PATCH', `/api/user/${u.id}`, { body: { nothing: true } })
   assert.equal(r.status, 400)
+})
+
+test('a password change clears "must change password" and moves passwordLastUpdateInstant, as FusionAuth does', async t => {
+  const fa = await start(t)
+  const u = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'pw@corp.io' })
+  const before = u.passwordLastUpdateInstant
+  await call(fa, 'PATCH', `/api/user/${u.id}`, { body: { user: { passwordChangeRequired: true, passwordChangeReason: 'Breached' } } })
+  assert.equal((await call(fa, 'GET', `/api/user/${u.id}`)).json.user.passwordChangeRequired, true)
+  fa.changePassword(u.id)
+  const after = (await call(fa, 'GET', `/api/user/${u.id}`)).json.user
+  assert.equal(after.passwordChangeRequired, false)
+  assert.equal(after.passwordChangeReason, undefined)
+  assert.ok(after.passwordLastUpdateInstant > before)
 })
 
 test('faults: fail, hang, latency, revokeKey, stopListening and resumeListening', async t => {

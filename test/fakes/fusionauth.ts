@@ -25,8 +25,12 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { defaultEventConfiguration, FakeWebhooks, readEventConfiguration, type EmittedEvent, type FakeEventConfiguration, type FakeWebhook } from './fusionauth-webhooks.js'
 
-export interface FakeTenant { id: string, name: string }
+export type { EmittedEvent, FakeEventConfiguration, FakeWebhook }
+
+/** A tenant: its name, and which events it sends its webhooks (fakes/fusionauth-webhooks.ts). */
+export interface FakeTenant { id: string, name: string, eventConfiguration: FakeEventConfiguration }
 
 export interface FakeUser {
   id: string
@@ -35,6 +39,7 @@ export interface FakeUser {
   username?: string
   firstName?: string
   lastName?: string
+  timezone?: string
   active: boolean
   verified: boolean
   insertInstant: number
@@ -64,6 +69,8 @@ export interface NewFakeUser {
   firstName?: string
   lastName?: string
   username?: string
+  /** An IANA time zone (FusionAuth's `user.timezone`). */
+  timezone?: string
 }
 
 export interface FakeUserAction { id: string, name: string, preventLogin: boolean, temporal: boolean }
@@ -116,10 +123,24 @@ export interface FusionAuthFake {
   addEmailTemplate (name?: string, id?: string): string
   /** Makes a user a member of a group, as an administrator would. */
   addMember (groupId: string, userId: string): void
-  /** The user changes their password now (or at `at`): FusionAuth records the instant and clears "must change". */
+  /**
+   * The user changes their password (FusionAuth's hosted pages, or the change-password API): as FusionAuth does,
+   * `passwordLastUpdateInstant` moves to `at` (default now) and a required change is satisfied —
+   * `passwordChangeRequired` cleared, its reason removed.
+   */
   changePassword (userId: string, at?: number): FakeUser
-  /** What `GET /.well-known/jwks.json` answers (the keys webhook signatures are made with: fakes/fusionauth-events.ts). */
-  publishKeys (jwks: () => unknown): void
+  /**
+   * What `GET /.well-known/jwks.json` answers (the keys webhook signatures are made with: fakes/fusionauth-events.ts),
+   * and how a body is signed with one of them (for the webhooks whose signature configuration names it).
+   */
+  publishKeys (jwks: () => unknown, sign?: (body: string, kid: string) => Promise<string>): void
+  /** The webhooks (`/api/webhook`), as FusionAuth holds them. */
+  webhooks (): FakeWebhook[]
+  /**
+   * FusionAuth sends a user event of `type` (built by fakes/fusionauth-events.ts `userEvent`) to every webhook that
+   * enables it and covers the user's tenant, if the tenant enables it: with the webhook's headers and signature.
+   */
+  emit (type: string, user: FakeUser, extra?: Record<string, unknown>): Promise<EmittedEvent[]>
   /** Every email FusionAuth was asked to send, in order. */
   sentEmails (): SentEmail[]
   /**
@@ -181,7 +202,8 @@ const CHANGE_PASSWORD_REASONS = new Set(['Administrative', 'Breached', 'Expired'
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const YEAR_MS = 365 * 24 * 3600 * 1000
 /** API-key permission endpoints, longest first: a request path maps to the longest one it starts with. */
-const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/user-action', '/api/group/member', '/api/email/send', '/api/email/template', '/api/jwt/refresh', '/api/system/version', '/api/tenant', '/api/group', '/api/user']
+const PERMISSION_ENDPOINTS = ['/api/user/search', '/api/user/action', '/api/user/comment', '/api/user-action', '/api/group/member', '/api/email/send', '/api/email/template',
+  '/api/jwt/refresh', '/api/system/version', '/api/tenant', '/api/webhook', '/api/group', '/api/user']
 
 type Json = Record<string, unknown>
 interface Reply { status: number, body?: unknown, headers?: Record<string, string> }
@@ -313,6 +335,19 @@ class FakeFusionAuth implements FusionAuthFake {
   private readonly pendingSleeps = new Set<() => void>()
   private faults: Fault[] = []
   private jwks: (() => unknown) | undefined
+  private signWith: ((body: string, kid: string) => Promise<string>) | undefined
+  private readonly hooks = new FakeWebhooks({
+    tenant: id => this.tenants.find(t => t.id === id),
+    keyIds: () => {
+      const published = this.jwks?.() as { keys?: Array<{ kid?: unknown }> } | undefined
+      return (published?.keys ?? []).map(k => String(k.kid).toLowerCase())
+    },
+    sign: (body, kid) => this.signWith?.(body, kid),
+    notFound,
+    badRequest: fields => new Answer({ status: 400, body: errorsBody([], fields) }),
+    couldNotConvert
+  })
+
   private latencyMs: number
   private port = 0
   private listening = false
@@ -359,7 +394,7 @@ class FakeFusionAuth implements FusionAuthFake {
   // ── state set-up ─────────────────────────────────────────────────────────────────────────────────────────
 
   addTenant (name?: string, id?: string): FakeTenant {
-    const tenant = { id: id ?? randomUUID(), name: name ?? `Tenant ${this.tenants.length + 1}` }
+    const tenant = { id: id ?? randomUUID(), name: name ?? `Tenant ${this.tenants.length + 1}`, eventConfiguration: defaultEventConfiguration() }
     if (this.tenants.some(t => t.id === tenant.id)) throw new Error(`fake FusionAuth: tenant ${tenant.id} exists`)
     this.tenants.push(tenant)
     this.emailIndex.set(tenant.id, new Map())
@@ -392,6 +427,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (u.username !== undefined) user.username = u.username
     if (u.firstName !== undefined) user.firstName = u.firstName
     if (u.lastName !== undefined) user.lastName = u.lastName
+    if (u.timezone !== undefined) user.timezone = u.timezone
     for (let i = 0; i < (u.refreshTokens ?? 0); i++) {
       user.refreshTokens.push({ id: randomUUID(), token: randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', ''), insertInstant: now, applicationId: this.applicationId })
     }
@@ -420,24 +456,31 @@ class FakeFusionAuth implements FusionAuthFake {
     return id.toLowerCase()
   }
 
+  changePassword (userId: string, at = Date.now()): FakeUser {
+    const u = this.usersById.get(userId)
+    if (u === undefined) throw new Error(`fake FusionAuth: no user ${userId}`)
+    u.passwordLastUpdateInstant = at
+    u.passwordChangeRequired = false
+    delete u.passwordChangeReason
+    this.touch(u)
+    return u
+  }
+
   addMember (groupId: string, userId: string): void {
     const u = this.usersById.get(userId)
     if (u === undefined || !this.groups.has(groupId)) throw new Error('addMember: no such user or group')
     if (!u.memberships.some(m => m.groupId === groupId)) u.memberships.push({ id: randomUUID(), groupId, insertInstant: Date.now() })
   }
 
-  changePassword (userId: string, at = Date.now()): FakeUser {
-    const u = this.usersById.get(userId)
-    if (u === undefined) throw new Error('changePassword: no such user')
-    u.passwordLastUpdateInstant = at
-    u.passwordChangeRequired = false
-    delete u.passwordChangeReason
-    this.version++
-    return u
+  publishKeys (jwks: () => unknown, sign?: (body: string, kid: string) => Promise<string>): void {
+    this.jwks = jwks
+    this.signWith = sign
   }
 
-  publishKeys (jwks: () => unknown): void {
-    this.jwks = jwks
+  webhooks (): FakeWebhook[] { return structuredClone(this.hooks.list()) }
+
+  async emit (type: string, user: FakeUser, extra: Record<string, unknown> = {}): Promise<EmittedEvent[]> {
+    return await this.hooks.emit(type, user, extra)
   }
 
   sentEmails (): SentEmail[] { return [...this.sent] }
@@ -633,13 +676,11 @@ class FakeFusionAuth implements FusionAuthFake {
     const [, resource, sub] = seg
     const route = `${method} /${seg.slice(1, 3).join('/')}`
 
-    if (resource === 'tenant') {
-      if (method !== 'GET') throw notFound()
-      const visible = this.tenants.filter(t => key.tenantId === undefined || t.id === key.tenantId)
-      if (sub === undefined) return { status: 200, body: { tenants: visible.map(t => ({ ...t })) } }
-      const t = visible.find(x => x.id === sub.toLowerCase())
-      if (t === undefined) throw notFound()
-      return { status: 200, body: { tenant: { ...t } } }
+    if (resource === 'tenant' && seg.length <= 3) return this.tenantRoute(method, sub, key, body)
+    if (resource === 'webhook') {
+      const reply = this.hooks.route(method, sub, seg.length > 3, body)
+      if (reply === undefined) throw notFound()
+      return reply
     }
     if (route === 'GET /system/version' && seg.length === 3) return { status: 200, body: { version: this.productVersion } }
     if (resource === 'group' && sub !== undefined && seg.length === 3 && method === 'GET' && sub !== 'member') return this.retrieveGroup(sub, scope)
@@ -670,6 +711,31 @@ class FakeFusionAuth implements FusionAuthFake {
       }
     }
     throw notFound()
+  }
+
+  /** GET /api/tenant[/{id}]; PATCH (merge) and PUT /api/tenant/{id}: the name and the event configuration. */
+  private tenantRoute (method: string, id: string | undefined, key: KeyRecord, body: unknown): Reply {
+    const visible = this.tenants.filter(t => key.tenantId === undefined || t.id === key.tenantId)
+    const tenantJson = (t: FakeTenant): Json => ({ id: t.id, name: t.name, eventConfiguration: structuredClone(t.eventConfiguration) })
+    if (id === undefined) {
+      if (method === 'GET') return { status: 200, body: { tenants: visible.map(tenantJson) } }
+      throw notFound()
+    }
+    if (!['GET', 'PATCH', 'PUT'].includes(method)) throw notFound()
+    const t = isUuid(id) ? visible.find(x => x.id === id.toLowerCase()) : undefined
+    if (t === undefined) throw notFound()
+    if (method === 'GET') return { status: 200, body: { tenant: tenantJson(t) } }
+    const given = isObject(body) ? body.tenant : undefined
+    if (!isObject(given)) throw fieldError('tenant', '[missing]tenant', 'Your request is missing the Tenant information as JSON in the entity-body.')
+    const replace = method === 'PUT'
+    const name = given.name ?? (replace ? undefined : t.name)
+    if (typeof name !== 'string' || name.trim() === '') throw fieldError('tenant.name', '[blank]tenant.name', 'You must specify the [tenant.name] property.')
+    const eventConfiguration = readEventConfiguration(given.eventConfiguration, replace ? undefined : t.eventConfiguration, {
+      badRequest: fields => new Answer({ status: 400, body: errorsBody([], fields) })
+    })
+    t.name = name
+    t.eventConfiguration = eventConfiguration
+    return { status: 200, body: { tenant: tenantJson(t) } }
   }
 
   private retrieveGroup (id: string, scope: Scope): Reply {
@@ -729,6 +795,7 @@ class FakeFusionAuth implements FusionAuthFake {
     if (u.username !== undefined) j.username = u.username
     if (u.firstName !== undefined) j.firstName = u.firstName
     if (u.lastName !== undefined) j.lastName = u.lastName
+    if (u.timezone !== undefined) j.timezone = u.timezone
     Object.assign(j, {
       active: u.active,
       verified: u.verified,

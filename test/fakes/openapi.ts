@@ -110,6 +110,18 @@ export const SPEC_DEVIATIONS: SpecDeviation[] = [
     }
   },
   {
+    id: 'http-headers-a-map-of-strings',
+    description: 'HTTPHeaders (a webhook\'s `headers`) declares `properties: {}` and nothing else, which a strict reading takes ' +
+      'for "no header at all"; FusionAuth takes and answers a map of header name to value: {"Authorization": "Bearer …"}.',
+    stillPresent: spec => {
+      const headers = spec.components.schemas.HTTPHeaders
+      return headers?.additionalProperties === undefined && Object.keys(headers?.properties ?? {}).length === 0
+    },
+    apply: spec => {
+      spec.components.schemas.HTTPHeaders = { ...spec.components.schemas.HTTPHeaders, additionalProperties: { type: 'string' } }
+    }
+  },
+  {
     id: 'empty-error-bodies',
     description: 'Every operation declares its error responses as `default` → Errors JSON, but FusionAuth answers 401 ' +
       '(bad key, key not allowed) and 404 (not found) with an EMPTY body. validateResponse accepts an empty body for ' +

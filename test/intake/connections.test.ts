@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
-import { AUTH, basic, postAlert, startTestBridge, WEBHOOK_KEY, type TestBridge } from '../helper.js'
+import { AUTH, basic, postAlert, startTestBridge, waitFor, WEBHOOK_KEY, type TestBridge } from '../helper.js'
 import { loadConfig } from '../../src/config/index.js'
 
 // Early refusals end the connection, and the request time-outs really bound a slow or endless sender.
@@ -169,4 +169,112 @@ test('the production time-outs are the ones the server runs with: 30 s per reque
   assert.equal(server.requestTimeout, 30_000)
   assert.equal(server.headersTimeout, 10_000)
   assert.equal(server.connectionsCheckingInterval, 1000)
+})
+
+/** Opens `n` connections from `localAddress` that never send a byte; counts those the server closes. */
+async function idleSockets (t: TestContext, bridge: TestBridge, n: number, localAddress: string): Promise<{ sockets: Socket[], closed: () => number }> {
+  const port = Number(new URL(bridge.url).port)
+  let closed = 0
+  const sockets = await Promise.all(Array.from({ length: n }, async () => {
+    const socket = connect({ host: '127.0.0.1', port, localAddress })
+    t.after(() => socket.destroy())
+    socket.on('error', () => {}) // a reset by the server: expected for those it drops
+    socket.resume() // read what the server sends (a 408), so its close is seen
+    socket.once('close', () => { closed++ })
+    await new Promise(resolve => { socket.once('connect', resolve); socket.once('close', resolve) })
+    return socket
+  }))
+  return { sockets, closed: () => closed }
+}
+
+const metric = async (bridge: TestBridge, reason: string): Promise<number | undefined> => {
+  const text = await (await fetch(`${bridge.url}/metrics`).catch(() => undefined))?.text()
+  if (text === undefined) return undefined
+  return Number(new RegExp(`^enzoic_bridge_connections_refused_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+}
+
+test('a flood of idle connections from one address cannot keep alerts out: past the per-address cap they are dropped as they arrive', async t => {
+  // Loopback is not a trusted proxy here (trusted proxies are exempt from the per-address cap: nginx is one peer).
+  // The flood comes from 127.0.0.2, the real sender from 127.0.0.1. Without the per-address cap, the flood would
+  // hold every one of the BRIDGE_MAX_CONNECTIONS (the fd limit it stands for) until the headers time-out.
+  const bridge = await startTestBridge(t, { BRIDGE_MAX_CONNECTIONS: '40', BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: '8', TRUSTED_PROXIES: '192.0.2.10' })
+  assert.equal(bridge.app.server.maxConnections, 40)
+  const flood = await idleSockets(t, bridge, 60, '127.0.0.2')
+  const answer = await postAlert(bridge.url, { exposureID: 'past-the-flood', username: 'past-the-flood@acme.io' })
+  assert.equal(answer.status, 200, JSON.stringify(answer.body))
+  await waitFor(() => flood.closed() >= 52, 'the connections past the cap to be dropped', 5000)
+  assert.equal(flood.closed(), 52, 'the first 8 stay (until the headers time-out), the other 52 were dropped')
+  assert.equal(await metric(bridge, 'per-address'), 52)
+  assert.ok(bridge.logs.some(l => l.includes('connections refused')), 'one aggregated warning')
+  // Each dropped connection frees its place: the address may connect again once its idle ones are gone.
+  for (const s of flood.sockets) s.destroy()
+  await waitFor(async () => (await idleSockets(t, bridge, 1, '127.0.0.2')).closed() === 0, 'the address to be admitted again', 5000)
+})
+
+test('the per-address cap spares the addresses of ENZOIC_ALLOWED_IPS (Enzoic\'s sender, in direct mode) as it spares TRUSTED_PROXIES', async t => {
+  const bridge = await startTestBridge(t, { BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: '8', ENZOIC_ALLOWED_IPS: '127.0.0.2', TRUSTED_PROXIES: '127.0.0.3' })
+  const allowed = await idleSockets(t, bridge, 20, '127.0.0.2')
+  const trusted = await idleSockets(t, bridge, 20, '127.0.0.3')
+  const connections = async (): Promise<number> => await new Promise(resolve => bridge.app.server.getConnections((_err, n) => resolve(n)))
+  await waitFor(async () => await connections() === 40, 'the server to hold all 40', 5000)
+  assert.deepEqual([allowed.closed(), trusted.closed()], [0, 0])
+  assert.equal(await metric(bridge, 'per-address'), 0)
+})
+
+test('BRIDGE_MAX_CONNECTIONS bounds the connections of all addresses together; the excess is dropped, counted and logged once', async t => {
+  const bridge = await startTestBridge(t, { BRIDGE_MAX_CONNECTIONS: '20', BRIDGE_MAX_CONNECTIONS_PER_ADDRESS: '8', TRUSTED_PROXIES: '192.0.2.10' })
+  const floods = await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4'].map(async a => await idleSockets(t, bridge, 8, a)))
+  await waitFor(() => floods.reduce((n, f) => n + f.closed(), 0) >= 4, 'the connections past 20 to be dropped', 5000)
+  for (const f of floods) for (const s of f.sockets) s.destroy()
+  const connections = async (): Promise<number> => await new Promise(resolve => bridge.app.server.getConnections((_err, n) => resolve(n)))
+  await waitFor(async () => await connections() === 0, 'the flood to be gone', 5000)
+  assert.equal(await metric(bridge, 'max-connections'), 4)
+  assert.ok(bridge.logs.some(l => l.includes('connections refused')), 'one aggregated warning')
+})
+
+test('a connection that sends nothing is closed after the headers time-out (10 s, or BRIDGE_REQUEST_TIMEOUT if shorter)', async t => {
+  const bridge = await startTestBridge(t, { BRIDGE_REQUEST_TIMEOUT: '1s' })
+  const started = Date.now()
+  const idle = await idleSockets(t, bridge, 3, '127.0.0.1')
+  await waitFor(() => idle.closed() === 3, 'the idle connections to be closed', 8000, 50)
+  const after = Date.now() - started
+  assert.ok(after >= 900 && after < 3000, `closed after ${after} ms`)
+})
+
+test('ENZOIC_ALLOWED_IPS: a peer neither allowed nor trusted is dropped as it connects, before a byte is read', async t => {
+  const bridge = await startTestBridge(t, { ENZOIC_ALLOWED_IPS: '192.0.2.1', TRUSTED_PROXIES: '192.0.2.10' })
+  const sockets = serverSockets(bridge)
+  const outside = connect({ host: '127.0.0.1', port: Number(new URL(bridge.url).port), localAddress: '127.0.0.2' })
+  t.after(() => outside.destroy())
+  outside.on('error', () => {})
+  let answer = ''
+  outside.on('data', (d: Buffer) => { answer += d.toString('latin1') })
+  outside.write(request('/webhooks/enzoic', { authorization: AUTH, 'content-length': '2' }) + '{}')
+  await new Promise(resolve => outside.once('close', resolve))
+  assert.equal(answer, '', 'no answer at all: the connection was dropped')
+  assert.equal([...sockets.values()].reduce((n, s) => n + s.bytesRead, 0), 0, 'the server read nothing of it')
+  assert.equal(await metric(bridge, 'not-allowed'), 1)
+  assert.deepEqual(await bridge.store.alerts.list(), [])
+  // Loopback (127.0.0.1 and ::1) stays for the operational endpoints; the webhook still refuses an address not allowed.
+  assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200)
+  assert.equal((await postAlert(bridge.url, { exposureID: 'x', username: 'x@acme.io' })).status, 403)
+})
+
+test('FusionAuth\'s route on the same listener: peers are dropped as they connect only when both routes have an allow-list', async t => {
+  const outsideAnswer = async (bridge: TestBridge): Promise<string> => {
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(bridge.url).port), localAddress: '127.0.0.2' })
+    t.after(() => socket.destroy())
+    socket.on('error', () => {})
+    let answer = ''
+    socket.on('data', (d: Buffer) => { answer += d.toString('latin1') })
+    socket.write(request('/webhooks/fusionauth', { 'content-length': '2' }) + '{}')
+    await new Promise(resolve => socket.once('close', resolve))
+    return answer
+  }
+  const base = { ENZOIC_ALLOWED_IPS: '192.0.2.1', TRUSTED_PROXIES: '192.0.2.10', FUSIONAUTH_WEBHOOK_SECRET: 'a-long-fusionauth-webhook-secret' }
+  const open = await startTestBridge(t, base)
+  assert.match(await outsideAnswer(open), /^HTTP\/1\.1 401 /, 'FusionAuth\'s route takes any address: the peer is heard (and refused by the route)')
+  const listed = await startTestBridge(t, { ...base, FUSIONAUTH_WEBHOOK_ALLOWED_IPS: '192.0.2.5' })
+  assert.equal(await outsideAnswer(listed), '', 'both routes list their senders: a peer on neither list is dropped unread')
+  assert.equal(await metric(listed, 'not-allowed'), 1)
 })

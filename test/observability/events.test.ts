@@ -82,7 +82,7 @@ test('a lifecycle run logs every documented event, each with its event name', as
   assert.equal((await postAlert(bridge.url, { username: 'ev-fix@acme-corp.io', exposureID: 'exp-ev-fix@acme-corp.io' })).body.status, 'duplicate')
   for (const id of [fix, idle, cancelled]) await state(id, 'waiting')
   await cancelAlert(ops, cancelled, { operator: 'alice', reason: 'test mailbox' })
-  fa.user(fixer.id)!.passwordLastUpdateInstant = Date.now()
+  fa.changePassword(fixer.id)
   for (const id of [fix, idle]) await state(id, 'done')
   await state(await send('ev-dead@acme-corp.io'), 'dead')
   fa.fail(503, { times: 1, match: (m, p) => m === 'DELETE' && p === '/api/jwt/refresh' })

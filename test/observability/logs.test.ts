@@ -102,3 +102,35 @@ test('a dead alert logs its reason at error, without a stack trace', async t => 
   assert.ok(lines.some(l => l.event === 'step.failed'), 'the refused step too')
   for (const l of lines) assert.ok(!JSON.stringify(l).includes('"stack"'), `${String(l.event ?? l.msg)}: no stack trace`)
 })
+
+test('a flood of unauthenticated requests (401, 403) writes a bounded number of lines, and the count is reported', async t => {
+  const open = await startTestBridge(t)
+  const walled = await startTestBridge(t, { ENZOIC_ALLOWED_IPS: '192.0.2.1' })
+  const send = async (url: string, headers: Record<string, string>, n: number, status: number): Promise<void> => {
+    for (let i = 0; i < n; i += 25) {
+      const answers = await Promise.all(Array.from({ length: Math.min(25, n - i) }, () => postAlert(url, { username: 'x@acme.io' }, headers)))
+      for (const a of answers) assert.equal(a.status, status)
+    }
+  }
+  await send(open.url, { authorization: 'Basic ' + Buffer.from('enzoic-webhook-key:wrong').toString('base64') }, 200, 401)
+  await send(open.url, { authorization: '' }, 100, 401)
+  await send(walled.url, {}, 150, 403)
+  // Closing reports what the current interval counted (a running bridge reports it when the interval ends).
+  await open.close()
+  await walled.close()
+
+  for (const [bridge, total, reasons] of [[open, 300, ['credentials refused', 'no credentials']], [walled, 150, ['source address not allowed']]] as const) {
+    const lines = parsed(bridge).filter(l => l.level >= INFO && l.msg !== 'bridge listening' && l.msg !== 'routes registered')
+    assert.ok(lines.length <= 3 * reasons.length, `${lines.length} lines for ${total} refusals:\n${lines.map(l => JSON.stringify(l)).join('\n')}`)
+    assert.ok(!lines.some(l => l.msg === 'webhook answered'), 'no line per refused request')
+    const single = lines.filter(l => l.msg === 'webhook credentials refused' || l.msg === 'webhook caller refused')
+    const summaries = lines.filter(l => String(l.msg).startsWith('webhook refusals'))
+    assert.deepEqual([...new Set(single.map(l => l.reason))].sort(), [...reasons], 'the first refusal of each reason, with its address')
+    assert.ok(single.every(l => l.address === '127.0.0.1' && l.level === WARN))
+    assert.ok(summaries.length >= 1)
+    const counted = summaries.reduce((n, l) => n + (l.notLoggedOneByOne as number), 0)
+    assert.equal(counted + single.length, total, 'every refusal is accounted for')
+    assert.deepEqual(Object.keys(summaries.at(-1)!.addresses as object), ['127.0.0.1'])
+    assert.equal(summaries.reduce((n, l) => n + (l.refused as number), 0) <= total, true)
+  }
+})

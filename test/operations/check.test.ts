@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { startEnzoicFake } from '../fakes/enzoic.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
 import { freePort, testEnv, tmpDir } from '../helper.js'
-import { runChecks, type CheckLine, type CheckReport } from '../../src/operations/check.js'
+import { runChecks, secretsOf, type CheckLine, type CheckReport } from '../../src/operations/check.js'
+import { VARIABLES } from '../../src/config/index.js'
 
 type Line = CheckLine
 
@@ -199,6 +200,97 @@ test('runChecks reports each tenant\'s effective policy and probes what every po
   writeFileSync(file, `tenants:\n  not-a-tenant-id:\n    actions: [deactivate]\n  ${t1}:\n    actions: [deactivate, explode]\n`)
   const bad = await check(env)
   assert.equal(bad.ok, false)
-  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`^BRIDGE_POLICY_FILE ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: tenants\\.not-a-tenant-id: tenant ids are UUIDs$`)), bad.text)
-  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`tenants\\.${t1}\\.actions: entry 2 is not a known action`)), bad.text)
+  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`^BRIDGE_POLICY_FILE ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: tenants\\.not-a-tenant-id: "not-a-tenant-id" is not a tenant id: tenant ids are UUIDs`)), bad.text)
+  assert.ok(has(bad.lines, 'FAIL', 'configuration', new RegExp(`tenants\\.${t1}\\.actions: entry 2 "explode" is not a known action`)), bad.text)
+})
+
+test('runChecks verifies what the policy file names — its tenants, its protected groups, its actions\' ids — and a FAIL says where the id is written', async t => {
+  const fa = await startFusionAuthFake({ tenants: 3 })
+  t.after(() => fa.close())
+  const [t1, t2, t3] = [fa.tenants[0]!.id, fa.tenants[1]!.id, fa.tenants[2]!.id]
+  const vip = fa.addGroup(undefined, 'VIPs')
+  const [ghostTenant, ghostGroup, ghostTemplate, ghostActionGroup] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()]
+  const dir = tmpDir(t)
+  const file = join(dir, 'policy.yaml')
+  writeFileSync(file, [
+    'default:',
+    `  protectedGroupIds: [${vip}]`,
+    'tenants:',
+    `  ${t2}:`,
+    `    actions: [notify-user:${ghostTemplate}, revoke-sessions]`,
+    `    protectedGroupIds: [${vip}, ${ghostGroup}]`,
+    `  ${ghostTenant}:`,
+    '    name: misspelt',
+    '    dryRun: true',
+    `  ${t3}:`,
+    '    dryRun: true',
+    ''
+  ].join('\n'))
+  const env = testEnv(dir, { FUSIONAUTH_URL: fa.url, FUSIONAUTH_API_KEY: fa.apiKey, BRIDGE_POLICY_FILE: file, BRIDGE_ACTIONS: `deactivate,group:${ghostActionGroup}` })
+  const r = await check(env)
+  assert.equal(r.ok, false)
+  const where = `BRIDGE_POLICY_FILE ${file}`
+  const q = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+  assert.ok(has(r.lines, 'FAIL', 'policy tenant', new RegExp(`^${ghostTenant} \\(misspelt\\): no such tenant in FusionAuth \\(400 .*\\): its policy never applies — fix ${q(where)}: tenants\\.${ghostTenant}$`)), r.text)
+  assert.ok(has(r.lines, 'OK', 'policy tenant', new RegExp(`^${t2} \\(Tenant 2\\): exists; its policy applies to its users$`)), r.text)
+  assert.ok(has(r.lines, 'OK', `protected group ${vip}`, /^group "VIPs" exists: its members are never actioned$/), r.text)
+  assert.ok(has(r.lines, 'FAIL', `protected group ${ghostGroup}`, new RegExp(`^no such group: its members are NOT protected, they would be actioned — fix ${q(where)}: tenants\\.${t2}\\.protectedGroupIds$`)), r.text)
+  assert.ok(has(r.lines, 'FAIL', `notify-user:${ghostTemplate}`, new RegExp(`^no such email template: .* — fix ${q(where)}: tenants\\.${t2}\\.actions$`)), r.text)
+  assert.ok(has(r.lines, 'FAIL', `group:${ghostActionGroup}`, /— fix BRIDGE_ACTIONS$/), 'an id of BRIDGE_ACTIONS (the default, and the tenants that keep it) names the variable')
+  assert.equal(r.lines.filter(l => l.what === `protected group ${vip}`).length, 1, 'one line per group, wherever it is named')
+
+  // A tenant the bridge never looks in (FUSIONAUTH_TENANT_IDS): its policy never applies either.
+  const scoped = await check({ ...env, FUSIONAUTH_TENANT_IDS: `${t1},${t2}` })
+  assert.ok(has(scoped.lines, 'WARN', 'policy tenant', new RegExp(`^${t3} \\(Tenant 3\\): exists, but is not in FUSIONAUTH_TENANT_IDS`)), scoped.text)
+  assert.equal(fa.mutatingCalls().filter(j => j.status >= 200 && j.status < 300).length, 0, 'nothing changed in FusionAuth')
+})
+
+test('runChecks: BRIDGE_TOMBSTONE_KEY missing is a WARN (tombstones re-identifiable); set (directly or as _FILE) an OK that never shows it; too short a FAIL', async t => {
+  const dir = tmpDir(t)
+  const missing = await check(testEnv(dir))
+  assert.ok(has(missing.lines, 'WARN', 'tombstone key', /^BRIDGE_TOMBSTONE_KEY is not set: .*match against a list of emails/), missing.text)
+
+  const key = `base64:${randomBytes(32).toString('base64')}`
+  const file = join(dir, 'tombstone-key')
+  writeFileSync(file, `${key}\n`, { mode: 0o600 })
+  for (const env of [{ BRIDGE_TOMBSTONE_KEY: key }, { BRIDGE_TOMBSTONE_KEY_FILE: file }]) {
+    const set = await check(testEnv(dir, env))
+    assert.ok(has(set.lines, 'OK', 'tombstone key', /^32 bytes: tombstones hold HMAC-SHA256 under it.*no longer recognised/), set.text)
+    assert.ok(!set.text.includes(key.slice(7)) && !set.text.includes(key), 'the key is never printed')
+  }
+
+  const short = await check(testEnv(dir, { BRIDGE_TOMBSTONE_KEY: 'too-short' }))
+  assert.ok(has(short.lines, 'FAIL', 'configuration', /^BRIDGE_TOMBSTONE_KEY: must be at least 16 bytes \(got 9\)/), short.text)
+  assert.ok(has(short.lines, 'SKIP', 'tombstone key'), short.text)
+  assert.ok(!short.text.includes('too-short'), 'not even a bad key is printed')
+})
+
+test('check\'s scrub list holds every secret variable of the table, given directly or as NAME_FILE', async t => {
+  const dir = tmpDir(t)
+  const values: Record<string, [string, string[]]> = {
+    BRIDGE_DATABASE: ['postgres://bridge:db-MARK-pw@127.0.0.1:1/bridge', ['db-MARK-pw']],
+    ENZOIC_WEBHOOK_CREDENTIALS: ['key1:wh-MARK-one,key2:wh-MARK-two', ['key1:wh-MARK-one,key2:wh-MARK-two', 'wh-MARK-one', 'wh-MARK-two']],
+    ENZOIC_PAYLOAD_KEY: ['hex:' + 'ab'.repeat(16), ['hex:' + 'ab'.repeat(16), 'ab'.repeat(16)]],
+    BRIDGE_NOTIFY_URL: ['https://hooks.example/services/T0/B0/notify-MARK', ['https://hooks.example/services/T0/B0/notify-MARK']],
+    FUSIONAUTH_WEBHOOK_SECRET: ['Bearer fa-MARK-old,Bearer fa-MARK-new', ['Bearer fa-MARK-old,Bearer fa-MARK-new', 'Bearer fa-MARK-old', 'Bearer fa-MARK-new']]
+  }
+  const secret = VARIABLES.filter(v => v.secret === true)
+  assert.ok(secret.length >= 8, `${secret.length} secret variables`)
+  for (const viaFile of [false, true]) {
+    const env: NodeJS.ProcessEnv = {}
+    const expected: string[] = []
+    for (const v of secret) {
+      const [value, parts] = values[v.name] ?? [`${v.name}-MARK-value`, [`${v.name}-MARK-value`]]
+      if (viaFile) {
+        writeFileSync(join(dir, v.name), `${value}\n`)
+        env[`${v.name}_FILE`] = join(dir, v.name)
+      } else {
+        env[v.name] = value
+      }
+      expected.push(...parts)
+    }
+    const list = secretsOf(env)
+    for (const part of expected) assert.ok(list.includes(part), `${viaFile ? 'via _FILE' : 'direct'}: ${part} is scrubbed`)
+    assert.ok(!list.some(s => s.includes('127.0.0.1:1/bridge') && !s.includes('db-MARK-pw')), 'a database location alone is no secret')
+  }
 })

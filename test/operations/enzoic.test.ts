@@ -3,6 +3,8 @@
 // and its status. (A write that fails after registering — the roll-back — needs a file-size limit, so a
 // child process: test/enzoic/write-env.test.ts.)
 import { test } from 'node:test'
+import { createFusionAuthGateway } from '../../src/fusionauth/index.js'
+import { TenantArgumentError } from '../../src/operations/tenants.js'
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -104,7 +106,7 @@ test('listWebhooks never carries a key or a secret', async t => {
   assert.deepEqual(Object.keys(list[0]!).filter(k => k === 'key' || k === 'secret'), [])
 })
 
-test('requestTestNotification: without a store it only asks; with the bridge\'s store it waits for the arrival, or says none came', async t => {
+test('requestTestNotification: without a store it only asks; with the bridge\'s store it waits for the arrival, a refusal, or says none came', async t => {
   const { ez, api } = await enzoic(t)
   // A bridge with other credentials than the webhook's: it answers 401, nothing is stored.
   const refusing = await startTestBridge(t)
@@ -112,6 +114,11 @@ test('requestTestNotification: without a store it only asks; with the bridge\'s 
   assert.deepEqual(await requestTestNotification(api, { type: 'breachAlert' }), { waited: false })
   assert.equal(ez.journal.filter(j => j.path.endsWith('/webhook-test')).length, 1)
   assert.equal((await ez.waitForDelivery(1)).status, 401)
+  const refused = await requestTestNotification(api, { type: 'breachAlert', store: await commandStore(t, refusing), waitMs: 10_000 })
+  assert.equal(refused.waited ? refused.arrival?.kind : undefined, 'refused', 'the bridge refused the call\'s credentials')
+  // Nothing reaches the bridge at all: no arrival. (The bridge notes a refusal within a second: let the last land first.)
+  await new Promise(resolve => setTimeout(resolve, 1100))
+  await registerWebhook(api, { url: `http://127.0.0.1:${await freePort()}/webhooks/enzoic`, makeDefault: true })
   const none = await requestTestNotification(api, { type: 'breachAlert', store: await commandStore(t, refusing), waitMs: 1000 })
   assert.deepEqual(none, { waited: true, arrival: undefined })
 
@@ -176,4 +183,17 @@ test('runMonitorSync: refused credentials are a SyncFailedError with nothing sav
   const rest = await runMonitorSync(config, {})
   assert.equal(rest.resumed, true)
   assert.equal(ez.monitored.size, 3000)
+})
+
+test('runMonitorSync --tenant: a full id, an id prefix or a tenant name (resolved against FusionAuth\'s tenants); none or several is an error', async t => {
+  const { env } = await syncWorld(t, 3)
+  const config = loadConfig(env, ['enzoic', 'fusionauth'])
+  const gateway = createFusionAuthGateway({ url: config.fusionAuthUrl!, apiKey: config.fusionAuthApiKey!, timeoutMs: 5000 })
+  const [, second] = await gateway.listTenants()
+  await gateway.close()
+  for (const tenant of ['tenant 2', second!.id.slice(0, 8).toUpperCase(), second!.id]) {
+    const s = await runMonitorSync(config, { tenant, dryRun: true })
+    assert.deepEqual([s.tenants, s.enrolled], [1, 3], tenant)
+  }
+  await assert.rejects(runMonitorSync(config, { tenant: 'initech', dryRun: true }), (e: unknown) => e instanceof TenantArgumentError && /matches no tenant/.test(e.message))
 })

@@ -119,7 +119,8 @@ test('enrolment follows FusionAuth: Enzoic down delays it (FusionAuth still gets
   const kim = usernameHash('kim@acme.io')
   await waitFor(() => ez.monitored.get(kim), 'enrolled once Enzoic answers', 15_000)
   assert.equal(ez.monitored.get(kim)!.customData, `fusionauth:${u.tenantId}:${u.id}`)
-  assert.ok(bridge.logs.some(l => l.includes('"event":"enrolment.followed"')))
+  // Logged once FusionAuth has been read again after the change: a moment after Enzoic has it.
+  await waitFor(() => bridge.logs.some(l => l.includes('"event":"enrolment.followed"')), 'enrolment.followed logged')
 
   // The email changes: the new address is enrolled, the old one (no one has it now) removed.
   const patched = await fetch(`${fa.url}/api/user/${u.id}`, {

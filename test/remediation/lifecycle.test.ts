@@ -59,8 +59,14 @@ test('notify-user: FusionAuth emails the user once per exposure, with the exposu
   assert.equal(sent.length, 1)
   assert.equal(sent[0]!.templateId, template)
   assert.deepEqual(sent[0]!.userIds, [u.id])
-  const deadline = new Date(Date.parse(waiting.receivedAt) + 3_600_000).toISOString()
-  assert.deepEqual(sent[0]!.requestData, { exposureTitle: 'Mega Forum', breachDate: '2026-10-01', exposedData: ['Emails', 'Passwords'], alertId: id, graceDeadline: deadline })
+  assert.deepEqual(sent[0]!.requestData, {
+    exposureTitle: 'Mega Forum',
+    breachDate: 'October 2026', // Enzoic's month-only date (the 1st)
+    exposedData: ['Emails', 'Passwords'],
+    alertId: id,
+    graceDeadline: inWords(new Date(Date.parse(waiting.receivedAt) + 3_600_000)), // no time zone on the user: UTC
+    graceAction: 'deactivate'
+  })
   // The same exposure again: a re-delivery (duplicate), and another alert for it (enrolled by customData).
   assert.equal((await postAlert(bridge.url, alertFor('nina@acme-corp.io'))).body.status, 'duplicate')
   const again = await send(bridge, { ...alertFor('nina@acme-corp.io'), customData: `fusionauth:${u.tenantId}:${u.id}` })
@@ -70,6 +76,51 @@ test('notify-user: FusionAuth emails the user once per exposure, with the exposu
   assert.deepEqual([againAction, againState], [`notify-user:${template}`, 'skipped'])
   assert.match(againDetail ?? '', /^already notified of this exposure \(alert [0-9a-f-]+\)$/)
   assert.ok(bridge.logs.some(l => l.includes('"event":"user.notified"')))
+})
+
+/** `Friday, 27 November 2026 at 14:05 UTC`. */
+function inWords (d: Date): string {
+  const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][d.getUTCDay()]
+  const month = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'][d.getUTCMonth()]
+  const two = (n: number): string => String(n).padStart(2, '0')
+  return `${day}, ${d.getUTCDate()} ${month} ${d.getUTCFullYear()} at ${two(d.getUTCHours())}:${two(d.getUTCMinutes())} UTC`
+}
+
+test('notify-user: text for a person — defanged (no markup, no link), dates as precise as Enzoic knows them, the deadline in the user\'s time zone, what the grace period ends with', async t => {
+  const fa = await fake(t)
+  const template = fa.addEmailTemplate('Breach notice')
+  const tenant = fa.tenants[0]!.id
+  for (const [n, timezone] of [[1, 'America/New_York'], [2, 'Not/A_Zone'], [3, undefined]] as const) fa.addUser({ tenantId: tenant, email: `tz${n}@acme-corp.io`, timezone })
+  const bridge = await bridgeOn(t, fa, { BRIDGE_ACTIONS: `notify-user:${template}`, BRIDGE_GRACE_PERIOD: '48h', BRIDGE_GRACE_ACTIONS: 'require-password-change,revoke-sessions' })
+  const dates = ['2019-03-01T00:00:00Z', '2019-03-14T00:00:00Z', 'sometime <b>2019</b>']
+  const ids: string[] = []
+  for (const n of [1, 2, 3]) {
+    ids.push(await send(bridge, {
+      username: `tz${n}@acme-corp.io`,
+      exposureID: `exp-tz${n}`,
+      exposureDetails: {
+        title: 'https://evil.example/reset <a href="//evil.example">here</a> help@evil.example www.evil.com',
+        date: dates[n - 1],
+        exposedData: ['Passwords', 'evil.example/x\u200b.com']
+      }
+    }))
+  }
+  for (const id of ids) await inState(bridge, id, ['waiting'])
+  const byUser = new Map(fa.sentEmails().map(e => [fa.user(e.userIds[0]!)!.email, e.requestData as Record<string, unknown>]))
+  const first = byUser.get('tz1@acme-corp.io')!
+  assert.equal(first.exposureTitle, 'https[:]//evil[.]example/reset ‹a href="//evil[.]example"›here‹/a› help[@]evil[.]example www[.]evil[.]com')
+  assert.deepEqual(first.exposedData, ['Passwords', 'evil[.]example/x .com'], 'a zero-width space is a space: it hides no dot')
+  assert.equal(first.breachDate, 'March 2019')
+  assert.equal(byUser.get('tz2@acme-corp.io')!.breachDate, '14 March 2019')
+  assert.equal(byUser.get('tz3@acme-corp.io')!.breachDate, undefined, 'an unreadable date is left out, never forwarded as text')
+  assert.match(String(first.graceDeadline), /^\w+day, \d{1,2} \w+ \d{4} at \d\d:\d\d (GMT-[45]|E[SD]T)$/, 'in the user\'s time zone')
+  assert.match(String(byUser.get('tz2@acme-corp.io')!.graceDeadline), / UTC$/, 'a time zone the platform does not know: UTC')
+  for (const data of byUser.values()) {
+    assert.equal(data.graceAction, 'require-password-change', 'the template words what happens at the deadline by it')
+    const text = JSON.stringify(data)
+    assert.ok(!/[<>]/.test(text), 'no markup')
+    assert.ok(!/[a-z]+:\/\/|www\.|[\w-]+\.[a-z]{2,}/i.test(text), `no link: ${text}`)
+  }
 })
 
 test('notify-user retried after a 503 does not send twice; a template FusionAuth does not know fails that step only', async t => {
@@ -104,7 +155,7 @@ test('grace: a password changed before the deadline skips the grace actions (sel
   assert.equal(fa.user(fixer.id)!.passwordChangeRequired, true)
   assert.equal(fa.user(fixer.id)!.refreshTokens.length, 0)
   assert.equal(fa.user(fixer.id)!.active, true)
-  fa.user(fixer.id)!.passwordLastUpdateInstant = Date.now() // the user changes their password
+  fa.changePassword(fixer.id) // the user changes their password
   const done1 = await inState(bridge, a1, ['done'], 8000)
   const done2 = await inState(bridge, a2, ['done'], 8000)
   assert.equal(done1.outcome, 'self-remediated')
@@ -235,20 +286,38 @@ test('a policy file: each tenant gets its own policy, the others the default', a
   assert.equal(fa.user(u3.id)!.passwordChangeRequired, false)
 })
 
-test('a bad policy file is one clear error naming the file, the path inside it and the problem', t => {
+test('a bad policy file: every bad entry, each naming the file, the path inside it, the value and the closest name', t => {
   const dir = tmpDir(t)
   const file = join(dir, 'policy.yaml')
-  writeFileSync(file, 'tenants:\n  not-a-uuid:\n    actions: [deactivate]\n  5d9c4a40-0000-4000-8000-000000000001:\n    gracePeriod: soon\n    graceActions: [explode]\n    surprise: 1\n')
+  writeFileSync(file, 'default:\n  actions: [deactivate, deactvate, explode]\n  dryRun: "yes"\n  gracePeriods: 72h\n' +
+    'tenants:\n  not-a-uuid:\n    actions: [revoke-session]\n    protectedGroupIds: [abc, 5d9c4a40-0000-4000-8000-00000000000a, def]\n' +
+    '  5d9c4a40-0000-4000-8000-000000000001:\n    gracePeriod: soon\n    graceActions: [explode]\n    surprise: 1\n')
   const err = (() => { try { loadConfig({ BRIDGE_POLICY_FILE: file }); return undefined } catch (e) { return e } })()
   assert.ok(err instanceof ConfigError)
-  const lines = (err as ConfigError).problems
-  assert.ok(lines.every(l => l.startsWith(`BRIDGE_POLICY_FILE ${file}: `)), lines.join('\n'))
-  assert.ok(lines.some(l => l.includes('tenants.not-a-uuid') && l.includes('tenant ids are UUIDs')), lines.join('\n'))
-  assert.ok(lines.some(l => l.includes('tenants.5d9c4a40-0000-4000-8000-000000000001.gracePeriod: must be a duration')), lines.join('\n'))
-  assert.ok(lines.some(l => l.includes('graceActions') && l.includes('not a known action')), lines.join('\n'))
-  assert.ok(lines.some(l => l.includes('surprise')), lines.join('\n'))
-  writeFileSync(file, 'default: [unclosed')
-  assert.throws(() => loadConfig({ BRIDGE_POLICY_FILE: file }), /BRIDGE_POLICY_FILE .*: not YAML or JSON/)
+  const lines = (err as ConfigError).problems.map(l => l.slice(`BRIDGE_POLICY_FILE ${file}: `.length))
+  assert.ok((err as ConfigError).problems.every(l => l.startsWith(`BRIDGE_POLICY_FILE ${file}: `)), lines.join('\n'))
+  const syntax = '(deactivate, revoke-sessions, require-password-change, comment, user-action:<id>, group:<id>, notify-user:<id>)'
+  assert.deepEqual(lines.sort(), [
+    `default.actions: entry 2 "deactvate" is not a known action: did you mean deactivate? ${syntax}`,
+    `default.actions: entry 3 "explode" is not a known action ${syntax}`,
+    'default.dryRun: "yes" is not true or false',
+    'default: unknown key "gracePeriods": did you mean gracePeriod? (known: name, actions, gracePeriod, graceActions, protectedUsers, protectedGroupIds, dryRun, ' +
+      'skipIfPasswordChangedAfterExposure)',
+    `tenants.5d9c4a40-0000-4000-8000-000000000001.graceActions: entry 1 "explode" is not a known action ${syntax}`,
+    'tenants.5d9c4a40-0000-4000-8000-000000000001.gracePeriod: "soon" is not a duration: write one like 72h or 3d, or none',
+    'tenants.5d9c4a40-0000-4000-8000-000000000001: unknown key "surprise" (known: name, actions, gracePeriod, graceActions, protectedUsers, protectedGroupIds, dryRun, ' +
+      'skipIfPasswordChangedAfterExposure)',
+    'tenants.not-a-uuid.actions: entry 1 "revoke-session" is not a known action: did you mean revoke-sessions? ' + syntax,
+    'tenants.not-a-uuid.protectedGroupIds: entry 1 "abc" is not a group id (a UUID)',
+    'tenants.not-a-uuid.protectedGroupIds: entry 3 "def" is not a group id (a UUID)',
+    'tenants.not-a-uuid: "not-a-uuid" is not a tenant id: tenant ids are UUIDs (FusionAuth → Tenants)'
+  ].sort())
+  // A YAML error is shown whole: the message, and the lines it points at.
+  writeFileSync(file, 'default:\n  actions: [deactivate\n  dryRun: true\n')
+  const yaml = (() => { try { loadConfig({ BRIDGE_POLICY_FILE: file }); return undefined } catch (e) { return e as ConfigError } })()!
+  assert.equal(yaml.problems.length, 1)
+  assert.match(yaml.problems[0]!, /^BRIDGE_POLICY_FILE .*: not YAML or JSON: .* at line 3, column 3:\n[\s\S]*actions: \[deactivate\n[\s\S]*\^/)
+  assert.match(yaml.message, /\n {4}\s*actions: \[deactivate\n/, 'continued under its problem line')
   assert.throws(() => loadConfig({ BRIDGE_POLICY_FILE: join(dir, 'missing.yaml') }), /BRIDGE_POLICY_FILE .*missing\.yaml: cannot read the file \(ENOENT\)/)
   assert.equal(usernameHash(' A@b.c '), usernameHash('a@b.c'))
 })

@@ -121,7 +121,30 @@ test('customData fusionauth:<tenant>:<user> maps straight to the user', async t 
   assert.equal(a.outcome, 'actioned')
   assert.equal(fa.user(target.id)!.active, false)
   assert.equal(calls(fa, 'GET', `/api/user/${target.id}`), 1)
-  assert.equal(fa.journal.filter(j => j.path === '/api/user').length, 0, 'no email lookup')
+  assert.deepEqual(a.users.map(u => u.userId), [target.id], 'the email it names is hers alone')
+})
+
+test('an email shared by users in two tenants: an alert whose customData names one acts on both (customData finds the email)', async t => {
+  const { fa, bridge } = await world(t, {}, 2)
+  const [t1, t2] = fa.tenants
+  // `monitor sync` enrols the address once (Enzoic keys by its hash), with the customData of the first user it read.
+  const enrolled = fa.addUser({ tenantId: t1!.id, email: 'fay@acme-corp.io', refreshTokens: 1 })
+  const twin = fa.addUser({ tenantId: t2!.id, email: 'fay@acme-corp.io', refreshTokens: 1 })
+  const bystander = fa.addUser({ tenantId: t2!.id, email: 'gil@acme-corp.io' })
+  const customData = `fusionauth:${enrolled.tenantId}:${enrolled.id}`
+  for (const body of [
+    { username: 'Fay@acme-corp.io', exposureID: 'exp-fay-1', customData },
+    { usernameHash: usernameHash('fay@acme-corp.io'), exposureID: 'exp-fay-2', customData } // hash-only: the email comes from customData's user
+  ]) {
+    const a = await settled(bridge, await send(bridge, body))
+    assert.equal(a.outcome, 'actioned', JSON.stringify(a.users))
+    assert.deepEqual(a.users.map(u => u.userId).sort(), [enrolled.id, twin.id].sort(), JSON.stringify(body))
+    assert.deepEqual(a.users.map(u => u.outcome), ['actioned', 'actioned'])
+  }
+  assert.equal(fa.user(enrolled.id)!.active, false)
+  assert.equal(fa.user(twin.id)!.active, false)
+  assert.equal(fa.user(twin.id)!.refreshTokens.length, 0)
+  assert.equal(fa.user(bystander.id)!.active, true)
 })
 
 test('customData naming a user whose address is not the alert\'s: recorded as mismatch, nobody actioned', async t => {
@@ -183,16 +206,24 @@ test('an inactive user is not deactivated again, but their sessions are revoked'
   assert.deepEqual(await stepsOf(bridge, a.id), [['deactivate', 'skipped', 'already inactive'], ['revoke-sessions', 'done', undefined]])
 })
 
-test('password changed after the exposure: stale, when the policy is on', async t => {
+test('password changed after the exposure was found (dateAdded, else the alert\'s arrival): stale, when the policy is on — never by the breach\'s own date', async t => {
   const { fa, bridge } = await world(t, { BRIDGE_SKIP_IF_PASSWORD_CHANGED_AFTER_EXPOSURE: 'true' })
-  const fresh = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'hal@acme-corp.io', passwordLastUpdateInstant: Date.parse('2026-10-15T00:00:00Z') })
-  const old = fa.addUser({ tenantId: fa.tenants[0]!.id, email: 'ida@acme-corp.io', passwordLastUpdateInstant: Date.parse('2025-01-01T00:00:00Z') })
-  const a1 = await settled(bridge, await send(bridge, alertFor('hal@acme-corp.io')))
-  const a2 = await settled(bridge, await send(bridge, alertFor('ida@acme-corp.io')))
-  assert.equal(a1.outcome, 'stale')
+  const tenantId = fa.tenants[0]!.id
+  const found = '2026-11-20T00:00:00Z'
+  const ancient = { date: '2001-01-01T00:00:00Z', dateAdded: found }
+  const fresh = fa.addUser({ tenantId, email: 'hal@acme-corp.io', passwordLastUpdateInstant: Date.parse('2026-11-25T00:00:00Z') })
+  const old = fa.addUser({ tenantId, email: 'ida@acme-corp.io', passwordLastUpdateInstant: Date.parse('2026-10-15T00:00:00Z') })
+  const current = fa.addUser({ tenantId, email: 'jo@acme-corp.io', passwordLastUpdateInstant: Date.now() - 86_400_000 })
+  const a1 = await settled(bridge, await send(bridge, alertFor('hal@acme-corp.io', { exposureDetails: { title: 'Old Forum', ...ancient } })))
+  const a2 = await settled(bridge, await send(bridge, alertFor('ida@acme-corp.io', { exposureDetails: { title: 'Old Forum', ...ancient } })))
+  // No dateAdded: the alert's arrival. A breach dated 2001 does not make yesterday's password change "after" it.
+  const a3 = await settled(bridge, await send(bridge, alertFor('jo@acme-corp.io', { date: '2001-01-01T00:00:00Z', exposureDetails: { title: 'Old Forum', date: '2001-01-01T00:00:00Z' } })))
+  assert.equal(a1.outcome, 'stale', 'changed after Enzoic found the exposure')
   assert.equal(fa.user(fresh.id)!.active, true)
-  assert.equal(a2.outcome, 'actioned')
+  assert.equal(a2.outcome, 'actioned', 'changed after the breach (2001) but before it was found: the exposed password may be the current one')
   assert.equal(fa.user(old.id)!.active, false)
+  assert.equal(a3.outcome, 'actioned')
+  assert.equal(fa.user(current.id)!.active, false)
 })
 
 test('every action kind, and a retried alert does not repeat the ones that succeeded', async t => {

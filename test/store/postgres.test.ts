@@ -6,6 +6,7 @@ import { createPostgresStore, type PostgresStoreOptions } from '../../src/store/
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrate.js'
 import { migrateDatabase, openStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
+import type { BreachAlert } from '../../src/alerts/types.js'
 import { waitFor } from '../helper.js'
 import { alert, storeContract } from './contract.js'
 
@@ -28,6 +29,30 @@ test('PostgreSQL store', async t => {
         return { open: async (options = {}) => open(st, url, options) }
       }
     })
+  })
+
+  await t.test('what PostgreSQL cannot store (U+0000, a lone surrogate in jsonb) past intake\'s normalisation fails only its own row', async st => {
+    const store = await open(st, await pgc.createDatabase())
+    const good = Array.from({ length: 30 }, (_, i) => alert({ exposureID: `g${i}`, username: `g${i}@acme.io` }))
+    const base = (id: string): BreachAlert => alert({ exposureID: id, username: `${id}@acme.io` })
+    // Made after classify, so nothing makes them well-formed: each is one of the issue's poisons.
+    const poisons: Array<[BreachAlert, RegExp]> = [
+      [{ ...base('p1'), email: 'p1\u0000@acme.io' }, /invalid byte sequence for encoding "UTF8": 0x00 \(SQLSTATE 22021\)/],
+      [{ ...base('p2'), exposureDetails: { title: 'a\u0000b' } }, /unsupported Unicode escape sequence \(SQLSTATE 22P05\)/],
+      [{ ...base('p3'), extra: { note: 'half \ud800 a pair' } }, /invalid input syntax for type json \(SQLSTATE 22P02\)/]
+    ]
+    const rows = [...good.slice(0, 10), poisons[0]![0], ...good.slice(10, 20), poisons[1]![0], ...good.slice(20), poisons[2]![0]]
+    const settled = await Promise.allSettled(rows.map(a => store.alerts.insert(a)))
+    const refused = [10, 21, 32].map(i => settled[i]!)
+    for (const [i, r] of refused.entries()) {
+      assert.equal(r.status, 'rejected')
+      const reason = (r as PromiseRejectedResult).reason as Error
+      assert.equal(reason.name, 'StoreDataError')
+      assert.match(reason.message, poisons[i]![1])
+    }
+    const stored = settled.filter((_, i) => ![10, 21, 32].includes(i))
+    assert.ok(stored.every(r => r.status === 'fulfilled'), 'every good row is stored')
+    assert.equal((await store.alerts.list({ limit: 100 })).length, 30)
   })
 
   await t.test('replicas starting together migrate once, under the advisory lock', async st => {
@@ -101,6 +126,33 @@ test('PostgreSQL store', async t => {
     const r = await waitFor(async () => store.alerts.insert(alert({ exposureID: 'r1', username: 'r@acme.io' })).catch(() => undefined), 'inserts to work again')
     assert.equal(r.duplicate, false, 'the refused insert was not stored')
     assert.equal((await store.alerts.get(id))?.email, 'r@acme.io', 'what was acknowledged before is there')
+  })
+
+  await t.test('a claim the worker was answered survives a crash of PostgreSQL (its commit is flushed although the worker\'s bookkeeping may skip the flush): a lease token is never handed out twice', async st => {
+    const url = await pgc.createDatabase()
+    const db = new URL(url).pathname.slice(1)
+    // The WAL writer flushes an unflushed commit within wal_writer_delay (200 ms): slowed to 10 s, only a commit
+    // that flushes itself survives the immediate stop below.
+    await pgc.query('ALTER SYSTEM SET wal_writer_delay = \'10s\'')
+    await pgc.query('SELECT pg_reload_conf()')
+    st.after(async () => {
+      await pgc.start()
+      await pgc.query('ALTER SYSTEM RESET wal_writer_delay')
+      await pgc.query('SELECT pg_reload_conf()')
+    })
+    const store = await open(st, url, { asyncWorkerCommits: true, connectTimeoutMs: 1000 })
+    const { id } = await store.alerts.insert(alert({ exposureID: 'c', username: 'c@acme.io' }))
+    await store.outbox.add('dead:claim-test', 'dead', {})
+    const [claimed] = await store.queue.claim('w1', 1, 60_000)
+    const [message] = await store.outbox.claim('w1', 1, 60_000, ['dead'])
+    assert.equal(claimed?.alert.id, id)
+    assert.equal(message?.key, 'dead:claim-test')
+    await pgc.stop('immediate')
+    await pgc.start()
+    const rows = await waitFor(async () => await pgc.query(`SELECT lease_owner, lease_token, attempts FROM alerts WHERE id = '${id}'`, db).catch(() => undefined), 'PostgreSQL back') as Array<Record<string, unknown>>
+    assert.deepEqual(rows[0], { lease_owner: 'w1', lease_token: claimed!.lease.token, attempts: 1 }, 'the claim is there after the crash')
+    const out = await pgc.query('SELECT lease_owner, lease_token FROM outbox WHERE key = \'dead:claim-test\'', db) as Array<Record<string, unknown>>
+    assert.deepEqual(out[0], { lease_owner: 'w1', lease_token: message!.lease.token }, 'the outbox claim is there after the crash')
   })
 
   await t.test('an idle pool connection dropped by the server does not end the process', async st => {

@@ -23,7 +23,8 @@ test('BRIDGE_RETENTION: a running bridge removes the personal data of old finish
   const tomb = await waitFor(async () => { const a = await bridge.store.alerts.get(old.body.alertId as string); return a?.purgedAt !== undefined ? a : undefined }, 'the purge')
   assert.deepEqual([tomb.state, tomb.outcome, tomb.email, tomb.customData, tomb.users], ['done', 'actioned', undefined, undefined, []])
   assert.equal((await bridge.store.alerts.get(recent.body.alertId as string))!.email, 'recent@acme-corp.io', 'within retention: kept')
-  assert.ok(bridge.logs.some(l => l.includes('personal data of finished alerts removed')))
+  // Logged when the whole pass is done (its WAL checkpoint included), a moment after the tombstone is visible.
+  await waitFor(() => bridge.logs.some(l => l.includes('personal data of finished alerts removed')), 'the retention task\'s log line')
   const raw = new Database(bridge.config.database, { readonly: true })
   t.after(() => raw.close())
   assert.equal((raw.prepare('SELECT count(*) AS n FROM alerts WHERE email = ?').get('old@acme-corp.io') as { n: number }).n, 0)

@@ -111,8 +111,8 @@ test('one mapper: steps, report entries and outbox items', () => {
     updatedAt: '2026-03-01T10:00:00.005Z'
   })
   assert.deepEqual(postgresRows.step({ ...stepRow, seq: '4', due_at: new Date(t0), started_at: null, result: { verdict: 'v' }, updated_at: new Date(t0 + 5) }), step)
-  assert.deepEqual(sqliteRows.reportEntry({ ...stepRow, alert_id: 'a1', exposure_id: null, received_at: t0 }),
-    { step, alertId: 'a1', exposureId: undefined, receivedAt: '2026-03-01T10:00:00.000Z' })
+  assert.deepEqual(sqliteRows.reportEntry({ ...stepRow, alert_id: 'a1', exposure_id: null, alert_source: 'fusionauth', received_at: t0 }),
+    { step, alertId: 'a1', exposureId: undefined, source: 'fusionauth', receivedAt: '2026-03-01T10:00:00.000Z' })
   const item = { key: 'digest:1', kind: 'digest', attempts: 1, lease_owner: 'w', lease_token: 2 }
   const expected = { key: 'digest:1', kind: 'digest', payload: { n: 1 }, attempts: 1, createdAt: '2026-03-01T10:00:00.000Z', lease: { alertId: 'digest:1', token: 2, owner: 'w' } }
   assert.deepEqual(sqliteRows.outboxItem({ ...item, payload: '{"n":1}', created_at: t0 }), expected)

@@ -1,12 +1,12 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { tmpDir, waitFor } from '../helper.js'
 import { createSqliteStore, type FileRecovery, type SqliteStoreOptions } from '../../src/store/sqlite/index.js'
-import { SCHEMA_VERSION } from '../../src/store/sqlite/connection.js'
+import { chmodPrivate, SCHEMA_VERSION } from '../../src/store/sqlite/connection.js'
 import MIGRATION_1 from '../../src/store/sqlite/migrations/0001-initial.js'
 import type { Store } from '../../src/store/types.js'
 import { alert, storeContract } from './contract.js'
@@ -227,4 +227,33 @@ test('wall-clock jumps move due times and leases with them: no hour-long wait af
   await store.ping()
   assert.deepEqual(await store.queue.claim('w2', 5, 30_000), [], 'w1\'s lease (30 s, 6 s old) is still live')
   assert.equal(await store.queue.finish(a!.lease, { outcome: 'no-user', users: [], actions: [] }), true)
+})
+
+test('chmod on the database never follows a symbolic link: a linked database, a planted -wal link, chmodPrivate itself', async t => {
+  const dir = tmpDir(t)
+  // The database path is a symlink to a file the operator keeps elsewhere: its mode is theirs.
+  const real = join(dir, 'real.db')
+  const first = createSqliteStore({ file: real })
+  await first.alerts.insert(alert({ username: 'a@acme.io' }))
+  await first.close()
+  chmodSync(real, 0o640)
+  const link = join(dir, 'link.db')
+  symlinkSync(real, link)
+  // Someone planted links where the -wal and -shm of the link's name would be, to a file of theirs.
+  const victim = join(dir, 'victim.txt')
+  writeFileSync(victim, 'not the bridge\'s', { mode: 0o644 })
+  chmodSync(victim, 0o644)
+  for (const suffix of ['-wal', '-shm']) symlinkSync(victim, `${link}${suffix}`)
+  const store = open(t, link)
+  assert.equal((await store.alerts.list()).length, 1)
+  assert.equal(statSync(real).mode & 0o777, 0o640, 'the link\'s target keeps its mode')
+  assert.equal(statSync(victim).mode & 0o777, 0o644, 'a planted link\'s target is never changed')
+
+  assert.equal(chmodPrivate(link, 0o600), false)
+  assert.equal(chmodPrivate(join(dir, 'dangling'), 0o600), false)
+  symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling-link'))
+  assert.equal(chmodPrivate(join(dir, 'dangling-link'), 0o600), false)
+  assert.equal(existsSync(join(dir, 'nowhere')), false, 'nothing created through a link')
+  assert.equal(chmodPrivate(victim, 0o600), true)
+  assert.equal(statSync(victim).mode & 0o777, 0o600)
 })

@@ -1,4 +1,5 @@
-import { CORE, describeEndpoint, permissionOf, type Endpoint, type Method } from '../../fusionauth/index.js'
+import { closestName } from '../../closest.js'
+import { CORE, describeEndpoint, EVENT_SETUP, permissionOf, type Endpoint, type Method } from '../../fusionauth/index.js'
 import { comment } from './comment.js'
 import { deactivate } from './deactivate.js'
 import { group } from './group.js'
@@ -38,24 +39,36 @@ export function actionSyntax (): string {
   return [...ACTIONS.values()].map(x => x.takesId === undefined ? x.name : `${x.name}:<id>`).join(', ')
 }
 
-/** `deactivate,group:<id>,…` → specs, or a message naming the bad entry's position (never its value). */
-export function parseActionList (text: string | readonly string[]): ActionSpec[] | string {
+/**
+ * `deactivate,group:<id>,…` → specs, and a problem for every bad entry, each naming its position and the closest
+ * action name when a name is misspelt. `quote`: the entry itself is quoted too (the policy file's entries; a
+ * variable's value is never echoed).
+ */
+export function parseActionList (text: string | readonly string[], { quote = false }: { quote?: boolean } = {}): { actions: ActionSpec[], problems: string[] } {
   const labels = typeof text === 'string' ? text.split(',').map(x => x.trim()).filter(x => x !== '') : text.map(x => x.trim())
-  const out: ActionSpec[] = []
+  const actions: ActionSpec[] = []
+  const problems: string[] = []
   for (const [i, label] of labels.entries()) {
+    const entry = `entry ${i + 1}${quote ? ` ${JSON.stringify(label)}` : ''}`
     const { name, id = '' } = actionSpec(label)
     const a = ACTIONS.get(name)
-    if (a === undefined) return `entry ${i + 1} is not a known action (${actionSyntax()})`
-    if (a.takesId !== undefined) {
-      if (!UUID.test(id)) return `"${name}" needs a ${a.takesId.what} (a UUID), e.g. ${name}:<uuid>`
-      out.push({ label: `${name}:${id.toLowerCase()}`, name, id: id.toLowerCase() })
-    } else {
-      if (id !== '') return `"${name}" takes no id`
-      out.push({ label: name, name })
+    if (a === undefined) {
+      const closest = closestName(name, ACTIONS.keys())
+      problems.push(`${entry} is not a known action${closest === undefined ? '' : `: did you mean ${closest}?`} (${actionSyntax()})`)
+      continue
     }
-    if (out.filter(o => o.label === out.at(-1)!.label).length > 1) return `entry ${i + 1} repeats an action`
+    let spec: ActionSpec
+    if (a.takesId !== undefined) {
+      if (!UUID.test(id)) { problems.push(`${entry}: "${name}" needs a ${a.takesId.what} (a UUID), e.g. ${name}:<uuid>`); continue }
+      spec = { label: `${name}:${id.toLowerCase()}`, name, id: id.toLowerCase() }
+    } else {
+      if (id !== '') { problems.push(`${entry}: "${name}" takes no id`); continue }
+      spec = { label: name, name }
+    }
+    if (actions.some(o => o.label === spec.label)) problems.push(`${entry} repeats an action`)
+    else actions.push(spec)
   }
-  return out
+  return { actions, problems }
 }
 
 /**
@@ -69,7 +82,9 @@ export interface Permission { method: Method, path: string, endpoints: Endpoint[
  * Every permission a set of actions needs, to run and to undo, plus the calls the bridge always makes: what the
  * API key must allow. `check` probes each; the README's least-privilege list is this list for every action.
  */
-export function permissionsFor (actions: Iterable<string>, extra: { search?: boolean, tenants?: boolean, check?: boolean } = {}): Permission[] {
+export function permissionsFor (
+  actions: Iterable<string>, extra: { search?: boolean, tenants?: boolean, check?: boolean, events?: boolean } = {}
+): Permission[] {
   const out = new Map<string, Permission>()
   const add = (endpoint: Endpoint, why: string, label: string): void => {
     const { method, path } = permissionOf(endpoint)
@@ -93,6 +108,15 @@ export function permissionsFor (actions: Iterable<string>, extra: { search?: boo
       if (lookup !== undefined) add(lookup.endpoint, `breach-bridge check (does the id of ${name}:<id> exist?)`, `check ${name}`)
     }
     add(CORE.version, 'breach-bridge check (optional: is this FusionAuth, which version?)', 'check')
+  }
+  if (extra.events === true) {
+    const register = 'fusionauth webhooks register'
+    add(EVENT_SETUP.webhooks, `${register}, list; check (with FUSIONAUTH_WEBHOOK_SECRET)`, 'webhooks')
+    add(EVENT_SETUP.createWebhook, register, 'webhooks')
+    add(EVENT_SETUP.updateWebhook, register, 'webhooks')
+    add(EVENT_SETUP.deleteWebhook, 'fusionauth webhooks delete', 'webhooks')
+    add(EVENT_SETUP.tenant, `${register}; check (with FUSIONAUTH_WEBHOOK_SECRET)`, 'tenant events')
+    add(EVENT_SETUP.enableTenantEvents, register, 'tenant events')
   }
   return [...out.values()]
 }

@@ -1,20 +1,20 @@
 import { certainlyNotDone, endpoint } from '../../fusionauth/index.js'
-import { exposureFacts } from './exposure-text.js'
+import { userFacts } from './exposure-text.js'
 import type { ActionContext, ActionModule, RunResult } from './types.js'
+import { KV } from '../../store/types.js'
 
 const SEND = endpoint('email.send', 'POST', '/api/email/send/{emailTemplateId}', 'json')
 const GET_TEMPLATE = endpoint('email-template.get', 'GET', '/api/email/template/{emailTemplateId}', 'json')
 
 /** The at-most-once ledger entry: one email per user and exposure, whichever alert (or delivery) carries it. */
-const ledgerKey = (ctx: ActionContext): string => `notified:${ctx.user.tenantId}:${ctx.user.id}:${ctx.alert.exposureId ?? ctx.alert.id}`
+const ledgerKey = (ctx: ActionContext): string => KV.notified(ctx.user.tenantId, ctx.user.id, ctx.alert.exposureId ?? ctx.alert.id)
 
 const resend = (alertId: string): string => `\`breach-bridge alerts resend-notice ${alertId}\` sends it again`
 
 /** Sends the email, holding the ledger entry; gives it back only when FusionAuth certainly did not send. */
 async function send (ctx: ActionContext, ledger: string): Promise<RunResult> {
-  const facts = exposureFacts(ctx)
-  const { title: exposureTitle, date: breachDate, exposedData, alertId, graceDeadline } = facts
-  const requestData = { exposureTitle, breachDate, exposedData, alertId, graceDeadline }
+  // Text for a person, defanged and in human terms (exposure-text.ts); the shipped templates escape it too.
+  const requestData = userFacts(ctx)
   let answer: { results?: Record<string, unknown> }
   try {
     const body = { userIds: [ctx.user.id], requestData }
@@ -43,7 +43,7 @@ async function send (ctx: ActionContext, ledger: string): Promise<RunResult> {
  */
 export const notifyUser: ActionModule = {
   name: 'notify-user',
-  description: 'FusionAuth sends the user an email from a template (exposure, date, data kinds, grace deadline)',
+  description: 'FusionAuth sends the user an email from a template (exposure, date, data kinds, grace deadline and what it brings)',
   takesId: {
     what: 'email template id',
     field: 'templateId',

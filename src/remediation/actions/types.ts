@@ -27,6 +27,8 @@ export interface ActionContext {
   exposure?: ExposureDetails
   /** When the grace period ends for this user (ISO), if a grace period applies. */
   graceDeadline?: string
+  /** The names of the actions due then (BRIDGE_GRACE_ACTIONS of the user's policy): what the user is told will happen. */
+  graceActions?: readonly string[]
   /** The labels of the user's other actions (a comment lists what the bridge did). */
   labels: readonly string[]
   /** Durable ledger for "at most once" (notify-user). */

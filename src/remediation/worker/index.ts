@@ -41,7 +41,7 @@ export interface WorkerOptions {
   /** While FusionAuth is failing (network errors, 5xx): how often to check whether it answers again. */
   recoveryProbeMs?: number
   /** Told at once when an alert dies or the worker pauses (the operator digest). */
-  notify?: { dead (alertId: string, reason: string): void, paused (reason: string): void }
+  notify?: { dead (alertId: string, reason: string): void, paused (reason: string): void, resumed? (): void }
 }
 
 export interface Worker {
@@ -83,6 +83,7 @@ export function createWorker (options: WorkerOptions): Worker {
     storeRetryMs,
     recoveryProbeMs: options.recoveryProbeMs ?? 5000,
     onPaused: reason => options.notify?.paused(reason),
+    onResumed: () => options.notify?.resumed?.(),
     wakeIn: ms => producer.wake(ms),
     resume: () => producer.pump()
   })

@@ -6,9 +6,35 @@ import type { Database } from './database.js'
 import type { InsertBatcher } from './insert-batcher.js'
 import { rows, type PgEventRow, type PgReceiptRow, type PgRow } from './rows.js'
 import * as SQL from './sql.js'
+import { REKEY_SLICE, TOMBSTONES_KEYED, type TombstoneKeyer } from '../shared/tombstone.js'
 
-/** Alert records on PostgreSQL: inserts through the group commit, everything else one statement at a time. */
-export function postgresAlerts (db: Database, inserts: InsertBatcher): AlertRecords {
+/**
+ * Alert records on PostgreSQL: inserts through the group commit, everything else one statement at a time.
+ * `keyer`: tombstones keyed under BRIDGE_TOMBSTONE_KEY (shared/tombstone.ts).
+ */
+export function postgresAlerts (db: Database, inserts: InsertBatcher, keyer: TombstoneKeyer | undefined): AlertRecords {
+  /** One purge slice, then its tombstones keyed (a crash between the two leaves them for rekeyTombstones). */
+  async function purgeSlice (olderThanMs: number, limit: number): Promise<number> {
+    const rows = await db.write<{ seq: string, key: string }>(SQL.PURGE_SLICE, [olderThanMs, limit])
+    if (keyer !== undefined) await keyTombstones(rows)
+    else if (rows.length > 0) await db.write(SQL.DELETE_META, [TOMBSTONES_KEYED])
+    return rows.length
+  }
+  async function keyTombstones (rows: ReadonlyArray<{ seq: string, key: string }>): Promise<void> {
+    if (rows.length === 0) return
+    await db.write(SQL.KEY_TOMBSTONES, [rows.map(r => r.seq), rows.map(r => r.key), rows.map(r => keyer!(r.key))])
+  }
+  /** Tombstones made before the key was set, keyed in slices (once: then marked, until a purge without the key). */
+  async function rekeyTombstones (): Promise<void> {
+    if (keyer === undefined || (await db.query(SQL.GET_META, [TOMBSTONES_KEYED])).length > 0) return
+    for (;;) {
+      const rows = await db.query<{ seq: string, key: string }>(SQL.UNKEYED_TOMBSTONES, [REKEY_SLICE])
+      await keyTombstones(rows)
+      if (rows.length < REKEY_SLICE) break
+    }
+    await db.write(SQL.SET_META, [TOMBSTONES_KEYED, '1'])
+  }
+
   return {
     insert: (alert, meta = {}) => inserts.insert(alert, meta.sourceIp),
     async get (id) {
@@ -38,6 +64,10 @@ export function postgresAlerts (db: Database, inserts: InsertBatcher): AlertReco
       const alerts = (await db.query<PgRow>(SQL.SUMMARY_FIRST, [from, to, first])).map(rows.record)
       return summaryOf(byOutcome, alerts, (await db.query<{ dead: number, waiting: number }>(SQL.COUNT_DEAD_AND_WAITING))[0]!)
     },
-    purge: ({ olderThanMs }) => purgeInSlices(async limit => (await db.write<{ n: number }>(SQL.PURGE_SLICE, [olderThanMs, limit]))[0]?.n ?? 0)
+    async purge ({ olderThanMs }) {
+      const result = await purgeInSlices(async limit => await purgeSlice(olderThanMs, limit))
+      await rekeyTombstones()
+      return result
+    }
   }
 }

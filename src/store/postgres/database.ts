@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { SchemaVersionError, StoreUnavailableError } from '../types.js'
-import { clientConfig, redactUrl, safeMessage } from './connection.js'
+import { clientConfig, connectProblem, redactUrl, safeMessage } from './connection.js'
 import { migrate, schemaVersion, SCHEMA_VERSION } from './migrate.js'
 import type { PostgresStoreOptions } from './index.js'
 import type { Prepared } from './sql.js'
@@ -68,8 +68,9 @@ function createPools (options: PostgresStoreOptions): { pool: pg.Pool, workPool:
 }
 
 async function prepareSchema (pool: pg.Pool, options: PostgresStoreOptions): Promise<void> {
-  const client = await pool.connect().catch(err => {
-    throw new StoreUnavailableError(err, `cannot connect to ${redactUrl(options.url)}: ${safeMessage(err)}`)
+  // Through a promise: node-postgres may throw before it connects (a certificate file it cannot read).
+  const client = await Promise.resolve().then(async () => await pool.connect()).catch(err => {
+    throw connectProblem(err, options.url) ?? new StoreUnavailableError(err, `cannot connect to ${redactUrl(options.url)}: ${safeMessage(err)}`)
   })
   const ignore = (): void => {}
   client.on('error', ignore)

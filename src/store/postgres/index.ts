@@ -11,6 +11,7 @@ import { postgresKeyValue } from './kv.js'
 import { postgresOutbox } from './outbox.js'
 import { postgresExposures } from './exposures.js'
 import * as SQL from './sql.js'
+import { tombstoneKeyer } from '../shared/tombstone.js'
 
 export interface PostgresStoreOptions extends PostgresOptions {
   /** `apply` (serve, migrate): bring the schema up to date. `require`: refuse a schema that is not current. */
@@ -31,6 +32,8 @@ export interface PostgresStoreOptions extends PostgresOptions {
   asyncWorkerCommits?: boolean
   /** Webhook inserts not committed within this are answered "unavailable" (default 10 s): see insert-batcher.ts. */
   insertDeadlineMs?: number
+  /** BRIDGE_TOMBSTONE_KEY: purged alerts' tombstones keyed under it (shared/tombstone.ts). */
+  tombstoneKey?: Uint8Array
 }
 
 /**
@@ -49,14 +52,15 @@ export async function createPostgresStore (options: PostgresStoreOptions): Promi
   let listening: { close (): Promise<void> } | undefined
   let closed = false
 
+  const keyer = tombstoneKeyer(options.tombstoneKey)
   const inserts = createInsertBatcher(db, {
-    batchesInFlight: options.batchesInFlight ?? 2, onCommit: options.onCommit, onWake: listeners.emit, deadlineMs: options.insertDeadlineMs
+    batchesInFlight: options.batchesInFlight ?? 2, onCommit: options.onCommit, onWake: listeners.emit, deadlineMs: options.insertDeadlineMs, keyer
   })
 
   return {
     kind: 'postgres',
     location: redactUrl(options.url),
-    alerts: postgresAlerts(db, inserts),
+    alerts: postgresAlerts(db, inserts, keyer),
     queue: postgresQueue(db),
     steps: postgresSteps(db),
     changes: {

@@ -1,9 +1,10 @@
 import type pg from 'pg'
 import type { BreachAlert } from '../../alerts/types.js'
 import { newId } from '../ids.js'
-import { StoreUnavailableError, type InsertResult } from '../types.js'
+import { StoreDataError, StoreUnavailableError, type InsertResult } from '../types.js'
 import type { Database } from './database.js'
 import * as SQL from './sql.js'
+import type { TombstoneKeyer } from '../shared/tombstone.js'
 
 export interface InsertBatcherOptions {
   /** Batches committing at once, each on its own connection. */
@@ -17,6 +18,8 @@ export interface InsertBatcherOptions {
    * later, the retry is a duplicate of it.
    */
   deadlineMs?: number
+  /** BRIDGE_TOMBSTONE_KEY: a purged alert's tombstone holds its key's keyed form (shared/tombstone.ts). */
+  keyer?: TombstoneKeyer
 }
 
 export interface InsertBatcher {
@@ -101,7 +104,6 @@ export function createInsertBatcher (db: Database, options: InsertBatcherOptions
 /** One batch, one transaction; every insert of it answered (or refused) when it ends. */
 async function commit (db: Database, batch: Pending[], options: InsertBatcherOptions): Promise<void> {
   const started = process.hrtime.bigint()
-  const columns = insertColumns(batch)
   let conn: pg.PoolClient | undefined
   let broken = false
   // A checked-out connection that dies between two statements emits 'error': unheard, it would end the process.
@@ -109,19 +111,19 @@ async function commit (db: Database, batch: Pending[], options: InsertBatcherOpt
   try {
     conn = await db.pool.connect()
     conn.on('error', onError)
-    await conn.query('BEGIN')
-    const inserted = (await conn.query<KeyRow>(SQL.INSERT_ALERTS, columns)).rows
-    const fresh = new Map(inserted.map(r => [r.key, r]))
-    const repeats = repeatedDeliveries(batch, fresh)
-    const existing = repeats.keys.length === 0
-      ? new Map<string, KeyRow>()
-      : new Map((await conn.query<KeyRow>(SQL.COUNT_DUPLICATE_DELIVERIES, [repeats.keys, repeats.counts])).rows.map(r => [r.key, r]))
-    const wake = inserted.some(r => !r.test)
-    if (wake) await conn.query(SQL.NOTIFY_REPLICAS)
-    await conn.query('COMMIT')
+    let stored: Stored
+    try {
+      stored = await insertTogether(conn, batch, options.keyer)
+    } catch (err) {
+      if (dataError(err) === undefined) throw err
+      // One row's data failed the statement, and with it the batch: each row again on its own, so it fails alone.
+      await conn.query('ROLLBACK')
+      stored = await insertOneByOne(conn, batch, options.keyer)
+    }
     options.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9)
-    answer(batch, fresh, existing)
-    if (wake) options.onWake()
+    for (const [p, e] of stored.refused) p.reject(e)
+    answer(batch.filter(p => !stored.refused.has(p)), stored.fresh, stored.existing)
+    if (stored.wake) options.onWake()
   } catch (err) {
     // An error, or a COMMIT whose outcome is unknown: the sender is told to retry (a retry is a duplicate).
     broken = true
@@ -134,8 +136,68 @@ async function commit (db: Database, batch: Pending[], options: InsertBatcherOpt
   }
 }
 
+/** What a committed batch holds: its new rows by key, the first rows of keys delivered again, the inserts refused for their data. */
+interface Stored { fresh: Map<string, KeyRow>, existing: Map<string, KeyRow>, refused: Map<Pending, StoreDataError>, wake: boolean }
+
+/** The batch in one statement (the usual case): BEGIN, the insert, the duplicates' update, one NOTIFY, COMMIT. */
+async function insertTogether (conn: pg.PoolClient, batch: readonly Pending[], keyer: TombstoneKeyer | undefined): Promise<Stored> {
+  await conn.query('BEGIN')
+  const inserted = (await conn.query<KeyRow>(SQL.INSERT_ALERTS, insertColumns(batch, keyer))).rows
+  return await finish(conn, batch, inserted, new Map(), keyer)
+}
+
+/**
+ * After a data error: each insert in its own savepoint, in arrival order, so a row the database refuses is refused
+ * alone (StoreDataError) and every other one is stored — still one transaction and one commit.
+ */
+async function insertOneByOne (conn: pg.PoolClient, batch: readonly Pending[], keyer: TombstoneKeyer | undefined): Promise<Stored> {
+  const refused = new Map<Pending, StoreDataError>()
+  const inserted: KeyRow[] = []
+  await conn.query('BEGIN')
+  for (const p of batch) {
+    await conn.query('SAVEPOINT one_row')
+    try {
+      inserted.push(...(await conn.query<KeyRow>(SQL.INSERT_ALERTS, insertColumns([p], keyer))).rows)
+      await conn.query('RELEASE SAVEPOINT one_row')
+    } catch (err) {
+      const refusal = dataError(err)
+      if (refusal === undefined) throw err
+      refused.set(p, refusal)
+      await conn.query('ROLLBACK TO SAVEPOINT one_row')
+    }
+  }
+  return await finish(conn, batch.filter(p => !refused.has(p)), inserted, refused, keyer)
+}
+
+/** The rest of a batch's transaction once its rows are in: count the repeated deliveries, notify, COMMIT. */
+async function finish (
+  conn: pg.PoolClient, batch: readonly Pending[], inserted: KeyRow[], refused: Map<Pending, StoreDataError>, keyer: TombstoneKeyer | undefined
+): Promise<Stored> {
+  const fresh = new Map(inserted.map(r => [r.key, r]))
+  const repeats = repeatedDeliveries(batch, fresh)
+  const tombs = repeats.keys.map(k => keyer?.(k) ?? null)
+  const existing = repeats.keys.length === 0
+    ? new Map<string, KeyRow>()
+    : new Map((await conn.query<KeyRow>(SQL.COUNT_DUPLICATE_DELIVERIES, [repeats.keys, repeats.counts, tombs])).rows.map(r => [r.key, r]))
+  const wake = inserted.some(r => !r.test)
+  if (wake) await conn.query(SQL.NOTIFY_REPLICAS)
+  await conn.query('COMMIT')
+  return { fresh, existing, refused, wake }
+}
+
+/**
+ * A data error: what the row holds is refused (SQLSTATE class 22, a NOT NULL or CHECK violation), so the row
+ * would fail again. Its reason names no value of the row (PostgreSQL quotes a value after `: "`).
+ */
+function dataError (err: unknown): StoreDataError | undefined {
+  const code = (err as { code?: unknown }).code
+  if (typeof code !== 'string' || !(code.startsWith('22') || code === '23502' || code === '23514')) return undefined
+  const message = (err as Error).message.replace(/: ".*$/s, '').slice(0, 200)
+  return new StoreDataError(`${message} (SQLSTATE ${code})`, err)
+}
+
 /** INSERT_ALERTS' parameters: one array per column, one row per distinct key (a key repeated inside the batch is a duplicate of its first occurrence). */
-function insertColumns (batch: readonly Pending[]): unknown[] {
+function insertColumns (batch: readonly Pending[], keyer: TombstoneKeyer | undefined): unknown[] {
   const firstOf = new Map<string, Pending>()
   for (const p of batch) if (!firstOf.has(p.alert.idempotencyKey)) firstOf.set(p.alert.idempotencyKey, p)
   const rows = [...firstOf.values()]
@@ -148,7 +210,7 @@ function insertColumns (batch: readonly Pending[]): unknown[] {
     col(p => p.alert.exposureDate ?? null), col(p => p.alert.hadPassword), col(p => p.alert.passwordType ?? null),
     col(p => p.alert.passwordTypeName ?? null), col(p => json(p.alert.exposureDetails)), col(p => json(p.alert.extra)),
     col(p => p.alert.warnings.length === 0 ? null : JSON.stringify(p.alert.warnings)), col(p => p.sourceIp ?? null),
-    col(p => p.alert.source ?? 'enzoic')
+    col(p => p.alert.source ?? 'enzoic'), col(p => keyer?.(p.alert.idempotencyKey) ?? null)
   ]
 }
 

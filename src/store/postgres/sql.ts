@@ -28,8 +28,9 @@ const wakeIf = (cte: string): string => `wake AS (SELECT ${NOTIFY} FROM (SELECT 
 // ---- alerts: intake ----------------------------------------------------------------------------------
 
 /**
- * A batch of alerts, one row per distinct idempotency key, in one statement ($1..$15: one array per column,
- * see insert-batcher.ts). A test alert is stored finished (`done`, outcome `test`); a key that exists is
+ * A batch of alerts, one row per distinct idempotency key, in one statement ($1..$16: one array per column,
+ * see insert-batcher.ts; $17 the keyed form of each key under BRIDGE_TOMBSTONE_KEY, or nulls). A test alert is
+ * stored finished (`done`, outcome `test`); a key that exists, or whose keyed form a tombstone holds, is
  * skipped. Returns the inserted rows' id, key and test flag.
  */
 export const INSERT_ALERTS = `INSERT INTO alerts (id, idempotency_key, test, state, exposure_id, email, username_hash, custom_data, exposure_date,
@@ -40,21 +41,22 @@ export const INSERT_ALERTS = `INSERT INTO alerts (id, idempotency_key, test, sta
       u.extra::jsonb, u.warnings::jsonb, u.source_ip, now(),
       CASE WHEN u.test THEN NULL ELSE now() END, CASE WHEN u.test THEN 'test' END, CASE WHEN u.test THEN now() END, u.source
     FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-      $9::boolean[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+      $9::boolean[], $10::integer[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
       WITH ORDINALITY AS u(id, key, test, exposure_id, email, username_hash, custom_data, exposure_date,
-      had_password, password_type, password_type_name, exposure_details, extra, warnings, source_ip, source, ord)
+      had_password, password_type, password_type_name, exposure_details, extra, warnings, source_ip, source, tomb, ord)
+    WHERE NOT EXISTS (SELECT 1 FROM alerts t WHERE t.idempotency_key = u.tomb)
     ORDER BY u.ord
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, idempotency_key AS key, test`
 
 /**
- * Counts repeated deliveries on the first row of each key ($1 keys, $2 how many repeats) and returns that
- * row's id and test flag. A separate statement, so it sees rows that concurrent transactions committed
+ * Counts repeated deliveries on the first row of each key ($1 keys, $2 how many repeats; $3 their keyed forms, a
+ * purged alert's tombstone holding one) and returns that row's id and test flag. A separate statement, so it sees rows that concurrent transactions committed
  * while the insert waited.
  */
 export const COUNT_DUPLICATE_DELIVERIES = `UPDATE alerts a SET deliveries = a.deliveries + d.n, last_delivery_at = now()
-    FROM unnest($1::text[], $2::integer[]) AS d(key, n) WHERE a.idempotency_key = d.key
-    RETURNING a.id, a.idempotency_key AS key, a.test`
+    FROM unnest($1::text[], $2::integer[], $3::text[]) AS d(key, n, tomb) WHERE a.idempotency_key IN (d.key, d.tomb)
+    RETURNING a.id, d.key, a.test`
 
 /** Wakes the replicas from inside the insert batch's transaction (delivered at COMMIT). */
 export const NOTIFY_REPLICAS = `SELECT ${NOTIFY}`
@@ -85,23 +87,58 @@ export const COUNT_DEAD_AND_WAITING = `SELECT count(*) FILTER (WHERE state = 'de
 
 /**
  * One slice of `alerts.purge`: up to $2 alerts finished more than $1 ms ago lose their personal data, events
- * and steps (the row stays as a tombstone). SKIP LOCKED: replicas purging at once take different rows.
+ * and steps (the row stays as a tombstone: its rows' seq and idempotency key are returned, for KEY_TOMBSTONES).
+ * SKIP LOCKED: replicas purging at once take different rows. With them
+ * go (all CTEs see the rows as they were, steps included):
+ * - the notify-ledger rows they hold (KV.notified, built from their steps' users; only where the value names the
+ *   alert: another alert of the same exposure may hold it);
+ * - the operator messages that name them (OUTBOX_KEYS): their `dead:<id>:…` message; a digest whose window holds
+ *   one's completion — started (its key, epoch ms) by the latest completion, sent at or after the earliest, a
+ *   minute apart each way (the digest's builder and the database may keep time a little apart);
+ * - and any row made more than $1 ms ago that is an operator message or was sent (work not yet done — an
+ *   enrolment change — stays however old).
  */
 export const PURGE_SLICE = `WITH p AS (
-      SELECT seq FROM alerts WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= now() - ${intervalFromMs(1)}
+      SELECT seq, id, exposure_id, completed_at FROM alerts
+      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= now() - ${intervalFromMs(1)}
       LIMIT $2 FOR UPDATE SKIP LOCKED
     ), e AS (
       DELETE FROM alert_events WHERE alert_seq IN (SELECT seq FROM p)
+    ), lg AS (
+      DELETE FROM meta m USING steps s, p
+      WHERE s.alert_seq = p.seq AND m.key = 'notified:' || s.tenant_id || ':' || s.user_id || ':' || coalesce(p.exposure_id, p.id)
+        AND strpos(m.value, '"alertId":"' || p.id || '"') > 0
     ), st AS (
       DELETE FROM steps WHERE alert_seq IN (SELECT seq FROM p)
+    ), ob AS (
+      DELETE FROM outbox o WHERE (o.created_at <= now() - ${intervalFromMs(1)} AND (o.kind IN ('digest', 'dead', 'paused') OR o.sent_at IS NOT NULL))
+        OR (o.key LIKE 'dead:%' AND substr(o.key, 6, 36) IN (SELECT id FROM p))
+        OR (CASE WHEN o.key ~ '^digest:[0-9]{1,15}$' THEN substr(o.key, 8)::bigint END
+              <= (SELECT (extract(epoch FROM max(completed_at)) * 1000)::bigint + 60000 FROM p)
+            AND o.created_at >= (SELECT min(completed_at) - interval '1 minute' FROM p))
     ), u AS (
       UPDATE alerts a SET email = NULL, username_hash = NULL, custom_data = NULL, exposure_details = NULL, extra = NULL,
         warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = now()
-      FROM p WHERE a.seq = p.seq RETURNING 1
+      FROM p WHERE a.seq = p.seq RETURNING a.seq, a.idempotency_key
     )
-    SELECT count(*)::integer AS n FROM u`
+    SELECT seq, idempotency_key AS key FROM u`
+/** Up to $1 tombstones whose idempotency key is not keyed yet: purged before BRIDGE_TOMBSTONE_KEY was set. */
+export const UNKEYED_TOMBSTONES = `SELECT seq, idempotency_key AS key FROM alerts
+    WHERE purged_at IS NOT NULL AND left(idempotency_key, 5) <> 'hmac:' LIMIT $1`
+/** Tombstones keyed: each of $1 (seqs) still holding $2 (its plain key) gets $3 (its keyed form). */
+export const KEY_TOMBSTONES = `UPDATE alerts a SET idempotency_key = k.keyed
+    FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(seq, plain, keyed)
+    WHERE a.seq = k.seq AND a.idempotency_key = k.plain AND a.purged_at IS NOT NULL`
 
 // ---- queue: claims and leases ------------------------------------------------------------------------
+
+/**
+ * A claim runs on the worker's connections, whose commits may skip the WAL flush, but a claim's must not: its
+ * commit flushed (`synchronous_commit` on for its own transaction, evaluated with each row claimed), a lease the
+ * worker was answered survives a crash of PostgreSQL. Otherwise the claim is lost, the next claim of that alert
+ * hands out the same fencing token again, and the first worker's fenced writes pass under it (two replicas act).
+ */
+const FLUSHED = 'set_config(\'synchronous_commit\', \'on\', true) AS flushed'
 
 /**
  * Leases up to $2 due alerts to owner $1 for $3 ms, counting an attempt and recording it. SKIP LOCKED:
@@ -123,7 +160,7 @@ export const CLAIM = prepared('claim', `WITH due AS MATERIALIZED (
     )
     SELECT claimed.*, NULL::jsonb AS extra, NULL::jsonb AS warnings, NULL::text AS source_ip, NULL::jsonb AS users, NULL::text AS last_error,
       NULL::timestamptz AS completed_at, NULL::timestamptz AS purged_at,
-      EXISTS (SELECT 1 FROM steps WHERE steps.alert_seq = claimed.seq) AS planned
+      EXISTS (SELECT 1 FROM steps WHERE steps.alert_seq = claimed.seq) AS planned, ${FLUSHED}
     FROM claimed ORDER BY due_at`)
 
 /** The heartbeat: the leases of owner $1 in ($3 ids, $4 tokens) still current, extended by $2 ms; their ids. */
@@ -332,10 +369,14 @@ export const UPDATE_STEP = `UPDATE steps SET state = $4, detail = $5, http_statu
     WHERE seq = $3 AND alert_seq = (SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing')`
 
 /** The compromised-users report: steps of alerts received since $1 (tenant $2, null: all), newest alert first, $3 rows at most. */
-export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.received_at AS received_at
+export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.source AS alert_source, alerts.received_at AS received_at
     FROM steps JOIN alerts ON alerts.seq = steps.alert_seq
     WHERE alerts.received_at >= $1 AND ($2::text IS NULL OR steps.tenant_id = $2)
     ORDER BY alerts.seq DESC, steps.seq LIMIT $3`
+
+/** The distinct tenant ids of the steps starting with $1 (lower-case), sorted, $2 at most. */
+export const STEP_TENANTS = `SELECT DISTINCT lower(tenant_id) AS tenant_id FROM steps
+    WHERE tenant_id IS NOT NULL AND left(lower(tenant_id), length($1)) = $1 ORDER BY 1 LIMIT $2`
 
 // ---- key/value (meta) --------------------------------------------------------------------------------
 
@@ -363,9 +404,8 @@ export const OUTBOX_CLAIM = `WITH due AS MATERIALIZED (
     UPDATE outbox o SET lease_owner = $1, lease_token = o.lease_token + 1, due_at = now() + ${intervalFromMs(3)},
       attempts = o.attempts + 1
     FROM due WHERE o.seq = due.seq
-    RETURNING o.key, o.kind, o.payload, o.attempts, o.created_at, o.lease_owner, o.lease_token`
+    RETURNING o.key, o.kind, o.payload, o.attempts, o.created_at, o.lease_owner, o.lease_token, ${FLUSHED}`
 
-/** Message $1 sent, under token $2. */
 /** Message $1 sent, under token $2: its payload (personal data, for FusionAuth's events) is not kept. */
 export const OUTBOX_SENT = `UPDATE outbox SET sent_at = now(), due_at = NULL, lease_owner = NULL, last_error = NULL, payload = '{}'
     WHERE key = $1 AND lease_token = $2 AND sent_at IS NULL`

@@ -44,6 +44,9 @@ export function postgresSteps (db: Database): Steps {
     async report ({ sinceMs, tenantId, limit = 1000 }) {
       const found = await db.query<PgReportRow>(SQL.STEP_REPORT, [new Date(sinceMs ?? 0), tenantId ?? null, limit * 20])
       return groupReport(found, rows.reportEntry, limit)
+    },
+    async tenants (prefix = '', limit = 50) {
+      return (await db.query<{ tenant_id: string }>(SQL.STEP_TENANTS, [prefix.toLowerCase(), limit])).map(x => x.tenant_id)
     }
   }
 }

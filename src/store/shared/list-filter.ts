@@ -14,6 +14,7 @@ export function listFilter (options: ListOptions, param: (value: unknown) => str
     where.push(`(email = ${param(email)} OR username_hash = ${param(usernameHash(email))})`)
   }
   if (options.since !== undefined) where.push(`received_at >= ${param(instant(options.since))}`)
+  if (options.source !== undefined) where.push(`source = ${param(options.source)}`)
   if (options.idPrefix !== undefined) {
     // Only hex and dashes, so the LIKE pattern holds no wildcard of the caller's.
     if (!/^[0-9a-f-]+$/.test(options.idPrefix)) return 'WHERE 1 = 0'

@@ -1,17 +1,16 @@
-import type { Step } from '../../alerts/types.js'
 import type { UserExposure } from '../types.js'
+import type { ReportEntry } from './rows.js'
 
 /**
  * Folds step rows (newest alert first) into one row per user and exposure — the compromised-users report —
  * reading no further than `limit` such rows need.
  */
-export function groupReport<R> (
-  rows: Iterable<R>, read: (row: R) => { step: Step, alertId: string, exposureId?: string, receivedAt: string }, limit: number
-): UserExposure[] {
+export function groupReport<R> (rows: Iterable<R>, read: (row: R) => ReportEntry, limit: number): UserExposure[] {
   const out = new Map<string, UserExposure>()
   for (const row of rows) {
-    const { step, alertId, exposureId, receivedAt } = read(row)
-    const key = JSON.stringify([step.tenantId ?? null, step.userId, exposureId ?? null])
+    const { step, alertId, exposureId, source, receivedAt } = read(row)
+    // FusionAuth's detection at a login is an exposure of its own (it has no Enzoic exposure id).
+    const key = JSON.stringify([step.tenantId ?? null, step.userId, exposureId ?? null, source])
     let entry = out.get(key)
     if (entry === undefined) {
       if (out.size >= limit) break
@@ -20,6 +19,7 @@ export function groupReport<R> (
         tenantId: step.tenantId,
         email: step.email,
         exposureId,
+        source,
         alertIds: [],
         firstSeen: receivedAt,
         lastChange: step.updatedAt,

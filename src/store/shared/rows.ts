@@ -1,4 +1,4 @@
-import type { AlertEvent, AlertRecord, AlertState, Step } from '../../alerts/types.js'
+import type { AlertEvent, AlertRecord, AlertSource, AlertState, Step } from '../../alerts/types.js'
 import type { Claimed, Lease, OutboxItem } from '../types.js'
 
 /**
@@ -86,7 +86,7 @@ export interface StepRow<C extends ColumnTypes> {
 }
 
 /** A step row of the compromised-users report, with its alert's columns. */
-export type ReportRow<C extends ColumnTypes> = StepRow<C> & { alert_id: string, exposure_id: string | null, received_at: C['instant'] }
+export type ReportRow<C extends ColumnTypes> = StepRow<C> & { alert_id: string, exposure_id: string | null, alert_source: string, received_at: C['instant'] }
 
 /** The receipt of an alert: its row's own part of the history. */
 export interface ReceiptRow<C extends ColumnTypes> {
@@ -113,6 +113,9 @@ export interface OutboxRow<C extends ColumnTypes> {
   lease_token: number
 }
 
+/** One step row of the compromised-users report, with what it needs of its alert. */
+export interface ReportEntry { step: Step, alertId: string, exposureId?: string, source: AlertSource, receivedAt: string }
+
 export interface RowMapper<C extends ColumnTypes> {
   record (row: AlertRow<C>): AlertRecord
   /** The lease a claimed (or taken over) row is held under. */
@@ -121,7 +124,7 @@ export interface RowMapper<C extends ColumnTypes> {
   step (row: StepRow<C>): Step
   /** The alert's state history: its receipt (the row itself), then its recorded events. */
   history (receipt: ReceiptRow<C>, events: Iterable<EventRow<C>>): AlertEvent[]
-  reportEntry (row: ReportRow<C>): { step: Step, alertId: string, exposureId?: string, receivedAt: string }
+  reportEntry (row: ReportRow<C>): ReportEntry
   outboxItem (row: OutboxRow<C>): OutboxItem
   /** A non-null JSON column's value. */
   json<T> (value: C['json']): T
@@ -207,7 +210,13 @@ export function rowMapper<C extends ColumnTypes> (columns: ColumnAdapter<C>): Ro
     claimed: (r, planned) => ({ alert: record(r), lease: lease(r), planned }),
     step,
     history: (receipt, events) => toHistory(columns, receipt, events),
-    reportEntry: r => ({ step: step(r), alertId: r.alert_id, exposureId: optional(r.exposure_id), receivedAt: columns.instant(r.received_at) }),
+    reportEntry: r => ({
+      step: step(r),
+      alertId: r.alert_id,
+      exposureId: optional(r.exposure_id),
+      source: r.alert_source === 'fusionauth' ? 'fusionauth' : 'enzoic',
+      receivedAt: columns.instant(r.received_at)
+    }),
     outboxItem: o => ({
       key: o.key,
       kind: o.kind,

@@ -7,6 +7,7 @@ import { listFilter } from '../shared/list-filter.js'
 import { read, type SqliteContext } from './context.js'
 import { rows, type SqliteEventRow, type SqliteReceiptRow, type SqliteRow } from './rows.js'
 import * as SQL from './sql.js'
+import { REKEY_SLICE, TOMBSTONES_KEYED, type TombstoneKeyer } from '../shared/tombstone.js'
 
 /**
  * An alert as the columns of its row, flattened on the calling thread: a flat object of strings and numbers
@@ -50,18 +51,34 @@ export function insertRow (alert: BreachAlert, sourceIp: string | undefined): In
   }
 }
 
-/** The writes of alert records, run by the writer inside the group commit (operations.ts). */
-export function alertWrites (db: Database.Database) {
+/** How far apart the digest's builder and the store may keep time (PURGE_OUTBOX). */
+const DIGEST_SKEW_MS = 60_000
+
+/**
+ * The writes of alert records, run by the writer inside the group commit (operations.ts). `keyer`: tombstones
+ * keyed under BRIDGE_TOMBSTONE_KEY (shared/tombstone.ts).
+ */
+export function alertWrites (db: Database.Database, keyer: TombstoneKeyer | undefined) {
   const s = {
     insert: db.prepare(SQL.INSERT_ALERT),
     duplicate: db.prepare(SQL.COUNT_DUPLICATE_DELIVERY),
+    unkeyed: db.prepare(SQL.UNKEYED_TOMBSTONES),
+    keyTombstone: db.prepare(SQL.KEY_TOMBSTONE),
+    keyedMark: db.prepare(SQL.GET_META),
+    mark: db.prepare(SQL.SET_META),
+    unmark: db.prepare(SQL.DELETE_META),
     purgeable: db.prepare(SQL.PURGEABLE),
     purgeEvents: db.prepare(SQL.PURGE_EVENTS),
+    purgeLedger: db.prepare(SQL.PURGE_LEDGER),
     purgeSteps: db.prepare(SQL.PURGE_STEPS),
+    purgeOutbox: db.prepare(SQL.PURGE_OUTBOX),
     purgeRow: db.prepare(SQL.PURGE_ROW)
   }
   return {
     insert ({ row }: { row: InsertRow }, at: number): InsertResult {
+      // A purged alert delivered again: its tombstone holds the keyed form of the key.
+      const tomb = keyer === undefined ? undefined : s.duplicate.get(at, keyer(row.key)) as { id: string, test: number } | undefined
+      if (tomb !== undefined) return { id: tomb.id, duplicate: true, test: tomb.test === 1 }
       const id = newId(at)
       const test = row.test === 1
       // Test alerts need no remediation: they are stored already finished with outcome `test`.
@@ -94,19 +111,38 @@ export function alertWrites (db: Database.Database) {
     },
     /** One slice of `alerts.purge` (the slicing is shared/alerts.ts). */
     purge (op: { olderThanMs: number, limit: number }, at: number): number {
-      const seqs = (s.purgeable.all(at - op.olderThanMs, op.limit) as Array<{ seq: number }>).map(r => r.seq)
-      for (const seq of seqs) {
+      const cutoff = at - op.olderThanMs
+      const slice = s.purgeable.all(cutoff, op.limit) as Array<{ seq: number, id: string, idempotency_key: string, completed_at: number }>
+      for (const { seq, idempotency_key: key } of slice) {
         s.purgeEvents.run(seq)
+        s.purgeLedger.run({ seq })
         s.purgeSteps.run(seq)
-        s.purgeRow.run({ seq, now: at })
+        s.purgeRow.run({ seq, now: at, key: keyer?.(key) ?? key })
       }
-      return seqs.length
+      if (keyer === undefined && slice.length > 0) s.unmark.run(TOMBSTONES_KEYED)
+      const completed = slice.map(r => r.completed_at)
+      const some = completed.length > 0
+      s.purgeOutbox.run({
+        cutoff,
+        ids: JSON.stringify(slice.map(r => r.id)),
+        first: some ? Math.min(...completed) - DIGEST_SKEW_MS : null,
+        last: some ? Math.max(...completed) + DIGEST_SKEW_MS : null
+      })
+      return slice.length
+    },
+    /** Keys up to REKEY_SLICE tombstones made before BRIDGE_TOMBSTONE_KEY was set; how many (none left: marked). */
+    rekeyTombstones (_op: object): number {
+      if (keyer === undefined || s.keyedMark.get(TOMBSTONES_KEYED) !== undefined) return 0
+      const rows = s.unkeyed.all(REKEY_SLICE) as Array<{ seq: number, key: string }>
+      for (const r of rows) s.keyTombstone.run({ seq: r.seq, key: keyer(r.key) })
+      if (rows.length < REKEY_SLICE) s.mark.run(TOMBSTONES_KEYED, '1')
+      return rows.length
     }
   }
 }
 
 /** Alert records on SQLite: inserts and purges through the group commit, reads on this thread's connection. */
-export function sqliteAlerts ({ db, write }: SqliteContext): AlertRecords {
+export function sqliteAlerts ({ db, write, checkpoint }: SqliteContext): AlertRecords {
   const r = {
     get: db.prepare(SQL.GET_ALERT),
     receipt: db.prepare(SQL.ALERT_RECEIPT),
@@ -142,6 +178,11 @@ export function sqliteAlerts ({ db, write }: SqliteContext): AlertRecords {
       const count = (state: string): number => (r.countOf.get(state) as { n: number }).n
       return summaryOf(byOutcome, alerts, { dead: count('dead'), waiting: count('waiting') })
     }),
-    purge: ({ olderThanMs }) => purgeInSlices(limit => write({ op: 'purge', olderThanMs, limit }))
+    // secure_delete zeroed what the purge freed in the database; the WAL still holds the pages as they were.
+    purge: async ({ olderThanMs }) => {
+      const result = await purgeInSlices(limit => write({ op: 'purge', olderThanMs, limit }))
+      while (await write({ op: 'rekeyTombstones' }) === REKEY_SLICE);
+      return { ...result, walTruncated: await checkpoint() }
+    }
   }
 }

@@ -10,6 +10,8 @@ export interface SqliteContext {
   /** This thread's connection, for reads (WAL readers never wait for the writer). */
   db: Database.Database
   write: Write
+  /** After the next commit, the WAL copied into the database and truncated (group-commit.ts): true when it was. */
+  checkpoint: () => Promise<boolean>
   /** The store's clock (epoch ms): its "database clock". */
   now: () => number
 }

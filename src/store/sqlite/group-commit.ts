@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../types.js'
+import { StoreDataError, StoreUnavailableError } from '../types.js'
 import type { Committer, CommitterEvents } from './committers.js'
 import type { WriteName, WriteOf, WriteOp, WriterReply, WriteResult } from './operations.js'
 
@@ -18,6 +18,8 @@ export interface GroupCommit {
   write<K extends WriteName> (op: WriteOf<K>): Promise<WriteResult<K>>
   /** Puts a write first in the next batch, whatever its outcome (the clock's shift of due times). */
   writeFirst (op: WriteOp): void
+  /** After the next batch commits (an empty one if none is waiting), a TRUNCATE checkpoint: true when the WAL is empty. */
+  checkpoint (): Promise<boolean>
   /** Refuses new writes, answers every write already accepted (commit or error), then closes the committer. */
   close (): Promise<void>
 }
@@ -36,6 +38,9 @@ interface Pending {
 export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
   let pending: Pending[] = []
   let inFlight: Pending[] | undefined
+  /** Who waits for a checkpoint after the next batch, and after the batch in flight. */
+  let checkpoints: Array<Omit<Pending, 'op'>> = []
+  let checkpointsInFlight: Array<Omit<Pending, 'op'>> = []
   let scheduled = false
   let seq = 0
   let closed = false
@@ -45,11 +50,13 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
 
   function send (): void {
     scheduled = false
-    if (inFlight !== undefined || pending.length === 0) { checkDrained(); return }
+    if (inFlight !== undefined || (pending.length === 0 && checkpoints.length === 0)) { checkDrained(); return }
     const at = options.now() // before the batch is taken: a clock jump it notices joins this batch, first
     inFlight = pending
     pending = []
-    committer.send({ seq: ++seq, at, ops: inFlight.map(p => p.op) })
+    checkpointsInFlight = checkpoints
+    checkpoints = []
+    committer.send({ seq: ++seq, at, ops: inFlight.map(p => p.op), checkpoint: checkpointsInFlight.length > 0 || undefined })
   }
 
   function schedule (): void {
@@ -63,16 +70,19 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
     const batch = inFlight
     inFlight = undefined
     if (batch === undefined || reply.seq !== seq) return
+    const waiting = checkpointsInFlight
+    checkpointsInFlight = []
     if ('error' in reply) {
       const e = new StoreUnavailableError(new Error(reply.error))
-      for (const p of batch) p.reject(e)
+      for (const p of [...batch, ...waiting]) p.reject(e)
     } else {
+      for (const w of waiting) w.resolve(reply.truncated === true)
       const outcome = reply.outcome
       if (outcome.inserts > 0) options.onCommit?.(outcome.inserts, reply.seconds)
       batch.forEach((p, i) => {
         const res = outcome.results[i]!
         if (res.ok) p.resolve(res.value)
-        else p.reject(new StoreUnavailableError(new Error(res.error)))
+        else p.reject(res.data === true ? new StoreDataError(res.error) : new StoreUnavailableError(new Error(res.error)))
       })
       if (outcome.wake) options.onWake()
     }
@@ -81,14 +91,16 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
 
   function fail (err: Error): void {
     const e = new StoreUnavailableError(err)
-    for (const p of [...(inFlight ?? []), ...pending]) p.reject(e)
+    for (const p of [...(inFlight ?? []), ...pending, ...checkpointsInFlight, ...checkpoints]) p.reject(e)
     inFlight = undefined
     pending = []
+    checkpointsInFlight = []
+    checkpoints = []
     checkDrained()
   }
 
   function checkDrained (): void {
-    if (drained !== undefined && inFlight === undefined && pending.length === 0) drained()
+    if (drained !== undefined && inFlight === undefined && pending.length === 0 && checkpoints.length === 0) drained()
   }
 
   return {
@@ -99,13 +111,20 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
         schedule()
       })
     },
+    checkpoint () {
+      if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
+      return new Promise<boolean>((resolve, reject) => {
+        checkpoints.push({ resolve, reject })
+        schedule()
+      })
+    },
     writeFirst (op) {
       pending.unshift({ op, resolve: () => undefined, reject: () => undefined })
       schedule()
     },
     async close () {
       closed = true
-      if (inFlight !== undefined || pending.length > 0) {
+      if (inFlight !== undefined || pending.length > 0 || checkpoints.length > 0) {
         await new Promise<void>(resolve => { drained = resolve; if (!scheduled) send() })
       }
       await committer.close()

@@ -40,6 +40,8 @@ export interface SqliteStoreOptions {
   onTransaction?: (synced: boolean) => void
   /** The file was removed or replaced and the store recovered by itself (recovering.ts): say so loudly. */
   onRecovered?: (event: FileRecovery) => void
+  /** BRIDGE_TOMBSTONE_KEY: purged alerts' tombstones keyed under it (shared/tombstone.ts). */
+  tombstoneKey?: Uint8Array
 }
 
 /** What the store did when its file was removed or replaced under it. */
@@ -86,7 +88,7 @@ export function openSqliteStore (options: SqliteStoreOptions): OpenedSqliteStore
   const listeners = createListeners()
   let closed = false
 
-  const init = { file, busyTimeoutMs, identity }
+  const init = { file, busyTimeoutMs, identity, tombstoneKey: options.tombstoneKey }
   const commits = createGroupCommit({
     now,
     committer: events => counted(options.writer === 'inline' ? inlineCommitter(db, init, events) : threadCommitter(init, events), options.onTransaction),
@@ -96,7 +98,7 @@ export function openSqliteStore (options: SqliteStoreOptions): OpenedSqliteStore
 
   const stopWatching = watchDataVersion(db, options.pollMs ?? 1000, () => listeners.size > 0 && !closed, listeners.emit)
 
-  const context: SqliteContext = { db, write: commits.write, now }
+  const context: SqliteContext = { db, write: commits.write, checkpoint: commits.checkpoint, now }
   return {
     kind: 'sqlite',
     location: file,

@@ -7,14 +7,15 @@ import { stepWrites } from './steps.js'
 import { kvWrites } from './kv.js'
 import { outboxWrites } from './outbox.js'
 import { exposureWrites } from './exposures.js'
+import { tombstoneKeyer, type TombstoneKeyer } from '../shared/tombstone.js'
 
 /**
  * Every write the SQLite store makes, by name. Each role's module (alerts.ts, queue.ts …) prepares its
  * statements on the writer's connection and returns its writes: `(op, at)` → result, run inside the batch's
  * transaction at the batch's instant `at`.
  */
-function writeHandlers (db: Database.Database) {
-  return { ...alertWrites(db), ...queueWrites(db), ...stepWrites(db), ...kvWrites(db), ...outboxWrites(db), ...exposureWrites(db) }
+function writeHandlers (db: Database.Database, keyer?: TombstoneKeyer) {
+  return { ...alertWrites(db, keyer), ...queueWrites(db), ...stepWrites(db), ...kvWrites(db), ...outboxWrites(db), ...exposureWrites(db) }
 }
 
 type WriteHandlers = ReturnType<typeof writeHandlers>
@@ -29,7 +30,15 @@ export type WriteOf<K extends WriteName> = { op: K } & Parameters<WriteHandlers[
 export type WriteOp = { [K in WriteName]: WriteOf<K> }[WriteName]
 export type WriteResult<K extends WriteName> = ReturnType<WriteHandlers[K]>
 
-export type OpResult = { ok: true, value: unknown } | { ok: false, error: string }
+/** `data`: the database refused the write for what it holds (StoreDataError), not for its own state. */
+export type OpResult = { ok: true, value: unknown } | { ok: false, error: string, data?: boolean }
+
+/**
+ * SQLite's data errors: what the row holds is refused (too big, a type or NOT NULL / CHECK / trigger constraint),
+ * so the write fails alone, and would fail again. Only inserts are told apart (a webhook answers 400 for them).
+ */
+const DATA_ERRORS = new Set(['SQLITE_TOOBIG', 'SQLITE_MISMATCH', 'SQLITE_CONSTRAINT_NOTNULL', 'SQLITE_CONSTRAINT_CHECK', 'SQLITE_CONSTRAINT_DATATYPE', 'SQLITE_CONSTRAINT_TRIGGER'])
+const isDataError = (op: WriteOp, err: unknown): boolean => op.op === 'insert' && DATA_ERRORS.has((err as { code?: string }).code ?? '')
 
 export interface BatchOutcome {
   results: OpResult[]
@@ -70,8 +79,8 @@ export function batchIsSynced (ops: readonly WriteOp[]): boolean {
 }
 
 /** Runs batches of writes on `db` (the writer's connection), each batch one immediate transaction. */
-export function createOperations (db: Database.Database): (ops: readonly WriteOp[], at: number) => BatchOutcome {
-  const handlers = writeHandlers(db) as Record<WriteName, (op: WriteOp, at: number) => unknown>
+export function createOperations (db: Database.Database, keyer?: TombstoneKeyer): (ops: readonly WriteOp[], at: number) => BatchOutcome {
+  const handlers = writeHandlers(db, keyer) as Record<WriteName, (op: WriteOp, at: number) => unknown>
   // Built once: inside the batch's transaction it runs as a savepoint.
   const one = db.transaction((op: WriteOp, at: number): unknown => handlers[op.op](op, at))
   const batch = db.transaction((ops: readonly WriteOp[], at: number): BatchOutcome => {
@@ -82,7 +91,7 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
         out.results.push({ ok: true, value })
         if (wakes(op, value)) out.wake = true
       } catch (err) {
-        out.results.push({ ok: false, error: (err as Error).message })
+        out.results.push({ ok: false, error: (err as Error).message, data: isDataError(op, err) })
       }
       if (op.op === 'insert') out.inserts++
     }
@@ -102,26 +111,46 @@ export function createOperations (db: Database.Database): (ops: readonly WriteOp
   }
 }
 
-export interface WriterInit { file: string, busyTimeoutMs: number, identity?: string }
-/** A batch as the main thread hands it to the committer: `at` is its instant by the store's clock. */
-export interface WriterRequest { seq: number, at: number, ops: WriteOp[] }
+/** `tombstoneKey`: BRIDGE_TOMBSTONE_KEY (the writer keys tombstones with it: shared/tombstone.ts). */
+export interface WriterInit { file: string, busyTimeoutMs: number, identity?: string, tombstoneKey?: Uint8Array }
+/**
+ * A batch as the main thread hands it to the committer: `at` is its instant by the store's clock. `checkpoint`:
+ * after its commit, copy the whole WAL into the database and truncate it (a purge's bytes must not stay there).
+ */
+export interface WriterRequest { seq: number, at: number, ops: WriteOp[], checkpoint?: boolean }
 export type WriterReply =
-  | { seq: number, outcome: BatchOutcome, seconds: number }
+  | { seq: number, outcome: BatchOutcome, seconds: number, truncated?: boolean }
   | { seq: number, error: string }
 
 /**
  * Commits requests on `db` (writer thread or inline), refusing them when the file at `file` is no longer
  * the one opened (`identity`): a deleted or replaced file would take every commit with it.
  */
-export function createRequestRunner (db: Database.Database, { file, identity }: WriterInit): (req: WriterRequest) => WriterReply {
-  const run = createOperations(db)
+export function createRequestRunner (db: Database.Database, { file, identity, tombstoneKey }: WriterInit): (req: WriterRequest) => WriterReply {
+  const run = createOperations(db, tombstoneKeyer(tombstoneKey))
   return req => {
     const started = process.hrtime.bigint()
     try {
       if (identity !== undefined && fileIdentity(file) !== identity) throw new Error(`the database file ${file} was removed or replaced`)
-      return { seq: req.seq, outcome: run(req.ops, req.at), seconds: Number(process.hrtime.bigint() - started) / 1e9 }
+      const outcome = run(req.ops, req.at)
+      const truncated = req.checkpoint === true ? checkpoint(db) : undefined
+      return { seq: req.seq, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9, truncated }
     } catch (err) {
       return { seq: req.seq, error: (err as Error).message }
     }
+  }
+}
+
+/**
+ * `wal_checkpoint(TRUNCATE)`: every frame of the WAL copied into the database file and the WAL truncated to zero
+ * bytes. False when it could not finish (a reader of another process held an older snapshot past busy_timeout,
+ * an I/O error): the next purge tries again.
+ */
+function checkpoint (db: Database.Database): boolean {
+  try {
+    const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number, log: number, checkpointed: number }>
+    return r !== undefined && r.busy === 0
+  } catch {
+    return false // the batch before it committed all the same: its writes are answered as committed
   }
 }

@@ -1,8 +1,7 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createListeners } from '../shared/listeners.js'
 import type { Store } from '../types.js'
-import { fileIdentity } from './connection.js'
+import { chmodPrivate, fileIdentity, makeFolders } from './connection.js'
 import { openSqliteStore, type OpenedSqliteStore, type SqliteStoreOptions } from './open.js'
 
 type Role = 'alerts' | 'queue' | 'steps' | 'kv' | 'exposures' | 'outbox'
@@ -37,13 +36,13 @@ export function createSqliteStore (options: SqliteStoreOptions): Store {
     const old = current
     let savedTo: string | undefined
     if (now === undefined) {
-      if (!existsSync(dirname(file))) mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+      makeFolders(file, dirname(file))
       old.salvage(file)
-      chmodSync(file, 0o600)
+      chmodPrivate(file, 0o600)
     } else {
       savedTo = `${file}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`
       old.salvage(savedTo)
-      chmodSync(savedTo, 0o600)
+      chmodPrivate(savedTo, 0o600)
     }
     current = openSqliteStore(options)
     unsubscribe()

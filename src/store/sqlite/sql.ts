@@ -46,14 +46,39 @@ export const SUMMARY_FIRST = `SELECT * FROM alerts INDEXED BY alerts_finished
 // ---- alerts: retention (one slice of alerts.purge; the slicing is shared/alerts.ts) -------------------
 
 /** Up to ?2 alerts finished at or before ?1 whose personal data remains. */
-export const PURGEABLE = `SELECT seq FROM alerts INDEXED BY alerts_finished
+export const PURGEABLE = `SELECT seq, id, idempotency_key, completed_at FROM alerts INDEXED BY alerts_finished
       WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= ? LIMIT ?`
 export const PURGE_EVENTS = 'DELETE FROM alert_events WHERE alert_seq = ?'
+/**
+ * The notify-ledger rows (KV.notified: `notified:<tenant>:<user>:<exposure, else the alert's id>`) that alert @seq
+ * holds: built from its steps' users, kept only where the row's value names this alert (another alert of the same
+ * exposure may hold it). Before PURGE_STEPS.
+ */
+export const PURGE_LEDGER = `DELETE FROM meta WHERE key IN (
+        SELECT 'notified:' || s.tenant_id || ':' || s.user_id || ':' || coalesce(a.exposure_id, a.id)
+        FROM steps s JOIN alerts a ON a.seq = s.alert_seq WHERE s.alert_seq = @seq)
+      AND instr(value, '"alertId":"' || (SELECT id FROM alerts WHERE seq = @seq) || '"') > 0`
+/**
+ * The operator messages that name purged alerts (OUTBOX_KEYS): the `dead:<id>:…` message of each of @ids (a JSON
+ * array); a digest whose window holds one's completion — started (its key) by @last, sent at or after @first, the
+ * slice's earliest and latest completion a minute apart each way (the digest's builder and the store may keep
+ * time a little apart); and any row made at or before @cutoff, the purge's own cut-off, that is an operator
+ * message or was sent (work not yet done — an enrolment change — stays however old).
+ */
+export const PURGE_OUTBOX = `DELETE FROM outbox WHERE (created_at <= @cutoff AND (kind IN ('digest', 'dead', 'paused') OR sent_at IS NOT NULL))
+      OR (key >= 'dead:' AND key < 'dead;' AND substr(key, 6, 36) IN (SELECT value FROM json_each(@ids)))
+      OR (key >= 'digest:' AND key <= 'digest:' || @last AND created_at >= @first)`
 export const PURGE_STEPS = 'DELETE FROM steps WHERE alert_seq = ?'
-/** The row stays as a tombstone (idempotency key, state, outcome, dates). */
+/** The row stays as a tombstone (idempotency key — @key: keyed under BRIDGE_TOMBSTONE_KEY, shared/tombstone.ts — state, outcome, dates). */
 export const PURGE_ROW = `UPDATE alerts SET email = NULL, username_hash = NULL, custom_data = NULL, exposure_details = NULL,
-        extra = NULL, warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = @now
+        extra = NULL, warnings = NULL, source_ip = NULL, users = NULL, actions = NULL, last_error = NULL, purged_at = @now,
+        idempotency_key = @key
       WHERE seq = @seq`
+/** Up to ?1 tombstones whose idempotency key is not keyed yet (made before BRIDGE_TOMBSTONE_KEY was set). */
+export const UNKEYED_TOMBSTONES = `SELECT seq, idempotency_key AS key FROM alerts
+      WHERE purged_at IS NOT NULL AND substr(idempotency_key, 1, 5) <> 'hmac:' LIMIT ?`
+/** Tombstone @seq keyed: its idempotency key becomes @key. */
+export const KEY_TOMBSTONE = 'UPDATE alerts SET idempotency_key = @key WHERE seq = @seq AND purged_at IS NOT NULL'
 
 // ---- queue: history ----------------------------------------------------------------------------------
 
@@ -195,10 +220,14 @@ export const START_STEP = `UPDATE steps SET started_at = @now
       WHERE alert_seq = @alertSeq AND user_id = @userId AND action = @action AND state = 'pending'`
 
 /** The compromised-users report: steps of alerts received since @since (tenant @tenant, null: all), newest alert first. */
-export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.received_at AS received_at
+export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.source AS alert_source, alerts.received_at AS received_at
       FROM steps JOIN alerts ON alerts.seq = steps.alert_seq
       WHERE alerts.received_at >= @since AND (@tenant IS NULL OR steps.tenant_id = @tenant)
       ORDER BY alerts.seq DESC, steps.seq`
+
+/** The distinct tenant ids of the steps starting with @prefix (lower-case), sorted, @limit at most. */
+export const STEP_TENANTS = `SELECT DISTINCT lower(tenant_id) AS tenant_id FROM steps
+      WHERE tenant_id IS NOT NULL AND substr(lower(tenant_id), 1, length(@prefix)) = @prefix ORDER BY 1 LIMIT @limit`
 
 // ---- key/value (meta) --------------------------------------------------------------------------------
 

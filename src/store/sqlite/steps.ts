@@ -106,7 +106,8 @@ export function sqliteSteps ({ db, write }: SqliteContext): Steps {
   const r = {
     stepsOf: db.prepare(SQL.STEPS_OF_ALERT),
     ofUser: db.prepare(SQL.ALERTS_OF_USER).pluck(),
-    report: db.prepare(SQL.STEP_REPORT)
+    report: db.prepare(SQL.STEP_REPORT),
+    tenants: db.prepare(SQL.STEP_TENANTS)
   }
   return {
     async plan (l, steps) {
@@ -119,6 +120,7 @@ export function sqliteSteps ({ db, write }: SqliteContext): Steps {
     unbegin: (l, stepId) => write({ op: 'stepUnbegin', lease: l, stepId }),
     start: (l, marks, steps) => write({ op: 'stepStart', lease: l, marks: marks.map(m => ({ userId: m.userId, action: m.action })), steps }),
     report: ({ sinceMs, tenantId, limit = 1000 }) => read(() => groupReport(
-      r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<SqliteReportRow>, rows.reportEntry, limit))
+      r.report.iterate({ since: sinceMs ?? 0, tenant: tenantId ?? null }) as Iterable<SqliteReportRow>, rows.reportEntry, limit)),
+    tenants: (prefix = '', limit = 50) => read(() => (r.tenants.all({ prefix: prefix.toLowerCase(), limit }) as Array<{ tenant_id: string }>).map(x => x.tenant_id))
   }
 }

@@ -23,6 +23,8 @@ export interface HealthOptions {
   recoveryProbeMs: number
   /** Told once when the worker pauses (the operator digest). */
   onPaused: (reason: string) => void
+  /** Told when the key works again after a pause (the operator digest). */
+  onResumed?: () => void
   /** Look for work in `ms` (after a store error). */
   wakeIn: (ms: number) => void
   /** Look for work now (the API key works again). */
@@ -58,6 +60,7 @@ export function createHealth (options: HealthOptions): Health {
     onResumed: () => {
       readiness.forget()
       options.resume()
+      options.onResumed?.()
     }
   })
   const readiness = createReadinessCheck({
