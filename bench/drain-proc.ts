@@ -253,7 +253,7 @@ export function watchdog (ms: number, children: () => ChildProcess[], cleanup?: 
  * alike — by wrapping pg.Client's query (in the benches only). node-postgres sends one statement and waits for
  * its answer: a statement is a round trip. By statement: its name when it is prepared, else its text's start.
  */
-export function countPgStatements (driver: typeof pg): { on (): void, take (): { total: number, byStatement: Record<string, number> } } {
+export function countPgStatements (driver: typeof pg): { on (): void, snapshot (): StatementCount } {
   const byStatement: Record<string, number> = {}
   let total = 0
   let counting = false
@@ -270,6 +270,9 @@ export function countPgStatements (driver: typeof pg): { on (): void, take (): {
   } as typeof driver.Client.prototype.query
   return {
     on () { counting = true },
-    take () { counting = false; return { total, byStatement } }
+    snapshot: () => ({ total, byStatement: { ...byStatement } })
   }
 }
+
+/** Statements sent so far, in all and by statement. */
+export interface StatementCount { total: number, byStatement: Record<string, number> }

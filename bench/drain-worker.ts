@@ -8,11 +8,12 @@
 // Store work per alert: on PostgreSQL every statement the process sends is counted (node-postgres sends a
 // statement and waits for its answer: one statement, one round trip; pg.Client's query is wrapped here, in the
 // bench only); on SQLite the writer's transactions come from the bridge's own metric
-// (enzoic_bridge_store_transactions_total). Both from the bridge's start (`go` answered) to `result`.
+// (enzoic_bridge_store_transactions_total). Counters are sent at the bridge's start (`go` answered), once
+// `warmup` alerts finished here (`warm`), and at `result`: the parent takes the differences.
 //
 // Over IPC: sends `probed` (idle call latency), then `progress` every `progressMs`; answers `go` (start the
-// bridge; replies with the worker's start time and the alerts it finished while starting), `result`, and
-// `close` (stops the bridge, then exits).
+// bridge; replies with the worker's start time and its counters), `count` (alerts finished so far), `result`, and
+// `close` (stops the bridge, then exits); sends `warm` once.
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { pino } from 'pino'
@@ -21,11 +22,13 @@ import { loggerOptions } from '../src/observability/logger.js'
 import { createFusionAuthGateway } from '../src/fusionauth/index.js'
 import { startBridge, type RunningBridge } from '../src/server.js'
 import { PROBE_PREFIX, startDrainFake, type DrainFake, type DrainFakeJob, type DrainFakeStats } from './drain-fake.js'
-import { countPgStatements, jobOf, loopMonitor, mb, round, send, serveRequests } from './drain-proc.js'
+import { countPgStatements, jobOf, loopMonitor, mb, round, send, serveRequests, type StatementCount } from './drain-proc.js'
 
 export interface DrainWorkerJob {
   database: string
   concurrency: number
+  /** After this many alerts finished here, the worker says `warm` (its counters then): the steady-state window opens. */
+  warmup: number
   /** A fake already running elsewhere, or one to start in this process. */
   fake: { url: string, apiKey: string } | { inProcess: DrainFakeJob }
   /** Sequential look-ups made before the run, to measure one call's latency on an idle event loop. */
@@ -48,17 +51,22 @@ export interface DrainWorkerStarted {
   /** Epoch ms of the worker's `worker started` log line. */
   startedAt: number
   owner: string
-  /** Alerts finished before startBridge returned (outside the window the parent measures CPU in). */
-  finished: number
+  /** When startBridge returned (alerts finished before then are outside the windows the parent measures). */
+  counters: Counters
 }
 
-/** What the store did for the alerts finished from `go` to `result`. */
-export interface StoreWork {
+/** This replica's counters at one moment (`go` answered, warm, `result`): the parent takes differences. */
+export interface Counters {
+  /** Alerts finished here so far. */
+  finished: number
   /** PostgreSQL: statements sent (= round trips), in all and by statement (its name, or the start of its text). */
-  statements?: { total: number, byStatement: Record<string, number> }
+  statements?: StatementCount
   /** SQLite: the writer's transactions, by whether they waited for the fsync. */
   transactions?: { synced: number, unsynced: number }
 }
+
+/** Sent once `warmup` alerts finished here. */
+export interface DrainWorkerWarm { type: 'warm', counters: Counters }
 
 /** The answer to `result`. */
 export interface DrainWorkerResult {
@@ -79,9 +87,8 @@ export interface DrainWorkerResult {
   cpuSeconds: number
   maxRssBytes: number
   heapUsedBytes: number
-  /** Alerts this replica finished from `go` answered to `result`. */
-  finishedInWindow: number
-  store: StoreWork
+  /** At `result`. */
+  counters: Counters
 }
 
 /** The answer to `close`. */
@@ -155,6 +162,7 @@ const sink = {
     if (line.includes('"msg":"alert finished"')) {
       finished++
       lastFinishedAt = Date.now()
+      if (finished === job.warmup) counters().then(c => send<DrainWorkerWarm>({ type: 'warm', counters: c }), err => console.error(err))
     } else if (line.includes('"msg":"worker started"')) {
       startedAt = Date.now()
     } else if (line.startsWith('{"level":40')) {
@@ -181,10 +189,13 @@ let bridge: RunningBridge | undefined
 let loop: ReturnType<typeof loopMonitor> | undefined
 let progress: NodeJS.Timeout | undefined
 let cpuAtGo: NodeJS.CpuUsage | undefined
-let finishedAtGo = 0
-let transactionsAtGo: Record<string, number> = {}
-const transactions = async (): Promise<Record<string, number>> =>
-  counterBy((await bridge!.app.inject({ method: 'GET', url: '/metrics' })).body, 'enzoic_bridge_store_transactions_total', 'synced')
+async function counters (): Promise<Counters> {
+  const at = finished
+  const sent = statements?.snapshot()
+  if (sent !== undefined) return { finished: at, statements: sent }
+  const tx = counterBy((await bridge!.app.inject({ method: 'GET', url: '/metrics' })).body, 'enzoic_bridge_store_transactions_total', 'synced')
+  return { finished: at, transactions: { synced: tx.true ?? 0, unsynced: tx.false ?? 0 } }
+}
 
 serveRequests({
   go: async (): Promise<DrainWorkerStarted> => {
@@ -195,20 +206,15 @@ serveRequests({
     loop = loopMonitor()
     cpuAtGo = process.cpuUsage()
     bridge = await startBridge(config, logger)
-    transactionsAtGo = await transactions()
     statements?.on()
-    finishedAtGo = finished
-    return { startedAt, owner: bridge.worker!.owner, finished }
+    return { startedAt, owner: bridge.worker!.owner, counters: await counters() }
   },
   result: async (): Promise<DrainWorkerResult> => {
     const loopStats = loop!.stop()
     const cpu = process.cpuUsage(cpuAtGo)
-    const finishedInWindow = finished - finishedAtGo
-    const sent = statements?.take()
+    const end = await counters()
     clearInterval(progress)
     const metrics = await bridge!.app.inject({ method: 'GET', url: '/metrics' })
-    const tx = counterBy(metrics.body, 'enzoic_bridge_store_transactions_total', 'synced')
-    const delta = (k: string): number => (tx[k] ?? 0) - (transactionsAtGo[k] ?? 0)
     return {
       finished,
       startedAt,
@@ -222,10 +228,10 @@ serveRequests({
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       heapUsedBytes: process.memoryUsage().heapUsed,
-      finishedInWindow,
-      store: { statements: sent, transactions: sent === undefined ? { synced: delta('true'), unsynced: delta('false') } : undefined }
+      counters: end
     }
   },
+  count: () => ({ finished }),
   close: async (): Promise<DrainWorkerClosed & { exit: true }> => {
     await bridge?.close()
     const fakeStats = fake?.stats()

@@ -25,8 +25,11 @@
 // npm run bench:drain:backlog: 200,000 alerts, two replicas, 1 ms per call, concurrency 32 — CPU-bound; its
 // point is each replica's RSS while a large backlog drains.
 //
-// CPU per alert, read from /proc by this process (never on the measured event loop), from the moment every
-// replica's bridge has started to the moment the queue is drained, divided by the alerts finished in between:
+// CPU per alert, read from /proc by this process (never on the measured event loop), in two windows: the whole run
+// (every replica's bridge started → the queue drained) and the steady state (from the moment a replica finished
+// its share of --warmup alerts: V8 has compiled the hot code by then, as in a bridge that has been running —
+// the first seconds of a fresh process spend a third of their CPU in the optimizing compiler), each divided by
+// the alerts finished in it; the targets are judged on the steady state:
 // - the bridge processes: utime + stime of /proc/<pid>/stat (all threads: event loop, SQLite writer, GC, libuv);
 // - PostgreSQL: the cluster's postmaster and every child (backends that exited meanwhile are in the
 //   postmaster's cutime/cstime), and apart, the bridges' client backends (their command line names the database).
@@ -43,6 +46,8 @@
 //
 // Options: --alerts N  --latency MS  --concurrency N
 //          --store sqlite|postgres (sqlite)  --replicas N (1; more than one needs postgres)  --compare-replicas
+//          --warmup N         alerts finished before the steady-state window of the per-alert figures opens
+//                             (default 30 % of the alerts, at most 6,000)
 //          --timeout S        the watchdog (default grows with the alerts: 120 s + 15 ms per alert and run)
 //          --fake-in-process  the fake shares the worker's process (and its one CPU) instead of its own
 //          --tsx              run the children through tsx instead (adds tsx's ~35 MB to the worker's RSS)
@@ -63,7 +68,7 @@ import { startPostgres, type PgCluster } from '../test/fixtures/postgres.js'
 import { drainEmail, type DrainFakeStats } from './drain-fake.js'
 import { buildForNode } from './drain-build.js'
 import { ask, countPgStatements, exited, forkBench, machineCpu, mb, nextMessage, processTreeCpu, procCpuSeconds, procCpuSplit, round, sampleRss, table, watchdog, type Message } from './drain-proc.js'
-import type { CallLatency, DrainWorkerClosed, DrainWorkerJob, DrainWorkerProgress, DrainWorkerResult, DrainWorkerStarted } from './drain-worker.js'
+import type { CallLatency, Counters, DrainWorkerClosed, DrainWorkerJob, DrainWorkerProgress, DrainWorkerResult, DrainWorkerStarted, DrainWorkerWarm } from './drain-worker.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -75,6 +80,7 @@ const { values: args } = parseArgs({
     'compare-replicas': { type: 'boolean', default: false },
     timeout: { type: 'string' },
     'fake-in-process': { type: 'boolean', default: false },
+    warmup: { type: 'string' },
     tsx: { type: 'boolean', default: false }
   }
 })
@@ -88,6 +94,8 @@ const FAKE_IN_PROCESS = args['fake-in-process'] === true
 /** Run the children through tsx instead of compiled JavaScript (tsx's loader adds ~35 MB of RSS). */
 const TSX = args.tsx === true
 const RUNS = COMPARE ? 2 : 1
+/** Alerts finished (all replicas) before the steady-state window opens: start-up and JIT compilation are behind. */
+const WARMUP = Number(args.warmup ?? Math.min(6000, Math.floor(ALERTS * 0.3)))
 const TIMEOUT_S = Number(args.timeout ?? 120 + ALERTS * RUNS * 0.015)
 const TARGET_RATIO = 0.85
 const TARGET_REPLICA_SCALING = 1.8
@@ -166,8 +174,8 @@ interface Run {
    * work included): near 1, the run measured the CPU rather than the latency.
    */
   cpu: { bridgesMsPerAlert: number, fakeMsPerAlert?: number, machineBusy: number }
-  /** Per alert finished from every bridge's start to the drained queue (see the header). */
-  perAlert: PerAlert
+  /** Per alert finished in the run and in its steady state (see the header). */
+  perAlert: PerAlertWindows
   replicaRuns: ReplicaRun[]
   /** Alerts claimed more than once, and the history of up to three of them. */
   repeated: { count: number, examples: string[] }
@@ -177,6 +185,9 @@ interface Run {
   allDone: boolean
   rssPass: boolean
 }
+
+/** The per-alert figures of the whole run, and of its steady state (after the warm-up) when it had one. */
+interface PerAlertWindows { run: PerAlert, steady?: PerAlert }
 
 interface PerAlert {
   /** Alerts finished in the window the figures below cover. */
@@ -280,7 +291,8 @@ async function drain (database: string, replicas: number, label: string, pgProbe
     concurrency: CONCURRENCY,
     fake: fakeAt ?? { inProcess: { users: ALERTS, latencyMs: LATENCY_MS } },
     probeCalls: 100,
-    progressMs: PROGRESS_MS
+    progressMs: PROGRESS_MS,
+    warmup: Math.max(1, Math.floor(WARMUP / replicas))
   }
   const workers = Array.from({ length: replicas }, () => forkBench('bench/drain-worker.ts', job, build, productionNodeFlags()))
   children.push(...workers)
@@ -313,6 +325,17 @@ async function drain (database: string, replicas: number, label: string, pgProbe
     say(`${finished}/${ALERTS} done after ${round((now - goAt) / 1000, 0)} s, ${lately}/s lately; ${replicas > 1 ? each.map((e, j) => `[${j + 1}] ${e}`).join('; ') : each[0]!}`)
   }))
 
+  // The steady-state window opens for each replica at its `warm`, for PostgreSQL once every replica is warm.
+  const warm: Array<{ cpu: CpuSplit, counters: Counters } | undefined> = workers.map(() => undefined)
+  let pgWarm: Promise<{ cpu: { total: number, matching: number }, finished: number[] }> | undefined
+  workers.forEach((w, i) => w.on('message', (m: Message) => {
+    if (m.type !== 'warm' || !draining) return
+    warm[i] = { cpu: procCpuSplit(w.pid!), counters: (m as unknown as DrainWorkerWarm).counters }
+    if (pgProbe === undefined || !warm.every(x => x !== undefined)) return
+    const cpu = pgProbe.cpu()
+    pgWarm = Promise.all(workers.map(async x => (await ask<Message & { finished: number }>(x, 'count')).finished)).then(finished => ({ cpu, finished }))
+  }))
+
   const poll = await openStore(database, { role: 'command' })
   goAt = Date.now()
   previous = { at: goAt, finished: 0 }
@@ -325,6 +348,7 @@ async function drain (database: string, replicas: number, label: string, pgProbe
   ownStatements?.on()
   const bridgeCpuAtGo = workers.map(w => procCpuSplit(w.pid!))
   const pgCpuAtGo = pgProbe?.cpu()
+  const countersAtGo = started.map(st => st.counters)
   const firstStart = Math.min(...started.map(s => s.startedAt))
   while (await poll.queue.nextDueIn() !== undefined) {
     if (died !== undefined) throw new Error(died)
@@ -333,12 +357,9 @@ async function drain (database: string, replicas: number, label: string, pgProbe
   const drainedAt = Date.now()
   draining = false
   const machine = machineCpu()
-  const bridgeCpu = workers.map((w, i) => {
-    const now = procCpuSplit(w.pid!)
-    const at = bridgeCpuAtGo[i]!
-    return { user: now.user - at.user, system: now.system - at.system, mainThread: now.mainThread - at.mainThread }
-  })
+  const bridgeCpu = workers.map(w => procCpuSplit(w.pid!))
   const pgCpu = pgProbe?.cpu()
+  const pgAtWarm = await pgWarm
   const fakeCpu = fakeChild !== undefined ? procCpuSeconds(fakeChild.pid!) : undefined
 
   const results = await Promise.all(workers.map(w => ask<Message & DrainWorkerResult>(w, 'result')))
@@ -352,7 +373,7 @@ async function drain (database: string, replicas: number, label: string, pgProbe
   const closed = await Promise.all(workers.map(w => ask<Message & DrainWorkerClosed>(w, 'close')))
   await Promise.all(workers.map(async w => { await exited(w) }))
   // The backends that exited have reported their counts; this process's own statements (polls, checks) are not the bridges'.
-  const own = ownStatements?.take()
+  const own = ownStatements?.snapshot()
   const pgXact = pgProbe === undefined ? undefined : await pgProbe.transactions() - pgXactAtGo! - own!.total
 
   let fake: DrainFakeStats
@@ -410,8 +431,25 @@ async function drain (database: string, replicas: number, label: string, pgProbe
       fakeMsPerAlert: fakeCpu !== undefined && fakeCpuAtGo !== undefined ? (fakeCpu - fakeCpuAtGo) * 1000 / ALERTS : undefined,
       machineBusy: (machine.busy - machineAtGo.busy) / (machine.total - machineAtGo.total)
     },
-    perAlert: perAlertOf(results, ALERTS - started.reduce((n, st) => n + st.finished, 0), bridgeCpu,
-      pgCpu === undefined ? undefined : { total: pgCpu.total - pgCpuAtGo!.total, matching: pgCpu.matching - pgCpuAtGo!.matching }, pgXact),
+    perAlert: {
+      run: perAlertOf({
+        from: countersAtGo,
+        to: results.map(r => r.counters),
+        cpu: bridgeCpu.map((c, i) => cpuDelta(c, bridgeCpuAtGo[i]!)),
+        pg: pgCpu === undefined ? undefined : { cpu: treeDelta(pgCpu, pgCpuAtGo!), alerts: ALERTS - countersAtGo.reduce((n, c) => n + c.finished, 0) },
+        pgXact
+      }),
+      steady: warm.every(x => x !== undefined)
+        ? perAlertOf({
+          from: warm.map(x => x!.counters),
+          to: results.map(r => r.counters),
+          cpu: bridgeCpu.map((c, i) => cpuDelta(c, warm[i]!.cpu)),
+          pg: pgAtWarm === undefined || pgCpu === undefined
+            ? undefined
+            : { cpu: treeDelta(pgCpu, pgAtWarm.cpu), alerts: results.reduce((n, r, i) => n + r.counters.finished - pgAtWarm.finished[i]!, 0) }
+        })
+        : undefined
+    },
     replicaRuns,
     repeated: { count: repeats.count, examples },
     states,
@@ -422,11 +460,25 @@ async function drain (database: string, replicas: number, label: string, pgProbe
   }
 }
 
-/** The per-alert figures of a run (alerts: those finished between every bridge's start and the drained queue). */
-function perAlertOf (results: DrainWorkerResult[], alerts: number, bridgeCpu: CpuSplit[], pgCpu: { total: number, matching: number } | undefined,
-  pgXact: number | undefined): PerAlert {
+const cpuDelta = (now: CpuSplit, at: CpuSplit): CpuSplit =>
+  ({ user: now.user - at.user, system: now.system - at.system, mainThread: now.mainThread - at.mainThread })
+const treeDelta = (now: { total: number, matching: number }, at: { total: number, matching: number }): { total: number, matching: number } =>
+  ({ total: now.total - at.total, matching: now.matching - at.matching })
+
+/** What one window of a run measured: each replica's counters and CPU over it, PostgreSQL's CPU and the alerts it covers. */
+interface Window {
+  from: Counters[]
+  to: Counters[]
+  cpu: CpuSplit[]
+  pg?: { cpu: { total: number, matching: number }, alerts: number }
+  pgXact?: number
+}
+
+/** The per-alert figures of one window (alerts: those the replicas finished in it). */
+function perAlertOf (w: Window): PerAlert {
+  const alerts = w.to.reduce((n, c, i) => n + c.finished - w.from[i]!.finished, 0)
   const per = (n: number): number => n / alerts
-  const sum = (f: (c: typeof bridgeCpu[number]) => number): number => per(bridgeCpu.reduce((a, c) => a + f(c), 0) * 1000)
+  const sum = (f: (c: CpuSplit) => number): number => per(w.cpu.reduce((a, c) => a + f(c), 0) * 1000)
   const out: PerAlert = {
     alerts,
     bridgeCpuMs: sum(c => c.user + c.system),
@@ -437,49 +489,68 @@ function perAlertOf (results: DrainWorkerResult[], alerts: number, bridgeCpu: Cp
       otherThreads: sum(c => c.user + c.system - c.mainThread)
     }
   }
-  if (pgCpu !== undefined) out.pgCpuMs = { cluster: per(pgCpu.total * 1000), backends: per(pgCpu.matching * 1000) }
-  const windowAlerts = results.reduce((n, r) => n + r.finishedInWindow, 0)
-  if (results.every(r => r.store.statements !== undefined)) {
-    out.roundTrips = results.reduce((n, r) => n + r.store.statements!.total, 0) / windowAlerts
+  if (w.pg !== undefined) out.pgCpuMs = { cluster: w.pg.cpu.total * 1000 / w.pg.alerts, backends: w.pg.cpu.matching * 1000 / w.pg.alerts }
+  if (w.to.every(c => c.statements !== undefined)) {
+    out.roundTrips = per(w.to.reduce((n, c, i) => n + c.statements!.total - w.from[i]!.statements!.total, 0))
     const by: Record<string, number> = {}
-    for (const r of results) for (const [k, v] of Object.entries(r.store.statements!.byStatement)) by[k] = (by[k] ?? 0) + v / windowAlerts
+    w.to.forEach((c, i) => {
+      for (const [k, v] of Object.entries(c.statements!.byStatement)) by[k] = (by[k] ?? 0) + per(v - (w.from[i]!.statements!.byStatement[k] ?? 0))
+    })
     out.byStatement = Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v, 3)]))
   }
-  if (pgXact !== undefined) out.pgTransactions = per(pgXact)
-  if (results.every(r => r.store.transactions !== undefined)) {
-    const synced = results.reduce((n, r) => n + r.store.transactions!.synced, 0)
-    const unsynced = results.reduce((n, r) => n + r.store.transactions!.unsynced, 0)
-    out.sqliteTx = { all: (synced + unsynced) / windowAlerts, synced: synced / windowAlerts }
+  if (w.pgXact !== undefined) out.pgTransactions = per(w.pgXact)
+  if (w.to.every(c => c.transactions !== undefined)) {
+    const synced = w.to.reduce((n, c, i) => n + c.transactions!.synced - w.from[i]!.transactions!.synced, 0)
+    const unsynced = w.to.reduce((n, c, i) => n + c.transactions!.unsynced - w.from[i]!.transactions!.unsynced, 0)
+    out.sqliteTx = { all: per(synced + unsynced), synced: per(synced) }
   }
   return out
 }
 
-/** The rows of the per-alert figures and their targets, for one run or (`two`) side by side. */
+/**
+ * The rows of the per-alert figures and their targets, for one run or (`two`) side by side: the steady state
+ * (judged), then the whole run for reference.
+ */
 function perAlertRows (one: Run, two?: Run): Array<Array<string | number>> {
-  const cell = (r: Run | undefined, f: (p: PerAlert) => string | undefined): string => r === undefined ? '' : f(r.perAlert) ?? '–'
   const rows: Array<Array<string | number>> = []
+  const window = (r: Run): PerAlert | undefined => r.perAlert.steady
+  const cell = (r: Run | undefined, f: (p: PerAlert) => string | undefined): string => {
+    const p = r === undefined ? undefined : window(r)
+    return r === undefined ? '' : p === undefined ? '(no warm window)' : f(p) ?? '–'
+  }
   const add = (name: string, f: (p: PerAlert) => string | undefined, target: string, ok?: (p: PerAlert) => boolean | undefined): void => {
-    const verdicts = [one, two].filter((r): r is Run => r !== undefined).map(r => ok?.(r.perAlert))
+    const verdicts = [one, two].filter((r): r is Run => r !== undefined).map(r => { const p = window(r); return p === undefined ? undefined : ok?.(p) })
     const result = verdicts.some(v => v === undefined) ? '' : pass(verdicts.every(v => v === true))
     rows.push(two === undefined ? [name, cell(one, f), target, result] : [name, cell(one, f), cell(two, f), target, result])
   }
   const ms = (v: number | undefined): string | undefined => v === undefined ? undefined : `${round(v, 3)} ms`
+  const runCell = (r: Run | undefined): string => r === undefined
+    ? ''
+    : `${round(r.perAlert.run.bridgeCpuMs, 3)} ms` +
+    (r.perAlert.run.pgCpuMs === undefined ? '' : ` / ${round(r.perAlert.run.pgCpuMs.cluster, 3)} ms`)
+  const steadyAlerts = (r: Run | undefined): string => r === undefined ? '' : `${r.perAlert.steady?.alerts ?? 0} of ${r.alerts}`
+  const measured = 'steady state: alerts measured (after the warm-up)'
+  rows.push(two === undefined ? [measured, steadyAlerts(one), '', ''] : [measured, steadyAlerts(one), steadyAlerts(two), '', ''])
   add('CPU per alert, bridge process(es), all threads (/proc)', p => ms(p.bridgeCpuMs), `<= ${TARGET_BRIDGE_CPU_MS} ms`,
     p => p.bridgeCpuMs <= TARGET_BRIDGE_CPU_MS)
   add('  … user / system', p => `${round(p.bridgeSplitMs.user, 3)} / ${round(p.bridgeSplitMs.system, 3)} ms`, '')
   add('  … main thread / other threads (SQLite writer, GC, libuv)', p => `${round(p.bridgeSplitMs.mainThread, 3)} / ${round(p.bridgeSplitMs.otherThreads, 3)} ms`, '')
-  if (one.perAlert.pgCpuMs !== undefined) {
+  if (one.perAlert.run.pgCpuMs !== undefined) {
     add('CPU per alert, PostgreSQL cluster (/proc)', p => ms(p.pgCpuMs?.cluster), `<= ${TARGET_PG_CPU_MS} ms`, p => p.pgCpuMs === undefined ? undefined : p.pgCpuMs.cluster <= TARGET_PG_CPU_MS)
     add('  … of which the bridges\' backends', p => ms(p.pgCpuMs?.backends), '')
     add('PostgreSQL round trips per alert (statements sent)', p => p.roundTrips === undefined ? undefined : String(round(p.roundTrips, 3)),
       `<= ${TARGET_ROUND_TRIPS}`,
       p => p.roundTrips === undefined ? undefined : p.roundTrips <= TARGET_ROUND_TRIPS)
-    add('PostgreSQL transactions per alert (server count)', p => p.pgTransactions === undefined ? undefined : String(round(p.pgTransactions, 3)), '')
+    const xact = (r: Run | undefined): string => r?.perAlert.run.pgTransactions === undefined ? '' : String(round(r.perAlert.run.pgTransactions, 3))
+    const xactName = 'PostgreSQL transactions per alert (server count, whole run)'
+    rows.push(two === undefined ? [xactName, xact(one), '', ''] : [xactName, xact(one), xact(two), '', ''])
   }
-  if (one.perAlert.sqliteTx !== undefined) {
+  if (one.perAlert.run.sqliteTx !== undefined) {
     add('SQLite writer transactions per alert (all / fsync\'d)', p => p.sqliteTx === undefined ? undefined : `${round(p.sqliteTx.all, 3)} / ${round(p.sqliteTx.synced, 3)}`,
       `<= ${TARGET_SQLITE_TX}`, p => p.sqliteTx === undefined ? undefined : p.sqliteTx.all <= TARGET_SQLITE_TX)
   }
+  const whole = 'whole run (start-up and warm-up included): CPU per alert, bridge' + (one.perAlert.run.pgCpuMs === undefined ? '' : ' / PostgreSQL')
+  rows.push(two === undefined ? [whole, runCell(one), '', ''] : [whole, runCell(one), runCell(two), '', ''])
   return rows
 }
 
@@ -530,7 +601,9 @@ function details (run: Run): string {
     `calls by operation: ${Object.entries(f.byOp).map(([k, v]) => `${k} ${v}`).join(', ')}; statuses: ${Object.entries(f.statuses).map(([k, v]) => `${k}×${v}`).join(', ')}`,
     `RSS: ${each(run, r => `${r.samples} samples, peak ${r.sampledPeakMb} MB sampled, ${r.highWaterMarkMb} MB kernel high-water mark`)}; ` +
       `fake journal peaked at ${f.journalMax} entries (emptied every 500 ms)`,
-    ...(run.perAlert.byStatement === undefined ? [] : [`PostgreSQL statements per alert: ${Object.entries(run.perAlert.byStatement).slice(0, 12).map(([k, v]) => `${v} × ${k}`).join('; ')}`]),
+    ...(run.perAlert.steady?.byStatement === undefined
+      ? []
+      : [`PostgreSQL statements per alert (steady state): ${Object.entries(run.perAlert.steady.byStatement).slice(0, 12).map(([k, v]) => `${v} × ${k}`).join('; ')}`]),
     ...run.replicaRuns.flatMap((r, i) => r.firstError === undefined ? [] : [`first error logged by replica ${i + 1}: ${r.firstError}`]),
     ...run.repeated.examples.map(e => `claimed more than once: ${e}`)
   ].join('\n')
