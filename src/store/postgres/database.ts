@@ -16,7 +16,8 @@ const CANNOT_REACH = 'the alert store cannot be reached'
  * StoreUnavailableError whose message carries no password.
  *
  * Two pools: `pool` commits with the WAL flush (webhook inserts, operators' commands, key/value, exposures);
- * `workPool` carries the worker's bookkeeping, which may skip it (`asyncWorkerCommits`). They are one pool
+ * `workPool` carries the worker's bookkeeping, which may skip it (`asyncWorkerCommits`) — a statement there that
+ * must not (a step's marker, sql.ts START_STEP) turns the flush back on for its own transaction. They are one pool
  * when it may not.
  */
 export interface Database {
@@ -61,7 +62,9 @@ function createPools (options: PostgresStoreOptions): { pool: pg.Pool, workPool:
   // An idle connection dropped by a restarting server must not take the process down.
   pool.on('error', err => options.onConnectionError?.(err))
   if (options.asyncWorkerCommits !== true) return { pool, workPool: pool }
-  const work = clientConfig({ ...options, settings: { ...options.settings, synchronous_commit: 'off' } })
+  // The worker's statements are few and prepared, each keyed by id, token or the due index: one generic plan each,
+  // planned once per connection, rather than a custom plan made again at every execution (most of their server CPU).
+  const work = clientConfig({ ...options, settings: { ...options.settings, synchronous_commit: 'off', plan_cache_mode: 'force_generic_plan' } })
   const workPool = new pg.Pool({ ...work, max: options.max ?? 10, idleTimeoutMillis: 30_000 })
   workPool.on('error', err => options.onConnectionError?.(err))
   return { pool, workPool }

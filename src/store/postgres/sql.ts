@@ -330,7 +330,9 @@ export function stepWrites (anchor: string, first: number, marks?: [number, numb
 /**
  * `steps.start`: under token $2 of alert $1, before that lease expires by now(), writes the step writes from $5,
  * then sets the markers of the pending steps of users $3 and actions $4 (two arrays; inserted with them when the
- * plan carries them). Returns `n`, how many markers were set.
+ * plan carries them). Returns `n`, how many markers were set. It runs on the worker's connections, but its own
+ * transaction commits with the WAL flush (`synchronous_commit` on until it ends): the markers survive a crash of
+ * PostgreSQL, as a webhook insert does.
  */
 export const START_STEP = prepared('start_step', `WITH a AS (
       SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing' AND due_at > now()
@@ -339,7 +341,8 @@ export const START_STEP = prepared('start_step', `WITH a AS (
       WHERE s.alert_seq = a.seq AND s.user_id = m.user_id AND s.action = m.action AND s.state = 'pending'
       RETURNING 1
     )
-    SELECT ((SELECT count(*) FROM begun) + (SELECT count(*) FROM planned WHERE begun))::integer AS n`)
+    SELECT ((SELECT count(*) FROM begun) + (SELECT count(*) FROM planned WHERE begun))::integer AS n,
+      set_config('synchronous_commit', 'on', true) AS flushed`)
 
 /** A row when token $2 still holds the lease of alert $1. */
 export const LEASE_IS_CURRENT = 'SELECT 1 FROM alerts WHERE id = $1 AND lease_token = $2 AND state = \'processing\''

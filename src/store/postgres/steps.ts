@@ -36,9 +36,9 @@ export function postgresSteps (db: Database): Steps {
       return await db.workRowsChanged(SQL.UNBEGIN_STEP, [l.alertId, l.token, stepId]) === 1
     },
     async start (l, marks, steps) {
-      // Flushed before it is answered, as `begin`: the markers must survive a crash of PostgreSQL as well.
+      // Flushed before it is answered, as `begin` (the statement turns the flush on for itself on the worker's pool).
       const keys = [marks.map(m => m.userId), marks.map(m => m.action)]
-      const r = await db.write<{ n: number }>(SQL.START_STEP, [l.alertId, l.token, ...keys, ...stepWriteValues(steps)])
+      const r = await db.workQuery<{ n: number }>(SQL.START_STEP, [l.alertId, l.token, ...keys, ...stepWriteValues(steps)])
       return (r[0]?.n ?? 0) === marks.length
     },
     async report ({ sinceMs, tenantId, limit = 1000 }) {
