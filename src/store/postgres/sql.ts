@@ -160,7 +160,7 @@ export const CLAIM = prepared('claim', `WITH due AS MATERIALIZED (
     )
     SELECT claimed.*, NULL::jsonb AS extra, NULL::jsonb AS warnings, NULL::text AS source_ip, NULL::jsonb AS users, NULL::text AS last_error,
       NULL::timestamptz AS completed_at, NULL::timestamptz AS purged_at,
-      EXISTS (SELECT 1 FROM steps WHERE steps.alert_seq = claimed.seq) AS planned, ${FLUSHED}
+      (SELECT true FROM steps WHERE steps.alert_seq = claimed.seq LIMIT 1) IS NOT NULL AS planned, ${FLUSHED}
     FROM claimed ORDER BY due_at`)
 
 /** The heartbeat: the leases of owner $1 in ($3 ids, $4 tokens) still current, extended by $2 ms; their ids. */
@@ -320,9 +320,9 @@ export function stepWrites (anchor: string, first: number, marks?: [number, numb
         http_status = CASE WHEN c.state IS NULL THEN s.http_status ELSE c.http_status END, started_at = NULL,
         result = coalesce(c.result::jsonb, s.result), undo = coalesce(c.undo::jsonb, s.undo),
         updated_at = CASE WHEN c.state IS NULL THEN s.updated_at ELSE now() END
-      FROM ${anchor} x, unnest(${$(11)}::text[], ${$(12)}::text[], ${$(13)}::text[], ${$(14)}::text[], ${$(15)}::integer[], ${$(16)}::text[], ${$(17)}::text[])
+      FROM unnest(${$(11)}::text[], ${$(12)}::text[], ${$(13)}::text[], ${$(14)}::text[], ${$(15)}::integer[], ${$(16)}::text[], ${$(17)}::text[])
         AS c(user_id, action, state, detail, http_status, result, undo)
-      WHERE s.alert_seq = x.seq AND s.user_id = c.user_id AND s.action = c.action
+      WHERE s.alert_seq = (SELECT seq FROM ${anchor}) AND s.user_id = c.user_id AND s.action = c.action
       RETURNING 1
     )`
 }
@@ -337,8 +337,8 @@ export function stepWrites (anchor: string, first: number, marks?: [number, numb
 export const START_STEP = prepared('start_step', `WITH a AS (
       SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing' AND due_at > now()
     ), ${stepWrites('a', 5, [3, 4])}, begun AS (
-      UPDATE steps s SET started_at = now() FROM a, unnest($3::text[], $4::text[]) AS m(user_id, action)
-      WHERE s.alert_seq = a.seq AND s.user_id = m.user_id AND s.action = m.action AND s.state = 'pending'
+      UPDATE steps s SET started_at = now() FROM unnest($3::text[], $4::text[]) AS m(user_id, action)
+      WHERE s.alert_seq = (SELECT seq FROM a) AND s.user_id = m.user_id AND s.action = m.action AND s.state = 'pending'
       RETURNING 1
     )
     SELECT ((SELECT count(*) FROM begun) + (SELECT count(*) FROM planned WHERE begun))::integer AS n,
