@@ -1,9 +1,10 @@
 // Process plumbing shared by bench/drain.ts and bench/sync.ts: TypeScript children over IPC, RSS sampling
 // from /proc (so the sampler never runs on the measured event loop), and the result table.
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import type pg from 'pg'
 import type { Build } from './drain-build.js'
 
 export interface Message { type: string, id?: number, [k: string]: unknown }
@@ -119,6 +120,51 @@ export function procCpuSeconds (pid: number): number | undefined {
   }
 }
 
+/** proc(5)'s fields of /proc/<pid>/stat (or `<pid>/task/<tid>`) from the third (state) on, or undefined when it is gone. */
+function statFields (pid: number | string): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+/** A process's CPU time so far (seconds, /proc): user and system over all its threads, and its main thread's alone. */
+export function procCpuSplit (pid: number): { user: number, system: number, mainThread: number } {
+  const all = statFields(`${pid}`)
+  const main = statFields(`${pid}/task/${pid}`)
+  return {
+    user: Number(all?.[11] ?? NaN) / 100,
+    system: Number(all?.[12] ?? NaN) / 100,
+    mainThread: (Number(main?.[11] ?? NaN) + Number(main?.[12] ?? NaN)) / 100
+  }
+}
+
+/**
+ * The CPU time (seconds) of a server's process tree, e.g. a PostgreSQL cluster's postmaster and its children:
+ * `total` counts the root, every live child, and the children that exited already (the kernel adds their time
+ * to the parent's cutime/cstime when it reaps them); `matching` only the live children whose command line
+ * contains `match` (PostgreSQL's client backends name their database there).
+ */
+export function processTreeCpu (rootPid: number, match?: string): { total: number, matching: number } {
+  const ticks = (f: string[], from: number, to: number): number => f.slice(from, to).reduce((s, v) => s + Number(v), 0)
+  const root = statFields(rootPid)
+  let total = root === undefined ? 0 : ticks(root, 11, 15)
+  let matching = 0
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const f = statFields(Number(name))
+    if (f === undefined || Number(f[1]) !== rootPid) continue
+    const t = ticks(f, 11, 15)
+    total += t
+    if (match === undefined) continue
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(match)) matching += t
+    } catch {}
+  }
+  return { total: total / 100, matching: matching / 100 }
+}
+
 /** The whole machine's CPU time so far, busy and in all, in clock ticks (Linux /proc/stat). */
 export function machineCpu (): { busy: number, total: number } {
   const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
@@ -201,3 +247,32 @@ export function watchdog (ms: number, children: () => ChildProcess[], cleanup?: 
   t.unref()
   return t
 }
+
+/**
+ * Counts the statements node-postgres sends while `on` — every pg.Client of this process, pools and LISTEN
+ * alike — by wrapping pg.Client's query (in the benches only). node-postgres sends one statement and waits for
+ * its answer: a statement is a round trip. By statement: its name when it is prepared, else its text's start.
+ */
+export function countPgStatements (driver: typeof pg): { on (): void, snapshot (): StatementCount } {
+  const byStatement: Record<string, number> = {}
+  let total = 0
+  let counting = false
+  const query = driver.Client.prototype.query as (...args: unknown[]) => unknown
+  driver.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    if (counting) {
+      const q = args[0] as string | { name?: string, text?: string }
+      const label = typeof q === 'string' ? q : q.name ?? q.text ?? '?'
+      const key = label.replace(/\s+/g, ' ').trim().slice(0, 70)
+      byStatement[key] = (byStatement[key] ?? 0) + 1
+      total++
+    }
+    return query.apply(this, args)
+  } as typeof driver.Client.prototype.query
+  return {
+    on () { counting = true },
+    snapshot: () => ({ total, byStatement: { ...byStatement } })
+  }
+}
+
+/** Statements sent so far, in all and by statement. */
+export interface StatementCount { total: number, byStatement: Record<string, number> }

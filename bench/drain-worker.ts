@@ -5,20 +5,30 @@
 // log lines (no polling of the database on the measured event loop) and reports when its worker started,
 // client-side call latency (the bridge's own metrics), event-loop delay and peak RSS.
 //
+// Store work per alert: on PostgreSQL every statement the process sends is counted (node-postgres sends a
+// statement and waits for its answer: one statement, one round trip; pg.Client's query is wrapped here, in the
+// bench only); on SQLite the writer's transactions come from the bridge's own metric
+// (enzoic_bridge_store_transactions_total). Counters are sent at the bridge's start (`go` answered), once
+// `warmup` alerts finished here (`warm`), and at `result`: the parent takes the differences.
+//
 // Over IPC: sends `probed` (idle call latency), then `progress` every `progressMs`; answers `go` (start the
-// bridge; replies with the worker's start time), `result`, and `close` (stops the bridge, then exits).
+// bridge; replies with the worker's start time and its counters), `count` (alerts finished so far), `result`, and
+// `close` (stops the bridge, then exits); sends `warm` once.
 import { performance } from 'node:perf_hooks'
+import pg from 'pg'
 import { pino } from 'pino'
 import { loadConfig } from '../src/config/index.js'
 import { loggerOptions } from '../src/observability/logger.js'
 import { createFusionAuthGateway } from '../src/fusionauth/index.js'
 import { startBridge, type RunningBridge } from '../src/server.js'
 import { PROBE_PREFIX, startDrainFake, type DrainFake, type DrainFakeJob, type DrainFakeStats } from './drain-fake.js'
-import { jobOf, loopMonitor, mb, round, send, serveRequests } from './drain-proc.js'
+import { countPgStatements, jobOf, loopMonitor, mb, round, send, serveRequests, type StatementCount } from './drain-proc.js'
 
 export interface DrainWorkerJob {
   database: string
   concurrency: number
+  /** After this many alerts finished here, the worker says `warm` (its counters then): the steady-state window opens. */
+  warmup: number
   /** A fake already running elsewhere, or one to start in this process. */
   fake: { url: string, apiKey: string } | { inProcess: DrainFakeJob }
   /** Sequential look-ups made before the run, to measure one call's latency on an idle event loop. */
@@ -41,7 +51,22 @@ export interface DrainWorkerStarted {
   /** Epoch ms of the worker's `worker started` log line. */
   startedAt: number
   owner: string
+  /** When startBridge returned (alerts finished before then are outside the windows the parent measures). */
+  counters: Counters
 }
+
+/** This replica's counters at one moment (`go` answered, warm, `result`): the parent takes differences. */
+export interface Counters {
+  /** Alerts finished here so far. */
+  finished: number
+  /** PostgreSQL: statements sent (= round trips), in all and by statement (its name, or the start of its text). */
+  statements?: StatementCount
+  /** SQLite: the writer's transactions, by whether they waited for the fsync. */
+  transactions?: { synced: number, unsynced: number }
+}
+
+/** Sent once `warmup` alerts finished here. */
+export interface DrainWorkerWarm { type: 'warm', counters: Counters }
 
 /** The answer to `result`. */
 export interface DrainWorkerResult {
@@ -62,6 +87,8 @@ export interface DrainWorkerResult {
   cpuSeconds: number
   maxRssBytes: number
   heapUsedBytes: number
+  /** At `result`. */
+  counters: Counters
 }
 
 /** The answer to `close`. */
@@ -89,7 +116,18 @@ function callLatency (text: string): DrainWorkerResult['inRun'] {
   return { calls: count, meanMs: round(sum / count * 1000, 3), byOperation }
 }
 
+/** A counter's samples in Prometheus text, summed by the value of `label`. */
+function counterBy (text: string, metric: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const m of text.matchAll(new RegExp(`^${metric}\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
+    const v = new RegExp(`${label}="([^"]*)"`).exec(m[1]!)?.[1] ?? '?'
+    out[v] = (out[v] ?? 0) + Number(m[2])
+  }
+  return out
+}
+
 const job = jobOf<DrainWorkerJob>()
+const statements = job.database.startsWith('postgres') ? countPgStatements(pg) : undefined
 
 let fake: DrainFake | undefined
 if ('inProcess' in job.fake) fake = await startDrainFake(job.fake.inProcess)
@@ -124,6 +162,7 @@ const sink = {
     if (line.includes('"msg":"alert finished"')) {
       finished++
       lastFinishedAt = Date.now()
+      if (finished === job.warmup) counters().then(c => send<DrainWorkerWarm>({ type: 'warm', counters: c }), err => console.error(err))
     } else if (line.includes('"msg":"worker started"')) {
       startedAt = Date.now()
     } else if (line.startsWith('{"level":40')) {
@@ -150,6 +189,13 @@ let bridge: RunningBridge | undefined
 let loop: ReturnType<typeof loopMonitor> | undefined
 let progress: NodeJS.Timeout | undefined
 let cpuAtGo: NodeJS.CpuUsage | undefined
+async function counters (): Promise<Counters> {
+  const at = finished
+  const sent = statements?.snapshot()
+  if (sent !== undefined) return { finished: at, statements: sent }
+  const tx = counterBy((await bridge!.app.inject({ method: 'GET', url: '/metrics' })).body, 'enzoic_bridge_store_transactions_total', 'synced')
+  return { finished: at, transactions: { synced: tx.true ?? 0, unsynced: tx.false ?? 0 } }
+}
 
 serveRequests({
   go: async (): Promise<DrainWorkerStarted> => {
@@ -160,11 +206,13 @@ serveRequests({
     loop = loopMonitor()
     cpuAtGo = process.cpuUsage()
     bridge = await startBridge(config, logger)
-    return { startedAt, owner: bridge.worker!.owner }
+    statements?.on()
+    return { startedAt, owner: bridge.worker!.owner, counters: await counters() }
   },
   result: async (): Promise<DrainWorkerResult> => {
     const loopStats = loop!.stop()
     const cpu = process.cpuUsage(cpuAtGo)
+    const end = await counters()
     clearInterval(progress)
     const metrics = await bridge!.app.inject({ method: 'GET', url: '/metrics' })
     return {
@@ -179,9 +227,11 @@ serveRequests({
       loop: loopStats,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
-      heapUsedBytes: process.memoryUsage().heapUsed
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      counters: end
     }
   },
+  count: () => ({ finished }),
   close: async (): Promise<DrainWorkerClosed & { exit: true }> => {
     await bridge?.close()
     const fakeStats = fake?.stats()

@@ -25,18 +25,35 @@
 // npm run bench:drain:backlog: 200,000 alerts, two replicas, 1 ms per call, concurrency 32 — CPU-bound; its
 // point is each replica's RSS while a large backlog drains.
 //
+// CPU per alert, read from /proc by this process (never on the measured event loop), in two windows: the whole run
+// (every replica's bridge started → the queue drained) and the steady state (from the moment a replica finished
+// its share of --warmup alerts: V8 has compiled the hot code by then, as in a bridge that has been running —
+// the first seconds of a fresh process spend a third of their CPU in the optimizing compiler), each divided by
+// the alerts finished in it; the targets are judged on the steady state:
+// - the bridge processes: utime + stime of /proc/<pid>/stat (all threads: event loop, SQLite writer, GC, libuv);
+// - PostgreSQL: the cluster's postmaster and every child (backends that exited meanwhile are in the
+//   postmaster's cutime/cstime), and apart, the bridges' client backends (their command line names the database).
+// Store work per alert: PostgreSQL statements sent by the bridges (one statement is one round trip with
+// node-postgres: counted by wrapping pg.Client's query in the worker process, see drain-worker.ts), and the
+// server's own count of transactions (pg_stat_database.xact_commit + xact_rollback of the bridges' database, this
+// process's polls subtracted); SQLite: the writer's transactions (enzoic_bridge_store_transactions_total).
+// Targets (issue 19): bridge ≤ 0.7 ms CPU per alert, PostgreSQL ≤ 1.0 ms and ≤ 2.5 round trips per alert,
+// SQLite ≤ 0.5 writer transactions per alert.
+//
 // The children run as compiled JavaScript under plain node with the production flags, as the bridge does
 // in production (see drain-build.ts, production-flags.ts). PostgreSQL is a throwaway cluster started here
 // (test/fixtures/postgres.ts).
 //
 // Options: --alerts N  --latency MS  --concurrency N
 //          --store sqlite|postgres (sqlite)  --replicas N (1; more than one needs postgres)  --compare-replicas
+//          --warmup N         alerts finished before the steady-state window of the per-alert figures opens
+//                             (default 30 % of the alerts, at most 6,000)
 //          --timeout S        the watchdog (default grows with the alerts: 120 s + 15 ms per alert and run)
 //          --fake-in-process  the fake shares the worker's process (and its one CPU) instead of its own
 //          --tsx              run the children through tsx instead (adds tsx's ~35 MB to the worker's RSS)
 import { productionNodeFlags } from './production-flags.js'
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -50,8 +67,8 @@ import type { InsertResult } from '../src/store/types.js'
 import { startPostgres, type PgCluster } from '../test/fixtures/postgres.js'
 import { drainEmail, type DrainFakeStats } from './drain-fake.js'
 import { buildForNode } from './drain-build.js'
-import { ask, exited, forkBench, machineCpu, mb, nextMessage, procCpuSeconds, round, sampleRss, table, watchdog, type Message } from './drain-proc.js'
-import type { CallLatency, DrainWorkerClosed, DrainWorkerJob, DrainWorkerProgress, DrainWorkerResult, DrainWorkerStarted } from './drain-worker.js'
+import { ask, countPgStatements, exited, forkBench, machineCpu, mb, nextMessage, processTreeCpu, procCpuSeconds, procCpuSplit, round, sampleRss, table, watchdog, type Message } from './drain-proc.js'
+import type { CallLatency, Counters, DrainWorkerClosed, DrainWorkerJob, DrainWorkerProgress, DrainWorkerResult, DrainWorkerStarted, DrainWorkerWarm } from './drain-worker.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -63,6 +80,7 @@ const { values: args } = parseArgs({
     'compare-replicas': { type: 'boolean', default: false },
     timeout: { type: 'string' },
     'fake-in-process': { type: 'boolean', default: false },
+    warmup: { type: 'string' },
     tsx: { type: 'boolean', default: false }
   }
 })
@@ -76,10 +94,16 @@ const FAKE_IN_PROCESS = args['fake-in-process'] === true
 /** Run the children through tsx instead of compiled JavaScript (tsx's loader adds ~35 MB of RSS). */
 const TSX = args.tsx === true
 const RUNS = COMPARE ? 2 : 1
+/** Alerts finished (all replicas) before the steady-state window opens: start-up and JIT compilation are behind. */
+const WARMUP = Number(args.warmup ?? Math.min(6000, Math.floor(ALERTS * 0.3)))
 const TIMEOUT_S = Number(args.timeout ?? 120 + ALERTS * RUNS * 0.015)
 const TARGET_RATIO = 0.85
 const TARGET_REPLICA_SCALING = 1.8
 const TARGET_RSS_MB = 150
+const TARGET_BRIDGE_CPU_MS = 0.7
+const TARGET_PG_CPU_MS = 1.0
+const TARGET_ROUND_TRIPS = 2.5
+const TARGET_SQLITE_TX = 0.5
 /** Progress lines: every 5 s, every 15 s for a backlog (a line per 15 s is enough over ten minutes). */
 const PROGRESS_MS = ALERTS >= 50_000 ? 15_000 : 5000
 
@@ -150,6 +174,8 @@ interface Run {
    * work included): near 1, the run measured the CPU rather than the latency.
    */
   cpu: { bridgesMsPerAlert: number, fakeMsPerAlert?: number, machineBusy: number }
+  /** Per alert finished in the run and in its steady state (see the header). */
+  perAlert: PerAlertWindows
   replicaRuns: ReplicaRun[]
   /** Alerts claimed more than once, and the history of up to three of them. */
   repeated: { count: number, examples: string[] }
@@ -159,6 +185,31 @@ interface Run {
   allDone: boolean
   rssPass: boolean
 }
+
+/** The per-alert figures of the whole run, and of its steady state (after the warm-up) when it had one. */
+interface PerAlertWindows { run: PerAlert, steady?: PerAlert }
+
+interface PerAlert {
+  /** Alerts finished in the window the figures below cover. */
+  alerts: number
+  /** The bridge processes (all threads), from /proc; its split: user and system, the main thread and the others. */
+  bridgeCpuMs: number
+  bridgeSplitMs: { user: number, system: number, mainThread: number, otherThreads: number }
+  /** PostgreSQL: the whole cluster, and the bridges' client backends alone. */
+  pgCpuMs?: { cluster: number, backends: number }
+  /** PostgreSQL: statements the bridges sent (round trips), and by statement. */
+  roundTrips?: number
+  byStatement?: Record<string, number>
+  /** PostgreSQL: transactions by the server's count. */
+  pgTransactions?: number
+  /** SQLite: the writer's transactions, and those that waited for the fsync. */
+  sqliteTx?: { all: number, synced: number }
+}
+
+type CpuSplit = ReturnType<typeof procCpuSplit>
+
+/** PostgreSQL's side of a run: its processes' CPU and its transaction count, read by this process. */
+interface PgProbe { cpu (): { total: number, matching: number }, transactions (): Promise<number> }
 
 /** The alerts as intake stores them (classify → insert, group-committed), awaited 5,000 at a time. */
 async function seed (database: string): Promise<number> {
@@ -221,7 +272,7 @@ function meanLatency (ls: CallLatency[]): number {
 }
 
 /** One drain: a fake, the seeded queue, `replicas` bridge processes started together. */
-async function drain (database: string, replicas: number, label: string): Promise<Run> {
+async function drain (database: string, replicas: number, label: string, pgProbe?: PgProbe): Promise<Run> {
   const say = (text: string): void => log(`${label}${text}`)
   let fakeChild: ChildProcess | undefined
   let fakeAt: { url: string, apiKey: string } | undefined
@@ -240,7 +291,8 @@ async function drain (database: string, replicas: number, label: string): Promis
     concurrency: CONCURRENCY,
     fake: fakeAt ?? { inProcess: { users: ALERTS, latencyMs: LATENCY_MS } },
     probeCalls: 100,
-    progressMs: PROGRESS_MS
+    progressMs: PROGRESS_MS,
+    warmup: Math.max(1, Math.floor(WARMUP / replicas))
   }
   const workers = Array.from({ length: replicas }, () => forkBench('bench/drain-worker.ts', job, build, productionNodeFlags()))
   children.push(...workers)
@@ -273,12 +325,30 @@ async function drain (database: string, replicas: number, label: string): Promis
     say(`${finished}/${ALERTS} done after ${round((now - goAt) / 1000, 0)} s, ${lately}/s lately; ${replicas > 1 ? each.map((e, j) => `[${j + 1}] ${e}`).join('; ') : each[0]!}`)
   }))
 
+  // The steady-state window opens for each replica at its `warm`, for PostgreSQL once every replica is warm.
+  const warm: Array<{ cpu: CpuSplit, counters: Counters } | undefined> = workers.map(() => undefined)
+  let pgWarm: Promise<{ cpu: { total: number, matching: number }, finished: number[] }> | undefined
+  workers.forEach((w, i) => w.on('message', (m: Message) => {
+    if (m.type !== 'warm' || !draining) return
+    warm[i] = { cpu: procCpuSplit(w.pid!), counters: (m as unknown as DrainWorkerWarm).counters }
+    if (pgProbe === undefined || !warm.every(x => x !== undefined)) return
+    const cpu = pgProbe.cpu()
+    pgWarm = Promise.all(workers.map(async x => (await ask<Message & { finished: number }>(x, 'count')).finished)).then(finished => ({ cpu, finished }))
+  }))
+
   const poll = await openStore(database, { role: 'command' })
   goAt = Date.now()
   previous = { at: goAt, finished: 0 }
   const machineAtGo = machineCpu()
   const fakeCpuAtGo = fakeChild !== undefined ? procCpuSeconds(fakeChild.pid!) : undefined
+  const pgXactAtGo = await pgProbe?.transactions()
   const started = await Promise.all(workers.map(w => ask<Message & DrainWorkerStarted>(w, 'go')))
+  // The window of the per-alert figures opens once every bridge has started.
+  const ownStatements = pgProbe === undefined ? undefined : countPgStatements(pg)
+  ownStatements?.on()
+  const bridgeCpuAtGo = workers.map(w => procCpuSplit(w.pid!))
+  const pgCpuAtGo = pgProbe?.cpu()
+  const countersAtGo = started.map(st => st.counters)
   const firstStart = Math.min(...started.map(s => s.startedAt))
   while (await poll.queue.nextDueIn() !== undefined) {
     if (died !== undefined) throw new Error(died)
@@ -287,6 +357,9 @@ async function drain (database: string, replicas: number, label: string): Promis
   const drainedAt = Date.now()
   draining = false
   const machine = machineCpu()
+  const bridgeCpu = workers.map(w => procCpuSplit(w.pid!))
+  const pgCpu = pgProbe?.cpu()
+  const pgAtWarm = await pgWarm
   const fakeCpu = fakeChild !== undefined ? procCpuSeconds(fakeChild.pid!) : undefined
 
   const results = await Promise.all(workers.map(w => ask<Message & DrainWorkerResult>(w, 'result')))
@@ -299,6 +372,9 @@ async function drain (database: string, replicas: number, label: string): Promis
   await poll.close()
   const closed = await Promise.all(workers.map(w => ask<Message & DrainWorkerClosed>(w, 'close')))
   await Promise.all(workers.map(async w => { await exited(w) }))
+  // The backends that exited have reported their counts; this process's own statements (polls, checks) are not the bridges'.
+  const own = ownStatements?.snapshot()
+  const pgXact = pgProbe === undefined ? undefined : await pgProbe.transactions() - pgXactAtGo! - own!.total
 
   let fake: DrainFakeStats
   if (fakeChild !== undefined) {
@@ -355,6 +431,25 @@ async function drain (database: string, replicas: number, label: string): Promis
       fakeMsPerAlert: fakeCpu !== undefined && fakeCpuAtGo !== undefined ? (fakeCpu - fakeCpuAtGo) * 1000 / ALERTS : undefined,
       machineBusy: (machine.busy - machineAtGo.busy) / (machine.total - machineAtGo.total)
     },
+    perAlert: {
+      run: perAlertOf({
+        from: countersAtGo,
+        to: results.map(r => r.counters),
+        cpu: bridgeCpu.map((c, i) => cpuDelta(c, bridgeCpuAtGo[i]!)),
+        pg: pgCpu === undefined ? undefined : { cpu: treeDelta(pgCpu, pgCpuAtGo!), alerts: ALERTS - countersAtGo.reduce((n, c) => n + c.finished, 0) },
+        pgXact
+      }),
+      steady: warm.every(x => x !== undefined)
+        ? perAlertOf({
+          from: warm.map(x => x!.counters),
+          to: results.map(r => r.counters),
+          cpu: bridgeCpu.map((c, i) => cpuDelta(c, warm[i]!.cpu)),
+          pg: pgAtWarm === undefined || pgCpu === undefined
+            ? undefined
+            : { cpu: treeDelta(pgCpu, pgAtWarm.cpu), alerts: results.reduce((n, r, i) => n + r.counters.finished - pgAtWarm.finished[i]!, 0) }
+        })
+        : undefined
+    },
     replicaRuns,
     repeated: { count: repeats.count, examples },
     states,
@@ -363,6 +458,100 @@ async function drain (database: string, replicas: number, label: string): Promis
     allDone: states.done === ALERTS && fake.inactiveUsers === ALERTS,
     rssPass: replicaRuns.every(r => r.peakMb <= TARGET_RSS_MB)
   }
+}
+
+const cpuDelta = (now: CpuSplit, at: CpuSplit): CpuSplit =>
+  ({ user: now.user - at.user, system: now.system - at.system, mainThread: now.mainThread - at.mainThread })
+const treeDelta = (now: { total: number, matching: number }, at: { total: number, matching: number }): { total: number, matching: number } =>
+  ({ total: now.total - at.total, matching: now.matching - at.matching })
+
+/** What one window of a run measured: each replica's counters and CPU over it, PostgreSQL's CPU and the alerts it covers. */
+interface Window {
+  from: Counters[]
+  to: Counters[]
+  cpu: CpuSplit[]
+  pg?: { cpu: { total: number, matching: number }, alerts: number }
+  pgXact?: number
+}
+
+/** The per-alert figures of one window (alerts: those the replicas finished in it). */
+function perAlertOf (w: Window): PerAlert {
+  const alerts = w.to.reduce((n, c, i) => n + c.finished - w.from[i]!.finished, 0)
+  const per = (n: number): number => n / alerts
+  const sum = (f: (c: CpuSplit) => number): number => per(w.cpu.reduce((a, c) => a + f(c), 0) * 1000)
+  const out: PerAlert = {
+    alerts,
+    bridgeCpuMs: sum(c => c.user + c.system),
+    bridgeSplitMs: {
+      user: sum(c => c.user),
+      system: sum(c => c.system),
+      mainThread: sum(c => c.mainThread),
+      otherThreads: sum(c => c.user + c.system - c.mainThread)
+    }
+  }
+  if (w.pg !== undefined) out.pgCpuMs = { cluster: w.pg.cpu.total * 1000 / w.pg.alerts, backends: w.pg.cpu.matching * 1000 / w.pg.alerts }
+  if (w.to.every(c => c.statements !== undefined)) {
+    out.roundTrips = per(w.to.reduce((n, c, i) => n + c.statements!.total - w.from[i]!.statements!.total, 0))
+    const by: Record<string, number> = {}
+    w.to.forEach((c, i) => {
+      for (const [k, v] of Object.entries(c.statements!.byStatement)) by[k] = (by[k] ?? 0) + per(v - (w.from[i]!.statements!.byStatement[k] ?? 0))
+    })
+    out.byStatement = Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v, 3)]))
+  }
+  if (w.pgXact !== undefined) out.pgTransactions = per(w.pgXact)
+  if (w.to.every(c => c.transactions !== undefined)) {
+    const synced = w.to.reduce((n, c, i) => n + c.transactions!.synced - w.from[i]!.transactions!.synced, 0)
+    const unsynced = w.to.reduce((n, c, i) => n + c.transactions!.unsynced - w.from[i]!.transactions!.unsynced, 0)
+    out.sqliteTx = { all: per(synced + unsynced), synced: per(synced) }
+  }
+  return out
+}
+
+/**
+ * The rows of the per-alert figures and their targets, for one run or (`two`) side by side: the steady state
+ * (judged), then the whole run for reference.
+ */
+function perAlertRows (one: Run, two?: Run): Array<Array<string | number>> {
+  const rows: Array<Array<string | number>> = []
+  const window = (r: Run): PerAlert | undefined => r.perAlert.steady
+  const cell = (r: Run | undefined, f: (p: PerAlert) => string | undefined): string => {
+    const p = r === undefined ? undefined : window(r)
+    return r === undefined ? '' : p === undefined ? '(no warm window)' : f(p) ?? '–'
+  }
+  const add = (name: string, f: (p: PerAlert) => string | undefined, target: string, ok?: (p: PerAlert) => boolean | undefined): void => {
+    const verdicts = [one, two].filter((r): r is Run => r !== undefined).map(r => { const p = window(r); return p === undefined ? undefined : ok?.(p) })
+    const result = verdicts.some(v => v === undefined) ? '' : pass(verdicts.every(v => v === true))
+    rows.push(two === undefined ? [name, cell(one, f), target, result] : [name, cell(one, f), cell(two, f), target, result])
+  }
+  const ms = (v: number | undefined): string | undefined => v === undefined ? undefined : `${round(v, 3)} ms`
+  const runCell = (r: Run | undefined): string => r === undefined
+    ? ''
+    : `${round(r.perAlert.run.bridgeCpuMs, 3)} ms` +
+    (r.perAlert.run.pgCpuMs === undefined ? '' : ` / ${round(r.perAlert.run.pgCpuMs.cluster, 3)} ms`)
+  const steadyAlerts = (r: Run | undefined): string => r === undefined ? '' : `${r.perAlert.steady?.alerts ?? 0} of ${r.alerts}`
+  const measured = 'steady state: alerts measured (after the warm-up)'
+  rows.push(two === undefined ? [measured, steadyAlerts(one), '', ''] : [measured, steadyAlerts(one), steadyAlerts(two), '', ''])
+  add('CPU per alert, bridge process(es), all threads (/proc)', p => ms(p.bridgeCpuMs), `<= ${TARGET_BRIDGE_CPU_MS} ms`,
+    p => p.bridgeCpuMs <= TARGET_BRIDGE_CPU_MS)
+  add('  … user / system', p => `${round(p.bridgeSplitMs.user, 3)} / ${round(p.bridgeSplitMs.system, 3)} ms`, '')
+  add('  … main thread / other threads (SQLite writer, GC, libuv)', p => `${round(p.bridgeSplitMs.mainThread, 3)} / ${round(p.bridgeSplitMs.otherThreads, 3)} ms`, '')
+  if (one.perAlert.run.pgCpuMs !== undefined) {
+    add('CPU per alert, PostgreSQL cluster (/proc)', p => ms(p.pgCpuMs?.cluster), `<= ${TARGET_PG_CPU_MS} ms`, p => p.pgCpuMs === undefined ? undefined : p.pgCpuMs.cluster <= TARGET_PG_CPU_MS)
+    add('  … of which the bridges\' backends', p => ms(p.pgCpuMs?.backends), '')
+    add('PostgreSQL round trips per alert (statements sent)', p => p.roundTrips === undefined ? undefined : String(round(p.roundTrips, 3)),
+      `<= ${TARGET_ROUND_TRIPS}`,
+      p => p.roundTrips === undefined ? undefined : p.roundTrips <= TARGET_ROUND_TRIPS)
+    const xact = (r: Run | undefined): string => r?.perAlert.run.pgTransactions === undefined ? '' : String(round(r.perAlert.run.pgTransactions, 3))
+    const xactName = 'PostgreSQL transactions per alert (server count, whole run)'
+    rows.push(two === undefined ? [xactName, xact(one), '', ''] : [xactName, xact(one), xact(two), '', ''])
+  }
+  if (one.perAlert.run.sqliteTx !== undefined) {
+    add('SQLite writer transactions per alert (all / fsync\'d)', p => p.sqliteTx === undefined ? undefined : `${round(p.sqliteTx.all, 3)} / ${round(p.sqliteTx.synced, 3)}`,
+      `<= ${TARGET_SQLITE_TX}`, p => p.sqliteTx === undefined ? undefined : p.sqliteTx.all <= TARGET_SQLITE_TX)
+  }
+  const whole = 'whole run (start-up and warm-up included): CPU per alert, bridge' + (one.perAlert.run.pgCpuMs === undefined ? '' : ' / PostgreSQL')
+  rows.push(two === undefined ? [whole, runCell(one), '', ''] : [whole, runCell(one), runCell(two), '', ''])
+  return rows
 }
 
 const cpuPerAlert = (run: Run): string =>
@@ -399,7 +588,8 @@ function runRows (run: Run): Array<Array<string | number>> {
   }
   rows.push([`RSS, median of the run's second half${n > 1 ? ', by replica' : ''}`, `${each(run, r => r.secondHalfMedianMb)} MB`, '', ''])
   rows.push([`event loop: utilisation / delay p99${n > 1 ? ', by replica' : ''}`, each(run, r => `${r.loop.utilisation} / ${r.loop.eldP99Ms} ms`), '', ''])
-  rows.push([`CPU per alert: bridge${n > 1 ? 's (sum)' : ''} / fake`, cpuPerAlert(run), '', ''])
+  rows.push([`CPU per alert: bridge${n > 1 ? 's (sum)' : ''} / fake (process lifetime, since \`go\`)`, cpuPerAlert(run), '', ''])
+  rows.push(...perAlertRows(run))
   rows.push([`bridge log lines at warn / error${n > 1 ? ', by replica' : ''}`, each(run, r => `${r.warnings} / ${r.errors}`), '', ''])
   rows.push(['machine CPU busy during the run (all processes)', `${round(run.cpu.machineBusy * 100, 0)} %`, '', ''])
   return rows
@@ -411,6 +601,9 @@ function details (run: Run): string {
     `calls by operation: ${Object.entries(f.byOp).map(([k, v]) => `${k} ${v}`).join(', ')}; statuses: ${Object.entries(f.statuses).map(([k, v]) => `${k}×${v}`).join(', ')}`,
     `RSS: ${each(run, r => `${r.samples} samples, peak ${r.sampledPeakMb} MB sampled, ${r.highWaterMarkMb} MB kernel high-water mark`)}; ` +
       `fake journal peaked at ${f.journalMax} entries (emptied every 500 ms)`,
+    ...(run.perAlert.steady?.byStatement === undefined
+      ? []
+      : [`PostgreSQL statements per alert (steady state): ${Object.entries(run.perAlert.steady.byStatement).slice(0, 12).map(([k, v]) => `${v} × ${k}`).join('; ')}`]),
     ...run.replicaRuns.flatMap((r, i) => r.firstError === undefined ? [] : [`first error logged by replica ${i + 1}: ${r.firstError}`]),
     ...run.repeated.examples.map(e => `claimed more than once: ${e}`)
   ].join('\n')
@@ -454,6 +647,19 @@ try {
     log(`PostgreSQL cluster on 127.0.0.1:${cluster.port}`)
   }
   const database = async (name: string): Promise<string> => cluster !== undefined ? await cluster.createDatabase(name) : join(dir, `${name}.db`)
+  /** PostgreSQL's CPU (the postmaster's tree) and its transaction count in database `name`. */
+  const pgProbe = (name: string): PgProbe | undefined => {
+    if (cluster === undefined) return undefined
+    const postmaster = Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
+    return {
+      cpu: () => processTreeCpu(postmaster, ` ${name} `),
+      transactions: async () => {
+        await sleep(500) // a backend that just exited has reported its counts by then
+        const rows = await cluster!.query(`SELECT (xact_commit + xact_rollback)::float8 AS n FROM pg_stat_database WHERE datname = '${name}'`) as Array<{ n: number }>
+        return rows[0]!.n
+      }
+    }
+  }
   const runtime = TSX ? 'tsx' : 'node, compiled JS'
   const setup = (): Record<string, unknown> => ({
     alerts: ALERTS,
@@ -468,8 +674,8 @@ try {
   })
 
   if (COMPARE) {
-    const one = await drain(await database('drain_one'), 1, '[1 replica] ')
-    const two = await drain(await database('drain_two'), 2, '[2 replicas] ')
+    const one = await drain(await database('drain_one'), 1, '[1 replica] ', pgProbe('drain_one'))
+    const two = await drain(await database('drain_two'), 2, '[2 replicas] ', pgProbe('drain_two'))
     const scaling = two.alertsPerSecond / one.alertsPerSecond
     const ok = scaling >= TARGET_REPLICA_SCALING && one.rssPass && two.rssPass && one.allDone && two.allDone
     const rows: Array<Array<string | number>> = [
@@ -487,7 +693,8 @@ try {
       ['alerts finished, by replica', each(one, r => r.finished), each(two, r => r.finished), '', ''],
       ['peak RSS, by replica', `${each(one, r => r.peakMb)} MB`, `${each(two, r => r.peakMb)} MB`, `<= ${TARGET_RSS_MB} MB each`, pass(one.rssPass && two.rssPass)],
       ['event loop utilisation, by replica', each(one, r => r.loop.utilisation), each(two, r => r.loop.utilisation), '', ''],
-      ['CPU per alert: bridges (sum) / fake', cpuPerAlert(one), cpuPerAlert(two), '', ''],
+      ['CPU per alert: bridges (sum) / fake (since `go`)', cpuPerAlert(one), cpuPerAlert(two), '', ''],
+      ...perAlertRows(one, two),
       ['bridge log lines at warn / error, by replica', each(one, r => `${r.warnings} / ${r.errors}`), each(two, r => `${r.warnings} / ${r.errors}`), '', ''],
       ['machine CPU busy during the run (all processes)', `${round(one.cpu.machineBusy * 100, 0)} %`, `${round(two.cpu.machineBusy * 100, 0)} %`, '', '']
     ]
@@ -505,7 +712,7 @@ try {
       two: runJson(two)
     })
   } else {
-    const run = await drain(await database('bridge'), REPLICAS, '')
+    const run = await drain(await database('bridge'), REPLICAS, '', pgProbe('bridge'))
     const runtimeText = `Node ${process.version} (${runtime}), ${cpus().length} CPUs, load average ${loadStart} → ${loadavg()[0]!.toFixed(2)}`
     const header = `bench:drain — ${ALERTS} alerts, ${STORE === 'postgres' ? `PostgreSQL, ${REPLICAS} replica${REPLICAS > 1 ? 's' : ''}` : 'SQLite'}, ` +
       `fake FusionAuth (${FAKE_IN_PROCESS ? 'in the worker\'s process' : 'own process'}) answering after ${LATENCY_MS} ms, FUSIONAUTH_CONCURRENCY=${CONCURRENCY}, ${runtimeText}`

@@ -179,6 +179,7 @@ export async function startBridge (config: Config, logger: Logger, options: Star
       metrics.commitBatchSize.observe(n)
       metrics.commitDuration.observe(seconds)
     },
+    onTransaction: synced => metrics.storeTransactions.inc({ synced: String(synced) }),
     onConnectionError: err => logger.warn({ err }, 'a database connection failed; it will be replaced'),
     onRecovered: r => logger.error(r, r.what === 'recreated'
       ? 'the database file was removed: re-created from what this process still had open (nothing acknowledged lost); find out who removed it'

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici'
+import { Agent } from 'undici'
 import { parseRetryAfter } from '../net/retry-after.js'
 import { answerError, foreignAnswer, networkError } from './errors.js'
 import type { Endpoint, Method } from './endpoints.js'
@@ -78,19 +78,19 @@ function parseObject (raw: Raw): Record<string, unknown> | undefined {
  */
 export function interpret (endpoint: Endpoint, raw: Raw): unknown {
   const { operation } = endpoint
-  const bytes = Buffer.byteLength(raw.text)
   const json = parseObject(raw)
   const empty = raw.text.trim() === ''
+  const foreign = (why: string): Error => foreignAnswer(operation, raw.status, raw.contentType, Buffer.byteLength(raw.text), why)
   if (raw.status >= 200 && raw.status < 300) {
     if (endpoint.answers === 'json') {
-      if (json === undefined) throw foreignAnswer(operation, raw.status, raw.contentType, bytes, 'FusionAuth answers this call with JSON')
+      if (json === undefined) throw foreign('FusionAuth answers this call with JSON')
       return json
     }
     if (empty || json !== undefined) return undefined
-    throw foreignAnswer(operation, raw.status, raw.contentType, bytes, 'FusionAuth answers this call with an empty body')
+    throw foreign('FusionAuth answers this call with an empty body')
   }
   if ((raw.status === 404 || raw.status === 400) && !empty && json === undefined) {
-    throw foreignAnswer(operation, raw.status, raw.contentType, bytes, raw.status === 404 ? 'FusionAuth\'s 404 is empty' : 'FusionAuth\'s 400 carries its errors as JSON')
+    throw foreign(raw.status === 404 ? 'FusionAuth\'s 404 is empty' : 'FusionAuth\'s 400 carries its errors as JSON')
   }
   const retryAfterMs = raw.status === 429 || raw.status === 503 ? parseRetryAfter(raw.retryAfter) : undefined
   throw answerError(operation, raw.status, json, retryAfterMs)
@@ -115,10 +115,14 @@ function queryString (query: CallOptions['query']): string {
 /**
  * FusionAuth's HTTP client: one keep-alive pool per origin (undici), time-outs enforced by the dispatcher,
  * every answer classified here and nowhere else. No client library: the calls are few and small, and this is
- * the one place that decides what to believe.
+ * the one place that decides what to believe. Requests go to the pool itself (`dispatcher.request` with the
+ * origin parsed once): undici's top-level `request(url)` parses the URL and looks the pool up on every call.
  */
 export function createTransport (options: TransportOptions): Transport {
-  const host = options.url.replace(/\/+$/, '')
+  const base = new URL(options.url)
+  const origin = base.origin
+  /** FUSIONAUTH_URL's own path (FusionAuth behind a path prefix), without its trailing slash. */
+  const prefix = base.pathname.replace(/\/+$/, '')
   // undici drops a connection `keepAliveTimeoutThreshold` (default 2 s) before the server's advertised keep-alive
   // ends: a server announcing `Keep-Alive: timeout=2` would cost a new TCP connection per call. 1 s keeps the margin.
   const dispatcher = new Agent({
@@ -131,12 +135,13 @@ export function createTransport (options: TransportOptions): Transport {
   })
   const baseHeaders = { authorization: options.apiKey, accept: 'application/json' }
 
-  async function send (method: Method, url: string, headers: Record<string, string>, body: unknown): Promise<Raw> {
-    const res = await request(url, {
+  async function send (method: Method, path: string, headers: Record<string, string>, body: unknown): Promise<Raw> {
+    const res = await dispatcher.request({
+      origin,
+      path: `${prefix}${path}`,
       method,
       headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      dispatcher
+      body: body === undefined ? undefined : JSON.stringify(body)
     })
     const text = await res.body.text()
     return { status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), text, retryAfter: res.headers['retry-after'] }
@@ -148,7 +153,7 @@ export function createTransport (options: TransportOptions): Transport {
       const headers: Record<string, string> = opts.tenantId === undefined ? baseHeaders : { ...baseHeaders, 'x-fusionauth-tenantid': opts.tenantId }
       let raw: Raw
       try {
-        raw = await send(endpoint.method, `${host}${fillPath(endpoint, opts.params)}${queryString(opts.query)}`, headers, opts.body)
+        raw = await send(endpoint.method, `${fillPath(endpoint, opts.params)}${queryString(opts.query)}`, headers, opts.body)
       } catch (err) {
         options.onCall?.(endpoint.operation, 0, (performance.now() - started) / 1000)
         throw networkError(endpoint.operation, err)
@@ -165,7 +170,7 @@ export function createTransport (options: TransportOptions): Transport {
       const headers: Record<string, string> = anonymous ? { accept: 'application/json' } : { ...baseHeaders }
       if (tenantId !== undefined) headers['x-fusionauth-tenantid'] = tenantId
       try {
-        const raw = await send(method, `${host}${path}`, headers, body)
+        const raw = await send(method, path, headers, body)
         const json = isJsonType(raw.contentType) ? safeParse(raw.text) : undefined
         return { status: raw.status, contentType: raw.contentType, json, bodyBytes: Buffer.byteLength(raw.text) }
       } catch (err) {

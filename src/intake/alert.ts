@@ -1,4 +1,3 @@
-import { z } from 'zod'
 import type { BreachAlert, ExposureDetails } from '../alerts/types.js'
 import { normaliseEmail, parseEnzoicDate, sha256Hex, wellFormedJson } from '../alerts/normalise.js'
 
@@ -78,34 +77,14 @@ const PASSWORD_KEYS = new Set(['plaintextPassword', 'passwordHash', 'passwordSal
 /** Unknown keys kept aside must not smuggle secrets in either, whatever Enzoic adds later. */
 const SECRET_LOOKING = /pass|pwd|secret|salt|hash|token|credential|cvv|pan$/i
 
-const text = z.unknown().transform(v => typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined)
+/** A text field: a string as it is, a number as its decimal text, anything else absent (the lenient reading). */
+const text = (v: unknown): string | undefined => typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined
+/** A JSON object (not an array, not null): the only shape an alert or its exposureDetails can have. */
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-const exposureDetailsSchema = z.looseObject({
-  title: text.optional(),
-  date: text.optional(),
-  entries: z.unknown().optional(),
-  domainsAffected: z.unknown().optional(),
-  category: text.optional(),
-  sourceURLs: z.unknown().optional(),
-  source: text.optional(),
-  passwordTypes: z.unknown().optional(),
-  exposedData: z.unknown().optional(),
-  dateAdded: text.optional()
-})
-
-const payloadSchema = z.looseObject({
-  type: text.optional(),
-  date: text.optional(),
-  exposureID: text.optional(),
-  username: text.optional(),
-  usernameHash: text.optional(),
-  plaintextPassword: z.unknown().optional(),
-  passwordHash: z.unknown().optional(),
-  passwordSalt: z.unknown().optional(),
-  passwordType: z.unknown().optional(),
-  customData: text.optional(),
-  exposureDetails: z.unknown().optional()
-})
+/** The payload's fields the bridge reads (read once each, by hand: no schema library on the hot path). */
+const PAYLOAD_KEYS = ['type', 'date', 'exposureID', 'username', 'usernameHash', 'plaintextPassword', 'passwordHash', 'passwordSalt',
+  'passwordType', 'customData', 'exposureDetails'] as const
 
 export type Classified =
   | { kind: 'alert', alert: BreachAlert }
@@ -147,25 +126,26 @@ const strings = (v: unknown): string[] | undefined =>
 
 function parseExposureDetails (value: unknown, warnings: string[]): ExposureDetails | undefined {
   if (value === undefined || value === null) return undefined
-  const r = exposureDetailsSchema.safeParse(value)
-  if (!r.success) {
+  if (!isRecord(value)) {
     warnings.push('exposureDetails is not an object')
     return undefined
   }
-  const d = r.data
+  const date = text(value.date)
+  const dateAdded = text(value.dateAdded)
   const out: ExposureDetails = {
-    title: d.title,
-    date: parseEnzoicDate(d.date) ?? d.date,
-    entries: num(d.entries),
-    domainsAffected: num(d.domainsAffected),
-    category: d.category,
-    sourceURLs: strings(d.sourceURLs),
-    source: d.source,
-    passwordTypes: Array.isArray(d.passwordTypes) ? d.passwordTypes.filter(x => typeof x === 'number' || typeof x === 'string') : undefined,
-    exposedData: strings(d.exposedData),
-    dateAdded: parseEnzoicDate(d.dateAdded) ?? d.dateAdded
+    title: text(value.title),
+    date: parseEnzoicDate(date) ?? date,
+    entries: num(value.entries),
+    domainsAffected: num(value.domainsAffected),
+    category: text(value.category),
+    sourceURLs: strings(value.sourceURLs),
+    source: text(value.source),
+    passwordTypes: Array.isArray(value.passwordTypes) ? value.passwordTypes.filter(x => typeof x === 'number' || typeof x === 'string') : undefined,
+    exposedData: strings(value.exposedData),
+    dateAdded: parseEnzoicDate(dateAdded) ?? dateAdded
   }
-  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as ExposureDetails
+  for (const k of Object.keys(out) as Array<keyof ExposureDetails>) if (out[k] === undefined) delete out[k]
+  return out
 }
 
 /** A kept-aside value with secret-looking keys dropped at every depth (and very deep nesting cut off). */
@@ -185,18 +165,27 @@ function keepAside (payload: Record<string, unknown>, known: Set<string>): Recor
   return Object.keys(extra).length > 0 ? extra : undefined
 }
 
-const KNOWN = new Set(Object.keys(payloadSchema.shape))
+const KNOWN = new Set<string>(PAYLOAD_KEYS)
 
 /**
  * Classifies a decoded JSON value as an actionable alert, another Enzoic product, or not an alert. Every string of
  * it is made well-formed first (`wellFormedJson`, in place): what is stored, hashed and looked up is that text.
  */
 export function classify (decoded: unknown): Classified {
-  const json = wellFormedJson(decoded)
-  const r = payloadSchema.safeParse(json)
-  if (!r.success) return { kind: 'invalid', reason: 'not an alert' }
-  const p = r.data
-  const raw = json as Record<string, unknown>
+  const raw = wellFormedJson(decoded)
+  if (!isRecord(raw)) return { kind: 'invalid', reason: 'not an alert' }
+  const p = {
+    type: text(raw.type),
+    date: text(raw.date),
+    exposureID: text(raw.exposureID),
+    username: text(raw.username),
+    usernameHash: text(raw.usernameHash),
+    plaintextPassword: raw.plaintextPassword,
+    passwordHash: raw.passwordHash,
+    passwordType: raw.passwordType,
+    customData: text(raw.customData),
+    exposureDetails: raw.exposureDetails
+  }
 
   // One webhook receives Breach, Identity (piiAlert) and BIN (monitoredBin) alerts alike.
   const type = p.type?.trim().toLowerCase()

@@ -21,6 +21,8 @@ export interface Metrics {
   connectionsRefused: Counter<'reason'>
   commitBatchSize: Histogram
   commitDuration: Histogram
+  /** SQLite: the writer's transactions (group commits, the worker's included), by whether they waited for the fsync. */
+  storeTransactions: Counter<'synced'>
   alertsFinished: Counter<'outcome'>
   /** Remediation steps recorded, by action and result. */
   actions: Counter<'action' | 'result'>
@@ -107,6 +109,12 @@ export function createMetrics (options: { defaults?: boolean } = {}): Metrics {
       name: name('store_commit_duration_seconds'),
       help: 'Duration of one group commit, fsync included',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers
+    }),
+    storeTransactions: new Counter({
+      name: name('store_transactions_total'),
+      help: 'SQLite: transactions of the store\'s writer (webhook inserts and the worker\'s bookkeeping), by whether the commit waited for the fsync',
+      labelNames: ['synced'],
       registers
     }),
     alertsFinished: new Counter({

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { ActionLogEntry, AlertRecord, ExposureDetails, Step, StepChange, UserOutcome } from '../alerts/types.js'
+import type { ActionLogEntry, AlertRecord, ExposureDetails, NewStep, Step, StepChange, UserOutcome } from '../alerts/types.js'
 import { logEvent, type EventLogger } from '../observability/events.js'
 import type { Lease, Store } from '../store/types.js'
 import { certainlyNotDone, FusionAuthError, type FusionAuthGateway, type FusionAuthUser } from '../fusionauth/index.js'
@@ -8,13 +8,14 @@ import { alertOutcome, userOutcomes } from './outcome.js'
 import { exposureInstant, planFor, resolveUsers, type Matched } from './plan.js'
 import { policyFor, type Policies } from './policy.js'
 import { BridgeError } from '../errors.js'
+import { Journal, type Carried } from './journal.js'
 
 export { exposureInstant }
 
-/** Thrown when FusionAuth fails in a way worth retrying (or pausing for): carries the attempt's log. */
+/** Thrown when FusionAuth fails in a way worth retrying (or pausing for): carries the attempt's log and its unwritten step writes. */
 export class ActionFailedError extends BridgeError {
   readonly code = 'BRIDGE_ACTION_FAILED'
-  constructor (readonly failure: FusionAuthError, readonly actions: ActionLogEntry[]) {
+  constructor (readonly failure: FusionAuthError, readonly actions: ActionLogEntry[], readonly steps?: Carried) {
     super(failure.message)
   }
 
@@ -55,11 +56,11 @@ export interface RemediateDeps {
   storeCall?: <T>(what: string, fn: () => Promise<T>) => Promise<T>
 }
 
-/** What the worker records next. */
+/** What the worker records next, with the step writes the attempt has not written yet (`steps`: they ride with it). */
 export type Remediation =
-  | { kind: 'finished', outcome: ReturnType<typeof alertOutcome>, users: UserOutcome[], actions: ActionLogEntry[], note?: string }
-  | { kind: 'waiting', dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string }
-  | { kind: 'dead', reason: string, outcome: ReturnType<typeof alertOutcome>, users: UserOutcome[], actions: ActionLogEntry[] }
+  | { kind: 'finished', outcome: ReturnType<typeof alertOutcome>, users: UserOutcome[], actions: ActionLogEntry[], note?: string, steps?: Carried }
+  | { kind: 'waiting', dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string, steps?: Carried }
+  | { kind: 'dead', reason: string, outcome: ReturnType<typeof alertOutcome>, users: UserOutcome[], actions: ActionLogEntry[], steps?: Carried }
   | { kind: 'lease-lost' }
 
 /** A lost lease ends the run: its new holder carries on (recorded steps are not repeated). */
@@ -68,10 +69,13 @@ class LeaseLost extends Error {}
 /**
  * Runs an alert's due steps (docs/design.md §10). On the first attempt it resolves the users and plans one
  * step per (user, action): BRIDGE_ACTIONS due at once, BRIDGE_GRACE_ACTIONS at the grace deadline, or all
- * skipped with the user's verdict (protected, stale, dry run, mismatch). Each step is recorded the moment it
- * completes, so a retry repeats nothing that succeeded. At the deadline the user is read again: a password
- * changed after the alert arrived skips the grace steps (`self-remediated`). Throws ActionFailedError when
- * FusionAuth fails in a way worth retrying or pausing for.
+ * skipped with the user's verdict (protected, stale, dry run, mismatch). What a step does is written with the
+ * attempt's next write (journal.ts): the plan and every result so far ride with the in-flight marker set before
+ * the next FusionAuth call that changes anything, and the rest with the transition that ends the attempt. So
+ * every such call is preceded by one durable write holding everything before it, and a retry repeats nothing
+ * that succeeded (what it cannot read back, the marker makes it confirm). At the deadline the user is read
+ * again: a password changed after the alert arrived skips the grace steps (`self-remediated`). Throws
+ * ActionFailedError when FusionAuth fails in a way worth retrying or pausing for.
  */
 export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promise<Remediation> {
   const run = new AlertRun(alert, deps)
@@ -85,6 +89,7 @@ export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promi
     // Due by this host's clock; a step a hair early (the database's clock runs ahead) is due too.
     const now = Date.now()
     const due = steps.filter(s => s.state === 'pending' && Date.parse(s.dueAt) <= now + 250)
+    run.markableAhead(due)
     for (const userId of [...new Set(due.map(s => s.userId))]) await run.runForUser(due.filter(s => s.userId === userId))
     return run.conclude(steps)
   } catch (err) {
@@ -93,9 +98,14 @@ export async function remediate (alert: AlertRecord, deps: RemediateDeps): Promi
   }
 }
 
-/** One attempt at one alert: its action log, the users read fresh in it, its exposure details. */
+/** One attempt at one alert: its action log, its unwritten step writes, the users read fresh in it, its exposure details. */
 class AlertRun {
   readonly actionLog: ActionLogEntry[]
+  readonly journal = new Journal()
+  /** Due steps whose action may be marked ahead of its call (`markAhead`), not marked yet. */
+  #aheadable: Step[] = []
+  /** Steps marked ahead whose call has not come yet: an attempt that ends first clears their markers. */
+  readonly #markedAhead = new Set<Step>()
   readonly #fresh = new Map<string, FusionAuthUser>()
   #details: ExposureDetails | undefined
   #fetchedDetails = false
@@ -109,7 +119,19 @@ class AlertRun {
   fail (err: unknown, action: string, user?: FusionAuthUser): never {
     if (!(err instanceof FusionAuthError)) throw err
     this.actionLog.push({ at: stamp(), userId: user?.id, tenantId: user?.tenantId, action, status: 'failed', httpStatus: err.status, detail: err.message })
-    throw new ActionFailedError(err, this.actionLog)
+    throw new ActionFailedError(err, this.actionLog, this.#ending())
+  }
+
+  /** The due steps of this attempt: those whose action allows it get their markers with the attempt's first one. */
+  markableAhead (due: Step[]): void {
+    this.#aheadable = due.filter(s => s.startedAt === undefined && actionOf(s.action)?.markAhead === true)
+  }
+
+  /** What the attempt still has to write as it ends: a marker set ahead for a call that never came is cleared. */
+  #ending (): Carried {
+    for (const s of this.#markedAhead) this.journal.unbegin(s)
+    this.#markedAhead.clear()
+    return this.journal.pending()
   }
 
   /** The exposure's details, fetched from Enzoic once when the alert carried none (and a step needs them). */
@@ -125,7 +147,10 @@ class AlertRun {
     return await (this.deps.storeCall === undefined ? fn() : this.deps.storeCall(what, fn))
   }
 
-  /** The first attempt: resolve the users, plan their steps under the lease. Undefined: no user matches. */
+  /**
+   * The first attempt: resolve the users, plan their steps — written with the attempt's first write (`journal`).
+   * Undefined: no user matches.
+   */
   async plan (): Promise<Step[] | undefined> {
     const { alert, deps } = this
     let matched: Matched[]
@@ -142,27 +167,29 @@ class AlertRun {
     const needExposure = matched.some(m => policyFor(policies, m.user.tenantId).skipIfPasswordChangedAfterExposure)
     const exposureAt = exposureInstant(alert, needExposure ? await this.exposure() : this.#details)
     const plan = matched.flatMap(m => planFor(alert, m, policyFor(policies, m.user.tenantId), exposureAt))
-    const steps = await this.#store('planning steps', () => deps.store.steps.plan(deps.lease(), plan))
-    if (steps === undefined) throw new LeaseLost()
+    const steps = plan.map(unwrittenStep)
     for (const m of matched) this.#fresh.set(m.user.id, m.user)
-    for (const s of steps.filter(x => x.state === 'skipped')) {
-      deps.onStep?.(actionSpec(s.action).name, 'skipped')
-      logEvent(deps.log, 'step.skipped', { ...stepFields(alert, s), detail: s.detail }, `${s.action} skipped: ${s.detail ?? ''}`)
-    }
+    this.journal.planned(plan, steps, () => {
+      for (const s of steps.filter(x => x.state === 'skipped')) {
+        deps.onStep?.(actionSpec(s.action).name, 'skipped')
+        logEvent(deps.log, 'step.skipped', { ...stepFields(alert, s), detail: s.detail }, `${s.action} skipped: ${s.detail ?? ''}`)
+      }
+    })
     return steps
   }
 
-  /** Records a step's change under the lease, then counts and logs it. */
-  async record (step: Step, change: StepChange): Promise<void> {
+  /** Records a step's change (written with the attempt's next write), then counts and logs it once written. */
+  record (step: Step, change: StepChange): void {
     const { deps } = this
-    if (!await this.#store('recording a step', () => deps.store.steps.update(deps.lease(), step.id, change))) throw new LeaseLost()
     Object.assign(step, change, { updatedAt: stamp() })
-    deps.onStep?.(actionSpec(step.action).name, change.state)
     const fields = { ...stepFields(this.alert, step), httpStatus: change.httpStatus, detail: change.detail }
-    if (change.state === 'done') logEvent(deps.log, 'step.done', fields, `${step.action} done`)
-    else if (change.state === 'skipped') logEvent(deps.log, 'step.skipped', fields, `${step.action} skipped: ${change.detail ?? ''}`)
-    else if (change.state === 'failed') logEvent(deps.log, 'step.failed', fields, `${step.action} failed: ${change.detail ?? ''}`)
-    else if (change.state === 'uncertain') logEvent(deps.log, 'step.uncertain', fields, `${step.action} uncertain: ${change.detail ?? ''}`)
+    this.journal.record(step, change, () => {
+      deps.onStep?.(actionSpec(step.action).name, change.state)
+      if (change.state === 'done') logEvent(deps.log, 'step.done', fields, `${step.action} done`)
+      else if (change.state === 'skipped') logEvent(deps.log, 'step.skipped', fields, `${step.action} skipped: ${change.detail ?? ''}`)
+      else if (change.state === 'failed') logEvent(deps.log, 'step.failed', fields, `${step.action} failed: ${change.detail ?? ''}`)
+      else if (change.state === 'uncertain') logEvent(deps.log, 'step.uncertain', fields, `${step.action} uncertain: ${change.detail ?? ''}`)
+    })
   }
 
   /** One user's due steps, in plan order, on the user as FusionAuth answers now. */
@@ -177,13 +204,13 @@ class AlertRun {
       }
     }
     if (user === undefined) {
-      for (const s of mine) await this.record(s, { state: 'skipped', detail: 'the user no longer exists' })
+      for (const s of mine) this.record(s, { state: 'skipped', detail: 'the user no longer exists' })
       return
     }
     // The grace deadline: did the user fix it themselves (a password change after the alert arrived)?
     const grace = mine.filter(s => s.phase === 'grace')
     if (grace.length > 0 && user.passwordLastUpdateInstant !== undefined && user.passwordLastUpdateInstant > Date.parse(alert.receivedAt)) {
-      for (const s of grace) await this.record(s, { state: 'skipped', detail: 'self-remediated' })
+      for (const s of grace) this.record(s, { state: 'skipped', detail: 'self-remediated' })
       logEvent(deps.log, 'alert.self_remediated', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, 'the user changed their password in the grace period')
     }
     for (const step of mine.filter(s => s.state === 'pending')) user = await this.runStep(step, user)
@@ -195,7 +222,7 @@ class AlertRun {
     const spec = actionSpec(step.action)
     const module = actionOf(step.action)
     if (module === undefined) {
-      await this.record(step, { state: 'failed', detail: `unknown action ${spec.name} (removed from this bridge?)` })
+      this.record(step, { state: 'failed', detail: `unknown action ${spec.name} (removed from this bridge?)` })
       return user
     }
     const policy = policyFor(deps.settings.policies, user.tenantId)
@@ -221,7 +248,7 @@ class AlertRun {
       if (!(err instanceof FusionAuthError) || (err.kind !== 'permanent' && err.kind !== 'not-found')) return this.fail(err, step.action, user)
       change = { state: 'failed', detail: err.message, httpStatus: err.status }
     }
-    await this.record(step, change)
+    this.record(step, change)
     if (change.state !== 'done') return user
     logActionEvent(deps.log, module, 'done', { alertId: alert.id, userId: user.id, tenantId: user.tenantId }, spec.id)
     return userChanged === undefined ? user : { ...user, ...userChanged }
@@ -247,9 +274,8 @@ class AlertRun {
   }
 
   /**
-   * FusionAuth for one step: a call that changes anything (any method but GET) first proves the lease is still
-   * this process's — by its own clock, then in the database, where the step's in-flight marker is set in the
-   * same fenced statement. A lost lease ends the run before the call is sent.
+   * FusionAuth for one step: a call that changes anything (any method but GET) is made only once `#mark` allowed
+   * it. A lost lease ends the run before the call is sent.
    */
   #guarded (step: Step): ActionContext['fusionauth'] {
     const { deps } = this
@@ -257,20 +283,39 @@ class AlertRun {
     return {
       call: async (endpoint, options) => {
         if (endpoint.method !== 'GET' && !begun) {
-          if (deps.leaseValid?.() === false) throw new LeaseLost()
-          if (!await this.#store('marking a step started', () => deps.store.steps.begin(deps.lease(), step.id))) throw new LeaseLost()
-          if (deps.leaseValid?.() === false) throw new LeaseLost()
+          await this.#mark(step)
           begun = true
         }
         try {
           return await deps.gateway.call(endpoint, options)
         } catch (err) {
           // FusionAuth certainly did not act (a refusal, a connection never made): no trace of a call is left.
-          if (begun && certainlyNotDone(err)) await deps.store.steps.unbegin(deps.lease(), step.id).catch(() => undefined)
+          if (begun && certainlyNotDone(err)) this.journal.unbegin(step)
           throw err
         }
       }
     }
+  }
+
+  /**
+   * Proves the lease is still this process's — by its own clock, then in the database, where the step's in-flight
+   * marker is set in the same fenced, durable write that carries the attempt's unwritten step writes (and the
+   * markers of the due steps that may be marked ahead: their own calls then need no write). Throws LeaseLost.
+   */
+  async #mark (step: Step): Promise<void> {
+    const { deps } = this
+    if (deps.leaseValid?.() === false) throw new LeaseLost()
+    // Marked ahead: no write before its call — unless a result waits that no resumed attempt could read back (an
+    // action that may end uncertain, e.g. an email sent): that one is written first.
+    if (!this.#markedAhead.delete(step) || this.journal.recorded().some(r => actionOf(r.action)?.redo !== undefined)) {
+      const ahead = this.#aheadable.filter(s => s !== step && s.state === 'pending')
+      const carried = this.journal.pending()
+      if (!await this.#store('marking a step started', () => deps.store.steps.start(deps.lease(), [step, ...ahead], carried.writes))) throw new LeaseLost()
+      carried.written()
+      this.#aheadable = []
+      for (const s of ahead) this.#markedAhead.add(s)
+    }
+    if (deps.leaseValid?.() === false) throw new LeaseLost()
   }
 
   /** What the worker records next: waiting for the grace steps, dead for a refused step, or finished. */
@@ -280,19 +325,37 @@ class AlertRun {
     if (pending.length > 0) {
       const next = Math.min(...pending.map(s => Date.parse(s.dueAt)))
       const note = `grace period: ${pending.length} step(s) due ${new Date(next).toISOString()}`
-      return { kind: 'waiting', dueInMs: Math.max(0, next - Date.now()), users, actions: this.actionLog, note }
+      return { kind: 'waiting', dueInMs: Math.max(0, next - Date.now()), users, actions: this.actionLog, note, steps: this.#ending() }
     }
     const outcome = alertOutcome(steps)
     const failed = steps.filter(s => s.state === 'failed')
     if (failed.length > 0) {
       const reason = `FusionAuth refused ${failed.map(s => `${s.action} (${s.detail ?? 'failed'})`).join('; ')}`
-      return { kind: 'dead', outcome, users, actions: this.actionLog, reason }
+      return { kind: 'dead', outcome, users, actions: this.actionLog, reason, steps: this.#ending() }
     }
-    return { kind: 'finished', outcome, users, actions: this.actionLog }
+    return { kind: 'finished', outcome, users, actions: this.actionLog, steps: this.#ending() }
   }
 }
 
 const stamp = (): string => new Date().toISOString()
+
+/** A planned step before any write carried it (its id is the store's, known once written: 0 until then). */
+function unwrittenStep (st: NewStep): Step {
+  const now = Date.now()
+  return {
+    id: 0,
+    userId: st.userId,
+    tenantId: st.tenantId,
+    email: st.email,
+    action: st.action,
+    phase: st.phase,
+    dueAt: new Date(now + st.dueInMs).toISOString(),
+    state: st.skipped === undefined ? 'pending' : 'skipped',
+    detail: st.skipped,
+    result: st.verdict === undefined ? undefined : { verdict: st.verdict },
+    updatedAt: new Date(now).toISOString()
+  }
+}
 
 /** The action's own typed event (`user.deactivated`, `user.notified`, …), if it declares one for this change. */
 export function logActionEvent (log: EventLogger, module: ActionModule, change: 'done' | 'undone', fields: Record<string, unknown>, id?: string): void {

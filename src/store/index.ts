@@ -16,6 +16,8 @@ export interface OpenStoreOptions {
    */
   role: 'serve' | 'command'
   onCommit?: (inserts: number, seconds: number) => void
+  /** SQLite: each transaction of the writer, and whether it waited for the fsync. */
+  onTransaction?: (synced: boolean) => void
   onConnectionError?: (err: Error) => void
   /** SQLite: how long a write waits for another process's lock (ms). */
   busyTimeoutMs?: number
@@ -56,6 +58,7 @@ export async function openStore (database: string, options: OpenStoreOptions): P
     busyTimeoutMs: options.busyTimeoutMs ?? (options.role === 'serve' ? 2000 : 15_000),
     pollMs: options.pollMs,
     onCommit: options.onCommit,
+    onTransaction: options.onTransaction,
     onRecovered: options.onRecovered,
     tombstoneKey: options.tombstoneKey
   })

@@ -104,6 +104,10 @@ export interface Lease {
 }
 
 export interface Claimed {
+  /**
+   * The alert as the worker reads it: a claim does not read back what the worker never uses (`extra`, `warnings`,
+   * `users`, `sourceIp`, `lastError`, `completedAt`), which are left empty here (`alerts.get` has them).
+   */
   alert: AlertRecord
   lease: Lease
   /** Its steps were planned by an earlier attempt (false: the first attempt, nothing to read back). */
@@ -123,14 +127,18 @@ export interface WorkQueue {
    * `owner` — a claim that committed after the worker stopped waiting for it, which no one would work on.
    */
   renew (owner: string, leaseMs: number, held: readonly Lease[], releaseOthers: boolean): Promise<string[]>
-  finish (lease: Lease, result: Finish): Promise<boolean>
-  retry (lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[]): Promise<boolean>
+  /*
+   * The transitions below end an attempt. Each takes the attempt's step writes not written yet (`steps`), which it
+   * writes in the same transaction under the same lease check: nothing of them when the lease is lost.
+   */
+  finish (lease: Lease, result: Finish, steps?: StepWrites): Promise<boolean>
+  retry (lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[], steps?: StepWrites): Promise<boolean>
   /** Dead: replay brings it back (failed steps become pending again). `outcome` defaults to `failed`. */
-  kill (lease: Lease, reason: string, actions: ActionLogEntry[], extra?: { outcome?: Outcome, users?: UserOutcome[] }): Promise<boolean>
+  kill (lease: Lease, reason: string, actions: ActionLogEntry[], extra?: { outcome?: Outcome, users?: UserOutcome[] }, steps?: StepWrites): Promise<boolean>
   /** Gives a leased alert back, due now; `refund` un-counts the attempt (the worker paused). */
-  release (lease: Lease, refund: boolean): Promise<boolean>
+  release (lease: Lease, refund: boolean, steps?: StepWrites): Promise<boolean>
   /** The alert's due steps are done and others are due later (a grace period): it waits until `dueInMs`. */
-  wait (lease: Lease, dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string): Promise<boolean>
+  wait (lease: Lease, dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string, steps?: StepWrites): Promise<boolean>
   /**
    * An operator's claim (cancel, restore) on an alert in any state but under another live lease: it is
    * `processing` for `leaseMs` under `owner`, no attempt counted. `busy` when a worker holds it now.
@@ -185,10 +193,43 @@ export interface Steps {
   begin (lease: Lease, stepId: number): Promise<boolean>
   /** Clears the marker again (under the alert's current token): the call certainly did not take effect. */
   unbegin (lease: Lease, stepId: number): Promise<boolean>
+  /**
+   * `begin` for the worker's hot path, by the steps' users and actions: writes what the attempt carries (`steps`:
+   * its plan on a first attempt, the results recorded since its last write), then sets the in-flight marker of each
+   * step of `marks` — the one about to be called first, any others marked ahead of their calls — in one transaction,
+   * under the alert's current and unexpired lease, durable before it is answered (as `begin`). False: the lease is
+   * lost or expired, or a step is not pending: do not call. Nothing is written when the lease failed; what `steps`
+   * carried may be when only a marker failed.
+   */
+  start (lease: Lease, marks: StepKey[], steps: StepWrites): Promise<boolean>
   /** One row per user and exposure (the compromised-users report), newest first. */
   report (filter: { sinceMs?: number, tenantId?: string, limit?: number }): Promise<UserExposure[]>
   /** The tenant ids of the steps (lower-case, sorted), those starting with `prefix` when given; at most `limit` (default 50). */
   tenants (prefix?: string, limit?: number): Promise<string[]>
+}
+
+/** A step of an alert named by what is unique to it there: its user and its action. */
+export interface StepKey {
+  userId: string
+  action: string
+}
+
+/**
+ * What an attempt has not written yet of its alert's steps. It rides with the attempt's next write — a step's
+ * in-flight marker (`steps.start`) or the transition that ends the attempt — in the same transaction, so an
+ * attempt writes its steps with the writes it has to make anyway; both backends apply it the same way.
+ */
+export interface StepWrites {
+  /**
+   * The attempt's plan when no earlier write carried it (a first attempt): every step as it stands now — a step
+   * already run carries its result in `change` (its state, detail, result, undo). Steps that exist are kept.
+   */
+  plan?: Array<NewStep & { change?: StepChange }>
+  /**
+   * Steps already written: `change` records a result (the marker is cleared with it, as `update` does); without it,
+   * only the marker is cleared (the call certainly did not take effect, as `unbegin`). One entry per step.
+   */
+  changes?: Array<StepKey & { change?: StepChange }>
 }
 
 export interface UserExposure {

@@ -450,6 +450,91 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.equal(await store.steps.begin(c!.lease, s2!.id), true)
   }))
 
+  subtests.push(t.test('steps.start: a first attempt\'s plan and its results ride with the markers, one write under the current, unexpired lease', async st => {
+    const { store } = await world(st)
+    const { id } = await store.alerts.insert(alert({ exposureID: 'start', username: 'start@acme.io' }))
+    const [c] = await store.queue.claim('w1', 1, 60_000)
+    const deactivate = { userId: 'u1', action: 'deactivate' }
+    const revoke = { userId: 'u1', action: 'revoke-sessions' }
+    const plan = [
+      { userId: 'u1', tenantId: 't1', email: 'start@acme.io', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0 },
+      { userId: 'u1', tenantId: 't1', email: 'start@acme.io', action: 'revoke-sessions', phase: 'immediate' as const, dueInMs: 0 },
+      { userId: 'u2', tenantId: 't2', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0, skipped: 'protected user', verdict: 'protected' },
+      { userId: 'u3', tenantId: 't1', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0, change: { state: 'skipped' as const, detail: 'already inactive' } },
+      { userId: 'u1', tenantId: 't1', action: 'deactivate-later', phase: 'grace' as const, dueInMs: 3_600_000 }
+    ]
+    assert.equal(await store.steps.start(stale(c!.lease), [deactivate], { plan }), false, 'a stale token writes nothing')
+    assert.deepEqual(await store.steps.list(id), [])
+    assert.equal(await store.steps.start(c!.lease, [deactivate, revoke], { plan }), true)
+    const listed = await store.steps.list(id)
+    assert.deepEqual(listed.map(x => [x.userId, x.action, x.state, x.detail, x.result, x.startedAt !== undefined]), [
+      ['u1', 'deactivate', 'pending', undefined, undefined, true],
+      ['u1', 'revoke-sessions', 'pending', undefined, undefined, true],
+      ['u2', 'deactivate', 'skipped', 'protected user', { verdict: 'protected' }, false],
+      ['u3', 'deactivate', 'skipped', 'already inactive', undefined, false],
+      ['u1', 'deactivate-later', 'pending', undefined, undefined, false]
+    ])
+    const grace = Date.parse(listed[4]!.dueAt) - Date.parse(listed[0]!.dueAt)
+    assert.ok(grace > 3_500_000 && grace < 3_700_000, `the grace step due an hour later (${grace})`)
+    assert.equal((await store.queue.claim('w2', 1, 60_000)).length, 0)
+
+    // Results recorded since ride with the next marker; a marker without a result is cleared alone.
+    const later = { userId: 'u1', action: 'deactivate-later' }
+    const changes = [{ ...deactivate, change: { state: 'done' as const, httpStatus: 200, undo: { wasActive: true } } }, { ...revoke }]
+    assert.equal(await store.steps.start(c!.lease, [later], { changes }), true)
+    const after = await store.steps.list(id)
+    assert.deepEqual(after.map(x => [x.action, x.state, x.httpStatus ?? null, x.undo ?? null, x.startedAt !== undefined]), [
+      ['deactivate', 'done', 200, { wasActive: true }, false],
+      ['revoke-sessions', 'pending', null, null, false],
+      ['deactivate', 'skipped', null, null, false],
+      ['deactivate', 'skipped', null, null, false],
+      ['deactivate-later', 'pending', null, null, true]
+    ])
+    assert.equal(await store.steps.start(c!.lease, [deactivate], {}), false, 'a step that is not pending is not started')
+    // The lease expires by the store's clock: the token is still current, but nothing is written nor started.
+    const { id: other } = await store.alerts.insert(alert({ exposureID: 'start-expired', username: 'expired@acme.io' }))
+    const [e] = await store.queue.claim('w3', 1, 1000)
+    assert.equal(e!.alert.id, other)
+    await sleep(1500)
+    assert.equal(await store.steps.start(e!.lease, [deactivate], { plan: plan.slice(0, 1) }), false, 'an expired lease starts nothing')
+    assert.deepEqual(await store.steps.list(other), [])
+  }))
+
+  subtests.push(t.test('the transitions carry the attempt\'s step writes: written with the transition, not at all when the lease is lost', async st => {
+    const { store } = await world(st)
+    const a = await store.alerts.insert(alert({ exposureID: 'carry', username: 'carry-a@acme.io' }))
+    const b = await store.alerts.insert(alert({ exposureID: 'carry', username: 'carry-b@acme.io' }))
+    const claims = await store.queue.claim('w1', 2, 60_000)
+    const lease = (id: string): Lease => claims.find(c => c.alert.id === id)!.lease
+    const plan = [
+      { userId: 'u1', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0, change: { state: 'done' as const, httpStatus: 200, undo: { wasActive: true } } },
+      { userId: 'u1', action: 'revoke-sessions', phase: 'immediate' as const, dueInMs: 0, change: { state: 'failed' as const, detail: 'HTTP 400', httpStatus: 400 } }
+    ]
+    assert.equal(await store.queue.finish(stale(lease(a.id)), done, { plan }), false)
+    assert.deepEqual(await store.steps.list(a.id), [], 'a lost lease writes no step')
+    assert.equal(await store.queue.kill(lease(a.id), 'FusionAuth refused revoke-sessions', [], { outcome: 'failed' }, { plan }), true)
+    assert.deepEqual((await store.steps.list(a.id)).map(x => [x.action, x.state, x.httpStatus, x.undo ?? null]), [
+      ['deactivate', 'done', 200, { wasActive: true }], ['revoke-sessions', 'failed', 400, null]
+    ])
+
+    // A retry carries the results so far and clears the marker of a call that certainly did not happen.
+    const deactivate = { userId: 'u1', action: 'deactivate' }
+    const revoke = { userId: 'u1', action: 'revoke-sessions' }
+    const pending = plan.map(({ change: _, ...p }) => p)
+    assert.equal(await store.steps.start(lease(b.id), [deactivate, revoke], { plan: pending }), true)
+    const changes = [{ ...deactivate, change: { state: 'done' as const, httpStatus: 200 } }, revoke]
+    assert.equal(await store.queue.retry(lease(b.id), 60_000, 'HTTP 503', [], { changes }), true)
+    assert.deepEqual((await store.steps.list(b.id)).map(x => [x.action, x.state, x.startedAt !== undefined]), [['deactivate', 'done', false], ['revoke-sessions', 'pending', false]])
+    assert.equal((await store.alerts.get(b.id))!.state, 'retrying')
+    await store.queue.expedite()
+    const [again] = await store.queue.claim('w2', 1, 60_000)
+    assert.equal(again!.planned, true)
+    const done2 = { ...done, outcome: 'actioned' as const }
+    assert.equal(await store.queue.finish(again!.lease, done2, { changes: [{ ...revoke, change: { state: 'done', httpStatus: 200 } }] }), true)
+    assert.deepEqual((await store.steps.list(b.id)).map(x => x.state), ['done', 'done'])
+    assert.deepEqual([(await store.alerts.get(b.id))!.state, (await store.alerts.get(b.id))!.outcome], ['done', 'actioned'])
+  }))
+
   subtests.push(t.test('takeover: an operator claims an alert in any state unless a worker holds it now', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'op', username: 'op@acme.io' }))

@@ -155,6 +155,36 @@ test('PostgreSQL store', async t => {
     assert.deepEqual(out[0], { lease_owner: 'w1', lease_token: message!.lease.token }, 'the outbox claim is there after the crash')
   })
 
+  await t.test('a step\'s in-flight marker set by steps.start survives a crash of PostgreSQL although it runs on the worker\'s connections (its commit is flushed before it is answered), with the plan and results it carried', async st => {
+    const url = await pgc.createDatabase()
+    const db = new URL(url).pathname.slice(1)
+    // As above: an unflushed commit survives the immediate stop only if the WAL writer got to it (10 s away).
+    await pgc.query('ALTER SYSTEM SET wal_writer_delay = \'10s\'')
+    await pgc.query('SELECT pg_reload_conf()')
+    st.after(async () => {
+      await pgc.start()
+      await pgc.query('ALTER SYSTEM RESET wal_writer_delay')
+      await pgc.query('SELECT pg_reload_conf()')
+    })
+    const store = await open(st, url, { asyncWorkerCommits: true, connectTimeoutMs: 1000 })
+    const { id } = await store.alerts.insert(alert({ exposureID: 'm', username: 'm@acme.io' }))
+    const [claimed] = await store.queue.claim('w1', 1, 60_000)
+    assert.equal(claimed?.alert.id, id)
+    const plan = [
+      { userId: 'u1', tenantId: 't1', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0 },
+      { userId: 'u1', tenantId: 't1', action: 'revoke-sessions', phase: 'immediate' as const, dueInMs: 0 }
+    ]
+    // The attempt's first write: its plan and the first marker, the claim's flush already behind it.
+    assert.equal(await store.steps.start(claimed!.lease, [{ userId: 'u1', action: 'deactivate' }], { plan }), true)
+    await pgc.stop('immediate')
+    await pgc.start()
+    const rows = await waitFor(async () => await pgc.query(
+      `SELECT s.action, s.started_at IS NOT NULL AS marked FROM steps s JOIN alerts a ON a.seq = s.alert_seq WHERE a.id = '${id}' ORDER BY s.seq`, db)
+      .catch(() => undefined), 'PostgreSQL back') as Array<Record<string, unknown>>
+    assert.deepEqual(rows, [{ action: 'deactivate', marked: true }, { action: 'revoke-sessions', marked: false }],
+      'the plan and the marker are there after the crash: a resumed attempt knows the deactivation may have been made')
+  })
+
   await t.test('an idle pool connection dropped by the server does not end the process', async st => {
     const url = await pgc.createDatabase()
     const errors: Error[] = []

@@ -17,5 +17,7 @@ export const revokeSessions: ActionModule = {
     const r = await fusionauth.call<{ refreshTokens?: unknown[] }>(TOKENS, { query: { userId: user.id }, tenantId: user.tenantId })
     return (r.refreshTokens ?? []).length === 0 ? { state: 'done', httpStatus: 200 } : undefined
   },
+  // No refresh token is the effect itself, whoever revoked them, and nothing is kept for undo.
+  markAhead: true,
   cannotUndo: 'revoked refresh tokens cannot come back: the user signs in again'
 }

@@ -95,6 +95,13 @@ export interface ActionModule {
    */
   confirm?: (ctx: ActionContext) => Promise<RunResult | undefined>
   /**
+   * Its in-flight marker may be set ahead of its call, with the attempt's first marker (one durable write then
+   * serves both calls): `confirm` judges by the effect alone, whoever made it, and the action keeps nothing for undo
+   * — so a marker set for a call that never came cannot mislead a resumed attempt (it finds the effect, or runs).
+   * An attempt that ends before the call clears it. The call is still made only while the lease is this process's.
+   */
+  readonly markAhead?: true
+  /**
    * An operator's decision to run an `uncertain` step again (it may repeat its effect: an email twice). Absent:
    * the action never ends uncertain.
    */

@@ -4,12 +4,16 @@ import { logEvent } from '../../observability/events.js'
 import type { Metrics } from '../../observability/metrics.js'
 import type { Lease, WorkQueue } from '../../store/types.js'
 import type { Job } from './job.js'
+import type { Carried } from '../journal.js'
 
 /** The longest wait between two tries of a store call. */
 const MAX_STORE_RETRY_MS = 30_000
 
-/** What becomes of an alert after an attempt: decided by the executor, recorded and announced here. */
-export type Transition =
+/**
+ * What becomes of an alert after an attempt: decided by the executor, recorded and announced here, with the
+ * attempt's step writes not written yet (`steps`, recorded in the same transaction).
+ */
+export type Transition = (
   | { kind: 'finished', outcome: Outcome, users: UserOutcome[], actions: ActionLogEntry[], note?: string }
   /** Immediate steps done, grace steps due in `dueInMs`. */
   | { kind: 'waiting', dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string }
@@ -22,6 +26,7 @@ export type Transition =
   | { kind: 'lookup-refused', reason: string, actions: ActionLogEntry[] }
   /** Dead: the retry schedule is exhausted (`reason`: the last failure). */
   | { kind: 'retries-exhausted', reason: string, actions: ActionLogEntry[] }
+) & { steps?: Carried }
 
 export interface CompleterOptions {
   queue: Pick<WorkQueue, 'finish' | 'wait' | 'retry' | 'release' | 'kill'>
@@ -87,6 +92,7 @@ export function createCompleter (options: CompleterOptions): Completer {
       log.warn({ alertId: job.alert.id }, `lease lost before the alert could be ${state}; its new holder carries on`)
       return false
     }
+    transition.steps?.written()
     announce(job.alert, transition, alog)
     return true
   }
@@ -136,20 +142,21 @@ function createAnnouncer ({ metrics, onDead }: Pick<CompleterOptions, 'metrics' 
 
 /** The state a transition leads to (for log lines) and the store call that records it under a lease. */
 function recordOf (queue: CompleterOptions['queue'], t: Transition, alert: AlertRecord): { state: string, record: (lease: Lease) => Promise<boolean> } {
+  const steps = t.steps?.writes
   switch (t.kind) {
     case 'finished':
-      return { state: 'finished', record: l => queue.finish(l, { outcome: t.outcome, users: t.users, actions: t.actions, note: t.note }) }
+      return { state: 'finished', record: l => queue.finish(l, { outcome: t.outcome, users: t.users, actions: t.actions, note: t.note }, steps) }
     case 'waiting':
-      return { state: 'waiting', record: l => queue.wait(l, t.dueInMs, t.users, t.actions, t.note) }
+      return { state: 'waiting', record: l => queue.wait(l, t.dueInMs, t.users, t.actions, t.note, steps) }
     case 'retrying':
-      return { state: 'retrying', record: l => queue.retry(l, t.delayMs, t.reason, t.actions) }
+      return { state: 'retrying', record: l => queue.retry(l, t.delayMs, t.reason, t.actions, steps) }
     case 'released':
-      return { state: 'released', record: l => queue.release(l, true) }
+      return { state: 'released', record: l => queue.release(l, true, steps) }
     case 'step-refused':
-      return { state: 'dead', record: l => queue.kill(l, t.reason, t.actions, { outcome: t.outcome, users: t.users }) }
+      return { state: 'dead', record: l => queue.kill(l, t.reason, t.actions, { outcome: t.outcome, users: t.users }, steps) }
     case 'lookup-refused':
-      return { state: 'dead', record: l => queue.kill(l, t.reason, t.actions) }
+      return { state: 'dead', record: l => queue.kill(l, t.reason, t.actions, undefined, steps) }
     case 'retries-exhausted':
-      return { state: 'dead', record: l => queue.kill(l, `retry schedule exhausted after ${alert.attempts} attempts: ${t.reason}`, t.actions) }
+      return { state: 'dead', record: l => queue.kill(l, `retry schedule exhausted after ${alert.attempts} attempts: ${t.reason}`, t.actions, undefined, steps) }
   }
 }

@@ -3,6 +3,7 @@ import type { ActionLogEntry } from '../../alerts/types.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { FusionAuthError } from '../../fusionauth/index.js'
 import { ActionFailedError, remediate, type RemediateDeps, type Remediation } from '../remediate.js'
+import type { Carried } from '../journal.js'
 import type { Completer, Transition } from './completer.js'
 import type { Health } from './health/index.js'
 import type { Job } from './job.js'
@@ -62,10 +63,15 @@ export function createExecutor (options: ExecutorOptions): Executor {
     await completer.complete(job, afterResult(r), alog)
   }
 
-  /** A failed attempt: pause on a refused key, back off on FusionAuth failing, die on a definite refusal. */
+  /**
+   * A failed attempt: pause on a refused key, back off on FusionAuth failing, die on a definite refusal. The
+   * attempt's unwritten step writes ride with it (a bug's are not known: the steps' markers make the next attempt
+   * confirm what it cannot read back).
+   */
   function afterFailure (job: Job, err: unknown, alog: Logger): Transition {
     const failure = err instanceof ActionFailedError ? err.failure : err instanceof FusionAuthError ? err : undefined
     const actions = err instanceof ActionFailedError ? err.actions : job.alert.actions
+    const steps = err instanceof ActionFailedError ? err.steps : undefined
     if (failure === undefined) {
       // A bug, not FusionAuth: keep the alert, retry later, make it loud.
       alog.error({ err }, 'unexpected error while remediating; will retry')
@@ -74,21 +80,21 @@ export function createExecutor (options: ExecutorOptions): Executor {
     if (failure.kind === 'auth') {
       // Burning retries on a revoked key would kill every alert; pause instead, attempt not counted.
       health.pause(failure)
-      return { kind: 'released' }
+      return { kind: 'released', steps }
     }
     if (failure.kind === 'retryable') {
       // A 429 is FusionAuth answering (busy), not FusionAuth down.
       if (failure.status !== 429) health.fusionAuthFails()
-      return retryOrGiveUp(job, failure.message, actions, failure.retryAfterMs)
+      return retryOrGiveUp(job, failure.message, actions, failure.retryAfterMs, steps)
     }
     // 400/404 on an action: repeating it will not help.
-    return { kind: 'lookup-refused', reason: failure.message, actions }
+    return { kind: 'lookup-refused', reason: failure.message, actions, steps }
   }
 
-  function retryOrGiveUp (job: Job, reason: string, actions: ActionLogEntry[], retryAfterMs?: number): Transition {
+  function retryOrGiveUp (job: Job, reason: string, actions: ActionLogEntry[], retryAfterMs?: number, steps?: Carried): Transition {
     const delayMs = nextAttemptIn(options.retrySchedule, job.alert.attempts, options.random, retryAfterMs)
-    if (delayMs === undefined) return { kind: 'retries-exhausted', reason, actions }
-    return { kind: 'retrying', delayMs, reason, actions }
+    if (delayMs === undefined) return { kind: 'retries-exhausted', reason, actions, steps }
+    return { kind: 'retrying', delayMs, reason, actions, steps }
   }
 
   return { execute }
@@ -98,10 +104,10 @@ export function createExecutor (options: ExecutorOptions): Executor {
 function afterResult (r: Exclude<Remediation, { kind: 'lease-lost' }>): Transition {
   switch (r.kind) {
     case 'waiting':
-      return { kind: 'waiting', dueInMs: r.dueInMs, users: r.users, actions: r.actions, note: r.note }
+      return { kind: 'waiting', dueInMs: r.dueInMs, users: r.users, actions: r.actions, note: r.note, steps: r.steps }
     case 'dead':
-      return { kind: 'step-refused', reason: r.reason, outcome: r.outcome, users: r.users, actions: r.actions }
+      return { kind: 'step-refused', reason: r.reason, outcome: r.outcome, users: r.users, actions: r.actions, steps: r.steps }
     case 'finished':
-      return { kind: 'finished', outcome: r.outcome, users: r.users, actions: r.actions, note: r.note }
+      return { kind: 'finished', outcome: r.outcome, users: r.users, actions: r.actions, note: r.note, steps: r.steps }
   }
 }

@@ -12,6 +12,12 @@ export interface ProducerOptions {
   owner: string
   /** At most this many alerts run at once (FUSIONAUTH_CONCURRENCY). */
   concurrency: number
+  /**
+   * Alerts claimed ahead of a free slot (default none): a claim then takes at least this many at once — a store
+   * round trip shared by several alerts — and a slot that frees starts the next alert at once, without waiting
+   * for a claim. They are this process's under its lease (the heartbeat keeps them) until they run.
+   */
+  prefetch?: number
   /** How long a claim lasts without renewal. */
   leaseMs: number
   queue: Pick<WorkQueue, 'claim' | 'nextDueIn'>
@@ -58,7 +64,10 @@ export interface Producer {
  */
 export function createProducer (options: ProducerOptions): Producer {
   const { owner, queue, leaseMs } = options
+  const prefetch = options.prefetch ?? 0
   const jobs = new Map<string, Job>()
+  /** Claimed ahead (`prefetch`), not running yet, oldest first. */
+  const ready: Job[] = []
   const running = new Set<Promise<void>>()
   const timer = createWakeTimer(() => pump())
   let started = false
@@ -82,21 +91,25 @@ export function createProducer (options: ProducerOptions): Producer {
 
   async function claimDue (): Promise<void> {
     for (;;) {
-      const free = options.concurrency - jobs.size
-      if (free <= 0) return // a finishing alert pumps again
+      startReady()
+      // Claimed when a slot would otherwise wait, or when a batch of at least `prefetch` is missing.
+      const want = options.concurrency + prefetch - jobs.size - ready.length
+      const idleSlot = jobs.size < options.concurrency && ready.length === 0
+      if (want <= 0 || (!idleSlot && want < prefetch)) return // a finishing alert pumps again
       const sentAt = performance.now()
-      const claimed = await queue.claim(owner, free, leaseMs)
+      const claimed = await queue.claim(owner, want, leaseMs)
       options.onStoreAnswers()
-      for (const c of claimed) begin(c, leaseEnd(sentAt, leaseMs))
-      if (claimed.length < free || stopping || options.isPaused()) break
+      for (const c of claimed) accept(c, leaseEnd(sentAt, leaseMs))
+      startReady()
+      if (claimed.length < want || stopping || options.isPaused()) break
     }
     if (stopping) return
     const dueIn = await queue.nextDueIn()
     if (dueIn !== undefined) timer.wake(Math.min(Math.max(dueIn, MIN_RECHECK_MS), MAX_IDLE_MS))
   }
 
-  function begin ({ alert, lease, planned }: Claimed, validUntil: number): void {
-    const mine = jobs.get(alert.id)
+  function accept ({ alert, lease, planned }: Claimed, validUntil: number): void {
+    const mine = jobs.get(alert.id) ?? ready.find(j => j.alert.id === alert.id)
     if (mine !== undefined) {
       // Our own lease ran out while we still work on it (e.g. the clock jumped) and we claimed it again:
       // carry on under the new token rather than run it twice.
@@ -104,13 +117,24 @@ export function createProducer (options: ProducerOptions): Producer {
       mine.validUntil = validUntil
       return
     }
-    const job: Job = { alert, lease, planned, validUntil }
+    ready.push({ alert, lease, planned, validUntil })
+  }
+
+  /** Runs claimed alerts while slots are free. */
+  function startReady (): void {
+    if (stopping) return
+    while (ready.length > 0 && jobs.size < options.concurrency) begin(ready.shift()!)
+  }
+
+  function begin (job: Job): void {
+    const { alert } = job
     jobs.set(alert.id, job)
     const p = options.execute(job)
       .catch(err => options.log.error({ err, alertId: alert.id }, 'unexpected error in the worker'))
       .finally(() => {
         jobs.delete(alert.id)
         running.delete(p)
+        startReady()
         pump()
       })
     running.add(p)
@@ -130,10 +154,10 @@ export function createProducer (options: ProducerOptions): Producer {
       const limit = new Promise<void>(resolve => setTimeout(resolve, limitMs).unref())
       await Promise.race([Promise.allSettled([...running]), limit])
     },
-    held: () => [...jobs.values()].map(j => j.lease),
+    held: () => [...jobs.values(), ...ready].map(j => j.lease),
     renewed (alertIds, sentAt) {
       for (const id of alertIds) {
-        const job = jobs.get(id)
+        const job = jobs.get(id) ?? ready.find(j => j.alert.id === id)
         if (job !== undefined) job.validUntil = Math.max(job.validUntil, leaseEnd(sentAt, leaseMs))
       }
     },

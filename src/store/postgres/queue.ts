@@ -3,6 +3,7 @@ import { refusedTakeover } from '../shared/queue.js'
 import type { Database } from './database.js'
 import { rows, type PgClaimedRow, type PgRow } from './rows.js'
 import * as SQL from './sql.js'
+import { stepWriteValues } from './steps.js'
 
 /**
  * The work queue on PostgreSQL. Claims, renewals and the lease-guarded transitions are the worker's
@@ -21,13 +22,16 @@ export function postgresQueue (db: Database): WorkQueue {
       if (releaseOthers) await db.workQuery(SQL.RELEASE_UNHELD, [owner, ids, tokens])
       return renewed
     },
-    finish: (l, r) => db.transitioned(SQL.FINISH, [l.alertId, l.token, r.outcome, JSON.stringify(r.users), JSON.stringify(r.actions), r.note ?? `outcome ${r.outcome}`]),
-    retry: (l, delayMs, error, actions) => db.transitioned(SQL.RETRY, [l.alertId, l.token, delayMs, truncate(error), JSON.stringify(actions), truncate(error)]),
-    kill: (l, reason, actions, extra = {}) => db.transitioned(SQL.KILL, [l.alertId, l.token, truncate(reason), JSON.stringify(actions), truncate(reason),
-      extra.outcome ?? 'failed', extra.users === undefined ? null : JSON.stringify(extra.users)]),
-    release: (l, refund) => db.transitioned(SQL.RELEASE, [l.alertId, l.token, refund ? 1 : 0, refund ? 'released (attempt not counted)' : 'released']),
-    wait: (l, dueInMs, users, actions, note) =>
-      db.transitioned(SQL.WAIT, [l.alertId, l.token, dueInMs, JSON.stringify(users), JSON.stringify(actions), truncate(note)]),
+    finish: (l, r, steps) => db.transitioned(SQL.FINISH, [l.alertId, l.token, r.outcome, JSON.stringify(r.users), JSON.stringify(r.actions),
+      r.note ?? `outcome ${r.outcome}`, ...stepWriteValues(steps)]),
+    retry: (l, delayMs, error, actions, steps) => db.transitioned(SQL.RETRY, [l.alertId, l.token, delayMs, truncate(error), JSON.stringify(actions),
+      truncate(error), ...stepWriteValues(steps)]),
+    kill: (l, reason, actions, extra = {}, steps) => db.transitioned(SQL.KILL, [l.alertId, l.token, truncate(reason), JSON.stringify(actions), truncate(reason),
+      extra.outcome ?? 'failed', extra.users === undefined ? null : JSON.stringify(extra.users), ...stepWriteValues(steps)]),
+    release: (l, refund, steps) => db.transitioned(SQL.RELEASE, [l.alertId, l.token, refund ? 1 : 0, refund ? 'released (attempt not counted)' : 'released',
+      ...stepWriteValues(steps)]),
+    wait: (l, dueInMs, users, actions, note, steps) =>
+      db.transitioned(SQL.WAIT, [l.alertId, l.token, dueInMs, JSON.stringify(users), JSON.stringify(actions), truncate(note), ...stepWriteValues(steps)]),
     async takeover (alertId, owner, leaseMs) {
       const row = (await db.write<PgRow>(SQL.TAKEOVER, [alertId, owner, leaseMs]))[0]
       if (row !== undefined) return rows.claimed(row, true)
@@ -36,7 +40,7 @@ export function postgresQueue (db: Database): WorkQueue {
     async releaseAll (owner, note, refund) {
       let n = 0
       for (const r of await db.query<{ id: string, lease_token: number }>(SQL.LEASED_BY_OWNER, [owner])) {
-        if (await db.transitioned(SQL.RELEASE, [r.id, r.lease_token, refund ? 1 : 0, note])) n++
+        if (await db.transitioned(SQL.RELEASE, [r.id, r.lease_token, refund ? 1 : 0, note, ...stepWriteValues(undefined)])) n++
       }
       return n
     },

@@ -5,9 +5,16 @@
 // - A lease-guarded change names the alert's id AND its lease token ($1, $2) in its WHERE clause: a stale
 //   holder's statement changes nothing (fencing), and the check and the change are one statement.
 // - A statement that leaves work due now notifies the replicas itself (`WAKE_IF`), in its own transaction.
+// - The statements the worker sends for every alert are `prepared` (a name and a text): each connection parses
+//   and plans them once instead of on every call. They name their result columns (never `*`), so a migration that
+//   adds a column does not change what a prepared statement returns.
 // The column order of each statement's parameters is documented beside it; the wiring is in alerts.ts,
 // queue.ts, steps.ts, kv.ts, outbox.ts, exposures.ts and insert-batcher.ts.
 import { CHANNEL } from './listen.js'
+
+/** A statement each connection prepares once under its name (node-postgres' `{ name, text }`). */
+export interface Prepared { readonly name: string, readonly text: string }
+const prepared = (name: string, text: string): Prepared => Object.freeze({ name: `bridge_${name}`, text })
 
 /** `$n` milliseconds as an interval (a SQL fragment: `now() + intervalFromMs(3)`). */
 const intervalFromMs = (param: number): string => `make_interval(secs => $${param}::double precision / 1000)`
@@ -136,25 +143,31 @@ const FLUSHED = 'set_config(\'synchronous_commit\', \'on\', true) AS flushed'
 /**
  * Leases up to $2 due alerts to owner $1 for $3 ms, counting an attempt and recording it. SKIP LOCKED:
  * replicas claiming at once take different alerts; MATERIALIZED keeps the locked set fixed. Returns the
- * alert rows and whether an earlier attempt planned their steps.
+ * alert rows — the columns the worker reads; the others as NULL (store/types.ts `Claimed`) — and whether an
+ * earlier attempt planned their steps.
  */
-export const CLAIM = `WITH due AS MATERIALIZED (
+export const CLAIM = prepared('claim', `WITH due AS MATERIALIZED (
       SELECT seq FROM alerts WHERE due_at <= now() ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
     ), claimed AS (
       UPDATE alerts a SET state = 'processing', lease_owner = $1, lease_token = a.lease_token + 1,
         due_at = now() + ${intervalFromMs(3)}, attempts = a.attempts + 1, updated_at = now()
       FROM due WHERE a.seq = due.seq
-      RETURNING a.*
+      RETURNING a.seq, a.id, a.test, a.state, a.received_at, a.updated_at, a.exposure_id, a.email, a.username_hash, a.custom_data,
+        a.exposure_date, a.had_password, a.password_type, a.password_type_name, a.exposure_details, a.source, a.deliveries, a.attempts,
+        a.due_at, a.lease_owner, a.lease_token, a.outcome, a.actions
     ), ev AS (
       INSERT INTO alert_events (alert_seq, state, note) SELECT seq, 'processing', 'attempt ' || attempts || ' by ' || $1 FROM claimed
     )
-    SELECT claimed.*, EXISTS (SELECT 1 FROM steps WHERE steps.alert_seq = claimed.seq) AS planned, ${FLUSHED} FROM claimed ORDER BY due_at`
+    SELECT claimed.*, NULL::jsonb AS extra, NULL::jsonb AS warnings, NULL::text AS source_ip, NULL::jsonb AS users, NULL::text AS last_error,
+      NULL::timestamptz AS completed_at, NULL::timestamptz AS purged_at,
+      (SELECT true FROM steps WHERE steps.alert_seq = claimed.seq LIMIT 1) IS NOT NULL AS planned, ${FLUSHED}
+    FROM claimed ORDER BY due_at`)
 
 /** The heartbeat: the leases of owner $1 in ($3 ids, $4 tokens) still current, extended by $2 ms; their ids. */
-export const RENEW_HELD = `UPDATE alerts a SET due_at = now() + ${intervalFromMs(2)}
+export const RENEW_HELD = prepared('renew_held', `UPDATE alerts a SET due_at = now() + ${intervalFromMs(2)}
     FROM unnest($3::text[], $4::integer[]) AS h(id, token)
     WHERE a.id = h.id AND a.lease_token = h.token AND a.lease_owner = $1 AND a.state = 'processing'
-    RETURNING a.id`
+    RETURNING a.id`)
 
 /**
  * Every other alert leased by owner $1 (not one of the $2 ids with the $3 tokens) given back, due now, the
@@ -199,32 +212,33 @@ export const ALERT_EXISTS = 'SELECT 1 FROM alerts WHERE id = $1'
 
 /**
  * A lease-guarded transition: `set` changes alert $1 only for the holder of token $2 while it is processing,
- * records the state it produced with note `$noteParam`, and (`wake`) notifies the replicas when it leaves
- * work due now. Returns `n` (1: changed, 0: the lease was lost).
+ * records the state it produced with note `$noteParam`, writes the attempt's step writes (`stepWrites`, from
+ * parameter `steps`) and (`wake`) notifies the replicas when it leaves work due now. Returns `n` (1: changed, 0:
+ * the lease was lost, and nothing was written).
  */
-function leaseGuardedTransition (set: string, noteParam: number, wake = false): string {
-  return `WITH t AS (
+function leaseGuardedTransition (name: string, set: string, noteParam: number, steps: number, wake = false): Prepared {
+  return prepared(name, `WITH t AS (
       UPDATE alerts SET ${set}, updated_at = now()
       WHERE id = $1 AND lease_token = $2 AND state = 'processing' RETURNING seq, state
     ), ev AS (
       INSERT INTO alert_events (alert_seq, state, note) SELECT seq, state, $${noteParam} FROM t
-    )${wake ? `, ${wakeIf('t')}` : ''}
-    SELECT (SELECT count(*) FROM t)::integer AS n${wake ? ', (SELECT count(*) FROM wake) AS w' : ''}`
+    ), ${stepWrites('t', steps)}${wake ? `, ${wakeIf('t')}` : ''}
+    SELECT (SELECT count(*) FROM t)::integer AS n${wake ? ', (SELECT count(*) FROM wake) AS w' : ''}`)
 }
 
-/** Done: $3 outcome, $4 users, $5 actions (JSON), $6 note. */
-export const FINISH = leaseGuardedTransition(`state = 'done', outcome = $3, users = $4, actions = $5, lease_owner = NULL, due_at = NULL,
-    completed_at = now(), last_error = NULL`, 6)
-/** Retrying in $3 ms: $4 error, $5 actions (JSON), $6 note. */
-export const RETRY = leaseGuardedTransition(`state = 'retrying', due_at = now() + ${intervalFromMs(3)}, last_error = $4, actions = $5, lease_owner = NULL`, 6)
-/** Dead: $3 reason, $4 actions (JSON), $5 note, $6 outcome, $7 users (JSON, null: keep). */
-export const KILL = leaseGuardedTransition(`state = 'dead', outcome = $6, users = coalesce($7::jsonb, users), last_error = $3, actions = $4, lease_owner = NULL,
-    due_at = NULL, completed_at = now()`, 5)
-/** Waiting $3 ms (a grace period): $4 users, $5 actions (JSON), $6 note. */
-export const WAIT = leaseGuardedTransition(`state = 'waiting', due_at = now() + ${intervalFromMs(3)}, users = $4, actions = $5, lease_owner = NULL`, 6)
-/** Given back, due now: $3 attempts refunded (0 or 1), $4 note. Wakes the replicas. */
-export const RELEASE = leaseGuardedTransition(`state = CASE WHEN attempts - $3 > 0 THEN 'retrying' ELSE 'queued' END, attempts = attempts - $3,
-    due_at = now(), lease_owner = NULL`, 4, true)
+/** Done: $3 outcome, $4 users, $5 actions (JSON), $6 note; step writes from $7. */
+export const FINISH = leaseGuardedTransition('finish', `state = 'done', outcome = $3, users = $4, actions = $5, lease_owner = NULL, due_at = NULL,
+    completed_at = now(), last_error = NULL`, 6, 7)
+/** Retrying in $3 ms: $4 error, $5 actions (JSON), $6 note; step writes from $7. */
+export const RETRY = leaseGuardedTransition('retry', `state = 'retrying', due_at = now() + ${intervalFromMs(3)}, last_error = $4, actions = $5, lease_owner = NULL`, 6, 7)
+/** Dead: $3 reason, $4 actions (JSON), $5 note, $6 outcome, $7 users (JSON, null: keep); step writes from $8. */
+export const KILL = leaseGuardedTransition('kill', `state = 'dead', outcome = $6, users = coalesce($7::jsonb, users), last_error = $3, actions = $4, lease_owner = NULL,
+    due_at = NULL, completed_at = now()`, 5, 8)
+/** Waiting $3 ms (a grace period): $4 users, $5 actions (JSON), $6 note; step writes from $7. */
+export const WAIT = leaseGuardedTransition('wait', `state = 'waiting', due_at = now() + ${intervalFromMs(3)}, users = $4, actions = $5, lease_owner = NULL`, 6, 7)
+/** Given back, due now: $3 attempts refunded (0 or 1), $4 note; step writes from $5. Wakes the replicas. */
+export const RELEASE = leaseGuardedTransition('release', `state = CASE WHEN attempts - $3 > 0 THEN 'retrying' ELSE 'queued' END, attempts = attempts - $3,
+    due_at = now(), lease_owner = NULL`, 4, 5, true)
 
 // ---- queue: operators and the scheduler --------------------------------------------------------------
 
@@ -252,7 +266,7 @@ export const EXPEDITE = `WITH moved AS (
     SELECT (SELECT count(*) FROM moved)::integer AS n, (SELECT count(*) FROM wake) AS w`
 
 /** Milliseconds until the next alert is due (`ms`, ≤ 0: due now; null: none waits). */
-export const NEXT_DUE_IN = 'SELECT (extract(epoch FROM min(due_at) - now()) * 1000)::float8 AS ms FROM alerts WHERE due_at IS NOT NULL'
+export const NEXT_DUE_IN = prepared('next_due_in', 'SELECT (extract(epoch FROM min(due_at) - now()) * 1000)::float8 AS ms FROM alerts WHERE due_at IS NOT NULL')
 
 /** Seconds since the oldest queued or retrying alert was received (`s`, null: none). */
 export const OLDEST_QUEUED_AGE = 'SELECT extract(epoch FROM now() - min(received_at))::float8 AS s FROM alerts WHERE state IN (\'queued\', \'retrying\')'
@@ -277,6 +291,58 @@ export const PLAN_STEPS = `WITH a AS (SELECT seq FROM alerts WHERE id = $1 AND l
       RETURNING steps.*
     )
     SELECT * FROM ins ORDER BY seq`
+
+/**
+ * An attempt's step writes (store/types.ts `StepWrites`) for the alert of CTE `anchor` (its `seq`), as two CTEs
+ * (`planned`, `changed`): its plan, one array per column from $`first` (user, tenant, email, action, phase, due in ms,
+ * state, detail, HTTP status, result, undo: 11 arrays), then its changes from $`first`+11 (user, action, state — null:
+ * only the marker cleared —, detail, HTTP status, result, undo: 7 arrays). Steps that exist are kept. With `marks`
+ * (the parameters of two arrays: users and actions), the planned steps they name are inserted with their marker set.
+ */
+export function stepWrites (anchor: string, first: number, marks?: [number, number]): string {
+  const $ = (i: number): string => `$${first + i}`
+  const started = marks === undefined
+    ? 'NULL::timestamptz'
+    : `CASE WHEN EXISTS (SELECT 1 FROM unnest($${marks[0]}::text[], $${marks[1]}::text[]) AS m(user_id, action)
+          WHERE m.user_id = p.user_id AND m.action = p.action) THEN now() END`
+  return `planned AS (
+      INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, http_status, result, undo, started_at, updated_at)
+      SELECT x.seq, p.user_id, p.tenant_id, p.email, p.action, p.phase, now() + make_interval(secs => p.due_ms / 1000), p.state, p.detail,
+        p.http_status, p.result::jsonb, p.undo::jsonb, ${started}, now()
+      FROM ${anchor} x, unnest(${$(0)}::text[], ${$(1)}::text[], ${$(2)}::text[], ${$(3)}::text[], ${$(4)}::text[], ${$(5)}::double precision[],
+          ${$(6)}::text[], ${$(7)}::text[], ${$(8)}::integer[], ${$(9)}::text[], ${$(10)}::text[])
+        WITH ORDINALITY AS p(user_id, tenant_id, email, action, phase, due_ms, state, detail, http_status, result, undo, ord)
+      ORDER BY p.ord
+      ON CONFLICT (alert_seq, user_id, action) DO NOTHING
+      RETURNING started_at IS NOT NULL AS begun
+    ), changed AS (
+      UPDATE steps s SET state = coalesce(c.state, s.state), detail = CASE WHEN c.state IS NULL THEN s.detail ELSE c.detail END,
+        http_status = CASE WHEN c.state IS NULL THEN s.http_status ELSE c.http_status END, started_at = NULL,
+        result = coalesce(c.result::jsonb, s.result), undo = coalesce(c.undo::jsonb, s.undo),
+        updated_at = CASE WHEN c.state IS NULL THEN s.updated_at ELSE now() END
+      FROM unnest(${$(11)}::text[], ${$(12)}::text[], ${$(13)}::text[], ${$(14)}::text[], ${$(15)}::integer[], ${$(16)}::text[], ${$(17)}::text[])
+        AS c(user_id, action, state, detail, http_status, result, undo)
+      WHERE s.alert_seq = (SELECT seq FROM ${anchor}) AND s.user_id = c.user_id AND s.action = c.action
+      RETURNING 1
+    )`
+}
+
+/**
+ * `steps.start`: under token $2 of alert $1, before that lease expires by now(), writes the step writes from $5,
+ * then sets the markers of the pending steps of users $3 and actions $4 (two arrays; inserted with them when the
+ * plan carries them). Returns `n`, how many markers were set. It runs on the worker's connections, but its own
+ * transaction commits with the WAL flush (`synchronous_commit` on until it ends): the markers survive a crash of
+ * PostgreSQL, as a webhook insert does.
+ */
+export const START_STEP = prepared('start_step', `WITH a AS (
+      SELECT seq FROM alerts WHERE id = $1 AND lease_token = $2 AND state = 'processing' AND due_at > now()
+    ), ${stepWrites('a', 5, [3, 4])}, begun AS (
+      UPDATE steps s SET started_at = now() FROM unnest($3::text[], $4::text[]) AS m(user_id, action)
+      WHERE s.alert_seq = (SELECT seq FROM a) AND s.user_id = m.user_id AND s.action = m.action AND s.state = 'pending'
+      RETURNING 1
+    )
+    SELECT ((SELECT count(*) FROM begun) + (SELECT count(*) FROM planned WHERE begun))::integer AS n,
+      set_config('synchronous_commit', 'on', true) AS flushed`)
 
 /** A row when token $2 still holds the lease of alert $1. */
 export const LEASE_IS_CURRENT = 'SELECT 1 FROM alerts WHERE id = $1 AND lease_token = $2 AND state = \'processing\''

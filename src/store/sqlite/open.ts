@@ -1,10 +1,11 @@
 import { KV, StoreUnavailableError, type Store } from '../types.js'
 import { createListeners } from '../shared/listeners.js'
 import { steadyClock } from './clock.js'
-import { inlineCommitter, threadCommitter } from './committers.js'
+import { inlineCommitter, threadCommitter, type Committer } from './committers.js'
 import { fileIdentity, migrate, openDatabase } from './connection.js'
 import type { SqliteContext } from './context.js'
 import { createGroupCommit } from './group-commit.js'
+import { batchIsSynced } from './operations.js'
 import { watchDataVersion } from './data-version.js'
 import { sqliteAlerts } from './alerts.js'
 import { sqliteQueue } from './queue.js'
@@ -35,6 +36,8 @@ export interface SqliteStoreOptions {
   pollMs?: number
   /** Called after each group commit with its number of inserts and duration (metrics). */
   onCommit?: (inserts: number, seconds: number) => void
+  /** Called for each batch handed to the writer — one transaction — and whether it waits for the fsync (metrics). */
+  onTransaction?: (synced: boolean) => void
   /** The file was removed or replaced and the store recovered by itself (recovering.ts): say so loudly. */
   onRecovered?: (event: FileRecovery) => void
   /** BRIDGE_TOMBSTONE_KEY: purged alerts' tombstones keyed under it (shared/tombstone.ts). */
@@ -88,7 +91,7 @@ export function openSqliteStore (options: SqliteStoreOptions): OpenedSqliteStore
   const init = { file, busyTimeoutMs, identity, tombstoneKey: options.tombstoneKey }
   const commits = createGroupCommit({
     now,
-    committer: events => options.writer === 'inline' ? inlineCommitter(db, init, events) : threadCommitter(init, events),
+    committer: events => counted(options.writer === 'inline' ? inlineCommitter(db, init, events) : threadCommitter(init, events), options.onTransaction),
     onCommit: options.onCommit,
     onWake: listeners.emit
   })
@@ -125,5 +128,17 @@ export function openSqliteStore (options: SqliteStoreOptions): OpenedSqliteStore
       await commits.close()
       db.close()
     }
+  }
+}
+
+/** Tells `onTransaction` about every batch sent to the committer (each is one transaction). */
+function counted (committer: Committer, onTransaction?: (synced: boolean) => void): Committer {
+  if (onTransaction === undefined) return committer
+  return {
+    send (req) {
+      onTransaction(batchIsSynced(req.ops))
+      committer.send(req)
+    },
+    close: () => committer.close()
   }
 }

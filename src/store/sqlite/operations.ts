@@ -60,10 +60,29 @@ function wakes (op: WriteOp, value: unknown): boolean {
   }
 }
 
+/**
+ * The worker's bookkeeping: what PostgreSQL commits without waiting for the WAL flush (its work pool, see
+ * postgres/database.ts). A batch of nothing else commits without the fsync (synchronous=NORMAL in WAL mode): the
+ * commit survives a crash of this process, not a power loss; a later fsync'd commit makes it durable with it. A
+ * crash of the machine may then forget the last moments of it — the alert runs again, its actions idempotent and
+ * their markers durable — never an acknowledged alert or a step's in-flight marker: a batch with a webhook insert,
+ * a marker (`stepBegin`, `stepStart`), an operator's change or a key/value write waits for the fsync.
+ */
+const UNSYNCED: ReadonlySet<WriteName> = new Set<WriteName>([
+  'claim', 'renew', 'finish', 'retry', 'kill', 'wait', 'release', 'releaseAll', 'plan', 'stepUpdate', 'stepUnbegin',
+  'outboxClaim', 'outboxSent', 'outboxRetry', 'outboxReleaseAll'
+])
+
+/** Whether a batch's commit waits for the fsync. */
+export function batchIsSynced (ops: readonly WriteOp[]): boolean {
+  return ops.some(op => !UNSYNCED.has(op.op))
+}
+
 /** Runs batches of writes on `db` (the writer's connection), each batch one immediate transaction. */
 export function createOperations (db: Database.Database, keyer?: TombstoneKeyer): (ops: readonly WriteOp[], at: number) => BatchOutcome {
   const handlers = writeHandlers(db, keyer) as Record<WriteName, (op: WriteOp, at: number) => unknown>
-  const one = (op: WriteOp, at: number): unknown => db.transaction(() => handlers[op.op](op, at))()
+  // Built once: inside the batch's transaction it runs as a savepoint.
+  const one = db.transaction((op: WriteOp, at: number): unknown => handlers[op.op](op, at))
   const batch = db.transaction((ops: readonly WriteOp[], at: number): BatchOutcome => {
     const out: BatchOutcome = { results: [], wake: false, inserts: 0 }
     for (const op of ops) {
@@ -78,9 +97,18 @@ export function createOperations (db: Database.Database, keyer?: TombstoneKeyer)
     }
     return out
   })
+  const synchronous = { full: db.prepare('PRAGMA synchronous = FULL'), normal: db.prepare('PRAGMA synchronous = NORMAL') }
+  let synced = true // openDatabase: synchronous=FULL
   // IMMEDIATE: take the write lock before reading, so a busy database makes us wait our turn (busy_timeout)
   // instead of failing when a read transaction cannot be upgraded.
-  return (ops, at) => batch.immediate(ops, at)
+  return (ops, at) => {
+    const sync = batchIsSynced(ops)
+    if (sync !== synced) {
+      (sync ? synchronous.full : synchronous.normal).run()
+      synced = sync
+    }
+    return batch.immediate(ops, at)
+  }
 }
 
 /** `tombstoneKey`: BRIDGE_TOMBSTONE_KEY (the writer keys tombstones with it: shared/tombstone.ts). */

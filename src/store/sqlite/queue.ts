@@ -1,10 +1,11 @@
 import type Database from 'better-sqlite3'
 import type { ActionLogEntry, AlertState, Finish, UserOutcome } from '../../alerts/types.js'
-import { truncate, type Lease, type WorkQueue } from '../types.js'
+import { truncate, type Lease, type StepWrites, type WorkQueue } from '../types.js'
 import { refusedTakeover } from '../shared/queue.js'
 import { read, type SqliteContext } from './context.js'
 import { rows, type SqliteClaimedRow, type SqliteRow } from './rows.js'
 import * as SQL from './sql.js'
+import { stepCarrier } from './steps.js'
 
 /** The writes of the work queue, run by the writer inside the group commit (operations.ts). */
 export function queueWrites (db: Database.Database) {
@@ -54,6 +55,7 @@ function leaseWrites (db: Database.Database, recordEvent: Database.Statement) {
 
 /** The lease-guarded transitions: each changes the alert only under its current token, and records the state it produced. */
 function transitionWrites (db: Database.Database, recordEvent: Database.Statement) {
+  const carry = stepCarrier(db)
   const s = {
     finish: db.prepare(SQL.FINISH),
     retry: db.prepare(SQL.RETRY),
@@ -62,30 +64,35 @@ function transitionWrites (db: Database.Database, recordEvent: Database.Statemen
     wait: db.prepare(SQL.WAIT),
     leasedBy: db.prepare(SQL.LEASED_BY_OWNER)
   }
-  function transition (stmt: Database.Statement, lease: Lease, at: number, params: Record<string, unknown>, note: string): boolean {
+  /** The transition under the lease, its event, and the attempt's carried step writes (`steps`) in the same transaction. */
+  function transition (stmt: Database.Statement, lease: Lease, at: number, params: Record<string, unknown>, note: string, steps?: StepWrites): boolean {
     const row = stmt.get({ id: lease.alertId, token: lease.token, now: at, ...params }) as { seq: number, state: AlertState } | undefined
-    if (row !== undefined) recordEvent.run(row.seq, at, row.state, note)
-    return row !== undefined
+    if (row === undefined) return false
+    recordEvent.run(row.seq, at, row.state, note)
+    carry(row.seq, steps, at)
+    return true
   }
   return {
-    finish ({ lease, result }: { lease: Lease, result: Finish }, at: number): boolean {
+    finish ({ lease, result, steps }: { lease: Lease, result: Finish, steps?: StepWrites }, at: number): boolean {
       return transition(s.finish, lease, at, {
         outcome: result.outcome, users: JSON.stringify(result.users), actions: JSON.stringify(result.actions)
-      }, result.note ?? `outcome ${result.outcome}`)
+      }, result.note ?? `outcome ${result.outcome}`, steps)
     },
-    retry (op: { lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[] }, at: number): boolean {
-      return transition(s.retry, op.lease, at, { due: at + op.delayMs, error: truncate(op.error), actions: JSON.stringify(op.actions) }, truncate(op.error))
+    retry (op: { lease: Lease, delayMs: number, error: string, actions: ActionLogEntry[], steps?: StepWrites }, at: number): boolean {
+      const params = { due: at + op.delayMs, error: truncate(op.error), actions: JSON.stringify(op.actions) }
+      return transition(s.retry, op.lease, at, params, truncate(op.error), op.steps)
     },
-    kill (op: { lease: Lease, reason: string, actions: ActionLogEntry[], outcome?: string, users?: UserOutcome[] }, at: number): boolean {
+    kill (op: { lease: Lease, reason: string, actions: ActionLogEntry[], outcome?: string, users?: UserOutcome[], steps?: StepWrites }, at: number): boolean {
       return transition(s.kill, op.lease, at, {
         error: truncate(op.reason), actions: JSON.stringify(op.actions), outcome: op.outcome ?? 'failed', users: op.users === undefined ? null : JSON.stringify(op.users)
-      }, truncate(op.reason))
+      }, truncate(op.reason), op.steps)
     },
-    release (op: { lease: Lease, refund: boolean }, at: number): boolean {
-      return transition(s.release, op.lease, at, { refund: op.refund ? 1 : 0 }, op.refund ? 'released (attempt not counted)' : 'released')
+    release (op: { lease: Lease, refund: boolean, steps?: StepWrites }, at: number): boolean {
+      return transition(s.release, op.lease, at, { refund: op.refund ? 1 : 0 }, op.refund ? 'released (attempt not counted)' : 'released', op.steps)
     },
-    wait (op: { lease: Lease, dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string }, at: number): boolean {
-      return transition(s.wait, op.lease, at, { due: at + op.dueInMs, users: JSON.stringify(op.users), actions: JSON.stringify(op.actions) }, truncate(op.note))
+    wait (op: { lease: Lease, dueInMs: number, users: UserOutcome[], actions: ActionLogEntry[], note: string, steps?: StepWrites }, at: number): boolean {
+      const params = { due: at + op.dueInMs, users: JSON.stringify(op.users), actions: JSON.stringify(op.actions) }
+      return transition(s.wait, op.lease, at, params, truncate(op.note), op.steps)
     },
     releaseAll (op: { owner: string, note: string, refund: boolean }, at: number): number {
       let n = 0
@@ -142,11 +149,11 @@ export function sqliteQueue ({ db, write, now }: SqliteContext): WorkQueue {
     claim: async (owner, limit, leaseMs) =>
       (await write({ op: 'claim', owner, limit, leaseMs })).map(row => rows.claimed(row, row.planned)),
     renew: (owner, leaseMs, held, releaseOthers) => write({ op: 'renew', owner, leaseMs, held: held.map(l => ({ alertId: l.alertId, token: l.token })), releaseOthers }),
-    finish: (l, result) => write({ op: 'finish', lease: l, result }),
-    retry: (l, delayMs, error, actions) => write({ op: 'retry', lease: l, delayMs, error, actions }),
-    kill: (l, reason, actions, extra = {}) => write({ op: 'kill', lease: l, reason, actions, outcome: extra.outcome, users: extra.users }),
-    release: (l, refund) => write({ op: 'release', lease: l, refund }),
-    wait: (l, dueInMs, users, actions, note) => write({ op: 'wait', lease: l, dueInMs, users, actions, note }),
+    finish: (l, result, steps) => write({ op: 'finish', lease: l, result, steps }),
+    retry: (l, delayMs, error, actions, steps) => write({ op: 'retry', lease: l, delayMs, error, actions, steps }),
+    kill: (l, reason, actions, extra = {}, steps) => write({ op: 'kill', lease: l, reason, actions, outcome: extra.outcome, users: extra.users, steps }),
+    release: (l, refund, steps) => write({ op: 'release', lease: l, refund, steps }),
+    wait: (l, dueInMs, users, actions, note, steps) => write({ op: 'wait', lease: l, dueInMs, users, actions, note, steps }),
     async takeover (alertId, owner, leaseMs) {
       const row = await write({ op: 'takeover', alertId, owner, leaseMs })
       return row === undefined || row === 'busy' ? row : rows.claimed(row, true)

@@ -89,11 +89,16 @@ export const RECORD_EVENT_BY_ID = 'INSERT INTO alert_events (alert_seq, at, stat
 
 // ---- queue: claims and leases ------------------------------------------------------------------------
 
-/** Leases up to @limit due alerts to @owner until @until, counting an attempt. Returns the alert rows. */
+/**
+ * Leases up to @limit due alerts to @owner until @until, counting an attempt. Returns the alert rows: the columns
+ * the worker reads, the others as NULL (store/types.ts `Claimed`).
+ */
 export const CLAIM = `UPDATE alerts SET state = 'processing', lease_owner = @owner, lease_token = lease_token + 1,
         due_at = @until, attempts = attempts + 1, updated_at = @now
       WHERE seq IN (SELECT seq FROM alerts INDEXED BY alerts_due WHERE due_at <= @now ORDER BY due_at LIMIT @limit)
-      RETURNING *`
+      RETURNING seq, id, test, state, received_at, updated_at, exposure_id, email, username_hash, custom_data, exposure_date, had_password,
+        password_type, password_type_name, exposure_details, source, deliveries, attempts, due_at, lease_owner, lease_token, outcome, actions,
+        NULL AS extra, NULL AS warnings, NULL AS source_ip, NULL AS users, NULL AS last_error, NULL AS completed_at, NULL AS purged_at`
 
 /** A row when an earlier attempt planned steps for the alert (by seq). */
 export const HAS_STEPS = 'SELECT 1 FROM steps WHERE alert_seq = ? LIMIT 1'
@@ -196,6 +201,24 @@ export const STEPS_OF_ALERT = 'SELECT steps.* FROM steps JOIN alerts ON alerts.s
 export const UPDATE_STEP = `UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus, started_at = NULL,
         result = coalesce(@result, result), undo = coalesce(@undo, undo), updated_at = @now
       WHERE seq = @stepId AND alert_seq = @alertSeq`
+// ---- steps carried by the worker's writes (store/types.ts StepWrites; the columns: shared/step-writes.ts) --
+
+/** The alert's seq when token ?2 holds the lease of alert ?1 and it has not expired at ?3. */
+export const LEASE_IS_CURRENT_AT = 'SELECT seq FROM alerts WHERE id = ? AND lease_token = ? AND state = \'processing\' AND due_at > ?'
+/** A planned step as it stands, unless the alert has it already. */
+export const CARRIED_PLAN_STEP = `INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, http_status, result, undo, updated_at)
+      VALUES (@alertSeq, @userId, @tenantId, @email, @action, @phase, @due, @state, @detail, @httpStatus, @result, @undo, @now)
+      ON CONFLICT (alert_seq, user_id, action) DO NOTHING`
+/** A recorded result of the step of @userId and @action of the alert @alertSeq (as UPDATE_STEP). */
+export const CARRIED_STEP_CHANGE = `UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus, started_at = NULL,
+        result = coalesce(@result, result), undo = coalesce(@undo, undo), updated_at = @now
+      WHERE alert_seq = @alertSeq AND user_id = @userId AND action = @action`
+/** The marker of the step of user ?2 and action ?3 of the alert ?1 cleared (as UNBEGIN_STEP). */
+export const CARRIED_STEP_UNBEGIN = 'UPDATE steps SET started_at = NULL WHERE alert_seq = ? AND user_id = ? AND action = ?'
+/** The marker of the pending step of @userId and @action of the alert @alertSeq set at @now. */
+export const START_STEP = `UPDATE steps SET started_at = @now
+      WHERE alert_seq = @alertSeq AND user_id = @userId AND action = @action AND state = 'pending'`
+
 /** The compromised-users report: steps of alerts received since @since (tenant @tenant, null: all), newest alert first. */
 export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposure_id AS exposure_id, alerts.source AS alert_source, alerts.received_at AS received_at
       FROM steps JOIN alerts ON alerts.seq = steps.alert_seq

@@ -189,3 +189,36 @@ test('an execution that throws is logged with its alert and frees its slot', asy
   assert.deepEqual([line!.level, line!.alertId, line!.err?.message], [50, id, 'a bug'])
   await waitFor(() => w.producer.inFlight === 0, 'the slot freed')
 })
+
+test('prefetch: alerts claimed ahead, several per claim; a freed slot starts the next at once; they are held until they run, and not started after stop', async t => {
+  const alive = setInterval(() => undefined, 1000)
+  t.after(() => clearInterval(alive))
+  let claims = 0
+  const at = tempStore(t)
+  const claim = async (...args: Parameters<typeof at.store.queue.claim>): ReturnType<typeof at.store.queue.claim> => {
+    claims++
+    return await at.store.queue.claim(...args)
+  }
+  const queue = { ...at.store.queue, claim }
+  const w = world(t, { prefetch: 2, queue }, at)
+  const ids: string[] = []
+  for (let i = 0; i < 6; i++) ids.push(await queued(w.store, `ahead-${i}@acme-corp.io`))
+  w.producer.start()
+  w.producer.pump()
+  await waitFor(() => w.runs.length === 2, 'two alerts running')
+  await waitFor(async () => (await w.store.alerts.countByState()).processing === 4, 'two more claimed ahead')
+  assert.equal(claims, 1, 'one claim for the running and the prefetched alerts')
+  assert.equal(w.producer.inFlight, 2, 'never more running than the bound')
+  assert.equal(w.producer.held().length, 4, 'the heartbeat keeps the alerts claimed ahead')
+  await w.runs[0]!.finish()
+  await waitFor(() => w.runs.length === 3, 'the next alert started')
+  assert.equal(claims, 1, 'started from those claimed ahead, without a claim')
+  await w.runs[1]!.finish()
+  await waitFor(() => w.runs.length === 4, 'the fourth started')
+  await waitFor(() => claims === 2, 'a claim once a batch of two is missing')
+  await waitFor(async () => (await w.store.alerts.countByState()).queued === 0, 'the rest claimed ahead')
+  w.producer.stop()
+  await w.runs[2]!.finish()
+  await sleep(200)
+  assert.equal(w.runs.length, 4, 'nothing started after stop: what was claimed ahead waits for the release at shutdown')
+})
