@@ -237,13 +237,14 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual([fin.state, fin.outcome, fin.leaseOwner], ['done', 'no-user', undefined])
     assert.deepEqual(fin.actions, done.actions)
 
-    assert.equal(await store.queue.retry(b.lease, 400, 'FusionAuth 503', []), true)
+    // A delay of 1.5 s: the cases run side by side, and "not due yet" must hold however slow the next statements are.
+    assert.equal(await store.queue.retry(b.lease, 1500, 'FusionAuth 503', []), true)
     const r = (await store.alerts.get(b.alert.id))!
     assert.deepEqual([r.state, r.lastError], ['retrying', 'FusionAuth 503'])
-    assert.ok(Date.parse(r.nextAttemptAt!) - Date.parse(r.updatedAt) >= 390, 'due after the delay')
+    assert.ok(Date.parse(r.nextAttemptAt!) - Date.parse(r.updatedAt) >= 1490, 'due after the delay')
     assert.equal((await store.queue.claim('w1', 10, 60_000)).length, 0, 'not due yet')
     const wait = (await store.queue.nextDueIn())!
-    assert.ok(wait > 0 && wait <= 400, `next due in ${wait} ms`)
+    assert.ok(wait > 0 && wait <= 1500, `next due in ${wait} ms`)
     await sleep(wait + 50)
     const again = await store.queue.claim('w1', 10, 60_000)
     assert.deepEqual(again.map(x => [x.alert.id, x.alert.attempts]), [[b.alert.id, 2]])
@@ -308,14 +309,17 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
   subtests.push(t.test('an expired lease is claimed again; the old holder can no longer change the alert', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'lease', username: 'lease@acme.io' }))
-    const [first] = await store.queue.claim('w1', 1, 300)
+    const claimedAt = Date.now()
+    const [first] = await store.queue.claim('w1', 1, 1000)
     assert.equal(first!.alert.id, id)
-    // Renewal keeps it.
-    await sleep(150)
-    assert.deepEqual(await store.queue.renew('w1', 600, [first!.lease], true), [id])
-    await sleep(250)
+    // Renewal keeps it past the claim's own second (margins of a second or more: the cases run side by side).
+    await sleep(100)
+    assert.deepEqual(await store.queue.renew('w1', 4000, [first!.lease], true), [id])
+    await sleep(Math.max(0, claimedAt + 1200 - Date.now()))
     assert.deepEqual(await store.queue.claim('w2', 1, 60_000), [], 'still leased after the renewal')
-    await sleep(450)
+    // A last renewal of 1 ms: then the lease expires, and another claims it.
+    assert.deepEqual(await store.queue.renew('w1', 1, [first!.lease], true), [id])
+    await sleep(50)
     const [second] = await store.queue.claim('w2', 1, 60_000)
     assert.equal(second?.alert.id, id)
     assert.equal(second!.alert.attempts, 2)
@@ -402,12 +406,13 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual(await store.steps.list('no-such-alert'), [])
 
     // The alert waits for its grace step; it is not claimable until then.
-    assert.equal(await store.queue.wait(c!.lease, 400, [{ userId: 'u1', tenantId: 't1', outcome: 'actioned' }], [], 'grace period: deactivate-later due later'), true)
+    // 1.5 s: the cases run side by side, and "not claimable yet" must hold however slow the statements between are.
+    assert.equal(await store.queue.wait(c!.lease, 1500, [{ userId: 'u1', tenantId: 't1', outcome: 'actioned' }], [], 'grace period: deactivate-later due later'), true)
     const waiting = (await store.alerts.get(id))!
     assert.deepEqual([waiting.state, waiting.users.length], ['waiting', 1])
     assert.deepEqual(await store.alerts.countByState(), { queued: 0, processing: 0, retrying: 0, waiting: 1, done: 0, dead: 0 })
     assert.deepEqual(await store.queue.claim('w2', 1, 60_000), [])
-    await sleep(450)
+    await sleep(1550)
     const [again] = await store.queue.claim('w2', 1, 60_000)
     assert.equal(again?.alert.id, id, 'claimed at the deadline like any due work')
     assert.equal(again!.planned, true, 'the claim says its steps are planned')
@@ -429,7 +434,7 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
   subtests.push(t.test('a step\'s in-flight marker: set only under the current, unexpired lease; cleared when the step is recorded', async st => {
     const { store } = await world(st)
     const { id } = await store.alerts.insert(alert({ exposureID: 'marker', username: 'marker@acme.io' }))
-    const [c] = await store.queue.claim('w1', 1, 400)
+    const [c] = await store.queue.claim('w1', 1, 60_000)
     const [s1, s2] = (await store.steps.plan(c!.lease, [
       { userId: 'u1', action: 'deactivate', phase: 'immediate' as const, dueInMs: 0 },
       { userId: 'u1', action: 'revoke-sessions', phase: 'immediate' as const, dueInMs: 0 }
@@ -441,8 +446,10 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.ok(marked.startedAt !== undefined && Math.abs(Date.parse(marked.startedAt) - Date.now()) < 60_000, 'the marker is a time')
     await store.steps.update(c!.lease, s1!.id, { state: 'done', httpStatus: 200 })
     assert.equal((await store.steps.list(id))[0]!.startedAt, undefined, 'recording the step clears its marker')
-    // The lease expires by the store's clock: the holder's token is still current, but it may not start a call.
-    await sleep(500)
+    // The lease expires by the store's clock (renewed for 1 ms): the holder's token is still current, but it may
+    // not start a call.
+    assert.deepEqual(await store.queue.renew('w1', 1, [c!.lease], true), [id])
+    await sleep(50)
     assert.equal(await store.steps.begin(c!.lease, s2!.id), false, 'an expired lease marks nothing')
     assert.equal((await store.steps.list(id))[1]!.startedAt, undefined)
     // A renewal by the holder (its lease not yet claimed by another) makes it current again.
@@ -563,9 +570,9 @@ export async function storeContract (t: TestContext, backend: Backend): Promise<
     assert.deepEqual([first!.key, first!.payload, first!.attempts], ['digest:1', { n: 1 }, 1])
     const rest = await other.outbox.claim('r2', 5, 60_000, ['digest', 'dead'])
     assert.deepEqual(rest.map(o => o.key), ['dead:a'], 'another replica gets the others')
-    assert.equal(await store.outbox.retry(first!.lease, 300, 'receiver answered 502'), true)
+    assert.equal(await store.outbox.retry(first!.lease, 1500, 'receiver answered 502'), true)
     assert.deepEqual(await store.outbox.claim('r1', 5, 60_000, ['digest']), [], 'not due yet')
-    await sleep(350)
+    await sleep(1550)
     const [again] = await other.outbox.claim('r2', 5, 60_000, ['digest'])
     assert.deepEqual([again!.key, again!.attempts], ['digest:1', 2])
     assert.equal(await store.outbox.sent(first!.lease), false, 'a stale lease cannot mark it sent')
