@@ -77,6 +77,21 @@ test('a refused key pauses once: one worker.paused event, the digest told, readi
   assert.equal(w.probes(), probes, 'no probe once resumed')
 })
 
+test('a FusionAuth slower than the probe interval gets one probe at a time, and the resume is not queued behind a pile of them', async t => {
+  const w = await world(t, { probeIntervalMs: 10 })
+  w.fa.revokeKey()
+  w.fa.setLatency(200)
+  w.health.pause(new FusionAuthError('user.get', 401, 'auth', undefined, 'FusionAuth answered 401'))
+  await sleep(1000)
+  // One at a time: about 1000 / 200 probes answered, not 1000 / 10.
+  assert.ok(w.probes() <= 6, `${w.probes()} probes answered in a second at 200 ms each`)
+  w.fa.setLatency(0)
+  w.fa.restoreKey()
+  const restored = Date.now()
+  await waitFor(() => w.resumed.length === 1, 'the worker to resume')
+  assert.ok(Date.now() - restored < 1000, `resumed ${Date.now() - restored} ms after the key works again`)
+})
+
 test('while paused, "still paused" is said at its interval, with the reason and no stack', async t => {
   const w = await world(t, { probeIntervalMs: 20, pausedLogIntervalMs: 150 })
   w.fa.revokeKey()
@@ -160,7 +175,7 @@ test('stop ends the key probe and the recovery probe', async t => {
   w.health.pause(new FusionAuthError('user.get', 401, 'auth', undefined, 'FusionAuth answered 401'))
   await waitFor(() => w.probes() >= 2, 'probes')
   w.health.stop()
-  await sleep(50) // a probe already sent may still arrive
+  await sleep(600) // a probe already sent (one of each kind at most) may still arrive, within the gateway's 500 ms time-out
   const probes = w.probes()
   await sleep(150)
   assert.equal(w.probes(), probes)

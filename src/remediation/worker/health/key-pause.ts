@@ -62,7 +62,14 @@ export function createKeyPause (options: KeyPauseOptions): KeyPause {
       lastPausedLog = Date.now()
       options.onPaused(failure.message)
       logEvent(log, 'worker.paused', { reason: failure.message }, `FusionAuth refused the API key: worker paused, alerts stay queued; probing every ${Math.round(probeIntervalMs / 1000)} s`)
-      probeTimer = setInterval(() => { probe().catch(() => undefined) }, probeIntervalMs)
+      // One probe at a time: a FusionAuth slower than the interval (or hanging until the time-out) must not pile
+      // probes up in the gateway's queue, where the one that would see the key work again waits behind them.
+      let probing = false
+      probeTimer = setInterval(() => {
+        if (probing) return
+        probing = true
+        probe().catch(() => undefined).finally(() => { probing = false })
+      }, probeIntervalMs)
       probeTimer.unref()
     },
     stop () {

@@ -41,8 +41,11 @@ export function createOutageWatch ({ gateway, queue, log, recoveryProbeMs, onSto
   return {
     fails () {
       if (down !== undefined) return
+      let probing = false // one probe at a time (key-pause.ts says why)
       const timer = setInterval(() => {
-        gateway.probe().then(answers, () => undefined)
+        if (probing) return
+        probing = true
+        gateway.probe().then(answers, () => undefined).finally(() => { probing = false })
       }, recoveryProbeMs)
       timer.unref()
       down = { since: Date.now(), timer }
