@@ -57,6 +57,7 @@ class RequestLog extends LogController {
   }
 
   override requestCompleted (error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    if (req.answerLogged === true && (error === null || error === undefined)) return
     const status = reply.statusCode
     const fields: Record<string, unknown> = { method: req.method, url: req.url, status, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 }
     if (error !== null && error !== undefined) {

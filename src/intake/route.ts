@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { logEvent } from '../observability/events.js'
+import { EVENTS } from '../observability/events.js'
+import { HashedEmail } from '../observability/logger.js'
 import { createRefusalLog } from '../observability/refusals.js'
 import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
 import type { Store } from '../store/types.js'
 import { KV, StoreDataError, StoreUnavailableError } from '../store/types.js'
 import type { Metrics } from '../observability/metrics.js'
-import { classify } from './alert.js'
+import { classify, HASH_MISMATCH } from './alert.js'
+import type { BreachAlert } from '../alerts/types.js'
 import { createCredentialCheck, type WebhookCredential } from './credentials.js'
 import { createSourceGuard, type SourceOptions } from './client-cert.js'
 import { DecryptError, decryptPayload } from './decrypt.js'
@@ -39,6 +41,8 @@ declare module 'fastify' {
     inFlight?: InFlightSlot
     /** Why the source check refused the caller (403), for the refusal log. */
     forbiddenBecause?: string
+    /** The handler wrote the request's one line already (with its lifecycle event): app.ts writes none. */
+    answerLogged?: boolean
   }
 }
 
@@ -258,15 +262,36 @@ async function handle (req: FastifyRequest, reply: FastifyReply, settings: Intak
     return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'unavailable' })
   }
   req.intakeOutcome = result.duplicate ? 'duplicate' : result.test ? 'test' : 'accepted'
-  logEvent(req.log, result.duplicate ? 'alert.duplicate' : 'alert.received', {
-    alertId: result.id,
-    ...(result.duplicate ? {} : { source: 'enzoic' }),
-    test: result.test,
-    exposureId: alert.exposureId,
-    email: alert.email,
-    warnings: alert.warnings.length > 0 ? alert.warnings : undefined
-  }, result.duplicate ? 'alert already stored' : 'alert stored')
+  answeredLine(req, reply, result, alert)
   const body: Record<string, unknown> = { status: result.duplicate ? 'duplicate' : 'accepted', alertId: result.id }
   if (result.test) body.test = true
   return body
+}
+
+/**
+ * The request's one line (app.ts's `webhook answered`, written here as the 200 goes out, after the commit) carrying
+ * its lifecycle event too: `alert.received` (a new alert) or `alert.duplicate`, with the event's fields. One line
+ * instead of two per accepted alert; written before the answer, so a sender that hangs up cannot lose it.
+ */
+function answeredLine (req: FastifyRequest, reply: FastifyReply, result: { id: string, duplicate: boolean, test: boolean }, alert: BreachAlert): void {
+  const { email } = alert
+  req.answerLogged = true
+  req.log[EVENTS[result.duplicate ? 'alert.duplicate' : 'alert.received'].level]({
+    event: result.duplicate ? 'alert.duplicate' : 'alert.received',
+    alertId: result.id,
+    source: result.duplicate ? undefined : 'enzoic',
+    test: result.test,
+    exposureId: alert.exposureId,
+    // The mask reuses the alert's usernameHash when it is the email's own SHA-256 (no second hash of the address).
+    email: email !== undefined && alert.usernameHash !== undefined && !alert.warnings.includes(HASH_MISMATCH)
+      ? new HashedEmail(email, alert.usernameHash)
+      : email,
+    warnings: alert.warnings.length > 0 ? alert.warnings : undefined,
+    method: req.method,
+    url: req.url,
+    status: 200,
+    responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
+    outcome: req.intakeOutcome,
+    address: req.sourceAddress
+  }, 'webhook answered')
 }
