@@ -95,8 +95,11 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
     bodyLimit: settings.maxBodyBytes
   }, async (req: FastifyRequest, reply: FastifyReply) => await holdingSlot(req, () => handle(req, reply, settings, store)))
 
-  app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.url !== WEBHOOK_PATH) return
+  app.addHook('onResponse', (req, reply, done) => {
+    if (req.routeOptions.url === WEBHOOK_PATH) counted(req, reply)
+    done()
+  })
+  function counted (req: FastifyRequest, reply: FastifyReply): void {
     if (reply.statusCode === 401) {
       refusals.refused((req.headers.authorization ?? '') === '' ? 'no credentials' : 'credentials refused', req.sourceAddress, 'webhook credentials refused')
     } else if (reply.statusCode === 403) {
@@ -105,7 +108,7 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
     const status = String(reply.statusCode)
     metrics.webhookRequests.inc({ status, outcome: req.intakeOutcome ?? 'error' })
     metrics.webhookDuration.observe({ status }, reply.elapsedTime / 1000)
-  })
+  }
 }
 
 /**
