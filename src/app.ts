@@ -57,6 +57,7 @@ class RequestLog extends LogController {
   }
 
   override requestCompleted (error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    if (req.answerLogged === true && (error === null || error === undefined)) return
     const status = reply.statusCode
     const fields: Record<string, unknown> = { method: req.method, url: req.url, status, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 }
     if (error !== null && error !== undefined) {
@@ -172,20 +173,22 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler(answerError)
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }))
   // An unknown path or method is answered before its body is read (the not-found route would parse it first).
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.is404) return reply.code(404).send({ error: 'not found' })
+  // Hooks on every request take the callback form: no promise per request.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.is404) reply.code(404).send({ error: 'not found' })
+    else done()
   })
 
   // During close(), answers to the requests still in flight end their keep-alive connection: otherwise
   // server.close() waits for the client (or keepAliveTimeout) to drop the idle connection, seconds later.
   let draining = false
   app.addHook('preClose', async () => { draining = true })
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     // An answer sent before the request's body was all received (401, 403, 404, 413, 503 …) ends the
     // connection: otherwise Node would read and discard the rest of the body, however long, to reach the
     // next request on it. Node closes the socket as soon as this answer is written.
     if (draining || !req.raw.complete) reply.header('connection', 'close')
-    return payload
+    done(null, payload)
   })
 
   await app.register(intakeRoutes, { settings: intake, store, metrics })
@@ -202,10 +205,12 @@ function opsRoutes (app: FastifyInstance, deps: AppDeps, metrics: Metrics): void
   // In direct mode the bridge itself faces the internet: its operational endpoints answer only local and
   // TRUSTED_PROXIES peers (behind nginx, only POST /webhooks/enzoic is proxied at all).
   const opsPeers = new Set(['127.0.0.1', '::1', ...intake.source.trustedProxies].map(normaliseIp))
-  app.addHook('onRequest', async (req, reply) => {
-    if (intake.source.clientCert !== 'direct' || req.url.startsWith(WEBHOOK_PATH) || req.url.startsWith(FUSIONAUTH_WEBHOOK_PATH)) return
-    if (!opsPeers.has(normaliseIp(req.socket.remoteAddress))) return reply.code(404).send({ error: 'not found' })
-  })
+  if (intake.source.clientCert === 'direct') {
+    app.addHook('onRequest', (req, reply, done) => {
+      if (req.url.startsWith(WEBHOOK_PATH) || req.url.startsWith(FUSIONAUTH_WEBHOOK_PATH) || opsPeers.has(normaliseIp(req.socket.remoteAddress))) done()
+      else reply.code(404).send({ error: 'not found' })
+    })
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 

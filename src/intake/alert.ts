@@ -68,6 +68,9 @@ const PASSWORD_TYPE_NAMES: Record<string, number> = {
   none: 99
 }
 
+/** The warning of an alert whose usernameHash is not the SHA-256 of its email (without it, the one is the other's hash). */
+export const HASH_MISMATCH = 'usernameHash does not match username'
+
 /** Hostnames whose alerts are tests: stored, outcome `test`, never sent to FusionAuth. */
 const TEST_TLDS = ['tst', 'test', 'example', 'invalid']
 const TEST_DOMAINS = ['example.com', 'example.net', 'example.org']
@@ -202,7 +205,7 @@ export function classify (decoded: unknown): Classified {
   if (email !== undefined) {
     const computed = sha256Hex(email)
     if (usernameHash === undefined) usernameHash = computed
-    else if (usernameHash !== computed) warnings.push('usernameHash does not match username')
+    else if (usernameHash !== computed) warnings.push(HASH_MISMATCH)
   }
   const customData = p.customData?.trim() === '' ? undefined : p.customData
   if (email === undefined && usernameHash === undefined && customData === undefined) {

@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { logEvent } from '../observability/events.js'
+import { EVENTS } from '../observability/events.js'
+import { HashedEmail } from '../observability/logger.js'
 import { createRefusalLog } from '../observability/refusals.js'
-import basicAuth from '@fastify/basic-auth'
 import sjson from 'secure-json-parse'
 import type { Store } from '../store/types.js'
 import { KV, StoreDataError, StoreUnavailableError } from '../store/types.js'
 import type { Metrics } from '../observability/metrics.js'
-import { classify } from './alert.js'
+import { classify, HASH_MISMATCH } from './alert.js'
+import type { BreachAlert } from '../alerts/types.js'
 import { createCredentialCheck, type WebhookCredential } from './credentials.js'
 import { createSourceGuard, type SourceOptions } from './client-cert.js'
 import { DecryptError, decryptPayload } from './decrypt.js'
@@ -39,6 +40,8 @@ declare module 'fastify' {
     inFlight?: InFlightSlot
     /** Why the source check refused the caller (403), for the refusal log. */
     forbiddenBecause?: string
+    /** The handler wrote the request's one line already (with its lifecycle event): app.ts writes none. */
+    answerLogged?: boolean
   }
 }
 
@@ -73,15 +76,14 @@ const REFUSAL_LOG_MS = 10_000
 export async function intakeRoutes (app: FastifyInstance, { settings, store, metrics }: IntakeOptions): Promise<void> {
   const check = createCredentialCheck(settings.credentials)
   const noteRefusal = refusalNote(store)
-  await app.register(basicAuth, {
-    authenticate: { realm: 'enzoic' },
-    validate: async (key: string, secret: string, req: FastifyRequest) => {
-      if (!check(key, secret)) {
-        noteRefusal(req.sourceAddress)
-        throw new IntakeError(401, 'unauthorized', 'unauthorized')
-      }
+  const authenticate = (req: FastifyRequest, reply: FastifyReply): void => {
+    const pair = basicCredentials(req.headers.authorization)
+    if (pair === undefined || !check(pair.key, pair.secret)) {
+      if (pair !== undefined) noteRefusal(req.sourceAddress)
+      reply.header('www-authenticate', 'Basic realm="enzoic", charset="UTF-8"')
+      throw new IntakeError(401, 'unauthorized', 'unauthorized')
     }
-  })
+  }
   const refusals = createRefusalLog(app.log, REFUSAL_LOG_MS, 'webhook refusals in the last interval (the first of each reason was logged on its own)')
   app.addHook('onClose', async () => refusals.close())
   // Take every body raw, whatever its content type (Enzoic's is unconfirmed; encrypted bodies are text).
@@ -89,12 +91,15 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: settings.maxBodyBytes }, (_req, body, done) => done(null, body))
 
   app.post(WEBHOOK_PATH, {
-    onRequest: [sourceCheck(createSourceGuard(settings.source)), app.basicAuth, admissionHook(settings)],
+    onRequest: webhookGate(createSourceGuard(settings.source), authenticate, settings),
     bodyLimit: settings.maxBodyBytes
   }, async (req: FastifyRequest, reply: FastifyReply) => await holdingSlot(req, () => handle(req, reply, settings, store)))
 
-  app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.url !== WEBHOOK_PATH) return
+  app.addHook('onResponse', (req, reply, done) => {
+    if (req.routeOptions.url === WEBHOOK_PATH) counted(req, reply)
+    done()
+  })
+  function counted (req: FastifyRequest, reply: FastifyReply): void {
     if (reply.statusCode === 401) {
       refusals.refused((req.headers.authorization ?? '') === '' ? 'no credentials' : 'credentials refused', req.sourceAddress, 'webhook credentials refused')
     } else if (reply.statusCode === 403) {
@@ -103,7 +108,7 @@ export async function intakeRoutes (app: FastifyInstance, { settings, store, met
     const status = String(reply.statusCode)
     metrics.webhookRequests.inc({ status, outcome: req.intakeOutcome ?? 'error' })
     metrics.webhookDuration.observe({ status }, reply.elapsedTime / 1000)
-  })
+  }
 }
 
 /**
@@ -130,14 +135,48 @@ function refusalNote (store: Store): (address: string | undefined) => void {
 
 /** onRequest: the source address and client certificate (403 when refused); each webhook route has its own guard. */
 export function sourceCheck (guard: ReturnType<typeof createSourceGuard>): (req: FastifyRequest) => Promise<void> {
-  return async req => {
-    const verdict = guard(req.raw)
-    req.sourceAddress = verdict.address
-    if (!verdict.allowed) {
-      req.forbiddenBecause = verdict.reason
-      throw new IntakeError(403, 'forbidden', 'forbidden')
-    }
+  return async req => checkSource(guard, req)
+}
+
+function checkSource (guard: ReturnType<typeof createSourceGuard>, req: FastifyRequest): void {
+  const verdict = guard(req.raw)
+  req.sourceAddress = verdict.address
+  if (!verdict.allowed) {
+    req.forbiddenBecause = verdict.reason
+    throw new IntakeError(403, 'forbidden', 'forbidden')
   }
+}
+
+/**
+ * The Enzoic route's onRequest, one hook instead of three: the source check (403), the Basic credentials (401),
+ * admission (503) — in that order, all before the body is read.
+ */
+function webhookGate (guard: ReturnType<typeof createSourceGuard>, authenticate: (req: FastifyRequest, reply: FastifyReply) => void, limits: AdmissionLimits):
+(req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
+  const admit = admitter(limits)
+  return async (req, reply) => {
+    checkSource(guard, req)
+    authenticate(req, reply)
+    return admit(req, reply)
+  }
+}
+
+// RFC 7617 Basic credentials, read as @fastify/basic-auth reads them (strict: `Basic <token68>`; UTF-8; no control
+// characters; the key is everything before the first colon).
+const BASIC_RE = /^basic ([\w.~+/-]+=*)$/iu
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const CONTROL_RE = /[\x00-\x1F\x7F]/u
+const USER_PASS_RE = /^([^:]*):(.*)$/u
+
+/** The key and secret of an `Authorization: Basic …` header; undefined when absent or malformed. */
+export function basicCredentials (header: string | undefined): { key: string, secret: string } | undefined {
+  if (typeof header !== 'string') return undefined
+  const token = BASIC_RE.exec(header)?.[1]
+  if (token === undefined) return undefined
+  const decoded = Buffer.from(token, 'base64').toString('utf8')
+  if (CONTROL_RE.test(decoded)) return undefined
+  const pair = USER_PASS_RE.exec(decoded)
+  return pair === null ? undefined : { key: pair[1]!, secret: pair[2]! }
 }
 
 /** The in-flight bounds of a webhook route (BRIDGE_MAX_IN_FLIGHT, BRIDGE_MAX_IN_FLIGHT_BYTES) and its body limit. */
@@ -149,11 +188,16 @@ export interface AdmissionLimits { maxBodyBytes: number, maxInFlight: number, ma
  * summarised by one warning per OVERLOAD_LOG_MS, with the count refused since the last.
  */
 export function admissionHook (limits: AdmissionLimits): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
+  const admit = admitter(limits)
+  return async (req, reply) => admit(req, reply)
+}
+
+function admitter (limits: AdmissionLimits): (req: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined {
   // The byte bound never refuses a body the body limit allows when nothing else is in flight (limits.ts).
   const admission = createAdmission({ maxRequests: limits.maxInFlight, maxBytes: limits.maxInFlightBytes })
   let overloadLoggedAt = 0
   let refusedSinceLog = 0
-  return async (req, reply) => {
+  return (req, reply) => {
     const release = admission.tryAcquire(bodyReservation(req.headers, limits.maxBodyBytes))
     if (release === undefined) {
       req.intakeOutcome = 'overloaded'
@@ -258,15 +302,36 @@ async function handle (req: FastifyRequest, reply: FastifyReply, settings: Intak
     return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'unavailable' })
   }
   req.intakeOutcome = result.duplicate ? 'duplicate' : result.test ? 'test' : 'accepted'
-  logEvent(req.log, result.duplicate ? 'alert.duplicate' : 'alert.received', {
-    alertId: result.id,
-    ...(result.duplicate ? {} : { source: 'enzoic' }),
-    test: result.test,
-    exposureId: alert.exposureId,
-    email: alert.email,
-    warnings: alert.warnings.length > 0 ? alert.warnings : undefined
-  }, result.duplicate ? 'alert already stored' : 'alert stored')
+  answeredLine(req, reply, result, alert)
   const body: Record<string, unknown> = { status: result.duplicate ? 'duplicate' : 'accepted', alertId: result.id }
   if (result.test) body.test = true
   return body
+}
+
+/**
+ * The request's one line (app.ts's `webhook answered`, written here as the 200 goes out, after the commit) carrying
+ * its lifecycle event too: `alert.received` (a new alert) or `alert.duplicate`, with the event's fields. One line
+ * instead of two per accepted alert; written before the answer, so a sender that hangs up cannot lose it.
+ */
+function answeredLine (req: FastifyRequest, reply: FastifyReply, result: { id: string, duplicate: boolean, test: boolean }, alert: BreachAlert): void {
+  const { email } = alert
+  req.answerLogged = true
+  req.log[EVENTS[result.duplicate ? 'alert.duplicate' : 'alert.received'].level]({
+    event: result.duplicate ? 'alert.duplicate' : 'alert.received',
+    alertId: result.id,
+    source: result.duplicate ? undefined : 'enzoic',
+    test: result.test,
+    exposureId: alert.exposureId,
+    // The mask reuses the alert's usernameHash when it is the email's own SHA-256 (no second hash of the address).
+    email: email !== undefined && alert.usernameHash !== undefined && !alert.warnings.includes(HASH_MISMATCH)
+      ? new HashedEmail(email, alert.usernameHash)
+      : email,
+    warnings: alert.warnings.length > 0 ? alert.warnings : undefined,
+    method: req.method,
+    url: req.url,
+    status: 200,
+    responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
+    outcome: req.intakeOutcome,
+    address: req.sourceAddress
+  }, 'webhook answered')
 }

@@ -4,9 +4,9 @@
  * (a test keeps them equal, and checks that a test run logs every one).
  */
 export const EVENTS = {
-  'alert.received': { level: 'info', fields: 'alertId, source, exposureId, email (masked), test, warnings', what: 'a new alert was committed (the 2xx went out after this)' },
+  'alert.received': { level: 'info', fields: 'alertId, source, exposureId, email (masked), test, warnings', what: 'a new alert was committed (the 2xx goes out after this); for Enzoic, on the request\'s one `webhook answered` line' },
   'fusionauth.event': { level: 'info', fields: 'eventId, type, outcome, alertId, userId, tenantId, reason', what: 'FusionAuth posted an event: stored (answered after the commit), a duplicate, or ignored' },
-  'alert.duplicate': { level: 'info', fields: 'alertId, exposureId', what: 'Enzoic delivered an alert already stored; nothing new is done' },
+  'alert.duplicate': { level: 'info', fields: 'alertId, exposureId', what: 'Enzoic delivered an alert already stored; nothing new is done (on the request\'s `webhook answered` line)' },
   'alert.waiting': { level: 'info', fields: 'alertId, dueAt, users', what: 'immediate steps done; the grace steps wait for their deadline' },
   'alert.self_remediated': { level: 'info', fields: 'alertId, userId, tenantId', what: 'the user changed their password before the deadline: grace steps skipped' },
   'alert.finished': { level: 'info', fields: 'alertId, outcome, users, attempts, ageSeconds', what: 'no step is pending any more' },

@@ -24,15 +24,30 @@ export const REDACT_PATHS = [
 const EMAIL_PATHS = ['email']
 
 /**
+ * An email whose SHA-256 hex digest the caller already holds (an alert's `usernameHash` computed from it): its mask
+ * takes the digest's first hex digits instead of hashing the address again. Serialised whole (`toJSON`) where
+ * emails are not masked (BRIDGE_LOG_EMAILS=full).
+ */
+export class HashedEmail {
+  constructor (readonly email: string, readonly sha256Hex: string) {}
+  toJSON (): string { return this.email }
+}
+
+/**
  * `jane.doe@acme.io` → `j***@acme.io~3f2a`: the first letter, the domain and four hex digits of its hash —
  * the same address always masks the same way (correlation), a log file is no list of addresses (harvest).
  */
 export function maskEmail (email: unknown): unknown {
+  if (email instanceof HashedEmail) return mask(email.email, email.sha256Hex)
   if (typeof email !== 'string') return email
+  return mask(email, sha256Hex(email))
+}
+
+function mask (email: string, digest: string): string {
   const at = email.lastIndexOf('@')
   const local = at > 0 ? email.slice(0, at) : email
   const domain = at > 0 ? email.slice(at + 1) : ''
-  return `${local.slice(0, 1)}***${domain === '' ? '' : `@${domain}`}~${sha256Hex(email).slice(0, 4)}`
+  return `${local.slice(0, 1)}***${domain === '' ? '' : `@${domain}`}~${digest.slice(0, 4)}`
 }
 
 export interface LogOptions {
@@ -77,7 +92,7 @@ export function loggerOptions (level: string, opts: LogOptions = {}): LoggerOpti
     level,
     redact: {
       paths: full ? REDACT_PATHS : [...REDACT_PATHS, ...EMAIL_PATHS],
-      censor: (value, path) => EMAIL_PATHS.includes(path.join('.')) ? maskEmail(value) : '[redacted]'
+      censor: (value, path) => path.length === 1 && EMAIL_PATHS.includes(path[0]!) ? maskEmail(value) : '[redacted]'
     },
     hooks: { streamWrite: opts.pretty === true ? LINE_HOOKS.pretty : LINE_HOOKS.json }
   }

@@ -115,8 +115,10 @@ test('request logs carry the outcome but never the Authorization header', async 
   const b = await startTestBridge(t)
   await postAlert(b.url, { exposureID: 'log-1', username: 'log@acme.io', passwordType: 'Rot99' })
   const logs = b.logs.map(l => JSON.parse(l) as Record<string, unknown>)
-  const stored = logs.find(l => l.msg === 'alert stored')
+  // The request's one line (`webhook answered`) carries the alert.received event and its fields.
+  const stored = logs.find(l => l.event === 'alert.received')
   assert.ok(stored !== undefined)
+  assert.equal(stored.msg, 'webhook answered')
   assert.match(String(stored.email), /^l\*\*\*@acme\.io~[0-9a-f]{4}$/, 'masked by default (BRIDGE_LOG_EMAILS)')
   assert.deepEqual(stored.warnings, ['passwordType name not recognised'])
   assert.ok(typeof stored.alertId === 'string')

@@ -4,7 +4,8 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { captureLogger, postAlert, startTestBridge, waitFor } from '../helper.js'
 import { startFusionAuthFake } from '../fakes/fusionauth.js'
-import { loggerOptions, maskEmail, PRETTY_OPTIONS } from '../../src/observability/logger.js'
+import { HashedEmail, loggerOptions, maskEmail, PRETTY_OPTIONS } from '../../src/observability/logger.js'
+import { sha256Hex } from '../../src/alerts/normalise.js'
 import { inert } from '../../src/alerts/text.js'
 import { inert as cliInert } from '../../src/cli/output.js'
 
@@ -40,11 +41,12 @@ test('emails are masked in every log line by default: enough to correlate, not t
   const text = masked.logs.join('\n')
   assert.ok(!text.includes('jane.doe'), 'no full address in any line')
   const lines = masked.logs.map(l => JSON.parse(l) as Record<string, unknown>)
-  const stored = lines.find(l => l.msg === 'alert stored')!
+  const stored = lines.find(l => l.event === 'alert.received')!
   const finished = lines.find(l => l.msg === 'alert finished')!
   assert.match(String(stored.email), /^j\*\*\*@acme-corp\.io~[0-9a-f]{4}$/)
   assert.equal(finished.email, stored.email, 'the same address masks the same way')
   assert.equal(maskEmail('john.roe@acme-corp.io') === stored.email, false, 'another address with the same initial differs')
+  assert.equal(maskEmail(new HashedEmail('jane.doe@acme-corp.io', sha256Hex('jane.doe@acme-corp.io'))), stored.email, 'a known digest masks as hashing would')
 
   const full = await startTestBridge(t, { BRIDGE_LOG_EMAILS: 'full' })
   await postAlert(full.url, { username: 'Jane.Doe@acme-corp.io', exposureID: 'e-full' })

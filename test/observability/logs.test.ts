@@ -54,8 +54,11 @@ test('one line per webhook request, with status, outcome and time; a 400 logs it
   assert.equal(accepted.outcome, 'accepted')
   assert.equal(typeof accepted.responseTimeMs, 'number')
   assert.equal(accepted.url, '/webhooks/enzoic')
-  // The request's other lines at info are its lifecycle event only.
-  assert.deepEqual(lines.filter(l => l.reqId === accepted.reqId && l.level >= INFO).map(l => l.event ?? l.msg), ['alert.received', 'webhook answered'])
+  // The request's one line at info carries its lifecycle event too (no second line for it).
+  assert.deepEqual(lines.filter(l => l.reqId === accepted.reqId && l.level >= INFO).map(l => l.event ?? l.msg), ['alert.received'])
+  assert.equal(accepted.source, 'enzoic')
+  assert.equal(typeof accepted.alertId, 'string')
+  assert.equal(accepted.exposureId, 'one-line')
 
   assert.equal(invalid.level, WARN)
   assert.equal(invalid.status, 400)
