@@ -128,11 +128,12 @@ test('PostgreSQL store', async t => {
     assert.equal((await store.alerts.get(id))?.email, 'r@acme.io', 'what was acknowledged before is there')
   })
 
-  await t.test('a claim the worker was answered survives a crash of PostgreSQL (its commit is flushed although the worker\'s bookkeeping may skip the flush): a lease token is never handed out twice', async st => {
+  /**
+   * A fresh database on a cluster whose WAL writer waits 10 s (wal_writer_delay; 200 ms by default) before it
+   * flushes a commit that did not flush itself: only such a commit survives an immediate stop meanwhile.
+   */
+  async function slowWalWriter (st: TestContext): Promise<{ url: string, db: string }> {
     const url = await pgc.createDatabase()
-    const db = new URL(url).pathname.slice(1)
-    // The WAL writer flushes an unflushed commit within wal_writer_delay (200 ms): slowed to 10 s, only a commit
-    // that flushes itself survives the immediate stop below.
     await pgc.query('ALTER SYSTEM SET wal_writer_delay = \'10s\'')
     await pgc.query('SELECT pg_reload_conf()')
     st.after(async () => {
@@ -140,6 +141,11 @@ test('PostgreSQL store', async t => {
       await pgc.query('ALTER SYSTEM RESET wal_writer_delay')
       await pgc.query('SELECT pg_reload_conf()')
     })
+    return { url, db: new URL(url).pathname.slice(1) }
+  }
+
+  await t.test('a claim the worker was answered survives a crash of PostgreSQL (its commit is flushed although the worker\'s bookkeeping may skip the flush): a lease token is never handed out twice', async st => {
+    const { url, db } = await slowWalWriter(st)
     const store = await open(st, url, { asyncWorkerCommits: true, connectTimeoutMs: 1000 })
     const { id } = await store.alerts.insert(alert({ exposureID: 'c', username: 'c@acme.io' }))
     await store.outbox.add('dead:claim-test', 'dead', {})
@@ -156,16 +162,7 @@ test('PostgreSQL store', async t => {
   })
 
   await t.test('a step\'s in-flight marker set by steps.start survives a crash of PostgreSQL although it runs on the worker\'s connections (its commit is flushed before it is answered), with the plan and results it carried', async st => {
-    const url = await pgc.createDatabase()
-    const db = new URL(url).pathname.slice(1)
-    // As above: an unflushed commit survives the immediate stop only if the WAL writer got to it (10 s away).
-    await pgc.query('ALTER SYSTEM SET wal_writer_delay = \'10s\'')
-    await pgc.query('SELECT pg_reload_conf()')
-    st.after(async () => {
-      await pgc.start()
-      await pgc.query('ALTER SYSTEM RESET wal_writer_delay')
-      await pgc.query('SELECT pg_reload_conf()')
-    })
+    const { url, db } = await slowWalWriter(st)
     const store = await open(st, url, { asyncWorkerCommits: true, connectTimeoutMs: 1000 })
     const { id } = await store.alerts.insert(alert({ exposureID: 'm', username: 'm@acme.io' }))
     const [claimed] = await store.queue.claim('w1', 1, 60_000)
