@@ -186,13 +186,8 @@ export const UNBEGIN_STEP = `UPDATE steps SET started_at = NULL
 
 /** One lease of the heartbeat, extended to @until while token @token is current. */
 export const RENEW_LEASE = 'UPDATE alerts SET due_at = @until WHERE id = @id AND lease_token = @token AND state = \'processing\''
-/** One step, unless the alert has it already (one per alert, user and action). */
-export const PLAN_STEP = `INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, result, updated_at)
-      VALUES (@alertSeq, @userId, @tenantId, @email, @action, @phase, @due, @state, @detail, @result, @now)
-      ON CONFLICT (alert_seq, user_id, action) DO NOTHING`
 /** The steps of an alert by its seq, in plan order. */
 export const STEPS_OF_ALERT_SEQ = 'SELECT * FROM steps WHERE alert_seq = ? ORDER BY seq'
-/** The steps of an alert by its id, in plan order. */
 /** The alerts (ids, newest first, at most ?2) with a step for user ?1. */
 export const ALERTS_OF_USER = `SELECT alerts.id FROM alerts WHERE alerts.seq IN (SELECT alert_seq FROM steps WHERE user_id = ?)
       ORDER BY alerts.seq DESC LIMIT ?`
@@ -205,7 +200,7 @@ export const UPDATE_STEP = `UPDATE steps SET state = @state, detail = @detail, h
 
 /** The alert's seq when token ?2 holds the lease of alert ?1 and it has not expired at ?3. */
 export const LEASE_IS_CURRENT_AT = 'SELECT seq FROM alerts WHERE id = ? AND lease_token = ? AND state = \'processing\' AND due_at > ?'
-/** A planned step as it stands, unless the alert has it already. */
+/** A planned step as it stands (with a carried result, if any), unless the alert has it already (one per alert, user and action). */
 export const CARRIED_PLAN_STEP = `INSERT INTO steps (alert_seq, user_id, tenant_id, email, action, phase, due_at, state, detail, http_status, result, undo, updated_at)
       VALUES (@alertSeq, @userId, @tenantId, @email, @action, @phase, @due, @state, @detail, @httpStatus, @result, @undo, @now)
       ON CONFLICT (alert_seq, user_id, action) DO NOTHING`

@@ -7,6 +7,19 @@ import { read, type SqliteContext } from './context.js'
 import { rows, type SqliteReportRow, type SqliteStepRow } from './rows.js'
 import * as SQL from './sql.js'
 
+/** A plan step as the row CARRIED_PLAN_STEP inserts: what the plan decided, and the change it carries, if any. */
+const planRow = (alertSeq: number, st: NewStep & { change?: StepChange }, at: number): Record<string, unknown> => ({
+  alertSeq,
+  userId: st.userId,
+  tenantId: st.tenantId ?? null,
+  email: st.email ?? null,
+  action: st.action,
+  phase: st.phase,
+  due: at + st.dueInMs,
+  ...plannedColumns(st),
+  now: at
+})
+
 /**
  * Writes an attempt's carried step writes (store/types.ts `StepWrites`) for the alert `alertSeq`, whose lease its
  * caller checked in the same transaction.
@@ -14,19 +27,7 @@ import * as SQL from './sql.js'
 export function stepCarrier (db: Database.Database): (alertSeq: number, w: StepWrites | undefined, at: number) => void {
   const s = { plan: db.prepare(SQL.CARRIED_PLAN_STEP), change: db.prepare(SQL.CARRIED_STEP_CHANGE), unbegin: db.prepare(SQL.CARRIED_STEP_UNBEGIN) }
   return (alertSeq, w, at) => {
-    for (const st of w?.plan ?? []) {
-      s.plan.run({
-        alertSeq,
-        userId: st.userId,
-        tenantId: st.tenantId ?? null,
-        email: st.email ?? null,
-        action: st.action,
-        phase: st.phase,
-        due: at + st.dueInMs,
-        ...plannedColumns(st),
-        now: at
-      })
-    }
+    for (const st of w?.plan ?? []) s.plan.run(planRow(alertSeq, st, at))
     for (const c of w?.changes ?? []) {
       if (c.change === undefined) s.unbegin.run(alertSeq, c.userId, c.action)
       else s.change.run({ alertSeq, userId: c.userId, action: c.action, ...changedColumns(c.change), now: at })
@@ -40,7 +41,7 @@ export function stepWrites (db: Database.Database) {
   const started = { leased: db.prepare(SQL.LEASE_IS_CURRENT_AT), start: db.prepare(SQL.START_STEP) }
   const s = {
     leased: db.prepare(SQL.LEASE_IS_CURRENT),
-    planStep: db.prepare(SQL.PLAN_STEP),
+    planStep: db.prepare(SQL.CARRIED_PLAN_STEP),
     stepsOf: db.prepare(SQL.STEPS_OF_ALERT_SEQ),
     update: db.prepare(SQL.UPDATE_STEP),
     begin: db.prepare(SQL.BEGIN_STEP),
@@ -51,21 +52,7 @@ export function stepWrites (db: Database.Database) {
     plan (op: { lease: Lease, steps: NewStep[] }, at: number): SqliteStepRow[] | undefined {
       const alertSeq = leasedSeq(op.lease)
       if (alertSeq === undefined) return undefined
-      for (const st of op.steps) {
-        s.planStep.run({
-          alertSeq,
-          userId: st.userId,
-          tenantId: st.tenantId ?? null,
-          email: st.email ?? null,
-          action: st.action,
-          phase: st.phase,
-          due: at + st.dueInMs,
-          state: st.skipped === undefined ? 'pending' : 'skipped',
-          detail: st.skipped ?? null,
-          result: st.verdict === undefined ? null : JSON.stringify({ verdict: st.verdict }),
-          now: at
-        })
-      }
+      for (const st of op.steps) s.planStep.run(planRow(alertSeq, st, at))
       return s.stepsOf.all(alertSeq) as SqliteStepRow[]
     },
     stepBegin (op: { lease: Lease, stepId: number }, at: number): boolean {
