@@ -65,26 +65,9 @@ export function parseCustomData (customData: string | undefined): { tenantId: st
   return m === null ? undefined : { tenantId: m[1]!.toLowerCase(), userId: m[2]!.toLowerCase() }
 }
 
-/**
- * The dates read lately, raw text → ISO (or undefined): the alerts of one breach carry the same dates (`date`,
- * `exposureDetails.date`, `dateAdded`), so a burst parses each once. Bounded: 256 texts of ≤ 64 characters, emptied
- * when full.
- */
-const DATES = new Map<string, string | undefined>()
-const DATES_KEPT = 256
-
 /** `2017-01-17T04:51:05.1915231Z` (and friends) → ISO string; undefined when unreadable. */
 export function parseEnzoicDate (value: string | undefined): string | undefined {
   if (value === undefined) return undefined
-  if (DATES.has(value)) return DATES.get(value)
-  const iso = readEnzoicDate(value)
-  if (value.length > 64) return iso // a date is ~30 characters: the cache holds no long text
-  if (DATES.size >= DATES_KEPT) DATES.clear()
-  DATES.set(value, iso)
-  return iso
-}
-
-function readEnzoicDate (value: string): string | undefined {
   const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(value.trim())
   if (m === null) return undefined
   const time = m[2] === undefined ? '00:00:00' : m[2].length === 5 ? `${m[2]}:00` : m[2]
