@@ -94,6 +94,13 @@ export async function processContext (): Promise<CliContext> {
     process.off('SIGTERM', onSignal)
     process.kill(process.pid, signal)
   }
+  // `breach-bridge alerts list | head`: the reader leaves, the next write fails with EPIPE. Node ignores
+  // SIGPIPE, so without this the error is an unhandled 'error' event and a stack trace. Quiet, like a tool
+  // SIGPIPE ends; a store write under way is a transaction and is not left half-done.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(EXIT.ok)
+  })
   const listen = (): void => {
     if (process.listeners('SIGINT').includes(onSignal)) return
     process.on('SIGINT', onSignal)

@@ -75,3 +75,13 @@ test('an ./.env that cannot be read is said, never silent: a warning on stderr, 
   assert.match(serve.stderr, /^breach-bridge: warning: cannot read \.\/\.env \(EISDIR\)/)
   assert.ok(serve.stdout.split('\n').some(l => l.includes('"level":40') && l.includes('cannot read ./.env (EISDIR)')), serve.stdout)
 })
+
+test('output into a pipe whose reader has gone (`breach-bridge … | head`): exit 0, no stack trace', async () => {
+  const c = spawnCli(['--help'], {})
+  // The parent holds the only read end: closed before the child has started, its first write meets EPIPE.
+  c.child.stdout!.destroy()
+  const { code, signal } = await c.exited
+  assert.equal(signal, null)
+  assert.equal(c.stderr(), '')
+  assert.equal(code, 0)
+})
