@@ -1,4 +1,9 @@
-import { Worker } from 'node:worker_threads'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { threadId, Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
 import { createRequestRunner, type WriterInit, type WriterReply, type WriterRequest } from './operations.js'
 
@@ -63,12 +68,53 @@ export function threadCommitter (init: WriterInit, events: CommitterEvents): Com
   }
 }
 
-/** Starts the writer thread: compiled JavaScript in production; from the sources (tests) through tsx's loader. */
+/** Starts the writer thread: compiled JavaScript in production; from the sources, one bundle of them. */
 function spawnWriter (init: WriterInit): Worker {
   // The writer holds a batch at a time: a small heap keeps its isolate from growing like the main one.
   const resourceLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 }
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer.js', import.meta.url), { workerData: init, resourceLimits })
-  const tsx = import.meta.resolve('tsx/esm/api')
-  const writer = new URL('./writer.ts', import.meta.url).href
-  return new Worker(`import(${JSON.stringify(tsx)}).then(m => { m.register(); return import(${JSON.stringify(writer)}) })`, { eval: true, workerData: init, resourceLimits })
+  return new Worker(writerFromSources(), { workerData: init, resourceLimits, execArgv: [] })
+}
+
+let writerBundle: URL | undefined
+/**
+ * The writer and the modules it imports, from the sources (tests, `npm run dev`), bundled once per process with
+ * esbuild (the compiler tsx runs). Through tsx's loader a new thread cost ~390 ms of CPU (a loader thread of its
+ * own, every module a round trip to it); the bundle starts in ~70 ms, and the test suite opens a few hundred
+ * SQLite stores. The file is named by its content's hash, written whole then renamed into place, in
+ * node_modules/.cache (packages resolve from there as from the sources; nothing of it goes into git). Where it
+ * cannot be written, the thread runs the sources through tsx as before. esbuild is a development dependency, as
+ * tsx is: only a clone runs the sources.
+ */
+function writerFromSources (): URL {
+  if (writerBundle !== undefined) return writerBundle
+  const require = createRequire(import.meta.url)
+  try {
+    const esbuild = require('esbuild') as typeof import('esbuild')
+    const { outputFiles } = esbuild.buildSync({
+      entryPoints: [fileURLToPath(new URL('./writer.ts', import.meta.url))],
+      bundle: true,
+      packages: 'external',
+      format: 'esm',
+      platform: 'node',
+      target: `node${process.versions.node}`,
+      sourcemap: 'inline',
+      write: false
+    })
+    const code = outputFiles[0]!.contents
+    const dir = fileURLToPath(new URL('../../../node_modules/.cache/enzoic-fusionauth-bridge/', import.meta.url))
+    const file = join(dir, `sqlite-writer-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`)
+    if (!existsSync(file)) {
+      mkdirSync(dir, { recursive: true })
+      const partial = `${file}.${process.pid}.${threadId}.tmp`
+      writeFileSync(partial, code)
+      renameSync(partial, file)
+    }
+    writerBundle = pathToFileURL(file)
+  } catch {
+    const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'))
+    const writer = JSON.stringify(new URL('./writer.ts', import.meta.url).href)
+    writerBundle = new URL(`data:text/javascript,${encodeURIComponent(`import(${tsx}).then(m => { m.register(); return import(${writer}) })`)}`)
+  }
+  return writerBundle
 }
