@@ -62,8 +62,10 @@ const calls = (fa: FusionAuthFake, method: string, path: (j: { path: string, que
   return out
 }
 
-test('three replicas: one alert posted to two at once is one row; 2,000 alerts drain although one replica is killed', async t => {
-  const N = 2000
+test('three replicas: one alert posted to two at once is one row; 1,000 alerts drain although one replica is killed', async t => {
+  // Enough alerts that the kill lands mid-drain with every replica busy, and that a fifth of them are in flight
+  // or queued on the killed one; twice as many took twice the time and showed nothing more.
+  const N = 1000
   const w = await world(t, N)
   if (w === undefined) return
   const { fa, store } = w
@@ -81,7 +83,7 @@ test('three replicas: one alert posted to two at once is one row; 2,000 alerts d
   await waitFor(async () => (await store.alerts.countByState()).done === 5, 'the five to finish')
   fa.clearJournal()
 
-  // 2,000 alerts spread over the replicas, as Enzoic would send them: a refused or cut request is sent
+  // 1,000 alerts spread over the replicas, as Enzoic would send them: a refused or cut request is sent
   // again to another replica. One replica is killed with SIGKILL while the others drain.
   const live = [a, b, c]
   const acked = new Map<string, number>()
@@ -102,7 +104,7 @@ test('three replicas: one alert posted to two at once is one row; 2,000 alerts d
     }
   }
   const killer = (async () => {
-    await waitFor(async () => (await store.alerts.countByState()).done >= 400, '400 alerts done', 60_000, 25)
+    await waitFor(async () => (await store.alerts.countByState()).done >= 200, '200 alerts done', 60_000, 25)
     killedAt = (await store.alerts.countByState()).done
     a.child.kill('SIGKILL')
     live.splice(live.indexOf(a), 1)
