@@ -24,7 +24,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OUT = join(ROOT, 'node_modules', '.cache', 'enzoic-fusionauth-bridge', 'tests')
+/** The project's cache: these bundles, and the SQLite writer's (src/store/sqlite/committers.ts), emptied per run. */
+const CACHE = join(ROOT, 'node_modules', '.cache', 'enzoic-fusionauth-bridge')
+const OUT = join(CACHE, 'tests')
 /**
  * Test files run at once. Measured on 2 vCPUs from bundles: 3 → 125 s, 4 → 129 s (more processes wait on
  * the same two cores). The tests are CPU-bound; many of them also wait on timers and child processes, which a
@@ -57,7 +59,7 @@ async function main (): Promise<number> {
   const passThrough = args.filter(a => !(a.endsWith('.ts') && existsSync(a)))
   const entries = named.length > 0 ? named : allTestFiles()
 
-  rmSync(OUT, { recursive: true, force: true })
+  rmSync(CACHE, { recursive: true, force: true })
   await esbuild.build({
     entryPoints: entries,
     outbase: ROOT,

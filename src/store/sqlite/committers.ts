@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { threadId, Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
@@ -76,45 +76,47 @@ function spawnWriter (init: WriterInit): Worker {
   return new Worker(writerFromSources(), { workerData: init, resourceLimits, execArgv: [] })
 }
 
-let writerBundle: URL | undefined
+let writerBundle: { code: Uint8Array, file: string } | undefined
 /**
  * The writer and the modules it imports, from the sources (tests, `npm run dev`), bundled once per process with
  * esbuild (the compiler tsx runs). Through tsx's loader a new thread cost ~390 ms of CPU (a loader thread of its
  * own, every module a round trip to it); the bundle starts in ~70 ms, and the test suite opens a few hundred
  * SQLite stores. The file is named by its content's hash, written whole then renamed into place, in
- * node_modules/.cache (packages resolve from there as from the sources; nothing of it goes into git). Where it
- * cannot be written, the thread runs the sources through tsx as before. esbuild is a development dependency, as
- * tsx is: only a clone runs the sources.
+ * node_modules/.cache (packages resolve from there as from the sources; nothing of it goes into git; `npm test`
+ * empties the folder), and written again if it went away. Where it cannot be built or written, the thread runs
+ * the sources through tsx as before. esbuild is a development dependency, as tsx is: only a clone runs the sources.
  */
 function writerFromSources (): URL {
-  if (writerBundle !== undefined) return writerBundle
-  const require = createRequire(import.meta.url)
   try {
-    const esbuild = require('esbuild') as typeof import('esbuild')
-    const { outputFiles } = esbuild.buildSync({
-      entryPoints: [fileURLToPath(new URL('./writer.ts', import.meta.url))],
-      bundle: true,
-      packages: 'external',
-      format: 'esm',
-      platform: 'node',
-      target: `node${process.versions.node}`,
-      sourcemap: 'inline',
-      write: false
-    })
-    const code = outputFiles[0]!.contents
-    const dir = fileURLToPath(new URL('../../../node_modules/.cache/enzoic-fusionauth-bridge/', import.meta.url))
-    const file = join(dir, `sqlite-writer-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`)
+    writerBundle ??= bundleWriter()
+    const { code, file } = writerBundle
     if (!existsSync(file)) {
-      mkdirSync(dir, { recursive: true })
+      mkdirSync(dirname(file), { recursive: true })
       const partial = `${file}.${process.pid}.${threadId}.tmp`
       writeFileSync(partial, code)
       renameSync(partial, file)
     }
-    writerBundle = pathToFileURL(file)
+    return pathToFileURL(file)
   } catch {
     const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'))
     const writer = JSON.stringify(new URL('./writer.ts', import.meta.url).href)
-    writerBundle = new URL(`data:text/javascript,${encodeURIComponent(`import(${tsx}).then(m => { m.register(); return import(${writer}) })`)}`)
+    return new URL(`data:text/javascript,${encodeURIComponent(`import(${tsx}).then(m => { m.register(); return import(${writer}) })`)}`)
   }
-  return writerBundle
+}
+
+function bundleWriter (): { code: Uint8Array, file: string } {
+  const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild')
+  const { outputFiles } = esbuild.buildSync({
+    entryPoints: [fileURLToPath(new URL('./writer.ts', import.meta.url))],
+    bundle: true,
+    packages: 'external',
+    format: 'esm',
+    platform: 'node',
+    target: `node${process.versions.node}`,
+    sourcemap: 'inline',
+    write: false
+  })
+  const code = outputFiles[0]!.contents
+  const dir = fileURLToPath(new URL('../../../node_modules/.cache/enzoic-fusionauth-bridge/', import.meta.url))
+  return { code, file: join(dir, `sqlite-writer-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`) }
 }
