@@ -1,6 +1,13 @@
 import { StoreDataError, StoreUnavailableError } from '../types.js'
 import type { Committer, CommitterEvents } from './committers.js'
-import type { WriteName, WriteOf, WriteOp, WriterReply, WriteResult } from './operations.js'
+import { batchIsSynced, type WriteName, type WriteOf, type WriteOp, type WriterReply, type WriteResult } from './operations.js'
+
+/**
+ * A batch of the worker's bookkeeping alone (no fsync: operations.ts) waits up to this long for a write that
+ * needs the fsync — a step's marker, a webhook insert — and shares its transaction: under load a transition
+ * rides with the next marker instead of committing on its own (issue 19: writer transactions per alert).
+ */
+export const BOOKKEEPING_WAIT_MS = 1
 
 export interface GroupCommitOptions {
   /** The store's clock: each batch runs at one instant, taken as it is sent. */
@@ -45,18 +52,27 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
   let checkpoints: Array<Omit<Pending, 'op'>> = []
   let checkpointsInFlight: Array<Omit<Pending, 'op'>> = []
   let scheduled = false
+  /** The pending batch holds a write that needs the fsync: it goes at once. */
+  let pendingSynced = false
+  let bookkeepingTimer: NodeJS.Timeout | undefined
   let seq = 0
   let closed = false
   let drained: (() => void) | undefined
 
   const committer = options.committer({ settle, fail, inFlight: () => inFlight !== undefined })
 
-  function send (): void {
+  function send (waited = false): void {
     scheduled = false
     if (inFlight !== undefined || (pending.length === 0 && checkpoints.length === 0)) { checkDrained(); return }
+    if (!waited && !pendingSynced && !closed && checkpoints.length === 0) {
+      bookkeepingTimer ??= setTimeout(() => { bookkeepingTimer = undefined; send(true) }, BOOKKEEPING_WAIT_MS)
+      return
+    }
+    if (bookkeepingTimer !== undefined) { clearTimeout(bookkeepingTimer); bookkeepingTimer = undefined }
     const at = options.now() // before the batch is taken: a clock jump it notices joins this batch, first
     inFlight = pending
     pending = []
+    pendingSynced = false
     checkpointsInFlight = checkpoints
     checkpoints = []
     committer.send({ seq: ++seq, at, ops: inFlight.map(p => p.op), checkpoint: checkpointsInFlight.length > 0 || undefined })
@@ -97,6 +113,7 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
     for (const p of [...(inFlight ?? []), ...pending, ...checkpointsInFlight, ...checkpoints]) p.reject(e)
     inFlight = undefined
     pending = []
+    pendingSynced = false
     checkpointsInFlight = []
     checkpoints = []
     checkDrained()
@@ -111,6 +128,7 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
       return new Promise<WriteResult<K>>((resolve, reject) => {
         pending.push({ op: op as WriteOp, resolve, reject })
+        if (!pendingSynced && batchIsSynced([op as WriteOp])) pendingSynced = true
         schedule()
       })
     },
@@ -123,6 +141,7 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
     },
     writeFirst (op) {
       pending.unshift({ op, resolve: () => undefined, reject: () => undefined })
+      if (batchIsSynced([op])) pendingSynced = true
       schedule()
     },
     async close () {
