@@ -55,8 +55,9 @@ function allTestFiles (): string[] {
 
 async function main (): Promise<number> {
   const args = process.argv.slice(2)
-  const named = args.filter(a => a.endsWith('.ts') && existsSync(a)).map(a => resolve(a))
-  const passThrough = args.filter(a => !(a.endsWith('.ts') && existsSync(a)))
+  const isTestFile = (a: string): boolean => a.endsWith('.ts') && existsSync(a)
+  const named = args.filter(isTestFile).map(a => resolve(a))
+  const passThrough = args.filter(a => !isTestFile(a))
   const entries = named.length > 0 ? named : allTestFiles()
 
   rmSync(CACHE, { recursive: true, force: true })
@@ -78,10 +79,10 @@ async function main (): Promise<number> {
   const bundles = entries.map(f => join(OUT, relative(ROOT, f)).replace(/\.ts$/, '.mjs'))
 
   const child = spawn(process.execPath, ['--test', `--test-concurrency=${CONCURRENCY}`, ...passThrough, ...bundles], { stdio: 'inherit' })
-  // Ctrl-C reaches the runner too (one process group): it ends, and so does this.
-  const forward = (signal: NodeJS.Signals): void => { child.kill(signal) }
-  process.on('SIGINT', forward)
-  process.on('SIGTERM', forward)
+  // Ctrl-C reaches the runner by itself (one process group): this only waits for it to end. A SIGTERM sent to
+  // this process alone is passed on.
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => { child.kill('SIGTERM') })
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => child.on('exit', (c, s) => resolve([c, s])))
   if (signal !== null) return 128 + (signal === 'SIGINT' ? 2 : 15)
   return code ?? 1

@@ -1,6 +1,6 @@
 import { StoreDataError, StoreUnavailableError } from '../types.js'
 import type { Committer, CommitterEvents } from './committers.js'
-import { batchIsSynced, type WriteName, type WriteOf, type WriteOp, type WriterReply, type WriteResult } from './operations.js'
+import { needsSync, type WriteName, type WriteOf, type WriteOp, type WriterReply, type WriteResult } from './operations.js'
 
 /**
  * A batch of the worker's bookkeeping alone (no fsync: operations.ts) waits up to this long for a write that
@@ -52,8 +52,6 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
   let checkpoints: Array<Omit<Pending, 'op'>> = []
   let checkpointsInFlight: Array<Omit<Pending, 'op'>> = []
   let scheduled = false
-  /** The pending batch holds a write that needs the fsync: it goes at once. */
-  let pendingSynced = false
   let bookkeepingTimer: NodeJS.Timeout | undefined
   let seq = 0
   let closed = false
@@ -64,7 +62,7 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
   function send (waited = false): void {
     scheduled = false
     if (inFlight !== undefined || (pending.length === 0 && checkpoints.length === 0)) { checkDrained(); return }
-    if (!waited && !pendingSynced && !closed && checkpoints.length === 0) {
+    if (!waited && !closed && checkpoints.length === 0 && !pending.some(p => needsSync(p.op))) {
       bookkeepingTimer ??= setTimeout(() => { bookkeepingTimer = undefined; send(true) }, BOOKKEEPING_WAIT_MS)
       return
     }
@@ -72,7 +70,6 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
     const at = options.now() // before the batch is taken: a clock jump it notices joins this batch, first
     inFlight = pending
     pending = []
-    pendingSynced = false
     checkpointsInFlight = checkpoints
     checkpoints = []
     committer.send({ seq: ++seq, at, ops: inFlight.map(p => p.op), checkpoint: checkpointsInFlight.length > 0 || undefined })
@@ -113,7 +110,6 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
     for (const p of [...(inFlight ?? []), ...pending, ...checkpointsInFlight, ...checkpoints]) p.reject(e)
     inFlight = undefined
     pending = []
-    pendingSynced = false
     checkpointsInFlight = []
     checkpoints = []
     checkDrained()
@@ -128,7 +124,6 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
       return new Promise<WriteResult<K>>((resolve, reject) => {
         pending.push({ op: op as WriteOp, resolve, reject })
-        if (!pendingSynced && batchIsSynced([op as WriteOp])) pendingSynced = true
         schedule()
       })
     },
@@ -141,7 +136,6 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
     },
     writeFirst (op) {
       pending.unshift({ op, resolve: () => undefined, reject: () => undefined })
-      if (batchIsSynced([op])) pendingSynced = true
       schedule()
     },
     async close () {

@@ -73,9 +73,14 @@ const UNSYNCED: ReadonlySet<WriteName> = new Set<WriteName>([
   'outboxClaim', 'outboxSent', 'outboxRetry', 'outboxReleaseAll'
 ])
 
+/** Whether a write needs its batch's commit to wait for the fsync. */
+export function needsSync (op: WriteOp): boolean {
+  return !UNSYNCED.has(op.op)
+}
+
 /** Whether a batch's commit waits for the fsync. */
 export function batchIsSynced (ops: readonly WriteOp[]): boolean {
-  return ops.some(op => !UNSYNCED.has(op.op))
+  return ops.some(needsSync)
 }
 
 /**
