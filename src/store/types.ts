@@ -119,8 +119,11 @@ export interface Claimed {
  * relative durations given here, so no two hosts' clocks are ever compared.
  */
 export interface WorkQueue {
-  /** Leases up to `limit` due alerts (queued/retrying and due, or processing with an expired lease). */
-  claim (owner: string, limit: number, leaseMs: number): Promise<Claimed[]>
+  /**
+   * Leases up to `limit` due alerts (queued/retrying and due, or processing with an expired lease). `ahead`: alerts
+   * claimed earlier still wait to run, so the store may hold the claim back a moment to share a commit.
+   */
+  claim (owner: string, limit: number, leaseMs: number, ahead?: boolean): Promise<Claimed[]>
   /**
    * The heartbeat: extends exactly the leases in `held` (alert and token) that are still current, and returns
    * their alert ids; with `releaseOthers`, gives back (due now, attempt not counted) any other alert leased by

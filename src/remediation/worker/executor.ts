@@ -29,15 +29,19 @@ export interface ExecutorOptions {
 }
 
 export interface Executor {
-  /** Runs one claimed alert and records what becomes of it; never rejects for a FusionAuth failure. */
-  execute (job: Job): Promise<void>
+  /**
+   * Runs one claimed alert and records what becomes of it; never rejects for a FusionAuth failure. Calls `free` once
+   * its FusionAuth work is over and its transition handed to the store: the slot can serve the next alert while
+   * the transition waits to share a commit (store/sqlite/group-commit.ts).
+   */
+  execute (job: Job, free?: () => void): Promise<void>
 }
 
 /** Runs remediate() for one alert and turns its result, or its failure, into the alert's next transition. */
 export function createExecutor (options: ExecutorOptions): Executor {
   const { completer, health } = options
 
-  async function execute (job: Job): Promise<void> {
+  async function execute (job: Job, free: () => void = () => undefined): Promise<void> {
     const { alert } = job
     const alog = options.log.child({ alertId: alert.id, attempt: alert.attempts })
     let r: Remediation
@@ -52,7 +56,7 @@ export function createExecutor (options: ExecutorOptions): Executor {
         storeCall: completer.storeCall
       })
     } catch (err) {
-      await completer.complete(job, afterFailure(job, err, alog), alog)
+      await handOver(completer.complete(job, afterFailure(job, err, alog), alog), free)
       return
     }
     health.fusionAuthAnswers() // it answered every call this alert made
@@ -60,7 +64,7 @@ export function createExecutor (options: ExecutorOptions): Executor {
       alog.warn('alert lease lost while it ran; its holder carries on (recorded steps are not repeated)')
       return
     }
-    await completer.complete(job, afterResult(r), alog)
+    await handOver(completer.complete(job, afterResult(r), alog), free)
   }
 
   /**
@@ -98,6 +102,12 @@ export function createExecutor (options: ExecutorOptions): Executor {
   }
 
   return { execute }
+}
+
+/** complete() hands its transition to the store before its first await: the slot is free from then on. */
+async function handOver (recording: Promise<unknown>, free: () => void): Promise<void> {
+  free()
+  await recording
 }
 
 /** What a completed remediate() call records (its lease-lost case records nothing). */

@@ -110,13 +110,13 @@ export function createWorker (options: WorkerOptions): Worker {
   const producer = createProducer({
     owner,
     concurrency: options.concurrency,
-    // A quarter of the slots claimed ahead: a claim serves several alerts, and no slot waits for one.
+    // Claims of a quarter of the slots, made ahead (twice that kept ready): a claim serves several alerts, no slot waits for one.
     prefetch: Math.ceil(options.concurrency / 4),
     leaseMs,
     queue: store.queue,
     changes: store.changes,
     log,
-    execute: job => executor.execute(job),
+    execute: (job, free) => executor.execute(job, free),
     isPaused: () => health.paused,
     onStoreError: storeHealth.failed,
     onStoreAnswers: storeHealth.recovered

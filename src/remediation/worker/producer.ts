@@ -23,8 +23,12 @@ export interface ProducerOptions {
   queue: Pick<WorkQueue, 'claim' | 'nextDueIn'>
   changes: ChangeFeed
   log: Logger
-  /** Runs one claimed alert; its slot is free again when the promise settles. */
-  execute: (job: Job) => Promise<void>
+  /**
+   * Runs one claimed alert. Its slot (one of `concurrency`) is free again when it calls `free` — once the attempt's
+   * transition is handed to the store — or when the promise settles; the alert stays held (its lease renewed)
+   * until the promise settles.
+   */
+  execute: (job: Job, free: () => void) => Promise<void>
   /** True while nothing may be claimed (FusionAuth refused the API key). */
   isPaused: () => boolean
   onStoreError: (err: unknown, what: string) => void
@@ -65,7 +69,9 @@ export interface Producer {
 export function createProducer (options: ProducerOptions): Producer {
   const { owner, queue, leaseMs } = options
   const prefetch = options.prefetch ?? 0
+  /** Every alert started and not settled yet: running (`active` of them hold a slot) or having its transition recorded. */
   const jobs = new Map<string, Job>()
+  let active = 0
   /** Claimed ahead (`prefetch`), not running yet, oldest first. */
   const ready: Job[] = []
   const running = new Set<Promise<void>>()
@@ -92,12 +98,13 @@ export function createProducer (options: ProducerOptions): Producer {
   async function claimDue (): Promise<void> {
     for (;;) {
       startReady()
-      // Claimed when a slot would otherwise wait, or when a batch of at least `prefetch` is missing.
-      const want = options.concurrency + prefetch - jobs.size - ready.length
-      const idleSlot = jobs.size < options.concurrency && ready.length === 0
+      // Claimed when a slot would otherwise wait, or when a batch of at least `prefetch` is missing from twice
+      // `prefetch` ahead: the claim is made while `prefetch` alerts still wait to run, so it may take its time.
+      const want = options.concurrency + 2 * prefetch - active - ready.length
+      const idleSlot = active < options.concurrency && ready.length === 0
       if (want <= 0 || (!idleSlot && want < prefetch)) return // a finishing alert pumps again
       const sentAt = performance.now()
-      const claimed = await queue.claim(owner, want, leaseMs)
+      const claimed = await queue.claim(owner, want, leaseMs, !idleSlot)
       options.onStoreAnswers()
       for (const c of claimed) accept(c, leaseEnd(sentAt, leaseMs))
       startReady()
@@ -120,22 +127,34 @@ export function createProducer (options: ProducerOptions): Producer {
     ready.push({ alert, lease, planned, validUntil })
   }
 
-  /** Runs claimed alerts while slots are free. */
+  /**
+   * Runs claimed alerts while slots are free — and while fewer than `concurrency` alerts wait for their transition to
+   * be recorded: a failing store, whose calls are retried for up to a lease, does not let them pile up.
+   */
   function startReady (): void {
     if (stopping) return
-    while (ready.length > 0 && jobs.size < options.concurrency) begin(ready.shift()!)
+    while (ready.length > 0 && active < options.concurrency && jobs.size - active < options.concurrency) begin(ready.shift()!)
   }
 
   function begin (job: Job): void {
     const { alert } = job
     jobs.set(alert.id, job)
-    const p = options.execute(job)
+    active++
+    let holding = true
+    const free = (): void => {
+      if (!holding) return
+      holding = false
+      active--
+      startReady()
+      pump()
+    }
+    const p = options.execute(job, free)
       .catch(err => options.log.error({ err, alertId: alert.id }, 'unexpected error in the worker'))
       .finally(() => {
         jobs.delete(alert.id)
         running.delete(p)
-        startReady()
-        pump()
+        if (holding) free()
+        else { startReady(); pump() }
       })
     running.add(p)
   }

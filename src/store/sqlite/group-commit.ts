@@ -1,13 +1,23 @@
 import { StoreDataError, StoreUnavailableError } from '../types.js'
 import type { Committer, CommitterEvents } from './committers.js'
-import { needsSync, type WriteName, type WriteOf, type WriteOp, type WriterReply, type WriteResult } from './operations.js'
+import { inNoHurry, needsSync, type WriteName, type WriteOf, type WriteOp, type WriterReply, type WriteResult } from './operations.js'
 
 /**
  * A batch of the worker's bookkeeping alone (no fsync: operations.ts) waits up to this long for a write that
- * needs the fsync — a step's marker, a webhook insert — and shares its transaction: under load a transition
- * rides with the next marker instead of committing on its own (issue 19: writer transactions per alert).
+ * needs the fsync — a step's marker, a webhook insert — and shares its transaction (issue 19: writer transactions
+ * per alert).
  */
 export const BOOKKEEPING_WAIT_MS = 1
+/**
+ * Bookkeeping that no caller waits on to go on with its work (`inNoHurry`: an attempt's transition once its slot is
+ * free, a heartbeat, a claim made ahead of need) waits up to this long: under load the next marker comes within a
+ * few milliseconds, and the transition, the claim and the marker share one transaction.
+ */
+export const NO_HURRY_WAIT_MS = 20
+
+/** How long bookkeeping may wait for company (tests lengthen them to tell the two apart without timing anything). */
+export interface BookkeepingWaits { bookkeepingMs: number, noHurryMs: number }
+const WAITS: BookkeepingWaits = { bookkeepingMs: BOOKKEEPING_WAIT_MS, noHurryMs: NO_HURRY_WAIT_MS }
 
 export interface GroupCommitOptions {
   /** The store's clock: each batch runs at one instant, taken as it is sent. */
@@ -18,6 +28,7 @@ export interface GroupCommitOptions {
   onCommit?: (inserts: number, seconds: number) => void
   /** After a commit that left work due now. */
   onWake: () => void
+  waits?: BookkeepingWaits
 }
 
 export interface GroupCommit {
@@ -52,27 +63,49 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
   let checkpoints: Array<Omit<Pending, 'op'>> = []
   let checkpointsInFlight: Array<Omit<Pending, 'op'>> = []
   let scheduled = false
-  let bookkeepingTimer: NodeJS.Timeout | undefined
+  /** The pending batch goes by then at the latest (performance.now()): the earliest its writes may wait until. */
+  let sendBy = Infinity
+  let timer: NodeJS.Timeout | undefined
+  let timerAt = Infinity
   let seq = 0
   let closed = false
   let drained: (() => void) | undefined
 
   const committer = options.committer({ settle, fail, inFlight: () => inFlight !== undefined })
+  const waits = options.waits ?? WAITS
+  /** How long a write may wait in the pending batch for company (0: it goes on the next turn). */
+  const holdFor = (op: WriteOp): number => needsSync(op) ? 0 : inNoHurry(op) ? waits.noHurryMs : waits.bookkeepingMs
 
-  function send (waited = false): void {
+  function send (due = false): void {
     scheduled = false
     if (inFlight !== undefined || (pending.length === 0 && checkpoints.length === 0)) { checkDrained(); return }
-    if (!waited && !closed && checkpoints.length === 0 && !pending.some(p => needsSync(p.op))) {
-      bookkeepingTimer ??= setTimeout(() => { bookkeepingTimer = undefined; send(true) }, BOOKKEEPING_WAIT_MS)
-      return
-    }
-    if (bookkeepingTimer !== undefined) { clearTimeout(bookkeepingTimer); bookkeepingTimer = undefined }
+    // Waits for company while every write in it may (no checkpoint owed, not closing) and its time has not come.
+    const wait = !closed && checkpoints.length === 0 && !due && performance.now() < sendBy && pending.every(p => holdFor(p.op) > 0)
+    if (wait) { arm(); return }
+    if (timer !== undefined) { clearTimeout(timer); timer = undefined; timerAt = Infinity }
+    sendBy = Infinity
     const at = options.now() // before the batch is taken: a clock jump it notices joins this batch, first
     inFlight = pending
     pending = []
     checkpointsInFlight = checkpoints
     checkpoints = []
     committer.send({ seq: ++seq, at, ops: inFlight.map(p => p.op), checkpoint: checkpointsInFlight.length > 0 || undefined })
+  }
+
+  /** A write joined the pending batch: it goes on the next turn, or waits with it for company until `sendBy`. */
+  function hold (op: WriteOp): void {
+    const wait = holdFor(op)
+    if (wait === 0) { schedule(); return }
+    sendBy = Math.min(sendBy, performance.now() + wait)
+    arm()
+  }
+
+  /** A timer for `sendBy` (none while a batch is in flight: its settling looks again). */
+  function arm (): void {
+    if (inFlight !== undefined || timerAt <= sendBy) return
+    if (timer !== undefined) clearTimeout(timer)
+    timerAt = sendBy
+    timer = setTimeout(() => { timer = undefined; timerAt = Infinity; send(true) }, Math.max(0, sendBy - performance.now()))
   }
 
   function schedule (): void {
@@ -124,7 +157,7 @@ export function createGroupCommit (options: GroupCommitOptions): GroupCommit {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')))
       return new Promise<WriteResult<K>>((resolve, reject) => {
         pending.push({ op: op as WriteOp, resolve, reject })
-        schedule()
+        hold(op as WriteOp)
       })
     },
     checkpoint () {

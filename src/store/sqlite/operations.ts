@@ -73,6 +73,18 @@ const UNSYNCED: ReadonlySet<WriteName> = new Set<WriteName>([
   'outboxClaim', 'outboxSent', 'outboxRetry', 'outboxReleaseAll'
 ])
 
+/**
+ * Bookkeeping that no caller waits on to go on with its work: the transitions that end an attempt (the worker frees
+ * the attempt's slot once its transition is handed over: remediation/worker/executor.ts), the heartbeat, and a claim
+ * made ahead of need (`ahead`: alerts claimed earlier still wait to run). The group commit holds them longest for
+ * company (group-commit.ts).
+ */
+const IN_NO_HURRY: ReadonlySet<WriteName> = new Set<WriteName>(['finish', 'retry', 'kill', 'wait', 'release', 'renew'])
+
+export function inNoHurry (op: WriteOp): boolean {
+  return IN_NO_HURRY.has(op.op) || (op.op === 'claim' && op.ahead === true)
+}
+
 /** Whether a write needs its batch's commit to wait for the fsync. */
 export function needsSync (op: WriteOp): boolean {
   return !UNSYNCED.has(op.op)

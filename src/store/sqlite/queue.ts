@@ -25,7 +25,7 @@ function leaseWrites (db: Database.Database, recordEvent: Database.Statement) {
     exists: db.prepare(SQL.ALERT_EXISTS)
   }
   return {
-    claim (op: { owner: string, limit: number, leaseMs: number }, at: number): SqliteClaimedRow[] {
+    claim (op: { owner: string, limit: number, leaseMs: number, ahead?: boolean }, at: number): SqliteClaimedRow[] {
       const claimed = s.claim.all({ owner: op.owner, until: at + op.leaseMs, now: at, limit: op.limit }) as Array<SqliteRow & { planned?: boolean }>
       for (const r of claimed) {
         recordEvent.run(r.seq, at, 'processing', `attempt ${r.attempts} by ${op.owner}`)
@@ -146,8 +146,8 @@ export function sqliteQueue ({ db, write, now }: SqliteContext): WorkQueue {
     nextDue: db.prepare(SQL.NEXT_DUE_AT)
   }
   return {
-    claim: async (owner, limit, leaseMs) =>
-      (await write({ op: 'claim', owner, limit, leaseMs })).map(row => rows.claimed(row, row.planned)),
+    claim: async (owner, limit, leaseMs, ahead) =>
+      (await write({ op: 'claim', owner, limit, leaseMs, ahead })).map(row => rows.claimed(row, row.planned)),
     renew: (owner, leaseMs, held, releaseOthers) => write({ op: 'renew', owner, leaseMs, held: held.map(l => ({ alertId: l.alertId, token: l.token })), releaseOthers }),
     finish: (l, result, steps) => write({ op: 'finish', lease: l, result, steps }),
     retry: (l, delayMs, error, actions, steps) => write({ op: 'retry', lease: l, delayMs, error, actions, steps }),

@@ -97,6 +97,21 @@ test('a user found: the actions run, the alert is finished, each step counted', 
   assert.match(text, /^enzoic_bridge_remediation_steps_total\{action="revoke-sessions",result="done"\} 1$/m)
 })
 
+test('the slot is freed once the FusionAuth work is over and the transition handed to the store, before it commits', async t => {
+  const w = await world(t)
+  w.user('fay@acme-corp.io')
+  const job = await w.claim('fay@acme-corp.io')
+  let seen: Promise<string | undefined> | undefined
+  let deactivations = 0
+  await w.executor.execute(job, () => {
+    deactivations = w.fa.journal.filter(r => isDeactivation(r.method, r.path)).length
+    seen = w.store.alerts.get(job.alert.id).then(a => a?.state)
+  })
+  assert.equal(deactivations, 1, 'freed after the FusionAuth calls')
+  assert.equal(await seen, 'processing', 'freed before the transition committed')
+  assert.equal((await w.store.alerts.get(job.alert.id))!.state, 'done', 'execute settles once it committed')
+})
+
 test('FusionAuth failing (503): the alert waits out the schedule\'s step; the next alert FusionAuth answers makes it due at once', async t => {
   const w = await world(t, { env: { BRIDGE_RETRY_SCHEDULE: '10m' } })
   w.user('bea@acme-corp.io')

@@ -9,8 +9,8 @@ import { holdWriteLock, linesWith, queued, sleep, tempStore, type TempStore } fr
 const OWNER = 'test-host/1/producer'
 const done: Finish = { outcome: 'no-user', users: [], actions: [] }
 
-/** One execution: it holds its slot until `end` (or `finish`, which first records the alert done). */
-interface Run { job: Job, at: number, end (): void, finish (): Promise<void> }
+/** One execution: it holds its slot until `free` or `end` (or `finish`, which first records the alert done), its alert until `end`. */
+interface Run { job: Job, at: number, free (): void, end (): void, finish (): Promise<void> }
 
 interface World extends TempStore {
   producer: Producer
@@ -33,10 +33,11 @@ function world (t: TestContext, options: Partial<ProducerOptions> = {}, at: Temp
     queue: at.store.queue,
     changes: at.store.changes,
     log: logger,
-    execute: job => new Promise<void>(resolve => {
+    execute: (job, free) => new Promise<void>(resolve => {
       runs.push({
         job,
         at: Date.now(),
+        free,
         end: resolve,
         finish: async () => {
           assert.equal(await at.store.queue.finish(job.lease, done), true)
@@ -190,35 +191,53 @@ test('an execution that throws is logged with its alert and frees its slot', asy
   await waitFor(() => w.producer.inFlight === 0, 'the slot freed')
 })
 
-test('prefetch: alerts claimed ahead, several per claim; a freed slot starts the next at once; they are held until they run, and not started after stop', async t => {
+test('prefetch: alerts claimed ahead, several per claim, while some still wait; a freed slot starts the next at once; they are held until they run, and not started after stop', async t => {
   const alive = setInterval(() => undefined, 1000)
   t.after(() => clearInterval(alive))
-  let claims = 0
+  const claims: boolean[] = []
   const at = tempStore(t)
   const claim = async (...args: Parameters<typeof at.store.queue.claim>): ReturnType<typeof at.store.queue.claim> => {
-    claims++
+    claims.push(args[3] === true)
     return await at.store.queue.claim(...args)
   }
   const queue = { ...at.store.queue, claim }
   const w = world(t, { prefetch: 2, queue }, at)
-  const ids: string[] = []
-  for (let i = 0; i < 6; i++) ids.push(await queued(w.store, `ahead-${i}@acme-corp.io`))
+  for (let i = 0; i < 10; i++) await queued(w.store, `ahead-${i}@acme-corp.io`)
   w.producer.start()
   w.producer.pump()
   await waitFor(() => w.runs.length === 2, 'two alerts running')
-  await waitFor(async () => (await w.store.alerts.countByState()).processing === 4, 'two more claimed ahead')
-  assert.equal(claims, 1, 'one claim for the running and the prefetched alerts')
+  await waitFor(async () => (await w.store.alerts.countByState()).processing === 6, 'twice two more claimed ahead')
+  assert.deepEqual(claims, [false], 'one claim, for idle slots, for the running and the prefetched alerts')
   assert.equal(w.producer.inFlight, 2, 'never more running than the bound')
-  assert.equal(w.producer.held().length, 4, 'the heartbeat keeps the alerts claimed ahead')
+  assert.equal(w.producer.held().length, 6, 'the heartbeat keeps the alerts claimed ahead')
   await w.runs[0]!.finish()
   await waitFor(() => w.runs.length === 3, 'the next alert started')
-  assert.equal(claims, 1, 'started from those claimed ahead, without a claim')
+  assert.equal(claims.length, 1, 'started from those claimed ahead, without a claim')
   await w.runs[1]!.finish()
   await waitFor(() => w.runs.length === 4, 'the fourth started')
-  await waitFor(() => claims === 2, 'a claim once a batch of two is missing')
-  await waitFor(async () => (await w.store.alerts.countByState()).queued === 0, 'the rest claimed ahead')
+  await waitFor(() => claims.length === 2, 'a claim once a batch of two is missing')
+  assert.equal(claims[1], true, 'made ahead: two alerts still wait to run')
+  await waitFor(async () => (await w.store.alerts.countByState()).queued === 2, 'two more claimed ahead')
   w.producer.stop()
   await w.runs[2]!.finish()
   await sleep(200)
   assert.equal(w.runs.length, 4, 'nothing started after stop: what was claimed ahead waits for the release at shutdown')
+})
+
+test('a slot freed while its alert is still being recorded runs the next alert; at most `concurrency` alerts wait to be recorded, each held', async t => {
+  const w = world(t)
+  for (let i = 0; i < 5; i++) await queued(w.store, `free-${i}@acme-corp.io`)
+  w.producer.start()
+  w.producer.pump()
+  await waitFor(() => w.runs.length === 2, 'two alerts running')
+  w.runs[0]!.free()
+  await waitFor(() => w.runs.length === 3, 'the freed slot runs the next alert')
+  assert.equal(w.producer.inFlight, 3, 'the first is still in flight: its transition is not recorded yet')
+  assert.ok(w.producer.held().some(l => l.alertId === w.runs[0]!.job.alert.id), 'and its lease still renewed')
+  w.runs[1]!.free()
+  await sleep(100)
+  assert.equal(w.runs.length, 3, 'two alerts wait to be recorded: no third starts, though a slot is free')
+  w.runs[0]!.end()
+  await waitFor(() => w.runs.length === 4, 'one recorded: the next starts')
+  assert.equal(w.producer.held().some(l => l.alertId === w.runs[0]!.job.alert.id), false, 'the recorded alert is no longer held')
 })
