@@ -128,12 +128,13 @@ export function createProducer (options: ProducerOptions): Producer {
   }
 
   /**
-   * Runs claimed alerts while slots are free — and while fewer than `concurrency` alerts wait for their transition to
-   * be recorded: a failing store, whose calls are retried for up to a lease, does not let them pile up.
+   * Runs claimed alerts while slots are free, with at most twice `concurrency` alerts in flight — running, or waiting
+   * for their transition to be recorded: a failing store, whose calls are retried for up to a lease, does not let
+   * finished alerts pile up, and with one slot the next alert runs while the last one's transition waits.
    */
   function startReady (): void {
     if (stopping) return
-    while (ready.length > 0 && active < options.concurrency && jobs.size - active < options.concurrency) begin(ready.shift()!)
+    while (ready.length > 0 && active < options.concurrency && jobs.size < 2 * options.concurrency) begin(ready.shift()!)
   }
 
   function begin (job: Job): void {

@@ -224,9 +224,9 @@ test('prefetch: alerts claimed ahead, several per claim, while some still wait; 
   assert.equal(w.runs.length, 4, 'nothing started after stop: what was claimed ahead waits for the release at shutdown')
 })
 
-test('a slot freed while its alert is still being recorded runs the next alert; at most `concurrency` alerts wait to be recorded, each held', async t => {
+test('a slot freed while its alert is still being recorded runs the next alert; at most twice `concurrency` alerts are in flight, each held', async t => {
   const w = world(t)
-  for (let i = 0; i < 5; i++) await queued(w.store, `free-${i}@acme-corp.io`)
+  for (let i = 0; i < 6; i++) await queued(w.store, `free-${i}@acme-corp.io`)
   w.producer.start()
   w.producer.pump()
   await waitFor(() => w.runs.length === 2, 'two alerts running')
@@ -235,9 +235,12 @@ test('a slot freed while its alert is still being recorded runs the next alert; 
   assert.equal(w.producer.inFlight, 3, 'the first is still in flight: its transition is not recorded yet')
   assert.ok(w.producer.held().some(l => l.alertId === w.runs[0]!.job.alert.id), 'and its lease still renewed')
   w.runs[1]!.free()
+  await waitFor(() => w.runs.length === 4, 'and the next')
+  w.runs[2]!.free()
   await sleep(100)
-  assert.equal(w.runs.length, 3, 'two alerts wait to be recorded: no third starts, though a slot is free')
+  assert.equal(w.runs.length, 4, 'four in flight, three of them waiting to be recorded: no fifth starts, though a slot is free')
+  assert.equal(w.producer.inFlight, 4)
   w.runs[0]!.end()
-  await waitFor(() => w.runs.length === 4, 'one recorded: the next starts')
+  await waitFor(() => w.runs.length === 5, 'one recorded: the next starts')
   assert.equal(w.producer.held().some(l => l.alertId === w.runs[0]!.job.alert.id), false, 'the recorded alert is no longer held')
 })
