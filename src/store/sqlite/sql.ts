@@ -6,6 +6,10 @@
 //   statement changes nothing (fencing).
 // - The queue's statements name their partial index (`INDEXED BY`): without statistics the planner would
 //   walk another index instead.
+// - A bound LIMIT is written `LIMIT CAST(? AS INTEGER)`: SQLite (3.53) reads a bare bound LIMIT (`LIMIT ?`) as a
+//   constant when it prepares the statement, and marks the statement to be prepared again each time that parameter
+//   is bound — with better-sqlite3, on every run. The claim spent most of its time being parsed and planned again
+//   (issue 19); test/store/sqlite-statements.test.ts keeps every statement here free of it.
 // Writes run on the writer's connection inside the group commit (operations.ts); reads on the main
 // thread's own connection. The wiring is in alerts.ts, queue.ts, steps.ts, kv.ts, outbox.ts, exposures.ts.
 
@@ -31,7 +35,7 @@ export const ALERT_RECEIPT = 'SELECT seq, received_at, test FROM alerts WHERE id
 /** The recorded history of an alert (by seq), oldest first. */
 export const ALERT_EVENTS = 'SELECT at, state, note FROM alert_events WHERE alert_seq = ? ORDER BY rowid'
 /** `alerts.list`: `where` from listFilter, then the limit. */
-export const listAlerts = (where: string): string => `SELECT * FROM alerts ${where} ORDER BY seq DESC LIMIT ?`
+export const listAlerts = (where: string): string => `SELECT * FROM alerts ${where} ORDER BY seq DESC LIMIT CAST(? AS INTEGER)`
 export const COUNT_BY_STATE = 'SELECT state, count(*) AS n FROM alerts GROUP BY state'
 export const COUNT_BY_OUTCOME = 'SELECT outcome, count(*) AS n FROM alerts WHERE outcome IS NOT NULL GROUP BY outcome'
 /** Alerts in one state (the summary's dead and waiting). */
@@ -41,13 +45,13 @@ export const SUMMARY_COUNTS = `SELECT outcome, count(*) AS n FROM alerts INDEXED
       WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at >= ? AND completed_at < ? GROUP BY outcome`
 /** The first ?3 of what finished in [?1, ?2), oldest first. */
 export const SUMMARY_FIRST = `SELECT * FROM alerts INDEXED BY alerts_finished
-      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at >= ? AND completed_at < ? ORDER BY completed_at LIMIT ?`
+      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at >= ? AND completed_at < ? ORDER BY completed_at LIMIT CAST(? AS INTEGER)`
 
 // ---- alerts: retention (one slice of alerts.purge; the slicing is shared/alerts.ts) -------------------
 
 /** Up to ?2 alerts finished at or before ?1 whose personal data remains. */
 export const PURGEABLE = `SELECT seq, id, idempotency_key, completed_at FROM alerts INDEXED BY alerts_finished
-      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= ? LIMIT ?`
+      WHERE completed_at IS NOT NULL AND purged_at IS NULL AND completed_at <= ? LIMIT CAST(? AS INTEGER)`
 export const PURGE_EVENTS = 'DELETE FROM alert_events WHERE alert_seq = ?'
 /**
  * The notify-ledger rows (KV.notified: `notified:<tenant>:<user>:<exposure, else the alert's id>`) that alert @seq
@@ -76,7 +80,7 @@ export const PURGE_ROW = `UPDATE alerts SET email = NULL, username_hash = NULL, 
       WHERE seq = @seq`
 /** Up to ?1 tombstones whose idempotency key is not keyed yet (made before BRIDGE_TOMBSTONE_KEY was set). */
 export const UNKEYED_TOMBSTONES = `SELECT seq, idempotency_key AS key FROM alerts
-      WHERE purged_at IS NOT NULL AND substr(idempotency_key, 1, 5) <> 'hmac:' LIMIT ?`
+      WHERE purged_at IS NOT NULL AND substr(idempotency_key, 1, 5) <> 'hmac:' LIMIT CAST(? AS INTEGER)`
 /** Tombstone @seq keyed: its idempotency key becomes @key. */
 export const KEY_TOMBSTONE = 'UPDATE alerts SET idempotency_key = @key WHERE seq = @seq AND purged_at IS NOT NULL'
 
@@ -95,7 +99,7 @@ export const RECORD_EVENT_BY_ID = 'INSERT INTO alert_events (alert_seq, at, stat
  */
 export const CLAIM = `UPDATE alerts SET state = 'processing', lease_owner = @owner, lease_token = lease_token + 1,
         due_at = @until, attempts = attempts + 1, updated_at = @now
-      WHERE seq IN (SELECT seq FROM alerts INDEXED BY alerts_due WHERE due_at <= @now ORDER BY due_at LIMIT @limit)
+      WHERE seq IN (SELECT seq FROM alerts INDEXED BY alerts_due WHERE due_at <= @now ORDER BY due_at LIMIT CAST(@limit AS INTEGER))
       RETURNING seq, id, test, state, received_at, updated_at, exposure_id, email, username_hash, custom_data, exposure_date, had_password,
         password_type, password_type_name, exposure_details, source, deliveries, attempts, due_at, lease_owner, lease_token, outcome, actions,
         NULL AS extra, NULL AS warnings, NULL AS source_ip, NULL AS users, NULL AS last_error, NULL AS completed_at, NULL AS purged_at`
@@ -190,7 +194,7 @@ export const RENEW_LEASE = 'UPDATE alerts SET due_at = @until WHERE id = @id AND
 export const STEPS_OF_ALERT_SEQ = 'SELECT * FROM steps WHERE alert_seq = ? ORDER BY seq'
 /** The alerts (ids, newest first, at most ?2) with a step for user ?1. */
 export const ALERTS_OF_USER = `SELECT alerts.id FROM alerts WHERE alerts.seq IN (SELECT alert_seq FROM steps WHERE user_id = ?)
-      ORDER BY alerts.seq DESC LIMIT ?`
+      ORDER BY alerts.seq DESC LIMIT CAST(? AS INTEGER)`
 export const STEPS_OF_ALERT = 'SELECT steps.* FROM steps JOIN alerts ON alerts.seq = steps.alert_seq WHERE alerts.id = ? ORDER BY steps.seq'
 /** Step @stepId of the alert @alertSeq (whose lease was checked in the same transaction); @result, @undo null: keep. */
 export const UPDATE_STEP = `UPDATE steps SET state = @state, detail = @detail, http_status = @httpStatus, started_at = NULL,
@@ -222,7 +226,7 @@ export const STEP_REPORT = `SELECT steps.*, alerts.id AS alert_id, alerts.exposu
 
 /** The distinct tenant ids of the steps starting with @prefix (lower-case), sorted, @limit at most. */
 export const STEP_TENANTS = `SELECT DISTINCT lower(tenant_id) AS tenant_id FROM steps
-      WHERE tenant_id IS NOT NULL AND substr(lower(tenant_id), 1, length(@prefix)) = @prefix ORDER BY 1 LIMIT @limit`
+      WHERE tenant_id IS NOT NULL AND substr(lower(tenant_id), 1, length(@prefix)) = @prefix ORDER BY 1 LIMIT CAST(@limit AS INTEGER)`
 
 // ---- key/value (meta) --------------------------------------------------------------------------------
 
@@ -247,7 +251,7 @@ export const OUTBOX_ADD = `INSERT INTO outbox (key, kind, payload, created_at, d
 export const OUTBOX_CLAIM = `UPDATE outbox SET lease_owner = @owner, lease_token = lease_token + 1, due_at = @until,
         attempts = attempts + 1
       WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_due WHERE due_at <= @now AND kind IN (SELECT value FROM json_each(@kinds))
-        ORDER BY due_at, seq LIMIT @limit)
+        ORDER BY due_at, seq LIMIT CAST(@limit AS INTEGER))
       RETURNING key, kind, payload, attempts, created_at, lease_owner, lease_token`
 /** Message @key sent, under @token: its payload (personal data, for FusionAuth's events) is not kept. */
 export const OUTBOX_SENT = `UPDATE outbox SET sent_at = @now, due_at = NULL, lease_owner = NULL, last_error = NULL, payload = '{}'
