@@ -124,14 +124,17 @@ export function createOperations (db: Database.Database, keyer?: TombstoneKeyer)
     }
     return out
   })
-  const synchronous = { full: db.prepare('PRAGMA synchronous = FULL'), normal: db.prepare('PRAGMA synchronous = NORMAL') }
-  let synced = true // openDatabase: synchronous=FULL
+  // The connection's level, set by openDatabase (FULL) and changed only here. `db.pragma` prepares and runs the pragma
+  // each time: SQLite applies `PRAGMA synchronous = …` while it prepares the statement and running it again does
+  // nothing, so two statements prepared once would leave the level at whichever was prepared last (NORMAL: no fsync,
+  // acknowledged alerts included — test/store/sqlite-fsync.test.ts counts the fsync calls).
+  let synced = db.pragma('synchronous', { simple: true }) === 2
   // IMMEDIATE: take the write lock before reading, so a busy database makes us wait our turn (busy_timeout)
   // instead of failing when a read transaction cannot be upgraded.
   return (ops, at) => {
     const sync = batchIsSynced(ops)
     if (sync !== synced) {
-      (sync ? synchronous.full : synchronous.normal).run()
+      db.pragma(sync ? 'synchronous = FULL' : 'synchronous = NORMAL')
       synced = sync
     }
     return batch.immediate(ops, at)
