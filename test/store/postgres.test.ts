@@ -161,6 +161,16 @@ test('PostgreSQL store', async t => {
     assert.deepEqual(out[0], { lease_owner: 'w1', lease_token: message!.lease.token }, 'the outbox claim is there after the crash')
   })
 
+  await t.test('an acknowledged alert survives a crash of PostgreSQL: the insert flushes its own commit, whatever the worker\'s bookkeeping skips', async st => {
+    const { url, db } = await slowWalWriter(st)
+    const store = await open(st, url, { asyncWorkerCommits: true, connectTimeoutMs: 1000 })
+    const { id } = await store.alerts.insert(alert({ exposureID: 'a', username: 'acked@acme.io' }))
+    await pgc.stop('immediate')
+    await pgc.start()
+    const rows = await waitFor(async () => await pgc.query(`SELECT email FROM alerts WHERE id = '${id}'`, db).catch(() => undefined), 'PostgreSQL back') as Array<Record<string, unknown>>
+    assert.deepEqual(rows, [{ email: 'acked@acme.io' }], 'the alert whose insert was answered is there after the crash')
+  })
+
   await t.test('a step\'s in-flight marker set by steps.start survives a crash of PostgreSQL although it runs on the worker\'s connections (its commit is flushed before it is answered), with the plan and results it carried', async st => {
     const { url, db } = await slowWalWriter(st)
     const store = await open(st, url, { asyncWorkerCommits: true, connectTimeoutMs: 1000 })
