@@ -142,10 +142,9 @@ export function createProducer (options: ProducerOptions): Producer {
     jobs.set(alert.id, job)
     active++
     let holding = true
+    /** Gives the slot back (once), then looks for the next alert: called by the executor, and when the alert settles. */
     const free = (): void => {
-      if (!holding) return
-      holding = false
-      active--
+      if (holding) { holding = false; active-- }
       startReady()
       pump()
     }
@@ -154,8 +153,7 @@ export function createProducer (options: ProducerOptions): Producer {
       .finally(() => {
         jobs.delete(alert.id)
         running.delete(p)
-        if (holding) free()
-        else { startReady(); pump() }
+        free()
       })
     running.add(p)
   }
